@@ -1,0 +1,24 @@
+# `make demo` and `make test` set up .venv on first use (CPU torch, pinned below).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# A local CPU build of torch on our machines; a GPU user can install their own first.
+TORCH_PIN := torch==2.13.0
+
+.PHONY: demo test clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_PIN)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m agents.baselines --episodes 200
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

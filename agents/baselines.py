@@ -1,0 +1,135 @@
+"""Two reference policies without a language model, and a run that compares them.
+
+* :class:`TeacherReplayAgent` writes the teacher's turns (read from
+  ``env.unwrapped.task``): the ceiling of every reward mode.
+* :class:`RandomAgent` calls random tools on numbers taken from the question
+  and answers a random one of the numbers it saw: the floor.
+
+``python -m agents.baselines --episodes 200`` plays both over ``mentor/Calc-v0``
+and prints success rate, tool calls and the mean episode return per reward mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+import mentor_env
+from mentor_env.core.messages import render_assistant_text
+from mentor_env.core.parsing import format_tool_call
+from mentor_env.rewards import REWARD_MODES
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+class Agent(Protocol):
+    def reset(self, env: gym.Env, observation: str, info: dict[str, Any]) -> None: ...
+
+    def act(self, observation: str, info: dict[str, Any]) -> str: ...
+
+
+class TeacherReplayAgent:
+    """Writes the reference trajectory's assistant turns, one per step."""
+
+    def reset(self, env: gym.Env, observation: str, info: dict[str, Any]) -> None:
+        teacher = env.unwrapped.task.teacher
+        self._turns = [render_assistant_text(m) for m in teacher.messages if m["role"] == "assistant"]
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        return self._turns.pop(0) if self._turns else "I cannot continue."
+
+
+class RandomAgent:
+    """Random tool calls on the numbers in play, then a random number as the answer."""
+
+    def __init__(self, seed: int, stop_probability: float = 0.3) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.stop_probability = stop_probability
+
+    def reset(self, env: gym.Env, observation: str, info: dict[str, Any]) -> None:
+        self._numbers = [float(n) for n in _NUMBER.findall(info["messages"][-1]["content"])] or [1.0]
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        self._numbers += [float(n) for n in _NUMBER.findall(observation)]
+        if self.rng.random() < self.stop_probability:
+            return f"The answer is \\boxed{{{self.rng.choice(self._numbers):g}}}."
+        spec = info["tools"][self.rng.integers(len(info["tools"]))]["function"]
+        arguments: dict[str, Any] = {}
+        for name, schema in spec["parameters"]["properties"].items():
+            if schema.get("type") == "array":
+                arguments[name] = [float(x) for x in self.rng.choice(self._numbers, size=3)]
+            elif schema.get("type") == "integer":
+                arguments[name] = int(self.rng.integers(0, 3))
+            else:
+                arguments[name] = float(self.rng.choice(self._numbers))
+        return format_tool_call(spec["name"], arguments)
+
+
+def play(env: gym.Env, agent: Agent, episodes: int, seed: int) -> dict[str, Any]:
+    """Run ``episodes`` episodes; returns success rate, mean calls and mean return per mode."""
+    returns = {mode: [] for mode in REWARD_MODES}
+    successes, calls = [], []
+    for episode in range(episodes):
+        observation, info = env.reset(seed=seed + episode)
+        agent.reset(env, observation, info)
+        totals = dict.fromkeys(REWARD_MODES, 0.0)
+        done = False
+        while not done:
+            observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
+            for mode in REWARD_MODES:
+                totals[mode] += info["rewards"][mode]
+            done = terminated or truncated
+        for mode in REWARD_MODES:
+            returns[mode].append(totals[mode])
+        successes.append(info["reward_components"]["correct"])
+        calls.append(info["reward_components"]["tool_calls"])
+    return {
+        "episodes": episodes,
+        "success_rate": float(np.mean(successes)),
+        "mean_tool_calls": float(np.mean(calls)),
+        "mean_return": {mode: float(np.mean(values)) for mode, values in returns.items()},
+    }
+
+
+def format_table(results: dict[str, dict[str, Any]]) -> str:
+    header = ["agent", "success", "calls"] + list(REWARD_MODES)
+    rows = [header, ["---"] * len(header)]
+    for name, result in results.items():
+        rows.append(
+            [name, f"{result['success_rate']:.3f}", f"{result['mean_tool_calls']:.2f}"]
+            + [f"{result['mean_return'][mode]:.3f}" for mode in REWARD_MODES]
+        )
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env-id", default="mentor/Calc-v0", choices=sorted(mentor_env.ENV_IDS))
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args()
+
+    env = gym.make(args.env_id)
+    results = {
+        "teacher replay": play(env, TeacherReplayAgent(), args.episodes, args.seed),
+        "random": play(env, RandomAgent(args.seed), args.episodes, args.seed),
+    }
+    print(f"{args.env_id}, {args.episodes} episodes per agent, seeds {args.seed}..{args.seed + args.episodes - 1}")
+    print(format_table(results))
+    if args.json:
+        with open(args.json, "w") as handle:
+            machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+            json.dump({"env_id": args.env_id, "seed": args.seed, "machine": machine, "results": results}, handle, indent=2)
+            handle.write("\n")
+
+
+if __name__ == "__main__":
+    main()

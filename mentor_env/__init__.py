@@ -1,0 +1,15 @@
+"""mentor-env: tool-use tasks as Gymnasium environments with teacher-guided rewards.
+
+``import mentor_env`` registers the environment ids (``mentor/Calc-v0``, ...).
+Without the import, ``gym.make("mentor_env:mentor/Calc-v0")`` imports and
+registers in one go.
+"""
+
+from mentor_env.core import Task, Tool, ToolUseEnv
+from mentor_env.registration import ENV_IDS, register_envs
+from mentor_env.rewards import REWARD_MODES
+
+__version__ = "0.1.0"
+__all__ = ["ENV_IDS", "REWARD_MODES", "Task", "Tool", "ToolUseEnv", "register_envs", "__version__"]
+
+register_envs()

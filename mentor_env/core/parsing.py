@@ -1,0 +1,298 @@
+"""Reading tool calls and final answers out of the text a model wrote.
+
+The format is the Hermes / Qwen one that open chat templates emit::
+
+    <think>optional reasoning, ignored</think>
+    <tool_call>{"name": "add", "arguments": {"a": 2, "b": 3}}</tool_call>
+    <tool_call>{"name": "multiply", "arguments": {"a": 4, "b": 5}}</tool_call>
+
+and the final answer is the last ``\\boxed{...}`` (balanced braces).
+
+A parser is any object with a ``parse(text) -> ParsedTurn`` method
+(:class:`ToolCallParser`); :class:`HermesParser` is the one shipped. Parsing
+never raises on model text: every problem is reported on the returned
+:class:`ParsedCall` / :class:`ParsedTurn` so the environment can answer it with
+an error observation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+TOOL_CALL_OPEN = "<tool_call>"
+TOOL_CALL_CLOSE = "</tool_call>"
+TOOL_RESPONSE_OPEN = "<tool_response>"
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+BOXED = "\\boxed{"
+
+# A call block longer than this is not a call a model should write; refusing it
+# early keeps json parsing and error messages cheap on hostile input.
+MAX_CALL_CHARS = 16_384
+# JSON nesting deeper than this is refused before json.loads would recurse.
+MAX_JSON_DEPTH = 32
+# Integer literals with more digits than this are refused (Python would happily
+# build a 4,000-digit int and the tools would then spend time on it).
+MAX_INT_DIGITS = 64
+
+_NAME_IN_BROKEN_JSON = re.compile(r'"name"\s*:\s*"([^"\\]{1,128})"')
+
+
+@dataclass(frozen=True)
+class ParsedCall:
+    """One ``<tool_call>`` block.
+
+    Attributes:
+        name: The tool name, when it could be read (also from broken JSON).
+        arguments: The argument object, or ``None`` when the block is broken.
+        error: Why the block is not a valid call (``None`` when it is).
+        raw: The text between the tags, for error messages and debugging.
+    """
+
+    name: str | None
+    arguments: dict[str, Any] | None
+    error: str | None = None
+    raw: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class ParsedTurn:
+    """Everything the environment needs to know about one assistant turn.
+
+    Attributes:
+        content: The text with reasoning and tool-call blocks removed (what
+            goes in the assistant message's ``content``; the calls go in its
+            ``tool_calls``).
+        calls: The tool-call blocks in order, valid or not.
+        final_answer: Content of the last ``\\boxed{}`` outside reasoning,
+            ``None`` if there is none or it is empty.
+        has_tool_markup: The turn contains tool-call tags (opening or closing),
+            so it is a tool turn even when every block is broken.
+        malformed: The turn structure is not one a well-behaved model writes
+            (it fakes a ``<tool_response>``); a final turn like this scores 0.
+    """
+
+    content: str
+    calls: tuple[ParsedCall, ...] = ()
+    final_answer: str | None = None
+    has_tool_markup: bool = False
+    malformed: bool = False
+
+
+@runtime_checkable
+class ToolCallParser(Protocol):
+    """What the environment asks of a parser: one method, never raising."""
+
+    def parse(self, text: str) -> ParsedTurn: ...
+
+
+def strip_reasoning(text: str) -> str:
+    """Remove ``<think>...</think>`` blocks; an unclosed one runs to the end."""
+    out: list[str] = []
+    position = 0
+    while True:
+        start = text.find(THINK_OPEN, position)
+        if start < 0:
+            out.append(text[position:])
+            break
+        out.append(text[position:start])
+        end = text.find(THINK_CLOSE, start + len(THINK_OPEN))
+        if end < 0:
+            break
+        position = end + len(THINK_CLOSE)
+    return "".join(out)
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{...}`` with balanced braces, else ``None``.
+
+    An unclosed last box is skipped in favour of an earlier complete one, and
+    an empty or blank box counts as no answer.
+    """
+    position = len(text)
+    while True:
+        start = text.rfind(BOXED, 0, position)
+        if start < 0:
+            return None
+        depth = 1
+        index = start + len(BOXED)
+        while index < len(text) and depth:
+            char = text[index]
+            if char == "{":
+                depth += 1
+            elif char == "}":
+                depth -= 1
+            index += 1
+        if depth == 0:
+            answer = text[start + len(BOXED) : index - 1].strip()
+            return answer or None
+        position = start
+
+
+def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
+    """Render one call in the Hermes format (the inverse of parsing one block)."""
+    payload = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
+    return f"{TOOL_CALL_OPEN}\n{payload}\n{TOOL_CALL_CLOSE}"
+
+
+class _RejectedLiteral(ValueError):
+    pass
+
+
+def _reject_constant(token: str) -> Any:
+    raise _RejectedLiteral(f"{token} is not a valid JSON number")
+
+
+def _parse_int(token: str) -> int:
+    if len(token.lstrip("-")) > MAX_INT_DIGITS:
+        raise _RejectedLiteral(f"an integer of {len(token)} digits is too large")
+    return int(token)
+
+
+def _parse_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise _RejectedLiteral(f"{token[:40]} overflows a float")
+    return value
+
+
+def _json_depth_exceeds(text: str, limit: int) -> bool:
+    depth = 0
+    in_string = False
+    escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _loads_strict(text: str) -> Any:
+    """``json.loads`` that refuses NaN/Infinity, huge ints and deep nesting."""
+    if _json_depth_exceeds(text, MAX_JSON_DEPTH):
+        raise _RejectedLiteral(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return json.loads(
+        text,
+        parse_constant=_reject_constant,
+        parse_int=_parse_int,
+        parse_float=_parse_float,
+    )
+
+
+def parse_call_block(raw: str) -> ParsedCall:
+    """Parse the text between ``<tool_call>`` tags into a :class:`ParsedCall`."""
+    body = raw.strip()
+    if len(body) > MAX_CALL_CHARS:
+        return ParsedCall(
+            name=None,
+            arguments=None,
+            error=f"the tool call is {len(body)} characters long; the limit is {MAX_CALL_CHARS}",
+            raw=body[:200],
+        )
+    fallback = _NAME_IN_BROKEN_JSON.search(body)
+    fallback_name = fallback.group(1) if fallback else None
+    try:
+        payload = _loads_strict(body)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        return ParsedCall(fallback_name, None, f"the tool call is not valid JSON ({exc})", body)
+    if not isinstance(payload, dict):
+        return ParsedCall(
+            None,
+            None,
+            f'expected a JSON object {{"name": ..., "arguments": {{...}}}}, got {type(payload).__name__}',
+            body,
+        )
+    name = payload.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return ParsedCall(None, None, 'the tool call has no "name" string', body)
+    arguments: Any = payload.get("arguments", payload.get("parameters", {}))
+    if isinstance(arguments, str):
+        # OpenAI-style models send the arguments as a JSON string.
+        try:
+            arguments = _loads_strict(arguments) if arguments.strip() else {}
+        except (ValueError, RecursionError) as exc:
+            return ParsedCall(name, None, f'"arguments" is a string that is not valid JSON ({exc})', body)
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        return ParsedCall(
+            name, None, f'"arguments" must be a JSON object, got {type(arguments).__name__}', body
+        )
+    return ParsedCall(name, arguments, None, body)
+
+
+class HermesParser:
+    """Parser for ``<tool_call>{json}</tool_call>`` blocks and ``\\boxed{}`` answers.
+
+    Calls written inside ``<think>`` are reasoning and are ignored. A block
+    whose closing tag is missing (or that is interrupted by another opening
+    tag) is reported as an unbalanced call; a closing tag with no opening one
+    is reported too.
+    """
+
+    def parse(self, text: str) -> ParsedTurn:
+        visible = strip_reasoning(text)
+        calls: list[ParsedCall] = []
+        content_parts: list[str] = []
+        position = 0
+        while True:
+            start = visible.find(TOOL_CALL_OPEN, position)
+            stray_close = visible.find(TOOL_CALL_CLOSE, position)
+            if stray_close >= 0 and (start < 0 or stray_close < start):
+                content_parts.append(visible[position:stray_close])
+                calls.append(
+                    ParsedCall(None, None, f"found {TOOL_CALL_CLOSE} without a matching {TOOL_CALL_OPEN}")
+                )
+                position = stray_close + len(TOOL_CALL_CLOSE)
+                continue
+            if start < 0:
+                content_parts.append(visible[position:])
+                break
+            content_parts.append(visible[position:start])
+            body_start = start + len(TOOL_CALL_OPEN)
+            end = visible.find(TOOL_CALL_CLOSE, body_start)
+            next_open = visible.find(TOOL_CALL_OPEN, body_start)
+            if end < 0 or (0 <= next_open < end):
+                stop = next_open if next_open >= 0 else len(visible)
+                raw = visible[body_start:stop]
+                fallback = _NAME_IN_BROKEN_JSON.search(raw[:MAX_CALL_CHARS])
+                calls.append(
+                    ParsedCall(
+                        fallback.group(1) if fallback else None,
+                        None,
+                        f"{TOOL_CALL_OPEN} is not closed with {TOOL_CALL_CLOSE}",
+                        raw.strip()[:MAX_CALL_CHARS],
+                    )
+                )
+                position = stop
+                continue
+            calls.append(parse_call_block(visible[body_start:end]))
+            position = end + len(TOOL_CALL_CLOSE)
+        content = "".join(content_parts).strip()
+        return ParsedTurn(
+            content=content,
+            calls=tuple(calls),
+            final_answer=last_boxed(visible),
+            has_tool_markup=bool(calls),
+            malformed=TOOL_RESPONSE_OPEN in visible,
+        )

@@ -1,0 +1,636 @@
+r"""``mentor/Calc-v0``: arithmetic word problems solved with calculator tools.
+
+The math setting of MENTOR: the model has the twelve calculator tools of the
+published runs and must answer a word problem with ``\boxed{}``.
+
+Tools
+    ``add(a, b)``, ``subtract(a, b)``, ``multiply(a, b)``, ``divide(a, b)``,
+    ``sum_numbers(numbers)``, ``floor(x)``, ``ceil(x)``,
+    ``round_number(x, decimals)``, ``power(base, exponent)``, ``sqrt(x)``,
+    ``abs_value(x)``, ``modulo(a, b)``. Inputs are bounded to
+    ``|x| <= 1e12`` (exponents to ``|e| <= 64``, lists to 100 numbers) and
+    results to ``|r| <= 1e15``; division by zero, roots of negatives and
+    oversized results are error messages, never exceptions or hangs.
+
+Tasks
+    :meth:`CalcDomain.generate` builds a problem from a seed at difficulty
+    1-5 (the number of tool operations the teacher needs, with nesting),
+    worded as a story, a symbolic expression or a verbal expression, with
+    integers and, from difficulty 3, decimals. The gold answer is what the
+    tools produce, formatted as :func:`~mentor_env.core.tools.format_value`
+    does.
+
+Teacher
+    Solves the expression tree bottom-up, calling every operation whose inputs
+    are known in the same turn (independent calls in parallel), using
+    ``sum_numbers`` for sums of three or more terms: the fewest calls and turns.
+
+Judge
+    Numeric comparison with a relative tolerance of 1e-6, after normalising
+    forms such as ``12.0``, ``1,200``, ``\frac{24}{2}``, ``$12``, ``12 apples``.
+
+Spaces, rewards, termination and arguments are those of
+:class:`~mentor_env.core.env.ToolUseEnv`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable, Sequence
+
+from mentor_env.core.env import ToolUseEnv
+from mentor_env.core.task import Task
+from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value
+from mentor_env.teachers import TeacherFailed, TeacherPlan, TeacherTurn, record_trajectory
+
+NUMBER_LIMIT = 1e12
+RESULT_LIMIT = 1e15
+MAX_EXPONENT = 64
+MAX_LIST = 100
+
+SYSTEM_PROMPT = (
+    "You are a careful assistant that solves math word problems with the calculator tools provided. "
+    "Do every arithmetic step with a tool call; you may make several independent calls in one turn. "
+    "When you know the result, reply without a tool call and put the final answer in \\boxed{}."
+)
+
+# --- tools ------------------------------------------------------------------
+
+
+def _checked(value: float | int) -> float | int:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ToolError("the result is not a finite number")
+    if abs(value) > RESULT_LIMIT:
+        raise ToolError(f"the result {value:.3g} is outside the supported range (|result| <= {RESULT_LIMIT:g})")
+    return value
+
+
+def add(a: float, b: float) -> float:
+    return _checked(a + b)
+
+
+def subtract(a: float, b: float) -> float:
+    return _checked(a - b)
+
+
+def multiply(a: float, b: float) -> float:
+    return _checked(a * b)
+
+
+def divide(a: float, b: float) -> float:
+    if b == 0:
+        raise ToolError("division by zero")
+    if isinstance(a, int) and isinstance(b, int) and a % b == 0:
+        return _checked(a // b)
+    return _checked(a / b)
+
+
+def sum_numbers(numbers: list[float]) -> float:
+    if all(isinstance(number, int) for number in numbers):
+        return _checked(sum(numbers))
+    return _checked(math.fsum(numbers))
+
+
+def floor(x: float) -> int:
+    return math.floor(x)
+
+
+def ceil(x: float) -> int:
+    return math.ceil(x)
+
+
+def round_number(x: float, decimals: int = 0) -> float:
+    # Half away from zero, as people round; Python's round() rounds half to even.
+    quantum = Decimal(1).scaleb(-decimals)
+    rounded = Decimal(repr(x)).quantize(quantum, rounding=ROUND_HALF_UP)
+    return int(rounded) if decimals == 0 else float(rounded)
+
+
+def power(base: float, exponent: float) -> float:
+    if base == 0 and exponent < 0:
+        raise ToolError("zero cannot be raised to a negative power")
+    if base < 0 and not float(exponent).is_integer():
+        raise ToolError("a negative base needs a whole-number exponent")
+    if abs(base) > 1 and exponent * math.log10(abs(base)) > math.log10(RESULT_LIMIT):
+        raise ToolError(f"the result is outside the supported range (|result| <= {RESULT_LIMIT:g})")
+    if isinstance(base, int) and isinstance(exponent, int) and exponent >= 0:
+        return _checked(base**exponent)
+    return _checked(float(base) ** float(exponent))
+
+
+def sqrt(x: float) -> float:
+    if x < 0:
+        raise ToolError("the square root of a negative number is not real")
+    if isinstance(x, int) and math.isqrt(x) ** 2 == x:
+        return math.isqrt(x)
+    return math.sqrt(x)
+
+
+def abs_value(x: float) -> float:
+    return abs(x)
+
+
+def modulo(a: float, b: float) -> float:
+    if b == 0:
+        raise ToolError("modulo by zero")
+    return _checked(a % b)
+
+
+def _number(description: str, limit: float = NUMBER_LIMIT) -> dict[str, Any]:
+    return {"type": "number", "minimum": -int(limit), "maximum": int(limit), "description": description}
+
+
+def _schema(properties: dict[str, Any], required: Sequence[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties if required is None else required),
+        "additionalProperties": False,
+    }
+
+
+_PAIR = _schema({"a": _number("The first number."), "b": _number("The second number.")})
+_ONE = _schema({"x": _number("The number.")})
+
+TOOLS: tuple[Tool, ...] = (
+    Tool("add", "Add two numbers: a + b.", _PAIR, add),
+    Tool("subtract", "Subtract the second number from the first: a - b.", _PAIR, subtract),
+    Tool("multiply", "Multiply two numbers: a * b.", _PAIR, multiply),
+    Tool("divide", "Divide the first number by the second: a / b.", _PAIR, divide),
+    Tool(
+        "sum_numbers",
+        "Add up a list of numbers.",
+        _schema(
+            {
+                "numbers": {
+                    "type": "array",
+                    "items": _number("A number."),
+                    "minItems": 1,
+                    "maxItems": MAX_LIST,
+                    "description": "The numbers to add.",
+                }
+            }
+        ),
+        sum_numbers,
+    ),
+    Tool("floor", "Round a number down to the nearest integer.", _ONE, floor),
+    Tool("ceil", "Round a number up to the nearest integer.", _ONE, ceil),
+    Tool(
+        "round_number",
+        "Round a number to a given number of decimal places (halves round away from zero).",
+        _schema(
+            {
+                "x": _number("The number to round."),
+                "decimals": {"type": "integer", "minimum": 0, "maximum": 10, "description": "Decimal places to keep."},
+            },
+            required=["x"],
+        ),
+        round_number,
+    ),
+    Tool(
+        "power",
+        "Raise a base to an exponent: base ** exponent.",
+        _schema({"base": _number("The base."), "exponent": _number("The exponent.", MAX_EXPONENT)}),
+        power,
+    ),
+    Tool("sqrt", "The square root of a non-negative number.", _ONE, sqrt),
+    Tool("abs_value", "The absolute value of a number.", _ONE, abs_value),
+    Tool("modulo", "The remainder of a divided by b (a mod b).", _PAIR, modulo),
+)
+
+TOOL_NAMES = tuple(tool.name for tool in TOOLS)
+
+# --- expression trees -------------------------------------------------------
+
+INFIX = {"add": "+", "subtract": "-", "multiply": "×", "divide": "÷", "sum_numbers": "+", "modulo": "mod", "power": "^"}
+
+
+@dataclass
+class Node:
+    """A number (``op`` is ``None``) or a tool operation over child nodes."""
+
+    op: str | None = None
+    value: int | float | None = None
+    children: list[Node] = field(default_factory=list)
+    decimals: int = 0  # round_number only
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op is None
+
+    def count_ops(self) -> int:
+        return 0 if self.is_leaf else 1 + sum(child.count_ops() for child in self.children)
+
+    def arguments(self, values: list[int | float]) -> dict[str, Any]:
+        if self.op == "sum_numbers":
+            return {"numbers": values}
+        if self.op == "power":
+            return {"base": values[0], "exponent": values[1]}
+        if self.op == "round_number":
+            return {"x": values[0], "decimals": self.decimals}
+        if len(values) == 1:
+            return {"x": values[0]}
+        return {"a": values[0], "b": values[1]}
+
+
+def leaf(value: int | float) -> Node:
+    return Node(value=value)
+
+
+def op(name: str, *children: Node, decimals: int = 0) -> Node:
+    return Node(op=name, children=list(children), decimals=decimals)
+
+
+def _flatten_sums(node: Node) -> Node:
+    """Merge nested additions into one ``sum_numbers`` (fewer calls, as a strong model would)."""
+    node.children = [_flatten_sums(child) for child in node.children]
+    if node.op in ("add", "sum_numbers"):
+        terms: list[Node] = []
+        for child in node.children:
+            terms.extend(child.children if child.op in ("add", "sum_numbers") else [child])
+        node.children = terms
+        node.op = "add" if len(terms) == 2 else "sum_numbers"
+    return node
+
+
+def parse_tool_number(text: str) -> int | float:
+    """A tool's printed result back as the JSON number a model would pass on."""
+    value = float(text)
+    return int(value) if value.is_integer() and "." not in text and "e" not in text else value
+
+
+def solve(root: Node, content: str = "") -> TeacherPlan:
+    """The scripted teacher: every ready operation in the same turn, bottom-up."""
+    values: dict[int, int | float] = {}
+
+    def value_of(node: Node) -> int | float | None:
+        return node.value if node.is_leaf else values.get(id(node))
+
+    while id(root) not in values:
+        ready: list[Node] = []
+
+        def collect(node: Node) -> None:
+            if node.is_leaf or id(node) in values:
+                return
+            if all(value_of(child) is not None for child in node.children):
+                ready.append(node)
+            else:
+                for child in node.children:
+                    collect(child)
+
+        collect(root)
+        calls = [(node.op, node.arguments([value_of(child) for child in node.children])) for node in ready]
+        results: list[ToolResult] = yield TeacherTurn(content, calls)
+        for node, result in zip(ready, results):
+            values[id(node)] = parse_tool_number(result.content)
+        content = ""
+    yield TeacherTurn(f"The answer is \\boxed{{{format_value(values[id(root)])}}}.")
+
+
+# --- wording ----------------------------------------------------------------
+
+_FUNCTION_SYMBOLS = {"floor": "floor", "ceil": "ceil", "sqrt": "sqrt", "abs_value": "abs"}
+
+
+def render_symbolic(node: Node, top: bool = True) -> str:
+    if node.is_leaf:
+        return format_value(node.value)
+    if node.op == "round_number":
+        return f"round({render_symbolic(node.children[0])}, {node.decimals})"
+    if node.op in _FUNCTION_SYMBOLS:
+        inner = render_symbolic(node.children[0])
+        return f"|{inner}|" if node.op == "abs_value" else f"{_FUNCTION_SYMBOLS[node.op]}({inner})"
+    text = f" {INFIX[node.op]} ".join(render_symbolic(child, top=False) for child in node.children)
+    return text if top else f"({text})"
+
+
+def render_verbal(node: Node, top: bool = True) -> str:
+    if node.is_leaf:
+        return format_value(node.value)
+    parts = [render_verbal(child, top=False) for child in node.children]
+    templates: dict[str, Callable[[list[str]], str]] = {
+        "add": lambda p: f"the sum of {p[0]} and {p[1]}",
+        "sum_numbers": lambda p: f"the sum of {', '.join(p[:-1])} and {p[-1]}",
+        "subtract": lambda p: f"{p[0]} minus {p[1]}",
+        "multiply": lambda p: f"the product of {p[0]} and {p[1]}",
+        "divide": lambda p: f"{p[0]} divided by {p[1]}",
+        "power": lambda p: f"{p[0]} raised to the power of {p[1]}",
+        "sqrt": lambda p: f"the square root of {p[0]}",
+        "floor": lambda p: f"{p[0]} rounded down to a whole number",
+        "ceil": lambda p: f"{p[0]} rounded up to a whole number",
+        "round_number": lambda p: f"{p[0]} rounded to {node.decimals} decimal places",
+        "abs_value": lambda p: f"the absolute value of {p[0]}",
+        "modulo": lambda p: f"the remainder when {p[0]} is divided by {p[1]}",
+    }
+    text = templates[node.op](parts)
+    return text if top else f"({text})"
+
+
+_SYMBOLIC_PROMPTS = ("What is {e}?", "Calculate {e}.", "Evaluate {e}.", "Compute the value of {e}.")
+_VERBAL_PROMPTS = ("What is {e}?", "Find {e}.", "Work out {e}.")
+_NAMES = ("Ana", "Ben", "Chloe", "Dev", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jon", "Kemi", "Liam")
+_ITEMS = ("notebooks", "pens", "apples", "tickets", "mugs", "books", "candles", "plants", "scarves", "batteries")
+
+
+def _amount(rng: random.Random, low: int, high: int, decimals: bool) -> int | float:
+    whole = rng.randint(low, high)
+    return round(whole + rng.choice((0.25, 0.5, 0.75, 0.2, 0.4, 0.99)), 2) if decimals else whole
+
+
+def _story_total(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    days = rng.randint(3, 6)
+    sold = [rng.randint(12, 240) for _ in range(days)]
+    listed = ", ".join(str(n) for n in sold[:-1]) + f" and {sold[-1]}"
+    return (
+        f"Over {days} days a bakery sold {listed} loaves of bread. How many loaves did it sell in all?",
+        op("sum_numbers", *map(leaf, sold)),
+    )
+
+
+def _story_leftover(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    children = rng.randint(3, 12)
+    marbles = rng.randint(children * 3, 500)
+    return (
+        f"{marbles} marbles are shared equally among {children} children, each getting as many as possible. "
+        "How many marbles are left over?",
+        op("modulo", leaf(marbles), leaf(children)),
+    )
+
+
+def _story_square_side(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    side = rng.randint(3, 60)
+    return (
+        f"A square garden has an area of {side * side} square meters. How long is one side, in meters?",
+        op("sqrt", leaf(side * side)),
+    )
+
+
+def _story_buses(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    capacity = rng.randint(12, 60)
+    students = rng.randint(capacity + 1, capacity * 9)
+    return (
+        f"A school trip has {students} students and each bus holds {capacity} students. "
+        "How many buses are needed so that everyone has a seat?",
+        op("ceil", op("divide", leaf(students), leaf(capacity))),
+    )
+
+
+def _story_temperature(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    morning, night = rng.randint(-15, 35), rng.randint(-20, 30)
+    return (
+        f"The temperature was {morning} degrees in the morning and {night} degrees at night. "
+        "By how many degrees did it change?",
+        op("abs_value", op("subtract", leaf(night), leaf(morning))),
+    )
+
+
+def _story_perimeter(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    side = rng.randint(3, 60)
+    return (
+        f"A square field has an area of {side * side} square meters. What is its perimeter, in meters?",
+        op("multiply", op("sqrt", leaf(side * side)), leaf(4)),
+    )
+
+
+def _shopping(rng: random.Random, decimals: bool) -> tuple[str, str, Node]:
+    name = rng.choice(_NAMES)
+    first, second = rng.sample(_ITEMS, 2)
+    a, b = rng.randint(2, 12), rng.randint(2, 12)
+    p, q = _amount(rng, 1, 30, decimals), _amount(rng, 1, 30, decimals)
+    text = (
+        f"{name} buys {a} {first} at ${format_value(p)} each and {b} {second} at ${format_value(q)} each."
+    )
+    return name, text, op("add", op("multiply", leaf(a), leaf(p)), op("multiply", leaf(b), leaf(q)))
+
+
+def _story_shopping(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    name, text, tree = _shopping(rng, decimals)
+    return f"{text} How much does {name} spend in total, in dollars?", tree
+
+
+def _story_average(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    count = rng.randint(3, 6)
+    scores = [rng.randint(40, 100) for _ in range(count)]
+    listed = ", ".join(str(s) for s in scores[:-1]) + f" and {scores[-1]}"
+    return (
+        f"A student scored {listed} on {count} tests. What is the average score, rounded to 2 decimal places?",
+        op("round_number", op("divide", op("sum_numbers", *map(leaf, scores)), leaf(count)), decimals=2),
+    )
+
+
+def _story_savings(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    start = rng.randint(2, 50) * 100
+    rate = rng.choice((1.02, 1.03, 1.04, 1.05, 1.06))
+    years = rng.randint(2, 10)
+    return (
+        f"A savings account holds ${start} and grows by a factor of {rate} every year. "
+        f"How much money is in it after {years} years, rounded to the cent?",
+        op("round_number", op("multiply", leaf(start), op("power", leaf(rate), leaf(years))), decimals=2),
+    )
+
+
+def _story_coupon(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    name, text, tree = _shopping(rng, decimals)
+    coupon = rng.randint(2, 10)
+    return (
+        f"{text} At the till {name} uses a ${coupon} coupon. How much does {name} pay, in dollars?",
+        op("subtract", tree, leaf(coupon)),
+    )
+
+
+def _story_fuel(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    distance = rng.randint(120, 900)
+    efficiency = rng.randint(8, 25)
+    price = _amount(rng, 1, 2, True)
+    people = rng.randint(2, 5)
+    return (
+        f"A car trip covers {distance} km and the car drives {efficiency} km per liter of fuel, which costs "
+        f"${format_value(price)} per liter. If {people} friends share the fuel cost equally, how much does each pay, "
+        "rounded to the cent?",
+        op(
+            "round_number",
+            op("divide", op("multiply", op("divide", leaf(distance), leaf(efficiency)), leaf(price)), leaf(people)),
+            decimals=2,
+        ),
+    )
+
+
+def _story_tax(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    name, text, tree = _shopping(rng, decimals)
+    coupon = rng.randint(2, 10)
+    tax = rng.choice((1.05, 1.07, 1.08, 1.1))
+    return (
+        f"{text} {name} uses a ${coupon} coupon, then sales tax multiplies the bill by {tax}. "
+        "What is the final bill, rounded to the cent?",
+        op("round_number", op("multiply", op("subtract", tree, leaf(coupon)), leaf(tax)), decimals=2),
+    )
+
+
+# Story families by difficulty (= operations the teacher performs).
+STORIES: dict[int, tuple[Callable[[random.Random, bool], tuple[str, Node]], ...]] = {
+    1: (_story_total, _story_leftover, _story_square_side),
+    2: (_story_buses, _story_temperature, _story_perimeter),
+    3: (_story_shopping, _story_average, _story_savings),
+    4: (_story_coupon, _story_fuel),
+    5: (_story_tax,),
+}
+
+_UNARY = ("floor", "ceil", "round_number", "abs_value")
+
+
+def random_tree(rng: random.Random, n_ops: int, decimals: bool) -> Node:
+    """A random expression needing ``n_ops`` tool operations."""
+    high = 20 if n_ops <= 2 else 99
+
+    def number() -> int | float:
+        if decimals and rng.random() < 0.3:
+            return round(rng.randint(1, high * 10) / 10, 1)
+        return rng.randint(2, high)
+
+    def build(ops: int) -> Node:
+        if ops == 0:
+            return leaf(number())
+        if ops == 1 and rng.random() < 0.1:
+            root = rng.randint(2, 25)
+            return op("sqrt", leaf(root * root))
+        kind = rng.choices(
+            ("add", "subtract", "multiply", "divide", "sum_numbers", "unary", "power", "modulo"),
+            weights=(4, 4, 4, 3, 2, 2 if ops >= 2 else 0, 1, 1),
+        )[0]
+        rest = ops - 1
+        if kind == "unary":
+            name = rng.choice(_UNARY)
+            if name == "abs_value":
+                child = op("subtract", build(rest - 1), leaf(number() + high)) if rest >= 1 else leaf(number())
+            else:
+                child = op("divide", build(rest - 1), leaf(rng.randint(3, 9)))
+            return op(name, child, decimals=rng.choice((1, 2)) if name == "round_number" else 0)
+        if kind == "power":
+            return op("power", build(rest) if rest else leaf(rng.randint(2, 12)), leaf(rng.choice((2, 2, 3))))
+        if kind == "modulo":
+            return op("modulo", build(rest), leaf(rng.randint(3, 12)))
+        if kind == "sum_numbers":
+            terms = rng.randint(3, 5)
+            split = [0] * terms
+            for _ in range(rest):
+                split[rng.randrange(terms)] += 1
+            return op("sum_numbers", *(build(k) for k in split))
+        left = rng.randint(0, rest)
+        return op(kind, build(left), build(rest - left))
+
+    return _flatten_sums(build(n_ops))
+
+
+# --- judging ----------------------------------------------------------------
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_FRACTION = re.compile(r"(-?)\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}")
+_LATEX_TEXT = re.compile(r"\\(?:text|mathrm|textbf|mbox)\{[^{}]*\}")
+_UNIT_SUFFIX = re.compile(r"(?:\s*(?:[A-Za-z°][A-Za-z°./ ]*|%))$")
+
+
+def parse_number(text: str) -> float | None:
+    """Read a final answer as a number; ``None`` if it is not one. Never raises."""
+    if not isinstance(text, str) or len(text) > 200:
+        return None
+    s = text.strip().replace("−", "-").replace("\u2009", "")
+    s = _LATEX_TEXT.sub("", s)
+    for token in ("\\$", "$", "\\!", "\\,", "\\;", "\\ ", "\\left", "\\right", "\\%"):
+        s = s.replace(token, "")
+    s = s.strip().rstrip(".").strip()
+    if s.startswith("="):
+        s = s[1:].strip()
+    fraction = _FRACTION.fullmatch(s)
+    if fraction:
+        numerator, denominator = parse_number(fraction.group(2)), parse_number(fraction.group(3))
+        if numerator is None or not denominator:
+            return None
+        return -numerator / denominator if fraction.group(1) else numerator / denominator
+    s = _UNIT_SUFFIX.sub("", s).strip()
+    if _THOUSANDS.fullmatch(s):
+        s = s.replace(",", "")
+    if "/" in s:
+        parts = s.split("/")
+        if len(parts) == 2 and all(_NUMBER.fullmatch(part.strip()) for part in parts):
+            denominator = float(parts[1])
+            return float(parts[0]) / denominator if denominator else None
+        return None
+    if not _NUMBER.fullmatch(s):
+        return None
+    value = float(s)
+    return value if math.isfinite(value) else None
+
+
+def judge(prediction: str, answer: str) -> bool:
+    """Numeric equality within a relative tolerance of 1e-6 (absolute 1e-9 near zero)."""
+    predicted, gold = parse_number(prediction), parse_number(answer)
+    if predicted is None or gold is None:
+        return False
+    return math.isclose(predicted, gold, rel_tol=1e-6, abs_tol=1e-9)
+
+
+# --- the domain -------------------------------------------------------------
+
+
+class CalcDomain:
+    """Arithmetic word problems with the twelve MENTOR calculator tools."""
+
+    name = "calc"
+    tools = TOOLS
+    system_prompt = SYSTEM_PROMPT
+    difficulties = (1, 2, 3, 4, 5)
+
+    def __init__(self) -> None:
+        self._runtime = ToolRuntime(TOOLS)
+
+    def generate(self, seed: int, difficulty: int | None = None) -> Task:
+        """The task of ``seed`` (same seed and difficulty, same task, on every platform)."""
+        rng = random.Random(seed)
+        level = difficulty if difficulty is not None else rng.choice(self.difficulties)
+        if level not in self.difficulties:
+            raise ValueError(f"difficulty must be one of {self.difficulties}, got {level}")
+        for _ in range(100):
+            question, tree, style = self._draw(rng, level)
+            try:
+                teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question, solve(tree))
+            except TeacherFailed:
+                continue  # e.g. a division by zero deep in a random tree: draw again
+            answer = teacher.messages[-1]["content"]
+            return Task(
+                id=f"{self.name}-{seed}",
+                domain=self.name,
+                question=question,
+                answer=answer[answer.index("{") + 1 : answer.rindex("}")],
+                teacher=teacher,
+                meta={"difficulty": level, "style": style, "operations": tree.count_ops(), "seed": seed},
+            )
+        raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
+
+    @staticmethod
+    def _draw(rng: random.Random, level: int) -> tuple[str, Node, str]:
+        decimals = level >= 3
+        style = rng.choice(("story", "story", "symbolic", "verbal"))
+        if style == "story":
+            question, tree = rng.choice(STORIES[level])(rng, decimals)
+            return question, tree, style
+        tree = random_tree(rng, level, decimals)
+        while tree.count_ops() != level:  # merged sums can need fewer calls than drawn
+            tree = random_tree(rng, level, decimals)
+        if style == "symbolic":
+            return rng.choice(_SYMBOLIC_PROMPTS).format(e=render_symbolic(tree)), tree, style
+        return rng.choice(_VERBAL_PROMPTS).format(e=render_verbal(tree)), tree, style
+
+    def judge(self, prediction: str, answer: str) -> bool:
+        return judge(prediction, answer)
+
+
+class CalcEnv(ToolUseEnv):
+    """``mentor/Calc-v0`` (see the module docstring). Takes ToolUseEnv's keyword arguments."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(CalcDomain(), **kwargs)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import gymnasium as gym
+import pytest
+
+import mentor_env  # noqa: F401  (registers the ids)
+
+# (2 + 3) * 4 = 20: the teacher adds, then multiplies.
+SMALL_TASK: dict[str, Any] = {
+    "id": "test-small",
+    "domain": "calc",
+    "question": "What is (2 + 3) × 4?",
+    "answer": "20",
+    "teacher": {
+        "messages": [],
+        "tool_calls": [
+            {"name": "add", "arguments": {"a": 2, "b": 3}},
+            {"name": "multiply", "arguments": {"a": 5, "b": 4}},
+        ],
+        "source": "hand-written",
+    },
+    "meta": {},
+}
+
+
+def call(name: str, **arguments: Any) -> str:
+    return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call>"
+
+
+@pytest.fixture
+def small_env():
+    def make(**kwargs: Any):
+        env = gym.make("mentor/Calc-v0", **kwargs)
+        env.reset(seed=0, options={"task": SMALL_TASK})
+        return env
+
+    return make
+
+
+def play(env, actions: list[Any]) -> tuple[list[float], list[dict[str, Any]], bool, bool]:
+    """Step through ``actions``; returns per-step rewards, infos and the final flags."""
+    rewards, infos = [], []
+    terminated = truncated = False
+    for action in actions:
+        _, reward, terminated, truncated, info = env.step(action)
+        rewards.append(reward)
+        infos.append(info)
+        if terminated or truncated:
+            break
+    return rewards, infos, terminated, truncated

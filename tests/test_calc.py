@@ -1,0 +1,186 @@
+"""The Calc domain: tools, judge, generator and scripted teacher."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import gymnasium as gym
+import pytest
+
+from agents.baselines import TeacherReplayAgent
+from mentor_env.core.tools import ToolRuntime
+from mentor_env.domains.calc import TOOL_NAMES, TOOLS, CalcDomain, judge, parse_number
+
+runtime = ToolRuntime(TOOLS)
+
+
+def test_the_twelve_published_tool_names():
+    assert TOOL_NAMES == (
+        "add", "subtract", "multiply", "divide", "sum_numbers", "floor",
+        "ceil", "round_number", "power", "sqrt", "abs_value", "modulo",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name, arguments, shown",
+    [
+        ("add", {"a": 2, "b": 3}, "5"),
+        ("add", {"a": 0.1, "b": 0.2}, "0.3"),
+        ("subtract", {"a": 2, "b": 7.5}, "-5.5"),
+        ("multiply", {"a": 12, "b": 0.25}, "3"),
+        ("divide", {"a": 10, "b": 4}, "2.5"),
+        ("divide", {"a": 10, "b": 3}, "3.33333333333"),
+        ("sum_numbers", {"numbers": [1, 2, 3, 4.5]}, "10.5"),
+        ("floor", {"x": -2.5}, "-3"),
+        ("ceil", {"x": 2.1}, "3"),
+        ("round_number", {"x": 2.5}, "3"),
+        ("round_number", {"x": 2.675, "decimals": 2}, "2.68"),
+        ("round_number", {"x": -1.25, "decimals": 1}, "-1.3"),
+        ("power", {"base": 2, "exponent": 10}, "1024"),
+        ("power", {"base": 1.05, "exponent": 2}, "1.1025"),
+        ("power", {"base": 4, "exponent": -1}, "0.25"),
+        ("sqrt", {"x": 144}, "12"),
+        ("sqrt", {"x": 2}, "1.41421356237"),
+        ("abs_value", {"x": -7}, "7"),
+        ("modulo", {"a": 17, "b": 5}, "2"),
+    ],
+)
+def test_tool_results(name, arguments, shown):
+    result = runtime.execute(name, arguments)
+    assert result.ok, result.content
+    assert result.content == shown
+
+
+@pytest.mark.parametrize(
+    "name, arguments, category, message",
+    [
+        ("divide", {"a": 1, "b": 0}, "execution_error", "division by zero"),
+        ("modulo", {"a": 1, "b": 0}, "execution_error", "modulo by zero"),
+        ("sqrt", {"x": -4}, "execution_error", "not real"),
+        ("power", {"base": 10, "exponent": 60}, "execution_error", "outside the supported range"),
+        ("power", {"base": 10, "exponent": 10**9}, "invalid_args", "is greater than the maximum of 64"),
+        ("power", {"base": 0, "exponent": -1}, "execution_error", "negative power"),
+        ("power", {"base": -8, "exponent": 0.5}, "execution_error", "whole-number exponent"),
+        ("multiply", {"a": 1e12, "b": 1e12}, "execution_error", "outside the supported range"),
+        ("add", {"a": 1e13, "b": 1}, "invalid_args", "is greater than the maximum"),
+        ("add", {"a": "2", "b": 3}, "invalid_args", "is not of type 'number'"),
+        ("add", {"a": True, "b": 3}, "invalid_args", "is not of type 'number'"),
+        ("add", {"a": 2}, "invalid_args", "'b' is a required property"),
+        ("add", {"a": 2, "b": 3, "c": 4}, "invalid_args", "Additional properties are not allowed"),
+        ("sum_numbers", {"numbers": []}, "invalid_args", "should be non-empty"),
+        ("sum_numbers", {"numbers": list(range(101))}, "invalid_args", "is too long"),
+        ("round_number", {"x": 1.5, "decimals": 1.5}, "invalid_args", "is not of type 'integer'"),
+        ("solve", {"x": 1}, "not_found", "there is no tool named 'solve'"),
+    ],
+)
+def test_tool_errors_are_messages(name, arguments, category, message):
+    result = runtime.execute(name, arguments)
+    assert result.error_category == category
+    assert message in result.content
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("12", 12.0),
+        ("12.0", 12.0),
+        ("-3.5", -3.5),
+        ("1,200", 1200.0),
+        ("1,234,567.5", 1234567.5),
+        ("\\frac{24}{2}", 12.0),
+        ("\\dfrac{3}{4}", 0.75),
+        ("-\\frac{1}{2}", -0.5),
+        ("3/4", 0.75),
+        ("$12", 12.0),
+        ("\\$12.50", 12.5),
+        ("12 apples", 12.0),
+        ("12\\text{ km}", 12.0),
+        ("45%", 45.0),
+        ("= 7", 7.0),
+        ("7.", 7.0),
+        ("1e3", 1000.0),
+        ("twelve", None),
+        ("3 + 4", None),
+        ("1/0", None),
+        ("", None),
+        ("1" * 300, None),
+        ("inf", None),
+        ("nan", None),
+    ],
+)
+def test_parse_number(text, value):
+    assert parse_number(text) == value
+
+
+@pytest.mark.parametrize(
+    "prediction, answer, correct",
+    [
+        ("12", "12", True),
+        ("12.0", "12", True),
+        ("\\frac{24}{2}", "12", True),
+        ("1,200", "1200", True),
+        ("3.33333333", "3.33333333333", True),
+        ("3.33", "3.33333333333", False),
+        ("13", "12", False),
+        ("0", "0", True),
+        ("1e-12", "0", True),
+        ("twelve", "12", False),
+    ],
+)
+def test_judge(prediction, answer, correct):
+    assert judge(prediction, answer) is correct
+
+
+def test_generation_is_deterministic_and_covers_every_difficulty():
+    domain = CalcDomain()
+    assert domain.generate(7) == domain.generate(7)
+    assert domain.generate(7).to_json() == CalcDomain().generate(7).to_json()
+    assert domain.generate(7) != domain.generate(8)
+    for level in domain.difficulties:
+        task = domain.generate(11, difficulty=level)
+        assert task.meta["difficulty"] == level
+        assert task.meta["operations"] == level == len(task.teacher.calls) or task.meta["style"] == "story"
+    with pytest.raises(ValueError, match="difficulty must be one of"):
+        domain.generate(1, difficulty=9)
+
+
+def test_generated_tasks_use_every_tool_and_style():
+    domain = CalcDomain()
+    tasks = [domain.generate(seed) for seed in range(400)]
+    used = Counter(call.name for task in tasks for call in task.teacher.calls)
+    assert set(used) == set(TOOL_NAMES)
+    assert {task.meta["style"] for task in tasks} == {"story", "symbolic", "verbal"}
+    assert {task.meta["difficulty"] for task in tasks} == {1, 2, 3, 4, 5}
+
+
+def test_teacher_solves_every_task_through_the_env_and_scores_1_1():
+    env = gym.make("mentor/Calc-v0", max_turns=12)
+    agent = TeacherReplayAgent()
+    for seed in range(300):
+        observation, info = env.reset(seed=seed)
+        agent.reset(env, observation, info)
+        done = False
+        while not done:
+            observation, reward, terminated, truncated, info = env.step(agent.act(observation, info))
+            done = terminated or truncated
+        task = env.unwrapped.task
+        assert terminated and not truncated, task.id
+        assert info["reward_components"]["correct"] == 1.0, task.id
+        assert info["rewards"]["mentor"] == pytest.approx(1.1), task.id
+        assert info["errors"] == []
+        # The recorded conversation is exactly the teacher's trajectory.
+        assert info["messages"] == list(task.teacher.messages), task.id
+
+
+def test_teacher_uses_parallel_calls_and_sum_numbers():
+    task = CalcDomain().generate(0, difficulty=1)
+    domain = CalcDomain()
+    shopping = next(
+        t for t in (domain.generate(s, difficulty=3) for s in range(200)) if t.question.startswith(tuple("ABCDEFGHIJKL")) and "buys" in t.question
+    )
+    assistant_turns = [m for m in shopping.teacher.messages if m["role"] == "assistant"]
+    # Two products in one turn, then their sum, then the answer.
+    assert [len(m.get("tool_calls", [])) for m in assistant_turns] == [2, 1, 0]
+    totals = next(t for t in (domain.generate(s, difficulty=1) for s in range(200)) if "bakery" in t.question)
+    assert [c.name for c in totals.teacher.calls] == ["sum_numbers"]
+    assert task.teacher.source == "scripted"

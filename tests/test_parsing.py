@@ -1,0 +1,103 @@
+"""The Hermes parser: calls, reasoning, broken blocks and final answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from mentor_env.core.parsing import HermesParser, ToolCallParser, format_tool_call, last_boxed, strip_reasoning
+
+parse = HermesParser().parse
+
+
+def test_hermes_parser_is_a_tool_call_parser():
+    assert isinstance(HermesParser(), ToolCallParser)
+
+
+def test_several_calls_in_one_turn_with_text_around():
+    turn = parse(
+        'First the sums.\n<tool_call>\n{"name": "add", "arguments": {"a": 1, "b": 2}}\n</tool_call>\n'
+        '<tool_call>{"name": "sum_numbers", "arguments": {"numbers": [1, 2.5, 3]}}</tool_call>'
+    )
+    assert [(c.name, c.arguments, c.error) for c in turn.calls] == [
+        ("add", {"a": 1, "b": 2}, None),
+        ("sum_numbers", {"numbers": [1, 2.5, 3]}, None),
+    ]
+    assert turn.content == "First the sums."
+    assert turn.has_tool_markup and turn.final_answer is None and not turn.malformed
+
+
+def test_calls_inside_reasoning_are_not_calls():
+    turn = parse('<think>maybe <tool_call>{"name": "add", "arguments": {}}</tool_call></think>\\boxed{3}')
+    assert turn.calls == () and not turn.has_tool_markup
+    assert turn.final_answer == "3"
+
+
+def test_arguments_as_a_json_string_are_accepted():
+    turn = parse('<tool_call>{"name": "add", "arguments": "{\\"a\\": 1, \\"b\\": 2}"}</tool_call>')
+    assert turn.calls[0].arguments == {"a": 1, "b": 2}
+
+
+def test_missing_arguments_mean_an_empty_object():
+    assert parse('<tool_call>{"name": "add"}</tool_call>').calls[0].arguments == {}
+
+
+@pytest.mark.parametrize(
+    "text, name, message",
+    [
+        ('<tool_call>{"name": "add", "arguments": {"a": 1,}}</tool_call>', "add", "not valid JSON"),
+        ('<tool_call>{"name": "add", "arguments": {"a": 1}}', "add", "is not closed"),
+        ('<tool_call>{"name": "add" <tool_call>{"name": "sqrt", "arguments": {"x": 4}}</tool_call>', "add", "is not closed"),
+        ('{"name": "add"}</tool_call>', None, "without a matching"),
+        ("<tool_call>[1, 2]</tool_call>", None, "expected a JSON object"),
+        ('<tool_call>{"arguments": {}}</tool_call>', None, 'no "name"'),
+        ('<tool_call>{"name": "add", "arguments": [1, 2]}</tool_call>', "add", "must be a JSON object"),
+        ('<tool_call>{"name": "add", "arguments": {"a": NaN, "b": 1}}</tool_call>', "add", "not valid JSON"),
+        ('<tool_call>{"name": "add", "arguments": {"a": Infinity, "b": 1}}</tool_call>', "add", "not valid JSON"),
+        ('<tool_call>{"name": "add", "arguments": {"a": 1e999, "b": 1}}</tool_call>', "add", "overflows"),
+        ('<tool_call>{"name": "add", "arguments": {"a": ' + "9" * 500 + ', "b": 1}}</tool_call>', "add", "too large"),
+        ("<tool_call>" + "[" * 5000 + "</tool_call>", None, "nested deeper"),
+    ],
+)
+def test_broken_blocks_are_reported_with_the_readable_name(text, name, message):
+    turn = parse(text)
+    assert turn.has_tool_markup
+    assert len(turn.calls) >= 1
+    broken = turn.calls[0]
+    assert broken.name == name and broken.arguments is None
+    assert message in broken.error
+
+
+def test_second_block_after_an_interrupted_one_still_parses():
+    turn = parse('<tool_call>{"name": "add" <tool_call>{"name": "sqrt", "arguments": {"x": 4}}</tool_call>')
+    assert [c.ok for c in turn.calls] == [False, True]
+    assert turn.calls[1].arguments == {"x": 4}
+
+
+def test_faked_tool_response_is_malformed():
+    assert parse("<tool_response>5</tool_response>\\boxed{5}").malformed
+
+
+@pytest.mark.parametrize(
+    "text, answer",
+    [
+        ("\\boxed{12}", "12"),
+        ("a \\boxed{1} then \\boxed{2}", "2"),
+        ("\\boxed{\\frac{24}{2}}", "\\frac{24}{2}"),
+        ("\\boxed{3} and an unclosed \\boxed{4", "3"),
+        ("\\boxed{}", None),
+        ("\\boxed{  }", None),
+        ("no answer", None),
+    ],
+)
+def test_last_boxed(text, answer):
+    assert last_boxed(text) == answer
+
+
+def test_strip_reasoning_handles_unclosed_think():
+    assert strip_reasoning("a<think>b</think>c<think>d") == "ac"
+
+
+def test_format_tool_call_round_trips():
+    text = format_tool_call("round_number", {"x": 2.345, "decimals": 2})
+    (parsed,) = parse(text).calls
+    assert (parsed.name, parsed.arguments) == ("round_number", {"x": 2.345, "decimals": 2})

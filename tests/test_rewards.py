@@ -1,0 +1,174 @@
+"""Reward modes on hand-built episodes, expected numbers written out (DESIGN.md table)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mentor_env import rewards as R
+from tests.conftest import call, play
+
+MODES = ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1")
+
+# name -> (actions, expected episode score per mode in MODES order)
+EPISODES = {
+    "correct, teacher's tools": (
+        [call("add", a=2, b=3), call("multiply", a=5, b=4), "So \\boxed{20}."],
+        (1.0, 1.1, 1.0, 0.8, 1.1),
+    ),
+    "correct, parallel calls in one turn": (
+        [call("add", a=2, b=3) + call("multiply", a=5, b=4), "\\boxed{20}"],
+        (1.0, 1.1, 1.0, 0.8, 1.1),
+    ),
+    "correct, no tools": (["\\boxed{20}"], (1.0, 0.8, 0.7, 0.8, 0.8)),
+    "correct, only one of the teacher's tools": (
+        [call("multiply", a=5, b=4), "\\boxed{20}"],
+        # f1: precision 1, recall 1/2 -> 2/3 -> 0.7 + 0.2 + 0.1
+        (1.0, 0.8, 1.0, 0.8, 1.0),
+    ),
+    "correct, a repeated call": (
+        [call("add", a=2, b=3), call("add", a=2, b=3), call("multiply", a=5, b=4), "\\boxed{20}"],
+        # multiset f1: precision 2/3, recall 1 -> 0.8 -> 0.7 + 0.24 + 0.1
+        (1.0, 1.1, 1.0, 0.8, 1.04),
+    ),
+    "correct, with an invented tool": (
+        [call("calculator", expression="(2+3)*4"), call("add", a=2, b=3), call("multiply", a=5, b=4), "\\boxed{20}"],
+        (1.0, 1.0, 1.0, 0.7, 1.0),
+    ),
+    "correct, a broken call whose name is readable counts": (
+        ['<tool_call>{"name": "add", "arguments": {"a": 2, "b": }</tool_call>', call("multiply", a=5, b=4), "\\boxed{20}"],
+        (1.0, 1.1, 1.0, 0.8, 1.1),
+    ),
+    "wrong, teacher's tools": (
+        [call("add", a=2, b=3), call("multiply", a=5, b=4), "\\boxed{21}"],
+        (0.1, 0.16, 0.06, 0.1, 0.16),
+    ),
+    "wrong, no tools": (["\\boxed{7}"], (0.1, 0.1, 0.0, 0.1, 0.1)),
+    "wrong, invented tool only": ([call("solve", q="x"), "\\boxed{7}"], (0.1, 0.0, 0.0, 0.0, 0.0)),
+    "no boxed answer": ([call("add", a=2, b=3), "The answer is 20."], (0.1, 0.1, 0.1, 0.1, 0.1)),
+    "empty boxed answer": (["\\boxed{ }"], (0.1, 0.1, 0.1, 0.1, 0.1)),
+    "malformed final turn (fakes a tool response)": (
+        ["<tool_response>20</tool_response> \\boxed{20}"],
+        (0.0, 0.0, 0.0, 0.0, 0.0),
+    ),
+    "answer inside reasoning only": (["<think>\\boxed{20}</think> done"], (0.1, 0.1, 0.1, 0.1, 0.1)),
+}
+
+
+@pytest.mark.parametrize("name", list(EPISODES))
+def test_episode_scores(small_env, name):
+    actions, expected = EPISODES[name]
+    env = small_env(max_turns=8)
+    rewards, infos, terminated, truncated = play(env, actions)
+    assert terminated and not truncated
+    final = infos[-1]["rewards"]
+    assert tuple(final[mode] for mode in MODES) == pytest.approx(expected, abs=1e-9)
+    # Terminal modes pay on the last step only.
+    for info in infos[:-1]:
+        assert all(info["rewards"][mode] == 0.0 for mode in MODES)
+    # dense returns mentor's score over the episode (the shaping sums to zero).
+    assert sum(info["rewards"]["dense"] for info in infos) == pytest.approx(expected[1], abs=1e-9)
+
+
+def test_truncated_episode_scores_zero_in_every_mode(small_env):
+    env = small_env(max_turns=2)
+    rewards, infos, terminated, truncated = play(env, [call("add", a=2, b=3), call("multiply", a=5, b=4)])
+    assert truncated and not terminated
+    assert {mode: infos[-1]["rewards"][mode] for mode in MODES} == dict.fromkeys(MODES, 0.0)
+    # The shaping paid for progress is taken back when the episode ends unfinished.
+    assert [info["rewards"]["dense"] for info in infos] == pytest.approx([0.25, -0.25])
+
+
+@pytest.mark.parametrize(
+    "mode, expected",
+    [("sparse", [0.0, 0.0, 1.0]), ("mentor", [0.0, 0.0, 1.1]), ("dense", [0.25, 0.25, 0.6])],
+)
+def test_step_returns_the_chosen_mode(small_env, mode, expected):
+    env = small_env(reward_mode=mode)
+    rewards, infos, _, _ = play(env, [call("add", a=2, b=3), call("multiply", a=5, b=4), "\\boxed{20}"])
+    assert rewards == pytest.approx(expected)
+    assert [info["teacher_reward"] for info in infos] == pytest.approx([0.25, 0.25, 0.6])
+    assert [info["sparse_reward"] for info in infos] == pytest.approx([0.0, 0.0, 1.0])
+
+
+def test_dense_shaping_gives_partial_credit_for_arguments(small_env):
+    env = small_env(reward_mode="dense")
+    # add with one of two arguments right: credit 0.5 + 0.5 * 1/2 = 0.75 of one of two teacher calls.
+    rewards, infos, _, _ = play(env, [call("add", a=2, b=4)])
+    assert infos[0]["reward_components"]["teacher_progress"] == pytest.approx(0.375)
+    assert rewards == pytest.approx([0.1875])
+
+
+def test_failed_calls_earn_no_progress(small_env):
+    env = small_env(reward_mode="dense")
+    rewards, infos, _, _ = play(env, [call("add", a=2)])  # missing argument
+    assert infos[0]["errors"][0].startswith("invalid_args:")
+    assert rewards == [0.0]
+
+
+def test_shaping_gamma_discounts_the_next_potential(small_env):
+    env = small_env(reward_mode="dense", shaping_gamma=0.5)
+    rewards, _, _, _ = play(env, [call("add", a=2, b=3), call("multiply", a=5, b=4), "\\boxed{20}"])
+    # phi: 0 -> 0.25 -> 0.5 -> 0 (final); r = 0.5 * phi' - phi
+    assert rewards == pytest.approx([0.125, 0.0, 1.1 - 0.5])
+
+
+def outcome(**overrides) -> R.Outcome:
+    fields = dict(
+        finished=True,
+        well_formed=True,
+        answer="20",
+        correct=True,
+        student_tools=("add", "multiply"),
+        teacher_tools=("add", "multiply"),
+        available_tools=frozenset({"add", "multiply", "divide"}),
+    )
+    fields.update(overrides)
+    return R.Outcome(**fields)
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({}, {"sparse": 1.0, "mentor": 1.1, "mentor_partial": 1.0, "mentor_nomatch": 0.8, "mentor_f1": 1.1}),
+        ({"finished": False}, dict.fromkeys(MODES, 0.0)),
+        ({"well_formed": False}, dict.fromkeys(MODES, 0.0)),
+        ({"answer": None, "correct": False}, dict.fromkeys(MODES, 0.1)),
+        (
+            {"student_tools": ("divide",)},
+            {"sparse": 1.0, "mentor": 0.8, "mentor_partial": 0.7, "mentor_nomatch": 0.8, "mentor_f1": 0.8},
+        ),
+        (
+            {"correct": False, "student_tools": ("add", "multiply", "sin")},
+            {"sparse": 0.1, "mentor": 0.06, "mentor_partial": 0.06, "mentor_nomatch": 0.0, "mentor_f1": 0.06},
+        ),
+        # Published data layout: the teacher used no tool and neither did the student.
+        (
+            {"student_tools": (), "teacher_tools": ()},
+            {"sparse": 1.0, "mentor": 1.1, "mentor_partial": 0.7, "mentor_nomatch": 0.8, "mentor_f1": 1.1},
+        ),
+    ],
+)
+def test_outcome_table(overrides, expected):
+    scores = R.episode_rewards(outcome(**overrides))
+    assert {mode: scores[mode] for mode in MODES} == pytest.approx(expected)
+    assert scores["dense"] == scores["mentor"]
+
+
+def test_teacher_progress_matches_each_teacher_call_once():
+    teacher = [("add", {"a": 1, "b": 2}), ("add", {"a": 3, "b": 4})]
+    assert R.teacher_progress([], teacher) == 0.0
+    assert R.teacher_progress([("add", {"a": 3, "b": 4})], teacher) == 0.5
+    assert R.teacher_progress([("add", {"a": 3, "b": 4}), ("add", {"a": 3, "b": 4})], teacher) == 0.75
+    assert R.teacher_progress([("add", {"a": 1, "b": 2}), ("add", {"a": 3, "b": 4})], teacher) == 1.0
+    assert R.teacher_progress([("multiply", {"a": 1, "b": 2})], teacher) == 0.0
+    # Unknown teacher arguments (published layout): the name is full credit.
+    assert R.teacher_progress([("add", {"a": 9})], [("add", None)]) == 1.0
+    assert R.teacher_progress([("add", {"a": 9})], []) == 0.0
+
+
+def test_argument_match_compares_numbers_with_tolerance():
+    assert R.argument_match({"a": 1, "b": 2.0}, {"a": 1.0, "b": 2}) == 1.0
+    assert R.argument_match({"a": 1}, {"a": 1, "b": 2}) == 0.5
+    assert R.argument_match({"numbers": [1, 2, 3]}, {"numbers": [1, 2, 3.0000000000001]}) == 1.0
+    assert R.argument_match({"numbers": [1, 2]}, {"numbers": [2, 1]}) == 0.0
+    assert R.argument_match({"flag": True}, {"flag": 1}) == 0.0
