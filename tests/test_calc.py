@@ -9,7 +9,8 @@ import pytest
 
 from agents.baselines import TeacherReplayAgent
 from mentor_env.core.tools import ToolRuntime
-from mentor_env.domains.calc import TOOL_NAMES, TOOLS, CalcDomain, judge, parse_number
+from mentor_env.domains.answers import numbers_match as judge, parse_number
+from mentor_env.domains.calc import TOOL_NAMES, TOOLS, CalcDomain
 
 runtime = ToolRuntime(TOOLS)
 

@@ -17,6 +17,9 @@ class Domain(Protocol):
         tools: The tools a model may call in this domain.
         system_prompt: Instructions shown to the model in the system turn.
         difficulties: The difficulty levels :meth:`generate` accepts.
+
+    Generation must be deterministic from its arguments alone (``random.Random(seed)``,
+    no set-iteration or hash order), so that frozen splits rebuild byte for byte.
     """
 
     name: str
@@ -24,8 +27,13 @@ class Domain(Protocol):
     system_prompt: str
     difficulties: Sequence[int]
 
-    def generate(self, seed: int, difficulty: int | None = None) -> Task:
-        """A task (with the scripted teacher's trajectory) determined by ``seed``."""
+    def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
+        """A task (with the scripted teacher's trajectory) determined by the arguments.
+
+        ``ood=True`` draws from the out-of-distribution variant: more steps,
+        wording templates that in-distribution tasks never use, larger numbers.
+        ``difficulty=None`` draws a level from the seed.
+        """
         ...
 
     def judge(self, prediction: str, answer: str) -> bool:

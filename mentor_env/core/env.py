@@ -174,7 +174,7 @@ class ToolUseEnv(gym.Env[str, str]):
         else:
             parsed = self.parser.parse(action)
             results = self._execute(parsed) if parsed.has_tool_markup else []
-            ok_calls = [(call.name, call.arguments) for call, result in zip(parsed.calls, results) if call.ok]
+            ok_calls = [(call.name, call.arguments) for call in parsed.calls[: self.max_calls_per_turn] if call.ok]
             self.trajectory.messages.append(assistant_message(parsed.content, ok_calls))
             self.trajectory.messages.extend(tool_message(result.name, result.shown) for result in results)
             observation = render_tool_responses([result.shown for result in results]) if results else ""
@@ -228,16 +228,24 @@ class ToolUseEnv(gym.Env[str, str]):
         return None
 
     def _execute(self, parsed: ParsedTurn) -> list[ToolResult]:
+        """One result per call block, up to ``max_calls_per_turn``; one error for the rest."""
         results = []
-        for index, call in enumerate(parsed.calls):
-            if index >= self.max_calls_per_turn:
-                results.append(
-                    error_result(call.name, INVALID_ACTION, f"at most {self.max_calls_per_turn} tool calls per turn; this call was not run")
-                )
-            elif not call.ok:
-                results.append(error_result(call.name, PARSE_ERROR, f"{call.error}. Write {{\"name\": ..., \"arguments\": {{...}}}} inside <tool_call></tool_call>"))
-            else:
+        for call in parsed.calls[: self.max_calls_per_turn]:
+            if call.ok:
                 results.append(self.runtime.execute(call.name, call.arguments))
+            else:
+                results.append(
+                    error_result(
+                        call.name,
+                        PARSE_ERROR,
+                        f'{call.error}. Write {{"name": ..., "arguments": {{...}}}} inside <tool_call></tool_call>',
+                    )
+                )
+        excess = len(parsed.calls) - self.max_calls_per_turn
+        if excess > 0:
+            results.append(
+                error_result(None, INVALID_ACTION, f"at most {self.max_calls_per_turn} tool calls per turn; {excess} more were not run")
+            )
         return results
 
     def outcome(self) -> R.Outcome:

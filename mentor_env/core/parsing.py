@@ -39,6 +39,7 @@ MAX_JSON_DEPTH = 32
 # build a 4,000-digit int and the tools would then spend time on it).
 MAX_INT_DIGITS = 64
 
+_BRACE = re.compile(r"[{}]")
 _NAME_IN_BROKEN_JSON = re.compile(r'"name"\s*:\s*"([^"\\]{1,128})"')
 
 
@@ -115,26 +116,25 @@ def last_boxed(text: str) -> str | None:
     """Content of the last ``\\boxed{...}`` with balanced braces, else ``None``.
 
     An unclosed last box is skipped in favour of an earlier complete one, and
-    an empty or blank box counts as no answer.
+    an empty or blank box counts as no answer. One pass over the braces, so a
+    flood of unclosed boxes costs linear time.
     """
+    if BOXED not in text:
+        return None
+    closing: dict[int, int] = {}
+    open_positions: list[int] = []
+    for match in _BRACE.finditer(text):
+        if match.group() == "{":
+            open_positions.append(match.start())
+        elif open_positions:
+            closing[open_positions.pop()] = match.start()
     position = len(text)
-    while True:
-        start = text.rfind(BOXED, 0, position)
-        if start < 0:
-            return None
-        depth = 1
-        index = start + len(BOXED)
-        while index < len(text) and depth:
-            char = text[index]
-            if char == "{":
-                depth += 1
-            elif char == "}":
-                depth -= 1
-            index += 1
-        if depth == 0:
-            answer = text[start + len(BOXED) : index - 1].strip()
-            return answer or None
+    while (start := text.rfind(BOXED, 0, position)) >= 0:
+        brace = start + len(BOXED) - 1
+        if brace in closing:
+            return text[brace + 1 : closing[brace]].strip() or None
         position = start
+    return None
 
 
 def format_tool_call(name: str, arguments: dict[str, Any]) -> str:

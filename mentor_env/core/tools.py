@@ -166,6 +166,21 @@ def format_value(value: Any) -> str:
     return repr(value)
 
 
+def number_param(description: str, limit: float = 1e12) -> dict[str, Any]:
+    """JSON Schema of a number argument bounded to ``|x| <= limit``."""
+    return {"type": "number", "minimum": -int(limit), "maximum": int(limit), "description": description}
+
+
+def object_schema(properties: dict[str, Any], required: Sequence[str] | None = None) -> dict[str, Any]:
+    """JSON Schema of an argument object; every property is required unless ``required`` says otherwise."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties if required is None else required),
+        "additionalProperties": False,
+    }
+
+
 class _Timeout(Exception):
     pass
 

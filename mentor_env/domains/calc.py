@@ -37,17 +37,16 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable, Sequence
 
 from mentor_env.core.env import ToolUseEnv
+from mentor_env.domains.answers import numbers_match
 from mentor_env.core.task import Task
-from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value
+from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, number_param, object_schema
 from mentor_env.teachers import TeacherFailed, TeacherPlan, TeacherTurn, record_trajectory
 
-NUMBER_LIMIT = 1e12
 RESULT_LIMIT = 1e15
 MAX_EXPONENT = 64
 MAX_LIST = 100
@@ -105,7 +104,7 @@ def ceil(x: float) -> int:
 
 def round_number(x: float, decimals: int = 0) -> float:
     # Half away from zero, as people round; Python's round() rounds half to even.
-    quantum = Decimal(1).scaleb(-decimals)
+    quantum = Decimal(1).scaleb(-int(decimals))  # JSON Schema counts 2.0 as an integer
     rounded = Decimal(repr(x)).quantize(quantum, rounding=ROUND_HALF_UP)
     return int(rounded) if decimals == 0 else float(rounded)
 
@@ -115,7 +114,7 @@ def power(base: float, exponent: float) -> float:
         raise ToolError("zero cannot be raised to a negative power")
     if base < 0 and not float(exponent).is_integer():
         raise ToolError("a negative base needs a whole-number exponent")
-    if abs(base) > 1 and exponent * math.log10(abs(base)) > math.log10(RESULT_LIMIT):
+    if base != 0 and exponent * math.log10(abs(base)) > math.log10(RESULT_LIMIT):
         raise ToolError(f"the result is outside the supported range (|result| <= {RESULT_LIMIT:g})")
     if isinstance(base, int) and isinstance(exponent, int) and exponent >= 0:
         return _checked(base**exponent)
@@ -140,21 +139,8 @@ def modulo(a: float, b: float) -> float:
     return _checked(a % b)
 
 
-def _number(description: str, limit: float = NUMBER_LIMIT) -> dict[str, Any]:
-    return {"type": "number", "minimum": -int(limit), "maximum": int(limit), "description": description}
-
-
-def _schema(properties: dict[str, Any], required: Sequence[str] | None = None) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties if required is None else required),
-        "additionalProperties": False,
-    }
-
-
-_PAIR = _schema({"a": _number("The first number."), "b": _number("The second number.")})
-_ONE = _schema({"x": _number("The number.")})
+_PAIR = object_schema({"a": number_param("The first number."), "b": number_param("The second number.")})
+_ONE = object_schema({"x": number_param("The number.")})
 
 TOOLS: tuple[Tool, ...] = (
     Tool("add", "Add two numbers: a + b.", _PAIR, add),
@@ -164,11 +150,11 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "sum_numbers",
         "Add up a list of numbers.",
-        _schema(
+        object_schema(
             {
                 "numbers": {
                     "type": "array",
-                    "items": _number("A number."),
+                    "items": number_param("A number."),
                     "minItems": 1,
                     "maxItems": MAX_LIST,
                     "description": "The numbers to add.",
@@ -182,9 +168,9 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "round_number",
         "Round a number to a given number of decimal places (halves round away from zero).",
-        _schema(
+        object_schema(
             {
-                "x": _number("The number to round."),
+                "x": number_param("The number to round."),
                 "decimals": {"type": "integer", "minimum": 0, "maximum": 10, "description": "Decimal places to keep."},
             },
             required=["x"],
@@ -194,7 +180,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "power",
         "Raise a base to an exponent: base ** exponent.",
-        _schema({"base": _number("The base."), "exponent": _number("The exponent.", MAX_EXPONENT)}),
+        object_schema({"base": number_param("The base."), "exponent": number_param("The exponent.", MAX_EXPONENT)}),
         power,
     ),
     Tool("sqrt", "The square root of a non-negative number.", _ONE, sqrt),
@@ -257,7 +243,7 @@ def _flatten_sums(node: Node) -> Node:
     return node
 
 
-def parse_tool_number(text: str) -> int | float:
+def parse_toolnumber_param(text: str) -> int | float:
     """A tool's printed result back as the JSON number a model would pass on."""
     value = float(text)
     return int(value) if value.is_integer() and "." not in text and "e" not in text else value
@@ -286,7 +272,7 @@ def solve(root: Node, content: str = "") -> TeacherPlan:
         calls = [(node.op, node.arguments([value_of(child) for child in node.children])) for node in ready]
         results: list[ToolResult] = yield TeacherTurn(content, calls)
         for node, result in zip(ready, results):
-            values[id(node)] = parse_tool_number(result.content)
+            values[id(node)] = parse_toolnumber_param(result.content)
         content = ""
     yield TeacherTurn(f"The answer is \\boxed{{{format_value(values[id(root)])}}}.")
 
@@ -525,55 +511,6 @@ def random_tree(rng: random.Random, n_ops: int, decimals: bool) -> Node:
     return _flatten_sums(build(n_ops))
 
 
-# --- judging ----------------------------------------------------------------
-
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_FRACTION = re.compile(r"(-?)\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}")
-_LATEX_TEXT = re.compile(r"\\(?:text|mathrm|textbf|mbox)\{[^{}]*\}")
-_UNIT_SUFFIX = re.compile(r"(?:\s*(?:[A-Za-z°][A-Za-z°./ ]*|%))$")
-
-
-def parse_number(text: str) -> float | None:
-    """Read a final answer as a number; ``None`` if it is not one. Never raises."""
-    if not isinstance(text, str) or len(text) > 200:
-        return None
-    s = text.strip().replace("−", "-").replace("\u2009", "")
-    s = _LATEX_TEXT.sub("", s)
-    for token in ("\\$", "$", "\\!", "\\,", "\\;", "\\ ", "\\left", "\\right", "\\%"):
-        s = s.replace(token, "")
-    s = s.strip().rstrip(".").strip()
-    if s.startswith("="):
-        s = s[1:].strip()
-    fraction = _FRACTION.fullmatch(s)
-    if fraction:
-        numerator, denominator = parse_number(fraction.group(2)), parse_number(fraction.group(3))
-        if numerator is None or not denominator:
-            return None
-        return -numerator / denominator if fraction.group(1) else numerator / denominator
-    s = _UNIT_SUFFIX.sub("", s).strip()
-    if _THOUSANDS.fullmatch(s):
-        s = s.replace(",", "")
-    if "/" in s:
-        parts = s.split("/")
-        if len(parts) == 2 and all(_NUMBER.fullmatch(part.strip()) for part in parts):
-            denominator = float(parts[1])
-            return float(parts[0]) / denominator if denominator else None
-        return None
-    if not _NUMBER.fullmatch(s):
-        return None
-    value = float(s)
-    return value if math.isfinite(value) else None
-
-
-def judge(prediction: str, answer: str) -> bool:
-    """Numeric equality within a relative tolerance of 1e-6 (absolute 1e-9 near zero)."""
-    predicted, gold = parse_number(prediction), parse_number(answer)
-    if predicted is None or gold is None:
-        return False
-    return math.isclose(predicted, gold, rel_tol=1e-6, abs_tol=1e-9)
-
-
 # --- the domain -------------------------------------------------------------
 
 
@@ -626,7 +563,7 @@ class CalcDomain:
         return rng.choice(_VERBAL_PROMPTS).format(e=render_verbal(tree)), tree, style
 
     def judge(self, prediction: str, answer: str) -> bool:
-        return judge(prediction, answer)
+        return numbers_match(prediction, answer)
 
 
 class CalcEnv(ToolUseEnv):
