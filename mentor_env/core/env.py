@@ -36,8 +36,13 @@ Arguments
     reward_mode: one of :data:`mentor_env.rewards.REWARD_MODES`.
     max_turns: assistant turns before truncation.
     difficulty: fixed difficulty of generated tasks (``None``: a random level).
-    tasks: a fixed list of :class:`~mentor_env.core.task.Task` to serve
-        instead of generating them (``reset`` draws one per episode).
+    split: serve a frozen split, ``"train"``, ``"test"`` or ``"ood"``
+        (:mod:`mentor_env.core.splits`) instead of generating tasks.
+    dataset: serve the tasks of a JSONL file (our task records or the
+        published MENTOR layout).
+    tasks: serve a fixed list of :class:`~mentor_env.core.task.Task`.
+        With any of these three, ``reset`` draws one task per episode;
+        with none, it generates a fresh task from the seed.
     parser: a :class:`~mentor_env.core.parsing.ToolCallParser`.
     shaping_weight, shaping_gamma: scale of the potential and the discount of
         the shaping term in ``dense``.
@@ -49,6 +54,7 @@ Arguments
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 import gymnasium as gym
@@ -66,6 +72,7 @@ from mentor_env.core.messages import (
 )
 from mentor_env.core.parsing import HermesParser, ParsedTurn, ToolCallParser
 from mentor_env.core.spaces import UnicodeText
+from mentor_env.core.splits import load_split, read_jsonl
 from mentor_env.core.task import Task
 from mentor_env.core.tools import (
     INVALID_ACTION,
@@ -92,6 +99,8 @@ class ToolUseEnv(gym.Env[str, str]):
         reward_mode: str = "mentor",
         max_turns: int = 8,
         difficulty: int | None = None,
+        split: str | None = None,
+        dataset: str | Path | None = None,
         tasks: Sequence[Task] | None = None,
         parser: ToolCallParser | None = None,
         shaping_weight: float = R.DEFAULT_SHAPING_WEIGHT,
@@ -111,8 +120,17 @@ class ToolUseEnv(gym.Env[str, str]):
             )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        if sum(source is not None for source in (split, dataset, tasks)) > 1:
+            raise ValueError("pass at most one of split, dataset and tasks")
+        if split is not None:
+            tasks = load_split(domain, split)
+        elif dataset is not None:
+            tasks = read_jsonl(dataset, default_domain=domain.name)
         if tasks is not None and len(tasks) == 0:
             raise ValueError("tasks is empty; pass None to generate tasks from the seed")
+        foreign = sorted({task.domain for task in tasks or ()} - {domain.name})
+        if foreign:
+            raise ValueError(f"tasks of domain(s) {foreign} cannot be played in the {domain.name!r} environment")
         self.domain = domain
         self.reward_mode = reward_mode
         self.max_turns = max_turns

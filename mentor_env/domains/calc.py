@@ -294,30 +294,51 @@ def render_symbolic(node: Node, top: bool = True) -> str:
     return text if top else f"({text})"
 
 
-def render_verbal(node: Node, top: bool = True) -> str:
+def render_verbal(node: Node, top: bool = True, ood: bool = False) -> str:
     if node.is_leaf:
         return format_value(node.value)
-    parts = [render_verbal(child, top=False) for child in node.children]
-    templates: dict[str, Callable[[list[str]], str]] = {
-        "add": lambda p: f"the sum of {p[0]} and {p[1]}",
-        "sum_numbers": lambda p: f"the sum of {', '.join(p[:-1])} and {p[-1]}",
-        "subtract": lambda p: f"{p[0]} minus {p[1]}",
-        "multiply": lambda p: f"the product of {p[0]} and {p[1]}",
-        "divide": lambda p: f"{p[0]} divided by {p[1]}",
-        "power": lambda p: f"{p[0]} raised to the power of {p[1]}",
-        "sqrt": lambda p: f"the square root of {p[0]}",
-        "floor": lambda p: f"{p[0]} rounded down to a whole number",
-        "ceil": lambda p: f"{p[0]} rounded up to a whole number",
-        "round_number": lambda p: f"{p[0]} rounded to {node.decimals} decimal places",
-        "abs_value": lambda p: f"the absolute value of {p[0]}",
-        "modulo": lambda p: f"the remainder when {p[0]} is divided by {p[1]}",
-    }
-    text = templates[node.op](parts)
+    parts = [render_verbal(child, top=False, ood=ood) for child in node.children]
+    templates = _OOD_VERBAL if ood else _VERBAL
+    text = templates[node.op](parts, node.decimals)
     return text if top else f"({text})"
+
+
+_Words = Callable[[list[str], int], str]
+_VERBAL: dict[str, _Words] = {
+        "add": lambda p, d: f"the sum of {p[0]} and {p[1]}",
+        "sum_numbers": lambda p, d: f"the sum of {', '.join(p[:-1])} and {p[-1]}",
+        "subtract": lambda p, d: f"{p[0]} minus {p[1]}",
+        "multiply": lambda p, d: f"the product of {p[0]} and {p[1]}",
+        "divide": lambda p, d: f"{p[0]} divided by {p[1]}",
+        "power": lambda p, d: f"{p[0]} raised to the power of {p[1]}",
+        "sqrt": lambda p, d: f"the square root of {p[0]}",
+        "floor": lambda p, d: f"{p[0]} rounded down to a whole number",
+        "ceil": lambda p, d: f"{p[0]} rounded up to a whole number",
+        "round_number": lambda p, d: f"{p[0]} rounded to {d} decimal places",
+        "abs_value": lambda p, d: f"the absolute value of {p[0]}",
+        "modulo": lambda p, d: f"the remainder when {p[0]} is divided by {p[1]}",
+}
+# Wording that in-distribution tasks never use.
+_OOD_VERBAL: dict[str, _Words] = {
+    "add": lambda p, d: f"{p[0]} increased by {p[1]}",
+    "sum_numbers": lambda p, d: f"the total of {', '.join(p[:-1])} and {p[-1]} together",
+    "subtract": lambda p, d: f"{p[0]} reduced by {p[1]}",
+    "multiply": lambda p, d: f"{p[0]} times {p[1]}",
+    "divide": lambda p, d: f"the quotient of {p[0]} over {p[1]}",
+    "power": lambda p, d: f"{p[0]} to the {p[1]}th power",
+    "sqrt": lambda p, d: f"the number whose square is {p[0]}",
+    "floor": lambda p, d: f"the greatest whole number not above {p[0]}",
+    "ceil": lambda p, d: f"the smallest whole number not below {p[0]}",
+    "round_number": lambda p, d: f"{p[0]}, given to {d} places after the decimal point",
+    "abs_value": lambda p, d: f"the distance of {p[0]} from zero",
+    "modulo": lambda p, d: f"what is left of {p[0]} after removing every whole multiple of {p[1]}",
+}
 
 
 _SYMBOLIC_PROMPTS = ("What is {e}?", "Calculate {e}.", "Evaluate {e}.", "Compute the value of {e}.")
 _VERBAL_PROMPTS = ("What is {e}?", "Find {e}.", "Work out {e}.")
+_OOD_SYMBOLIC_PROMPTS = ("Determine the exact value of the expression {e}.", "Simplify {e} to a single number.")
+_OOD_VERBAL_PROMPTS = ("Tell me {e}.", "I need {e}; what number is it?")
 _NAMES = ("Ana", "Ben", "Chloe", "Dev", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jon", "Kemi", "Liam")
 _ITEMS = ("notebooks", "pens", "apples", "tickets", "mugs", "books", "candles", "plants", "scarves", "batteries")
 
@@ -465,12 +486,97 @@ STORIES: dict[int, tuple[Callable[[random.Random, bool], tuple[str, Node]], ...]
     5: (_story_tax,),
 }
 
+# --- out-of-distribution stories: families in-distribution tasks never use --
+
+
+def _story_tiles(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    width, length = _amount(rng, 3, 40, True), _amount(rng, 3, 60, True)
+    tile = rng.choice((0.25, 0.3, 0.4, 0.5, 0.6))
+    return (
+        f"A hall floor measures {format_value(width)} m by {format_value(length)} m and is covered with square tiles "
+        f"{tile} m on a side. Tiles cannot be split, so how many must be bought?",
+        op("ceil", op("divide", op("multiply", leaf(width), leaf(length)), op("multiply", leaf(tile), leaf(tile)))),
+    )
+
+
+def _story_overtime(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    name, rate, hours = rng.choice(_NAMES), _amount(rng, 15, 95, True), rng.randint(41, 80)
+    return (
+        f"{name} is paid ${format_value(rate)} an hour for the first 40 hours of a week and one and a half times "
+        f"that rate for every further hour. What does {name} earn for a {hours}-hour week?",
+        op(
+            "add",
+            op("multiply", leaf(40), leaf(rate)),
+            op("multiply", op("multiply", leaf(rate), leaf(1.5)), op("subtract", leaf(hours), leaf(40))),
+        ),
+    )
+
+
+def _story_recipe(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    serves, guests, grams = rng.randint(2, 12), rng.randint(13, 250), rng.randint(150, 2500)
+    return (
+        f"A recipe that feeds {serves} people calls for {grams} g of flour. A caterer cooks it for {guests} guests; "
+        "how many grams of flour are needed, to the nearest gram?",
+        op("round_number", op("multiply", op("divide", leaf(grams), leaf(serves)), leaf(guests)), decimals=0),
+    )
+
+
+def _story_unit_price(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    small, large = rng.randint(3, 24), rng.randint(25, 500)
+    small_price, large_price = _amount(rng, 2, 40, True), _amount(rng, 41, 900, True)
+    return (
+        f"A shop sells a pack of {small} batteries for ${format_value(small_price)} and a pack of {large} for "
+        f"${format_value(large_price)}. By how much does the price per battery differ between the packs, "
+        "to the cent?",
+        op(
+            "round_number",
+            op("abs_value", op("subtract", op("divide", leaf(small_price), leaf(small)), op("divide", leaf(large_price), leaf(large)))),
+            decimals=2,
+        ),
+    )
+
+
+def _story_loan(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    principal, rate, years = rng.randint(10, 900) * 100, rng.choice((3, 4, 5, 6, 7, 8)), rng.randint(3, 25)
+    return (
+        f"A loan of ${principal} accrues {rate}% interest per year, compounded yearly, and nothing is repaid. "
+        f"What is owed after {years} years, to the cent?",
+        op(
+            "round_number",
+            op("multiply", leaf(principal), op("power", op("add", leaf(1), op("divide", leaf(rate), leaf(100))), leaf(years))),
+            decimals=2,
+        ),
+    )
+
+
+def _story_pace(rng: random.Random, decimals: bool) -> tuple[str, Node]:
+    distance, hours, minutes = rng.choice((5, 10, 21.1, 42.2, 50, 100)), rng.randint(0, 9), rng.randint(1, 59)
+    return (
+        f"A runner covers {format_value(distance)} km in {hours} hours and {minutes} minutes. What is the average "
+        "pace in minutes per km, to two decimals?",
+        op("round_number", op("divide", op("add", op("multiply", leaf(hours), leaf(60)), leaf(minutes)), leaf(distance)), decimals=2),
+    )
+
+
+OOD_STORIES = (_story_tiles, _story_overtime, _story_recipe, _story_unit_price, _story_loan, _story_pace)
+# Out-of-distribution random expressions need this many more operations than the level.
+OOD_EXTRA_OPS = 2
+
+
 _UNARY = ("floor", "ceil", "round_number", "abs_value")
 
 
-def random_tree(rng: random.Random, n_ops: int, decimals: bool) -> Node:
-    """A random expression needing ``n_ops`` tool operations."""
-    high = 20 if n_ops <= 2 else 99
+def _random_tree_with(rng: random.Random, n_ops: int, decimals: bool, high: int | None = None) -> Node:
+    """A random tree that still needs exactly ``n_ops`` calls after sums are merged."""
+    tree = random_tree(rng, n_ops, decimals, high)
+    while tree.count_ops() != n_ops:
+        tree = random_tree(rng, n_ops, decimals, high)
+    return tree
+
+
+def random_tree(rng: random.Random, n_ops: int, decimals: bool, high: int | None = None) -> Node:
+    """A random expression needing ``n_ops`` tool operations, leaves up to ``high``."""
+    high = high or (20 if n_ops <= 2 else 99)
 
     def number() -> int | float:
         if decimals and rng.random() < 0.3:
@@ -525,26 +631,30 @@ class CalcDomain:
     def __init__(self) -> None:
         self._runtime = ToolRuntime(TOOLS)
 
-    def generate(self, seed: int, difficulty: int | None = None) -> Task:
-        """The task of ``seed`` (same seed and difficulty, same task, on every platform)."""
+    def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
+        """The task of ``seed`` (same arguments, same task, on every platform).
+
+        ``ood=True``: story families, wordings and magnitudes that in-distribution
+        tasks never use, and random expressions with two more operations.
+        """
         rng = random.Random(seed)
         level = difficulty if difficulty is not None else rng.choice(self.difficulties)
         if level not in self.difficulties:
             raise ValueError(f"difficulty must be one of {self.difficulties}, got {level}")
         for _ in range(100):
-            question, tree, style = self._draw(rng, level)
+            question, tree, style = self._draw_ood(rng, level) if ood else self._draw(rng, level)
             try:
                 teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question, solve(tree))
             except TeacherFailed:
                 continue  # e.g. a division by zero deep in a random tree: draw again
             answer = teacher.messages[-1]["content"]
             return Task(
-                id=f"{self.name}-{seed}",
+                id=f"{self.name}-ood-{seed}" if ood else f"{self.name}-{seed}",
                 domain=self.name,
                 question=question,
                 answer=answer[answer.index("{") + 1 : answer.rindex("}")],
                 teacher=teacher,
-                meta={"difficulty": level, "style": style, "operations": tree.count_ops(), "seed": seed},
+                meta={"difficulty": level, "style": style, "operations": tree.count_ops(), "seed": seed, "ood": ood},
             )
         raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
 
@@ -555,12 +665,22 @@ class CalcDomain:
         if style == "story":
             question, tree = rng.choice(STORIES[level])(rng, decimals)
             return question, tree, style
-        tree = random_tree(rng, level, decimals)
-        while tree.count_ops() != level:  # merged sums can need fewer calls than drawn
-            tree = random_tree(rng, level, decimals)
+        tree = _random_tree_with(rng, level, decimals)
         if style == "symbolic":
             return rng.choice(_SYMBOLIC_PROMPTS).format(e=render_symbolic(tree)), tree, style
         return rng.choice(_VERBAL_PROMPTS).format(e=render_verbal(tree)), tree, style
+
+    @staticmethod
+    def _draw_ood(rng: random.Random, level: int) -> tuple[str, Node, str]:
+        style = rng.choice(("story", "story", "symbolic", "verbal"))
+        if style == "story":
+            story = rng.choice(OOD_STORIES)
+            question, tree = story(rng, True)
+            return question, tree, f"ood_{story.__name__.removeprefix('_story_')}"
+        tree = _random_tree_with(rng, level + OOD_EXTRA_OPS, True, high=9999)
+        if style == "symbolic":
+            return rng.choice(_OOD_SYMBOLIC_PROMPTS).format(e=render_symbolic(tree)), tree, "ood_symbolic"
+        return rng.choice(_OOD_VERBAL_PROMPTS).format(e=render_verbal(tree, ood=True)), tree, "ood_verbal"
 
     def judge(self, prediction: str, answer: str) -> bool:
         return numbers_match(prediction, answer)

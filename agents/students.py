@@ -1,0 +1,153 @@
+"""Students that work offline.
+
+* ``tiny``: a Qwen2-style causal LM of about 1.3 M parameters with a byte-level
+  BPE tokenizer trained on the suite's teacher conversations and a chat
+  template that renders tools and tool calls; built in seconds on a CPU and
+  saved with ``save_pretrained``, so it reloads with ``AutoModelForCausalLM`` /
+  ``AutoTokenizer`` like any model.
+* a path: any local Hugging Face causal LM directory.
+
+``python -m agents.students tiny --out runs/tiny`` builds the tiny student.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Iterable
+
+from mentor_env.core.messages import render_conversation
+from mentor_env.core.splits import load_split
+from mentor_env.domains import DOMAINS, get_domain
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+# Tags the model writes or reads whole; single tokens make them easy to learn.
+TAG_TOKENS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>"]
+
+# ChatML with Hermes tool tags, the layout of mentor_env.core.messages.render_conversation.
+TINY_CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{%- if message.role == 'system' %}"
+    "{{- '<|im_start|>system\\n' + message.content }}"
+    "{%- if tools %}"
+    "{{- '\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\\n<tools>' }}"
+    "{%- for tool in tools %}{{- '\\n' + (tool | tojson) }}{%- endfor %}"
+    "{{- '\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within "
+    "<tool_call></tool_call> XML tags:\\n<tool_call>\\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\\n"
+    "</tool_call>' }}"
+    "{%- endif %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- elif message.role == 'assistant' %}"
+    "{{- '<|im_start|>assistant\\n' + (message.content or '') }}"
+    "{%- for call in message.tool_calls or [] %}"
+    "{%- if message.content or not loop.first %}{{- '\\n' }}{%- endif %}"
+    "{{- '<tool_call>\\n{\"name\": \"' + call.function.name + '\", \"arguments\": ' + (call.function.arguments | tojson) + '}\\n</tool_call>' }}"
+    "{%- endfor %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- elif message.role == 'tool' %}"
+    "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}"
+    "{{- '\\n<tool_response>\\n' + message.content + '\\n</tool_response>' }}"
+    "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- else %}"
+    "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+def teacher_corpus(tasks_per_domain: int = 400) -> Iterable[str]:
+    """Rendered teacher conversations from every domain's train split."""
+    for name in DOMAINS:
+        try:
+            domain = get_domain(name)
+        except ImportError:  # a domain whose module is not available in this install
+            continue
+        tools = [tool.spec for tool in domain.tools]
+        for task in load_split(domain, "train")[:tasks_per_domain]:
+            yield render_conversation(list(task.teacher.messages), tools, add_generation_prompt=False)
+
+
+def build_tiny_student(
+    output_dir: str | Path,
+    seed: int = 0,
+    vocab_size: int = 4096,
+    hidden_size: int = 128,
+    layers: int = 4,
+    corpus: Iterable[str] | None = None,
+) -> Path:
+    """Train the tokenizer, initialise the model, save both to ``output_dir``."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    output_dir = Path(output_dir)
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS + TAG_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(list(corpus if corpus is not None else teacher_corpus()), trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>"],
+    )
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 11 // 4,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    return output_dir
+
+
+def load_student(name_or_path: str, cache_dir: str | Path = ".cache/students", seed: int = 0) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for ``"tiny"`` (built once into ``cache_dir``) or a local model directory."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if name_or_path == "tiny":
+        path = Path(cache_dir) / f"tiny-seed{seed}"
+        if not (path / "config.json").exists():
+            build_tiny_student(path, seed=seed)
+    else:
+        path = Path(name_or_path)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"{path} is not a Hugging Face model directory (no config.json); expected 'tiny' or a path")
+    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Build an offline student.")
+    parser.add_argument("name", choices=["tiny"])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    path = build_tiny_student(args.out, seed=args.seed)
+    print(f"saved the tiny student to {path}")
+
+
+if __name__ == "__main__":
+    main()

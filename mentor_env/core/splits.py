@@ -1,0 +1,141 @@
+"""Frozen task splits: ``tasks/<domain>/{train,test,ood}.jsonl``, rebuilt byte for byte from seeds.
+
+Each split is a fixed range of generator seeds: ``train`` and ``test`` draw
+in-distribution tasks from disjoint seed ranges, ``ood`` draws the domain's
+out-of-distribution variant. A test or ood task whose question also appears in
+an earlier split is skipped (the next seed is used), so the splits never share
+a question. Loading prefers the committed JSONL files (found in the
+repository's ``tasks/`` folder, or the folder named by ``MENTOR_ENV_TASKS``)
+and otherwise regenerates the same records in memory, so ``split=`` works from
+an installed wheel too.
+
+    python -m mentor_env.tasks build            # write every domain's splits
+    python -m mentor_env.tasks check            # compare the files with the generator
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+from mentor_env.core.domain import Domain
+from mentor_env.core.task import Task
+
+SPLITS = ("train", "test", "ood")
+# First generator seed of each split; the ranges never overlap.
+SPLIT_SEED_START = {"train": 0, "test": 1_000_000, "ood": 2_000_000}
+# Tasks per split; the math domain, the paper's training domain, gets more training tasks.
+DEFAULT_SIZES = {"train": 1_000, "test": 500, "ood": 500}
+SIZES_BY_DOMAIN = {"calc": {"train": 5_000, "test": 500, "ood": 500}}
+
+
+def tasks_dir() -> Path:
+    """Where the frozen splits live: ``$MENTOR_ENV_TASKS`` or the repository's ``tasks/``."""
+    configured = os.environ.get("MENTOR_ENV_TASKS")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "tasks"
+
+
+def split_sizes(domain_name: str) -> dict[str, int]:
+    return SIZES_BY_DOMAIN.get(domain_name, DEFAULT_SIZES)
+
+
+def generate_splits(domain: Domain, sizes: dict[str, int] | None = None) -> dict[str, list[Task]]:
+    """Every split of ``domain`` from its seeds, with no question shared across splits."""
+    sizes = sizes or split_sizes(domain.name)
+    seen: set[str] = set()
+    splits: dict[str, list[Task]] = {}
+    for split in SPLITS:
+        tasks: list[Task] = []
+        seed = SPLIT_SEED_START[split]
+        while len(tasks) < sizes[split]:
+            task = domain.generate(seed, ood=split == "ood")
+            seed += 1
+            if task.question not in seen:
+                seen.add(task.question)
+                tasks.append(task)
+        splits[split] = tasks
+    return splits
+
+
+def to_jsonl(tasks: Iterable[Task]) -> str:
+    return "".join(task.to_json() + "\n" for task in tasks)
+
+
+def read_jsonl(path: str | Path, default_domain: str | None = None) -> list[Task]:
+    """Tasks from a JSONL file (our record layout or the published MENTOR one).
+
+    Raises:
+        ValueError: naming the file and line of the first bad record.
+    """
+    tasks = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                tasks.append(Task.from_dict(json.loads(line), default_domain=default_domain))
+            except ValueError as exc:  # JSONDecodeError included
+                raise ValueError(f"{path}:{number}: {exc}") from None
+    if not tasks:
+        raise ValueError(f"{path} holds no task records")
+    return tasks
+
+
+# Splits regenerated in this process, by domain name (envs each hold their own domain object).
+_GENERATED: dict[str, dict[str, list[Task]]] = {}
+
+
+@functools.lru_cache(maxsize=32)
+def _read_cached(path: str, modified_ns: int, domain_name: str) -> tuple[Task, ...]:
+    return tuple(read_jsonl(path, default_domain=domain_name))
+
+
+def load_split(domain: Domain, split: str) -> list[Task]:
+    """The frozen ``split`` of ``domain``: the committed file, else regenerated from seeds.
+
+    Both are cached per process, so a vector of envs reads a split once.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    path = tasks_dir() / domain.name / f"{split}.jsonl"
+    if path.exists():
+        return list(_read_cached(str(path), path.stat().st_mtime_ns, domain.name))
+    if domain.name not in _GENERATED:
+        _GENERATED[domain.name] = generate_splits(domain)
+    return _GENERATED[domain.name][split]
+
+
+def write_splits(domain: Domain, out_dir: Path) -> dict[str, Path]:
+    """Write ``<out_dir>/<domain>/{train,test,ood}.jsonl`` and ``tools.json``."""
+    folder = out_dir / domain.name
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for split, tasks in generate_splits(domain).items():
+        written[split] = _write_atomically(folder / f"{split}.jsonl", to_jsonl(tasks))
+    tools = json.dumps([tool.spec for tool in domain.tools], indent=2, ensure_ascii=False) + "\n"
+    written["tools"] = _write_atomically(folder / "tools.json", tools)
+    return written
+
+
+def check_splits(domain: Domain, out_dir: Path) -> list[str]:
+    """The files under ``out_dir`` that differ from what the generator builds."""
+    folder = out_dir / domain.name
+    expected = {f"{split}.jsonl": to_jsonl(tasks) for split, tasks in generate_splits(domain).items()}
+    expected["tools.json"] = json.dumps([tool.spec for tool in domain.tools], indent=2, ensure_ascii=False) + "\n"
+    return [
+        str(folder / name)
+        for name, text in expected.items()
+        if not (folder / name).exists() or (folder / name).read_text(encoding="utf-8") != text
+    ]
+
+
+def _write_atomically(path: Path, text: str) -> Path:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+    return path

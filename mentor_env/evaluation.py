@@ -1,0 +1,144 @@
+"""Cross-domain evaluation of any policy against the teachers.
+
+``evaluate(policy, env_ids, n, seed)`` plays ``n`` episodes per environment
+and reports, per environment id:
+
+- ``success_rate``: episodes whose final answer the judge accepted;
+- ``mean_return``: every reward mode's mean episode return;
+- ``mean_tool_calls`` and ``mean_teacher_tool_calls`` on the same tasks;
+- ``tool_set_match_rate``: episodes whose set of valid tools equals the teacher's;
+- ``invented_tool_rate``: episodes that called at least one tool that does not exist;
+- ``format_error_rate``: episodes with a broken call or action (``parse_error``,
+  ``invalid_action``) or that did not end with a well-formed ``\\boxed{}`` answer;
+- ``tool_use_jsd``: Jensen-Shannon divergence (base 2, in [0, 1]) between the
+  student's and the teacher's distributions of tool names over all episodes,
+  the strategy-similarity measure of the MENTOR paper (0 = same tool mix).
+
+With ``split`` (``"test"``, ``"ood"``, ``"train"``) the i-th episode plays the
+i-th task of the frozen split, so every policy sees the same tasks; without it,
+tasks are generated from ``seed + i``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any, Iterable, Sequence
+
+import gymnasium as gym
+
+from mentor_env.rewards import REWARD_MODES
+from mentor_env.rollouts import BatchedPolicy, Episode, SinglePolicy, run_episodes
+
+_FORMAT_ERRORS = ("parse_error:", "invalid_action:")
+
+
+def jensen_shannon_divergence(left: Counter[str], right: Counter[str]) -> float:
+    """JSD (base 2) between two count distributions; 0.0 when both are empty."""
+    left_total, right_total = sum(left.values()), sum(right.values())
+    if not left_total and not right_total:
+        return 0.0
+    if not left_total or not right_total:
+        return 1.0
+    divergence = 0.0
+    for name in set(left) | set(right):
+        p, q = left[name] / left_total, right[name] / right_total
+        m = (p + q) / 2
+        if p:
+            divergence += 0.5 * p * math.log2(p / m)
+        if q:
+            divergence += 0.5 * q * math.log2(q / m)
+    return max(0.0, min(1.0, divergence))
+
+
+def summarize(episodes: Sequence[Episode]) -> dict[str, Any]:
+    """The evaluation metrics (module doc) of a list of episodes."""
+    if not episodes:
+        raise ValueError("no episodes to summarize")
+    count = len(episodes)
+    student_tools: Counter[str] = Counter()
+    teacher_tools: Counter[str] = Counter()
+    for episode in episodes:
+        student_tools.update(episode.tool_names)
+        teacher_tools.update(episode.task.teacher.tool_names)
+
+    def rate(flags: Iterable[bool]) -> float:
+        return sum(flags) / count
+
+    return {
+        "episodes": count,
+        "success_rate": rate(episode.correct for episode in episodes),
+        "mean_return": {mode: sum(e.returns[mode] for e in episodes) / count for mode in REWARD_MODES},
+        "mean_tool_calls": sum(len(e.tool_names) for e in episodes) / count,
+        "mean_teacher_tool_calls": sum(len(e.task.teacher.calls) for e in episodes) / count,
+        "tool_set_match_rate": rate(e.components.get("tool_set_match", 0.0) == 1.0 for e in episodes),
+        "invented_tool_rate": rate(e.components.get("invented_tool_calls", 0.0) > 0 for e in episodes),
+        "format_error_rate": rate(
+            any(error.startswith(_FORMAT_ERRORS) for error in e.errors)
+            or e.components.get("well_formed", 0.0) != 1.0
+            or e.final_answer is None
+            for e in episodes
+        ),
+        "tool_use_jsd": jensen_shannon_divergence(student_tools, teacher_tools),
+    }
+
+
+def evaluate(
+    policy: BatchedPolicy | SinglePolicy,
+    env_ids: Sequence[str] = ("mentor/Calc-v0",),
+    n: int = 100,
+    seed: int = 0,
+    split: str | None = "test",
+    batch_size: int = 16,
+    env_kwargs: dict[str, Any] | None = None,
+    verbose: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Play ``n`` episodes of ``policy`` on each env id; returns metrics per id (module doc).
+
+    ``policy`` is ``messages, tools -> text``, or a batched policy
+    (``policy.batched = True``) taking lists of both. ``verbose`` prints the table.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    results: dict[str, dict[str, Any]] = {}
+    for env_id in env_ids:
+        kwargs = dict(env_kwargs or {})
+        if split is not None:
+            kwargs["split"] = split
+        probe = gym.make(env_id, **kwargs)
+        tasks = probe.unwrapped.tasks
+        probe.close()
+        if tasks is not None:
+            if n > len(tasks):
+                raise ValueError(f"n={n} is more than the {len(tasks)} tasks of {env_id} split {split!r}")
+            resets = [{"seed": seed + i, "options": {"task_id": task.id}} for i, task in enumerate(tasks[:n])]
+        else:
+            resets = [{"seed": seed + i} for i in range(n)]
+        episodes = run_episodes(policy, lambda: gym.make(env_id, **kwargs), resets, batch_size)
+        results[env_id] = summarize(episodes)
+    if verbose:
+        print(format_results(results))
+    return results
+
+
+def format_results(results: dict[str, dict[str, Any]]) -> str:
+    """A Markdown table of :func:`evaluate`'s results."""
+    header = ["env", "n", "success", "calls (teacher)", "tool-set match", "invented", "format err", "JSD", "mentor", "dense", "sparse"]
+    rows = [header, ["---"] * len(header)]
+    for env_id, r in results.items():
+        rows.append(
+            [
+                env_id,
+                str(r["episodes"]),
+                f"{r['success_rate']:.3f}",
+                f"{r['mean_tool_calls']:.2f} ({r['mean_teacher_tool_calls']:.2f})",
+                f"{r['tool_set_match_rate']:.3f}",
+                f"{r['invented_tool_rate']:.3f}",
+                f"{r['format_error_rate']:.3f}",
+                f"{r['tool_use_jsd']:.3f}",
+                f"{r['mean_return']['mentor']:.3f}",
+                f"{r['mean_return']['dense']:.3f}",
+                f"{r['mean_return']['sparse']:.3f}",
+            ]
+        )
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
