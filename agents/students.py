@@ -16,7 +16,6 @@ import argparse
 from pathlib import Path
 from typing import Any, Iterable
 
-from mentor_env.core.messages import render_conversation
 from mentor_env.core.splits import load_split
 from mentor_env.domains import DOMAINS, get_domain
 
@@ -24,18 +23,22 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # Tags the model writes or reads whole; single tokens make them easy to learn.
 TAG_TOKENS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>"]
 
-# ChatML with Hermes tool tags, the layout of mentor_env.core.messages.render_conversation.
+# ChatML with Hermes tool tags. Tools are listed as one-line signatures rather than
+# full JSON specs: a tiny model trained on a CPU cannot afford 2,000 prompt tokens.
 TINY_CHAT_TEMPLATE = (
     "{%- for message in messages %}"
     "{%- if message.role == 'system' %}"
     "{{- '<|im_start|>system\\n' + message.content }}"
     "{%- if tools %}"
-    "{{- '\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\n"
-    "You are provided with function signatures within <tools></tools> XML tags:\\n<tools>' }}"
-    "{%- for tool in tools %}{{- '\\n' + (tool | tojson) }}{%- endfor %}"
-    "{{- '\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within "
-    "<tool_call></tool_call> XML tags:\\n<tool_call>\\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\\n"
-    "</tool_call>' }}"
+    "{{- '\\n\\n# Tools' }}"
+    "{%- for tool in tools %}"
+    "{{- '\\n- ' + tool.function.name + '(' }}"
+    "{%- for name, schema in tool.function.parameters.properties.items() %}"
+    "{{- name + ': ' + (schema.type | default('any')) }}{%- if not loop.last %}{{- ', ' }}{%- endif %}"
+    "{%- endfor %}"
+    "{{- ')' }}"
+    "{%- endfor %}"
+    "{{- '\\nCall a tool as <tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>.' }}"
     "{%- endif %}"
     "{{- '<|im_end|>\\n' }}"
     "{%- elif message.role == 'assistant' %}"
@@ -58,7 +61,7 @@ TINY_CHAT_TEMPLATE = (
 
 
 def teacher_corpus(tasks_per_domain: int = 400) -> Iterable[str]:
-    """Rendered teacher conversations from every domain's train split."""
+    """Teacher conversations from every domain's train split, rendered as the tiny template does."""
     for name in DOMAINS:
         try:
             domain = get_domain(name)
@@ -66,7 +69,15 @@ def teacher_corpus(tasks_per_domain: int = 400) -> Iterable[str]:
             continue
         tools = [tool.spec for tool in domain.tools]
         for task in load_split(domain, "train")[:tasks_per_domain]:
-            yield render_conversation(list(task.teacher.messages), tools, add_generation_prompt=False)
+            yield render_with_template(TINY_CHAT_TEMPLATE, list(task.teacher.messages), tools)
+
+
+def render_with_template(template: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str:
+    """Render a chat template the way ``apply_chat_template`` does, without a tokenizer."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    rendered, _ = render_jinja_template(conversations=[messages], tools=tools, chat_template=template)
+    return rendered[0]
 
 
 def build_tiny_student(
@@ -79,7 +90,7 @@ def build_tiny_student(
 ) -> Path:
     """Train the tokenizer, initialise the model, save both to ``output_dir``."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
     output_dir = Path(output_dir)
@@ -88,11 +99,13 @@ def build_tiny_student(
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS + TAG_TOKENS,
+        special_tokens=SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     bpe.train_from_iterator(list(corpus if corpus is not None else teacher_corpus()), trainer)
+    # Whole tokens, but not "special": decoding with skip_special_tokens must keep them.
+    bpe.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAG_TOKENS])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         eos_token="<|im_end|>",

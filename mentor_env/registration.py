@@ -7,6 +7,10 @@ import gymnasium as gym
 # id -> entry point. Keyword arguments of gym.make go to ToolUseEnv.
 ENV_IDS: dict[str, str] = {
     "mentor/Calc-v0": "mentor_env.domains.calc:CalcEnv",
+    "mentor/Units-v0": "mentor_env.domains.units:UnitsEnv",
+    "mentor/Dates-v0": "mentor_env.domains.dates:DatesEnv",
+    "mentor/Lookup-v0": "mentor_env.domains.lookup:LookupEnv",
+    "mentor/Table-v0": "mentor_env.domains.table:TableEnv",
 }
 
 

@@ -51,3 +51,14 @@ def play(env, actions: list[Any]) -> tuple[list[float], list[dict[str, Any]], bo
         if terminated or truncated:
             break
     return rewards, infos, terminated, truncated
+
+
+@pytest.fixture(scope="session")
+def tiny_student_path(tmp_path_factory):
+    """A small tiny student (random weights), built once per test session."""
+    pytest.importorskip("transformers")
+    from agents.students import build_tiny_student, teacher_corpus
+
+    path = tmp_path_factory.mktemp("tiny-student")
+    build_tiny_student(path, seed=0, vocab_size=1024, hidden_size=64, layers=2, corpus=list(teacher_corpus(tasks_per_domain=60)))
+    return path

@@ -114,7 +114,9 @@ def test_reset_options_pick_a_task():
     assert env.unwrapped.task.meta["difficulty"] == 1
     with pytest.raises(ValueError, match="unknown reset options"):
         env.reset(options={"tsk": 1})
-    with pytest.raises(ValueError, match="generated task ids look like 'calc-<seed>'"):
+    env.reset(options={"task_id": "calc-ood-7"})
+    assert env.unwrapped.task == CalcDomain().generate(7, ood=True)
+    with pytest.raises(ValueError, match="generated task ids look like 'calc-<seed>' or 'calc-ood-<seed>'"):
         env.reset(options={"task_id": "abc"})
 
 

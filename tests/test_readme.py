@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from mentor_env.domains import get_domain
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
-def test_usage_example_runs():
-    code = re.search(r"```python\n(.*?)```", README, re.DOTALL).group(1)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+SNIPPETS = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+
+
+@pytest.mark.parametrize("index", range(len(SNIPPETS)))
+def test_python_snippets_run(index, tmp_path):
+    # Snippets refer to a user's file as my_tasks.jsonl; give them one.
+    (tmp_path / "my_tasks.jsonl").write_text(get_domain("calc").generate(1).to_json() + "\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", SNIPPETS[index]], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
 
 

@@ -103,13 +103,10 @@ def test_annotate_and_write_jsonl_round_trip(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def tiny_student(tmp_path_factory):
-    pytest.importorskip("transformers")
-    from agents.students import build_tiny_student, load_student, teacher_corpus
+def tiny_student(tiny_student_path):
+    from agents.students import load_student
 
-    path = tmp_path_factory.mktemp("tiny")
-    build_tiny_student(path, seed=0, vocab_size=1024, corpus=list(teacher_corpus(tasks_per_domain=50)))
-    return load_student(str(path))
+    return load_student(str(tiny_student_path))
 
 
 def test_lm_teacher_runs_a_real_model_end_to_end(tiny_student, tmp_path):

@@ -54,6 +54,7 @@ Arguments
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -232,10 +233,12 @@ class ToolUseEnv(gym.Env[str, str]):
             return self.tasks[int(self.np_random.integers(len(self.tasks)))]
         difficulty = options.get("difficulty", self.difficulty)
         if task_id is not None:
-            prefix = f"{self.domain.name}-"
-            if not (isinstance(task_id, str) and task_id.startswith(prefix) and task_id[len(prefix) :].isdigit()):
-                raise ValueError(f"generated task ids look like '{prefix}<seed>', got {task_id!r}")
-            return self.domain.generate(int(task_id[len(prefix) :]), difficulty)
+            match = re.fullmatch(rf"{re.escape(self.domain.name)}-(ood-)?(\d+)", task_id) if isinstance(task_id, str) else None
+            if match is None:
+                raise ValueError(
+                    f"generated task ids look like '{self.domain.name}-<seed>' or '{self.domain.name}-ood-<seed>', got {task_id!r}"
+                )
+            return self.domain.generate(int(match.group(2)), difficulty, ood=match.group(1) is not None)
         return self.domain.generate(int(self.np_random.integers(2**31 - 1)), difficulty)
 
     def _action_problem(self, action: Any) -> str | None:

@@ -38,6 +38,10 @@ class ToolError(Exception):
     """Raised by a tool for a failure the model should read (bad domain input)."""
 
 
+class ToolTimeout(ToolError):
+    """Raised by a tool that enforces its own time limit (reported as ``timeout``)."""
+
+
 @dataclass(frozen=True)
 class Tool:
     """A callable the model may use.
@@ -234,6 +238,8 @@ class ToolRuntime:
             return ToolResult(name, truncate(format_value(value), MAX_RESULT_CHARS))
         except _Timeout:
             return error_result(name, TIMEOUT, f"{name} did not finish within {self.timeout_s:g} s")
+        except ToolTimeout as exc:
+            return error_result(name, TIMEOUT, f"{name} timed out: {exc}")
         except ToolError as exc:
             return error_result(name, EXECUTION_ERROR, f"{name} failed: {exc}")
         except Exception as exc:  # a bug or an edge the tool did not bound

@@ -9,6 +9,10 @@ from mentor_env.core.domain import Domain
 # name -> "module:Class"; imported on first use so that `import mentor_env` stays light.
 DOMAINS: dict[str, str] = {
     "calc": "mentor_env.domains.calc:CalcDomain",
+    "units": "mentor_env.domains.units:UnitsDomain",
+    "dates": "mentor_env.domains.dates:DatesDomain",
+    "lookup": "mentor_env.domains.lookup:LookupDomain",
+    "table": "mentor_env.domains.table:TableDomain",
 }
 
 _instances: dict[str, Domain] = {}

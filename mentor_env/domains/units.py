@@ -1,0 +1,947 @@
+r"""``mentor/Units-v0``: unit-conversion word problems solved with conversion and calculator tools.
+
+Tools
+    ``convert(value, from_unit, to_unit)`` converts a quantity between two
+    units of the same dimension (temperature is affine: ``C``, ``F``, ``K``);
+    ``lookup_factor(from_unit, to_unit)`` gives the multiplicative factor
+    (how many ``to_unit`` make one ``from_unit``; refused for temperature);
+    ``add``, ``subtract``, ``multiply``, ``divide``, ``sum_numbers`` and
+    ``round_number`` are the Calc domain's tool objects, reused unchanged.
+    Units are a fixed string enum in the schema (:data:`UNITS`), grouped by
+    dimension: length, mass, time, temperature, volume, data. Data prefixes
+    are explicit: ``KB``/``MB``/``GB``/``TB`` are decimal (1000**n bytes, as
+    disk and network vendors use them), ``KiB``/``MiB``/``GiB``/``TiB`` binary
+    (1024**n bytes); ``bit`` is 1/8 byte, ``Mbit``/``Gbit`` are 10**6/10**9 bits.
+    ``gal`` and ``cup`` are US customary (3.785411784 l, 1/16 gal), ``t`` the
+    metric tonne, ``lb``/``oz`` avoirdupois. Conversions are exact (rational
+    factors) and rounded once to a float. Values are bounded to
+    ``|x| <= 1e12`` and results to ``|r| <= 1e15``; an unknown unit is refused
+    by the schema (the message lists the valid units), and mismatched
+    dimensions, temperatures below absolute zero and oversized results are
+    error messages that say what to do instead.
+
+Tasks
+    :meth:`UnitsDomain.generate` draws a word problem from a seed at
+    difficulty 1-4: 1 = one conversion (or one factor lookup); 2 = a
+    conversion and one arithmetic step (rounding included); 3 = two
+    conversions and a step, or a conversion and two steps; 4 = chained
+    problems of four or five calls (trip times, fuel bills, storage, recipe
+    scaling). ``ood=True`` uses wording templates, story families and units
+    that in-distribution tasks never use (``yd``, ``t``, ``week``, ``cup``,
+    ``gal``, the binary data units and bits, and the F<->K pair), larger
+    values, and one more call at every level. The gold answer is what the
+    tools produce, formatted by :func:`~mentor_env.core.tools.format_value`.
+
+Teacher
+    Evaluates the problem's call tree bottom-up, making every call whose
+    inputs are known in the same turn (independent conversions in parallel):
+    the fewest calls and turns. Per-unit prices and rates are converted with
+    ``lookup_factor``; quantities with ``convert``.
+
+Judge
+    Numeric comparison with a relative tolerance of 1e-6, accepting a trailing
+    unit (``21 min``, ``-3.5 °F``, ``2.5 m³``, ``$13.12/kg``).
+
+Spaces, rewards, termination and arguments are those of
+:class:`~mentor_env.core.env.ToolUseEnv`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Union
+
+from mentor_env.core.env import ToolUseEnv
+from mentor_env.core.task import Task
+from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, number_param, object_schema
+from mentor_env.domains import calc
+from mentor_env.domains.answers import numbers_match
+from mentor_env.teachers import TeacherFailed, TeacherPlan, TeacherTurn, record_trajectory
+
+# Inputs as large as the calculator tools accept, so any value can go on to them.
+VALUE_LIMIT = 1e12
+RESULT_LIMIT = 1e15
+
+# --- units ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit: its dimension, its size in the dimension's base unit, and its English names."""
+
+    symbol: str
+    dimension: str
+    factor: Fraction  # size in the base unit (m, kg, s, l, B); unused for temperature
+    singular: str
+    plural: str
+
+
+def _unit(symbol: str, dimension: str, factor: Fraction | int, singular: str, plural: str) -> Unit:
+    return Unit(symbol, dimension, Fraction(factor), singular, plural)
+
+
+_POUND = Fraction(45_359_237, 100_000_000)  # kg, exact by the 1959 international agreement
+_US_GALLON = Fraction(3_785_411_784, 1_000_000_000)  # l, exact (231 cubic inches)
+
+# Dimension order and unit order are the order of the schema enum and of error messages.
+UNIT_TABLE: tuple[Unit, ...] = (
+    _unit("mm", "length", Fraction(1, 1000), "millimeter", "millimeters"),
+    _unit("cm", "length", Fraction(1, 100), "centimeter", "centimeters"),
+    _unit("m", "length", 1, "meter", "meters"),
+    _unit("km", "length", 1000, "kilometer", "kilometers"),
+    _unit("in", "length", Fraction(254, 10_000), "inch", "inches"),
+    _unit("ft", "length", Fraction(3048, 10_000), "foot", "feet"),
+    _unit("yd", "length", Fraction(9144, 10_000), "yard", "yards"),
+    _unit("mile", "length", Fraction(1_609_344, 1000), "mile", "miles"),
+    _unit("mg", "mass", Fraction(1, 1_000_000), "milligram", "milligrams"),
+    _unit("g", "mass", Fraction(1, 1000), "gram", "grams"),
+    _unit("kg", "mass", 1, "kilogram", "kilograms"),
+    _unit("t", "mass", 1000, "metric ton", "metric tons"),
+    _unit("oz", "mass", _POUND / 16, "ounce", "ounces"),
+    _unit("lb", "mass", _POUND, "pound", "pounds"),
+    _unit("ms", "time", Fraction(1, 1000), "millisecond", "milliseconds"),
+    _unit("s", "time", 1, "second", "seconds"),
+    _unit("min", "time", 60, "minute", "minutes"),
+    _unit("h", "time", 3600, "hour", "hours"),
+    _unit("day", "time", 86_400, "day", "days"),
+    _unit("week", "time", 604_800, "week", "weeks"),
+    _unit("C", "temperature", 1, "degree Celsius", "degrees Celsius"),
+    _unit("F", "temperature", 1, "degree Fahrenheit", "degrees Fahrenheit"),
+    _unit("K", "temperature", 1, "kelvin", "kelvins"),
+    _unit("ml", "volume", Fraction(1, 1000), "milliliter", "milliliters"),
+    _unit("l", "volume", 1, "liter", "liters"),
+    _unit("m3", "volume", 1000, "cubic meter", "cubic meters"),
+    _unit("cup", "volume", _US_GALLON / 16, "cup", "cups"),
+    _unit("gal", "volume", _US_GALLON, "US gallon", "US gallons"),
+    _unit("bit", "data", Fraction(1, 8), "bit", "bits"),
+    _unit("Mbit", "data", 125_000, "megabit", "megabits"),
+    _unit("Gbit", "data", 125_000_000, "gigabit", "gigabits"),
+    _unit("B", "data", 1, "byte", "bytes"),
+    _unit("KB", "data", 10**3, "kilobyte", "kilobytes"),
+    _unit("MB", "data", 10**6, "megabyte", "megabytes"),
+    _unit("GB", "data", 10**9, "gigabyte", "gigabytes"),
+    _unit("TB", "data", 10**12, "terabyte", "terabytes"),
+    _unit("KiB", "data", 2**10, "kibibyte", "kibibytes"),
+    _unit("MiB", "data", 2**20, "mebibyte", "mebibytes"),
+    _unit("GiB", "data", 2**30, "gibibyte", "gibibytes"),
+    _unit("TiB", "data", 2**40, "tebibyte", "tebibytes"),
+)
+UNITS: dict[str, Unit] = {unit.symbol: unit for unit in UNIT_TABLE}
+DIMENSIONS: tuple[str, ...] = ("length", "mass", "time", "temperature", "volume", "data")
+UNITS_BY_DIMENSION: dict[str, tuple[str, ...]] = {
+    dimension: tuple(unit.symbol for unit in UNIT_TABLE if unit.dimension == dimension) for dimension in DIMENSIONS
+}
+
+# Kelvin = (value + offset) * scale, exactly.
+_TO_KELVIN: dict[str, tuple[Fraction, Fraction]] = {
+    "C": (Fraction(27315, 100), Fraction(1)),
+    "F": (Fraction(45967, 100), Fraction(5, 9)),
+    "K": (Fraction(0), Fraction(1)),
+}
+
+# Held out of in-distribution tasks: any task that touches one of these units
+# (or converts between F and K) is out of distribution.
+OOD_UNITS: frozenset[str] = frozenset(
+    {"yd", "t", "week", "cup", "gal", "bit", "Mbit", "Gbit", "KiB", "MiB", "GiB", "TiB"}
+)
+OOD_PAIRS: frozenset[tuple[str, str]] = frozenset({("F", "K"), ("K", "F")})
+
+
+def is_ood_pair(from_unit: str, to_unit: str) -> bool:
+    """Whether a conversion between these units only ever appears in ood tasks."""
+    return from_unit in OOD_UNITS or to_unit in OOD_UNITS or (from_unit, to_unit) in OOD_PAIRS
+
+
+def _unit_listing() -> str:
+    return "; ".join(f"{dimension}: {', '.join(UNITS_BY_DIMENSION[dimension])}" for dimension in DIMENSIONS)
+
+
+SYSTEM_PROMPT = (
+    "You are a careful assistant that answers unit-conversion questions with the tools provided. "
+    "Use convert for every change of unit of a quantity, lookup_factor for the factor between two units "
+    "(for example to turn a price per pound into a price per kilogram), and the calculator tools for every "
+    "other arithmetic step; you may make several independent calls in one turn. "
+    "Data sizes: KB, MB, GB and TB are decimal (1000, 1000^2, ... bytes); KiB, MiB, GiB and TiB are binary "
+    "(1024, 1024^2, ... bytes). Gallons and cups are US customary units and t is the metric ton. "
+    "Give the answer in the unit the question asks for, exactly as the tools printed it unless the question "
+    "asks for rounding, and reply without a tool call with the final answer in \\boxed{}."
+)
+
+# --- tools ------------------------------------------------------------------
+
+
+def _lookup_unit(symbol: Any) -> Unit:
+    # The schema enum already refuses unknown units; this guards direct calls.
+    unit = UNITS.get(symbol) if isinstance(symbol, str) else None
+    if unit is None:
+        raise ToolError(f"unknown unit {str(symbol)[:40]!r}; valid units are {_unit_listing()}")
+    return unit
+
+
+def _same_dimension(from_unit: str, to_unit: str) -> tuple[Unit, Unit]:
+    source, target = _lookup_unit(from_unit), _lookup_unit(to_unit)
+    if source.dimension != target.dimension:
+        raise ToolError(
+            f"cannot convert {source.symbol} ({source.dimension}) to {target.symbol} ({target.dimension}); "
+            f"both units must measure the same quantity. {source.dimension} units are: "
+            f"{', '.join(UNITS_BY_DIMENSION[source.dimension])}"
+        )
+    return source, target
+
+
+def _exact(value: float) -> Fraction:
+    """The decimal number the model wrote (0.1 is 1/10, not the nearest binary float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ToolError(f"value must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ToolError("value must be a finite number")
+    return Fraction(value) if isinstance(value, int) else Fraction(repr(value))
+
+
+def _checked(result: Fraction, unit: str) -> float:
+    if abs(result) > RESULT_LIMIT:
+        raise ToolError(
+            f"the result {float(result):.3g} {unit} is outside the supported range (|result| <= {RESULT_LIMIT:g}); "
+            "convert to a larger unit"
+        )
+    return float(result)
+
+
+def convert(value: float, from_unit: str, to_unit: str) -> float:
+    """``value`` in ``from_unit`` expressed in ``to_unit``."""
+    source, target = _same_dimension(from_unit, to_unit)
+    exact = _exact(value)
+    if source.dimension != "temperature":
+        return _checked(exact * source.factor / target.factor, target.symbol)
+    offset, scale = _TO_KELVIN[source.symbol]
+    kelvin = (exact + offset) * scale
+    if kelvin < 0:
+        zero = format_value(float(-offset))
+        raise ToolError(
+            f"{format_value(value)} {source.symbol} is below absolute zero ({zero} {source.symbol}); "
+            "no temperature is lower"
+        )
+    target_offset, target_scale = _TO_KELVIN[target.symbol]
+    return _checked(kelvin / target_scale - target_offset, target.symbol)
+
+
+def lookup_factor(from_unit: str, to_unit: str) -> float:
+    """How many ``to_unit`` make one ``from_unit`` (multiply a value in ``from_unit`` by it)."""
+    source, target = _same_dimension(from_unit, to_unit)
+    if source.dimension == "temperature":
+        raise ToolError(
+            f"{source.symbol} to {target.symbol} is not a multiplicative conversion (temperature scales have "
+            "different zero points); call convert with the temperature instead"
+        )
+    return _checked(source.factor / target.factor, target.symbol)
+
+
+def _unit_param(description: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(UNITS), "description": description}
+
+
+CONVERT = Tool(
+    "convert",
+    "Convert a quantity from one unit to another of the same dimension (temperature included). "
+    f"Units: {_unit_listing()}. KB/MB/GB/TB are decimal, KiB/MiB/GiB/TiB binary.",
+    object_schema(
+        {
+            "value": number_param("The quantity, in from_unit.", VALUE_LIMIT),
+            "from_unit": _unit_param("The unit the value is in."),
+            "to_unit": _unit_param("The unit to express the value in."),
+        }
+    ),
+    convert,
+)
+LOOKUP_FACTOR = Tool(
+    "lookup_factor",
+    "The multiplicative conversion factor: how many to_unit make one from_unit "
+    "(not available for temperatures, whose scales have different zero points).",
+    object_schema(
+        {
+            "from_unit": _unit_param("The unit to convert from."),
+            "to_unit": _unit_param("The unit to convert to."),
+        }
+    ),
+    lookup_factor,
+)
+
+_CALC_TOOLS = {tool.name: tool for tool in calc.TOOLS}
+ARITHMETIC_TOOL_NAMES = ("add", "subtract", "multiply", "divide", "sum_numbers", "round_number")
+TOOLS: tuple[Tool, ...] = (CONVERT, LOOKUP_FACTOR) + tuple(_CALC_TOOLS[name] for name in ARITHMETIC_TOOL_NAMES)
+TOOL_NAMES = tuple(tool.name for tool in TOOLS)
+
+# --- call trees and the teacher ---------------------------------------------
+
+Number = Union[int, float]
+
+
+@dataclass
+class Step:
+    """One tool call of a problem; ``inputs`` are numbers or earlier steps."""
+
+    tool: str
+    inputs: list[Union[Step, Number]] = field(default_factory=list)
+    units: tuple[str, str] = ("", "")  # convert / lookup_factor
+    decimals: int = 0  # round_number
+
+    def count(self) -> int:
+        return 1 + sum(child.count() for child in self.inputs if isinstance(child, Step))
+
+    def arguments(self, values: list[Number]) -> dict[str, Any]:
+        if self.tool == "convert":
+            return {"value": values[0], "from_unit": self.units[0], "to_unit": self.units[1]}
+        if self.tool == "lookup_factor":
+            return {"from_unit": self.units[0], "to_unit": self.units[1]}
+        if self.tool == "sum_numbers":
+            return {"numbers": values}
+        if self.tool == "round_number":
+            return {"x": values[0], "decimals": self.decimals}
+        return {"a": values[0], "b": values[1]}
+
+
+def conv(value: Step | Number, from_unit: str, to_unit: str) -> Step:
+    return Step("convert", [value], (from_unit, to_unit))
+
+
+def factor(from_unit: str, to_unit: str) -> Step:
+    return Step("lookup_factor", [], (from_unit, to_unit))
+
+
+def arith(tool: str, *inputs: Step | Number) -> Step:
+    return Step(tool, list(inputs))
+
+
+def rounded(value: Step, decimals: int) -> Step:
+    return Step("round_number", [value], decimals=decimals)
+
+
+def _as_argument(text: str) -> Number:
+    """A tool's printed result back as the JSON number a model would pass on."""
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) < 1e15 and "e" not in text else value
+
+
+def solve(root: Step) -> TeacherPlan:
+    """The scripted teacher: every call whose inputs are known, in the same turn, bottom-up."""
+    results: dict[int, str] = {}
+
+    def value_of(item: Step | Number) -> Number | None:
+        if not isinstance(item, Step):
+            return item
+        return _as_argument(results[id(item)]) if id(item) in results else None
+
+    while id(root) not in results:
+        ready: list[Step] = []
+
+        def collect(step: Step) -> None:
+            if id(step) in results:
+                return
+            children = [child for child in step.inputs if isinstance(child, Step)]
+            if all(id(child) in results for child in children):
+                ready.append(step)
+            for child in children:
+                collect(child)
+
+        collect(root)
+        calls = [(step.tool, step.arguments([value_of(item) for item in step.inputs])) for step in ready]
+        outcomes: list[ToolResult] = yield TeacherTurn("", calls)
+        for step, outcome in zip(ready, outcomes):
+            results[id(step)] = outcome.content
+    yield TeacherTurn(f"The answer is \\boxed{{{results[id(root)]}}}.")
+
+
+# --- values and wording ---------------------------------------------------------
+
+# A typical range of quantities written in each unit, so that questions read naturally.
+TYPICAL_RANGE: dict[str, tuple[float, float]] = {
+    "mm": (1, 2000), "cm": (1, 500), "m": (1, 5000), "km": (1, 500), "in": (1, 200), "ft": (1, 2000),
+    "yd": (1, 1000), "mile": (1, 300), "mg": (1, 5000), "g": (1, 5000), "kg": (1, 500), "t": (1, 100),
+    "oz": (1, 200), "lb": (1, 500), "ms": (1, 10000), "s": (1, 10000), "min": (1, 1000), "h": (1, 500),
+    "day": (1, 365), "week": (1, 104), "C": (-40, 250), "F": (-40, 480), "K": (0, 600), "ml": (1, 5000),
+    "l": (1, 500), "m3": (1, 100), "cup": (1, 50), "gal": (1, 500), "bit": (1, 100000), "Mbit": (1, 10000),
+    "Gbit": (1, 1000), "B": (1, 100000), "KB": (1, 100000), "MB": (1, 100000), "GB": (1, 5000), "TB": (1, 100),
+    "KiB": (1, 100000), "MiB": (1, 100000), "GiB": (1, 5000), "TiB": (1, 100),
+}  # fmt: skip
+
+# Symbols people write after a number; the others are spelled out.
+_TEMPERATURE_SIGNS = {"C": "°C", "F": "°F", "K": "K"}
+_DATA_UNITS = frozenset(UNITS_BY_DIMENSION["data"]) - {"bit"}
+
+
+def quantity(value: Number, unit: str, spelled: bool = False) -> str:
+    """``3.5 km`` / ``3.5 kilometers`` / ``20 °C`` / ``1 foot``, as a person writes it."""
+    text = format_value(value)
+    if unit in _TEMPERATURE_SIGNS and not spelled:
+        return f"{text} {_TEMPERATURE_SIGNS[unit]}"
+    if unit in _DATA_UNITS and not spelled:
+        return f"{text} {unit}"
+    if unit in ("mm", "cm", "m", "km", "kg", "g", "mg", "ml", "l", "ms") and not spelled:
+        return f"{text} {unit}"
+    names = UNITS[unit]
+    return f"{text} {names.singular if value == 1 else names.plural}"
+
+
+def unit_name(unit: str, plural: bool = True, spelled: bool = False) -> str:
+    """How a question names a unit it asks for (data units by symbol, which is how people write them)."""
+    if unit in _DATA_UNITS and not spelled:
+        return unit
+    return UNITS[unit].plural if plural else UNITS[unit].singular
+
+
+def nice_number(rng: random.Random, low: float, high: float, decimals: int = 0) -> Number:
+    """A number in [low, high] with at most ``decimals`` decimal places (an int when whole)."""
+    scale = 10**decimals
+    value = rng.randint(math.ceil(low * scale), math.floor(high * scale)) / scale
+    value = round(value, decimals)
+    return int(value) if value.is_integer() else value
+
+
+def exact_result(value: Number, from_unit: str, to_unit: str) -> float:
+    """The conversion computed here, to choose sensible rounding while wording a question."""
+    return convert(value, from_unit, to_unit)
+
+
+def decimals_for(magnitude: float, rng: random.Random) -> int:
+    """Decimal places that keep three or four significant digits of ``magnitude``."""
+    if magnitude == 0:
+        return 2
+    places = 2 - math.floor(math.log10(abs(magnitude)))
+    return max(0, min(4, places + rng.choice((0, 1))))
+
+
+def place_words(decimals: int, whole: str = "the nearest whole number") -> str:
+    if decimals == 0:
+        return whole
+    return "1 decimal place" if decimals == 1 else f"{decimals} decimal places"
+
+
+def _pairs(ood: bool, dimensions: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Unit pairs of these dimensions within a factor of 10**4, in or out of distribution."""
+    pairs = []
+    for dimension in dimensions:
+        for from_unit in UNITS_BY_DIMENSION[dimension]:
+            for to_unit in UNITS_BY_DIMENSION[dimension]:
+                if from_unit == to_unit or is_ood_pair(from_unit, to_unit) != ood:
+                    continue
+                if dimension != "temperature":
+                    ratio = UNITS[from_unit].factor / UNITS[to_unit].factor
+                    if not Fraction(1, 10**4) <= ratio <= 10**4:
+                        continue
+                pairs.append((from_unit, to_unit))
+    return pairs
+
+
+_NON_TEMPERATURE = ("length", "mass", "time", "volume", "data")
+ID_QUANTITY_PAIRS = _pairs(False, _NON_TEMPERATURE)
+ID_TEMPERATURE_PAIRS = _pairs(False, ("temperature",))
+ID_ALL_PAIRS = ID_QUANTITY_PAIRS + ID_TEMPERATURE_PAIRS
+OOD_ALL_PAIRS = _pairs(True, _NON_TEMPERATURE + ("temperature",))
+
+_NAMES = ("Maya", "Tom", "Aisha", "Lukas", "Sofia", "Kenji", "Nadia", "Omar", "Priya", "Ravi", "Elena", "Sam")
+
+Family = Callable[[random.Random], tuple[str, Step]]
+
+# --- in-distribution families -------------------------------------------------
+
+
+def _draw_value(rng: random.Random, unit: str, scale: float = 1.0) -> Number:
+    low, high = TYPICAL_RANGE[unit]
+    return nice_number(rng, low * scale if low > 0 else low, high * scale, rng.choice((0, 0, 1, 2)))
+
+
+def family_convert(rng: random.Random) -> tuple[str, Step]:
+    from_unit, to_unit = rng.choice(ID_QUANTITY_PAIRS)
+    value = _draw_value(rng, from_unit)
+    spelled = rng.random() < 0.5
+    template = rng.choice(
+        (
+            "Convert {q} to {to}.",
+            "How many {to} is {q}?",
+            "What is {q} expressed in {to}?",
+        )
+    )
+    question = template.format(q=quantity(value, from_unit, spelled), to=unit_name(to_unit))
+    return question, conv(value, from_unit, to_unit)
+
+
+def family_temperature(rng: random.Random) -> tuple[str, Step]:
+    from_unit, to_unit = rng.choice(ID_TEMPERATURE_PAIRS)
+    value = _draw_value(rng, from_unit)
+    template = rng.choice(
+        (
+            "A thermometer shows {q}. What temperature is that in {to}?",
+            "The forecast high is {q}. What is it in {to}?",
+            "Convert a temperature of {q} to {to}.",
+        )
+    )
+    return template.format(q=quantity(value, from_unit), to=unit_name(to_unit)), conv(value, from_unit, to_unit)
+
+
+def family_unit_factor(rng: random.Random) -> tuple[str, Step]:
+    from_unit, to_unit = rng.choice(ID_QUANTITY_PAIRS)
+    template = rng.choice(
+        (
+            "How many {to} are there in one {one}?",
+            "By what number do you multiply a {dimension} in {from_plural} to get it in {to}?",
+        )
+    )
+    question = template.format(
+        to=unit_name(to_unit, spelled=True),
+        one=unit_name(from_unit, plural=False, spelled=True),
+        from_plural=unit_name(from_unit, spelled=True),
+        dimension=UNITS[from_unit].dimension.replace("data", "data size").replace("time", "duration"),
+    )
+    return question, factor(from_unit, to_unit)
+
+
+def family_pace(rng: random.Random) -> tuple[str, Step]:
+    distance_unit, pace_unit = rng.choice((("mile", "km"), ("km", "mile"), ("m", "km"), ("m", "mile")))
+    distance = nice_number(rng, 2, 30, 1) if distance_unit != "m" else rng.randint(8, 200) * 50
+    pace = nice_number(rng, 3.5, 12, 1)
+    name = rng.choice(_NAMES)
+    question = (
+        f"{name} runs {quantity(distance, distance_unit)} at a steady pace of {format_value(pace)} minutes per "
+        f"{unit_name(pace_unit, plural=False)}. How many minutes does the run take?"
+    )
+    return question, arith("multiply", conv(distance, distance_unit, pace_unit), pace)
+
+
+# (file unit, link unit, link speeds): a link speed is written in the next smaller unit.
+_TRANSFERS = (
+    ("GB", "MB", (20, 25, 40, 50, 80, 100, 125, 200, 250, 400, 500)),
+    ("MB", "KB", (100, 125, 200, 250, 400, 500, 800)),
+    ("TB", "GB", (1, 2, 4, 5, 10)),
+)
+
+
+def _transfer(rng: random.Random, rounding: str) -> tuple[str, Step]:
+    size_unit, rate_unit, rates = rng.choice(_TRANSFERS)
+    size = nice_number(rng, 1, 50, 1) if size_unit == "TB" else nice_number(rng, 1, 900, 1)
+    rate = rng.choice(rates)
+    question = (
+        f"A {quantity(size, size_unit)} file is copied over a link that moves {rate} {rate_unit} per second. "
+        f"How many seconds does the copy take{rounding}?"
+    )
+    return question, arith("divide", conv(size, size_unit, rate_unit), rate)
+
+
+def family_transfer(rng: random.Random) -> tuple[str, Step]:
+    return _transfer(rng, "")
+
+
+_PER_SERVING = (
+    ("ml", "l", "stock"), ("ml", "l", "milk"), ("g", "kg", "flour"), ("g", "kg", "rice"), ("oz", "lb", "cheese"),
+)  # fmt: skip
+
+
+def family_per_serving(rng: random.Random) -> tuple[str, Step]:
+    small, large, ingredient = rng.choice(_PER_SERVING)
+    amount = rng.randint(2, 60) * 5 if small != "oz" else nice_number(rng, 1, 12, 1)
+    servings = rng.randint(3, 60)
+    question = (
+        f"A recipe needs {quantity(amount, small)} of {ingredient} per serving. "
+        f"How many {unit_name(large)} of {ingredient} do {servings} servings need?"
+    )
+    return question, arith("multiply", conv(amount, small, large), servings)
+
+
+def family_convert_rounded(rng: random.Random) -> tuple[str, Step]:
+    from_unit, to_unit = rng.choice(ID_ALL_PAIRS)
+    value = _draw_value(rng, from_unit)
+    places = decimals_for(exact_result(value, from_unit, to_unit), rng)
+    template = rng.choice(
+        (
+            "Convert {q} to {to}, rounded to {places}.",
+            "What is {q} in {to}? Round to {places}.",
+        )
+    )
+    question = template.format(q=quantity(value, from_unit), to=unit_name(to_unit), places=place_words(places))
+    return question, rounded(conv(value, from_unit, to_unit), places)
+
+
+def family_oven(rng: random.Random) -> tuple[str, Step]:
+    setting = rng.randint(60, 96) * 5  # 300-480 °F, 149-249 °C
+    reference = rng.randint(10, 14) * 10
+    question = (
+        f"An oven is preheated to {quantity(setting, 'F')}. "
+        f"How many degrees Celsius above {quantity(reference, 'C')} is that?"
+    )
+    return question, arith("subtract", conv(setting, "F", "C"), reference)
+
+
+_COMBINED = {
+    "length": (
+        ("m", "ft", "cm"), ("ft", "in", "cm"), ("km", "mile", "m"), ("m", "cm", "in"), ("ft", "in", "m"),
+    ),
+    "mass": (("lb", "oz", "kg"), ("kg", "g", "lb"), ("lb", "oz", "g"), ("kg", "lb", "g")),
+    "time": (("h", "min", "s"), ("day", "h", "min"), ("min", "s", "h"), ("h", "s", "min")),
+    "volume": (("l", "ml", "m3"), ("m3", "l", "ml"), ("ml", "l", "m3")),
+}  # fmt: skip
+_COMBINED_WORDING = {
+    "length": "A route has two sections, {a} and {b} long. What is its total length in {to}?",
+    "mass": "A parcel holds {a} of books and {b} of packing material. What is its total mass in {to}?",
+    "time": "A job takes {a} of setup and {b} of work. How long is that in total, in {to}?",
+    "volume": "A tank holds {a} of water and {b} more is poured in. How much water is in it now, in {to}?",
+}
+
+
+def family_combined(rng: random.Random) -> tuple[str, Step]:
+    dimension = rng.choice(("length", "mass", "time", "volume"))
+    first_unit, second_unit, to_unit = rng.choice(_COMBINED[dimension])
+    first, second = _draw_value(rng, first_unit), _draw_value(rng, second_unit)
+    question = _COMBINED_WORDING[dimension].format(
+        a=quantity(first, first_unit), b=quantity(second, second_unit), to=unit_name(to_unit)
+    )
+    return question, arith("add", conv(first, first_unit, to_unit), conv(second, second_unit, to_unit))
+
+
+def family_recipe_scale(rng: random.Random) -> tuple[str, Step]:
+    small, large, ingredient = rng.choice(_PER_SERVING[:4])
+    cooks_for = rng.choice((2, 4, 5, 6, 8))
+    amount = rng.randint(4, 200) * 5
+    wanted = rng.choice([people for people in range(3, 25) if people != cooks_for])
+    question = (
+        f"A recipe for {cooks_for} people uses {quantity(amount, small)} of {ingredient}. "
+        f"How many {unit_name(large)} of {ingredient} are needed for {wanted} people?"
+    )
+    return question, arith("multiply", conv(amount, small, large), arith("divide", wanted, cooks_for))
+
+
+_PRICED = (
+    ("lb", "kg", "Cheese"), ("kg", "lb", "Coffee"), ("lb", "kg", "Salmon"), ("ft", "m", "Rope"),
+    ("m", "ft", "Cable"), ("mile", "km", "A taxi ride"), ("km", "mile", "A car rental"),
+)  # fmt: skip
+
+
+def family_unit_price(rng: random.Random) -> tuple[str, Step]:
+    per_unit, wanted_unit, item = rng.choice(_PRICED)
+    price = nice_number(rng, 0.5, 40, 2)
+    verb = "costs"
+    question = (
+        f"{item} {verb} ${price:.2f} per {unit_name(per_unit, plural=False)}. "
+        f"What is the price per {unit_name(wanted_unit, plural=False)}, rounded to the cent?"
+    )
+    # A price per lb becomes a price per kg by multiplying by the pounds in a kilogram.
+    return question, rounded(arith("multiply", price, factor(wanted_unit, per_unit)), 2)
+
+
+def family_walk_hours(rng: random.Random) -> tuple[str, Step]:
+    distance_unit, pace_unit = rng.choice((("km", "mile"), ("mile", "km")))
+    distance = nice_number(rng, 3, 40, 1)
+    pace = nice_number(rng, 9, 22, 1)
+    name = rng.choice(_NAMES)
+    question = (
+        f"{name} walks {quantity(distance, distance_unit)} at {format_value(pace)} minutes per "
+        f"{unit_name(pace_unit, plural=False)}. How many hours does the walk take?"
+    )
+    return question, conv(arith("multiply", conv(distance, distance_unit, pace_unit), pace), "min", "h")
+
+
+def family_transfer_rounded(rng: random.Random) -> tuple[str, Step]:
+    question, step = _transfer(rng, ", rounded to 1 decimal place")
+    return question, rounded(step, 1)
+
+
+def family_trip_minutes(rng: random.Random) -> tuple[str, Step]:
+    distance_unit, speed_unit = rng.choice((("mile", "km"), ("km", "mile")))
+    distance = nice_number(rng, 5, 400, 1)
+    speed = rng.randint(6, 24) * 5
+    speed_text = f"{speed} km/h" if speed_unit == "km" else f"{speed} miles per hour"
+    question = (
+        f"A car travels {quantity(distance, distance_unit)} at an average speed of {speed_text}. "
+        "How many minutes does the trip take, rounded to the nearest minute?"
+    )
+    hours = arith("divide", conv(distance, distance_unit, speed_unit), speed)
+    return question, rounded(conv(hours, "h", "min"), 0)
+
+
+def family_fuel_cost(rng: random.Random) -> tuple[str, Step]:
+    distance = rng.randint(20, 900)
+    consumption = nice_number(rng, 4, 14, 1)
+    price = nice_number(rng, 1.2, 2.4, 2)
+    question = (
+        f"A {distance}-mile trip is made in a car that uses {format_value(consumption)} liters of fuel per 100 km, "
+        f"and fuel costs ${price:.2f} per liter. What does the fuel cost, rounded to the cent?"
+    )
+    kilometers = conv(distance, "mile", "km")
+    cost_per_100_km = arith("multiply", consumption, price)
+    return question, rounded(arith("multiply", arith("divide", kilometers, 100), cost_per_100_km), 2)
+
+
+def family_video_storage(rng: random.Random) -> tuple[str, Step]:
+    rate = rng.choice((60, 90, 100, 130, 150, 200, 250, 350, 400, 600))
+    card_unit = rng.choice(("GB", "GB", "TB"))
+    card = rng.choice((32, 64, 128, 256, 512)) if card_unit == "GB" else rng.choice((1, 2, 4))
+    question = (
+        f"A camera records {rate} MB of video per minute. How many hours of video fit on a {card} {card_unit} "
+        "memory card, rounded to 2 decimal places?"
+    )
+    minutes = arith("divide", conv(card, card_unit, "MB"), rate)
+    return question, rounded(conv(minutes, "min", "h"), 2)
+
+
+def family_legs_total(rng: random.Random) -> tuple[str, Step]:
+    first = nice_number(rng, 1, 30, 1)
+    miles = nice_number(rng, 1, 20, 1)
+    meters = rng.randint(2, 95) * 50
+    name = rng.choice(_NAMES)
+    question = (
+        f"{name}'s hike has three legs: {quantity(first, 'km')}, {quantity(miles, 'mile', spelled=True)} and "
+        f"{quantity(meters, 'm')}. What is the total distance in kilometers, rounded to 2 decimal places?"
+    )
+    total = arith("sum_numbers", first, conv(miles, "mile", "km"), conv(meters, "m", "km"))
+    return question, rounded(total, 2)
+
+
+def family_recipe_mass(rng: random.Random) -> tuple[str, Step]:
+    cooks_for = rng.choice((2, 4, 6, 8))
+    ounces = nice_number(rng, 2, 40, 1)
+    wanted = rng.choice([people for people in range(3, 30) if people != cooks_for])
+    ingredient = rng.choice(("flour", "sugar", "butter", "oats"))
+    question = (
+        f"A recipe for {cooks_for} people calls for {quantity(ounces, 'oz')} of {ingredient}. "
+        f"How many grams of {ingredient} are needed for {wanted} people, rounded to the nearest gram?"
+    )
+    return question, rounded(arith("multiply", conv(ounces, "oz", "g"), arith("divide", wanted, cooks_for)), 0)
+
+
+FAMILIES: dict[int, tuple[Family, ...]] = {
+    1: (family_convert, family_convert, family_temperature, family_unit_factor),
+    2: (family_pace, family_transfer, family_per_serving, family_convert_rounded, family_oven),
+    3: (family_combined, family_recipe_scale, family_unit_price, family_walk_hours, family_transfer_rounded),
+    4: (family_trip_minutes, family_fuel_cost, family_video_storage, family_legs_total, family_recipe_mass),
+}
+
+# --- out-of-distribution families ---------------------------------------------
+
+
+def ood_spec_sheet(rng: random.Random) -> tuple[str, Step]:
+    from_unit, to_unit = rng.choice(OOD_ALL_PAIRS)
+    value = _draw_value(rng, from_unit, scale=1.0 if from_unit in ("C", "F", "K") else 20.0)
+    places = decimals_for(exact_result(value, from_unit, to_unit), rng)
+    template = rng.choice(
+        (
+            "The label on a container reads {q}. How many {to} is that? Answer with {places}.",
+            "A spec sheet lists {q}. Restate it in {to}; give {places}.",
+        )
+    )
+    question = template.format(
+        q=quantity(value, from_unit, spelled=True),
+        to=unit_name(to_unit, spelled=True),
+        places=place_words(places, whole="a whole number"),
+    )
+    return question, rounded(conv(value, from_unit, to_unit), places)
+
+
+# (unit priced, unit wanted, what is sold, price range per priced unit, decimal places of the answer)
+_OOD_RATES: tuple[tuple[str, str, str, tuple[float, float], int], ...] = (
+    ("GiB", "TB", "cloud storage", (0.01, 0.3), 2),
+    ("GB", "TiB", "cloud egress", (0.01, 0.2), 2),
+    ("gal", "l", "gasoline", (2.5, 6), 3),
+    ("l", "gal", "heating oil", (0.6, 1.8), 3),
+    ("t", "lb", "gravel", (15, 90), 4),
+    ("yd", "m", "ribbon", (0.2, 5), 3),
+    ("cup", "l", "cold brew concentrate", (1.5, 6), 2),
+)
+
+
+def ood_rate_per_unit(rng: random.Random) -> tuple[str, Step]:
+    per_unit, wanted_unit, item, (low, high), places = rng.choice(_OOD_RATES)
+    price = nice_number(rng, low, high, 2)
+    question = (
+        f"Suppose {item} is billed at ${price:.2f} for each {unit_name(per_unit, plural=False, spelled=True)}. "
+        f"Quoted per {unit_name(wanted_unit, plural=False, spelled=True)} instead, what is the price? "
+        f"Give {place_words(places)}."
+    )
+    # A price per priced unit times the priced units in one wanted unit.
+    return question, rounded(arith("multiply", price, factor(wanted_unit, per_unit)), places)
+
+
+def ood_cryostat(rng: random.Random) -> tuple[str, Step]:
+    kelvin = nice_number(rng, 4, 390, 2)
+    places = rng.choice((1, 2))
+    question = (
+        f"A cryostat holds a sample at {quantity(kelvin, 'K')}. A colleague only reads Fahrenheit: "
+        f"what reading should they expect, to {place_words(places)}?"
+    )
+    return question, rounded(conv(kelvin, "K", "F"), places)
+
+
+def ood_memory(rng: random.Random) -> tuple[str, Step]:
+    buffers = rng.randint(100, 200_000)
+    size = rng.choice((4, 8, 16, 32, 64, 256, 512, 1024, 4096))
+    target = rng.choice(("MB", "GB"))
+    places = 3 if target == "MB" else 4
+    question = (
+        f"Suppose a program allocates {buffers} buffers of {size} KiB apiece. Expressed in decimal {target}, "
+        f"how much memory is that? Give {place_words(places)}."
+    )
+    return question, rounded(conv(arith("multiply", buffers, size), "KiB", target), places)
+
+
+def ood_orbits(rng: random.Random) -> tuple[str, Step]:
+    period = nice_number(rng, 88, 130, 1)
+    weeks = rng.randint(2, 520)
+    question = (
+        f"Suppose a satellite circles the Earth once every {format_value(period)} minutes. Over {weeks} weeks, how "
+        "many orbits is that? Give 1 decimal place."
+    )
+    return question, rounded(arith("divide", conv(weeks, "week", "min"), period), 1)
+
+
+def ood_freezer_gap(rng: random.Random) -> tuple[str, Step]:
+    limit = rng.randint(-40, 10)
+    kelvin = nice_number(rng, 180, 230, 1)
+    question = (
+        f"Suppose a lab freezer must stay below {quantity(limit, 'F')} and its probe reads {quantity(kelvin, 'K')}. "
+        "How many Fahrenheit degrees of margin does it have? Give 2 decimal places."
+    )
+    return question, rounded(arith("subtract", limit, conv(kelvin, "K", "F")), 2)
+
+
+def ood_tank(rng: random.Random) -> tuple[str, Step]:
+    gallons = rng.randint(50, 20_000)
+    leak = rng.randint(2, 400)
+    question = (
+        f"Suppose a {gallons}-gallon (US) tank drains at {leak} cups per hour. After how many days is it empty? "
+        "Give 2 decimal places."
+    )
+    hours = arith("divide", conv(gallons, "gal", "cup"), leak)
+    return question, rounded(conv(hours, "h", "day"), 2)
+
+
+def ood_freight(rng: random.Random) -> tuple[str, Step]:
+    cartons = rng.randint(20, 5000)
+    weight = nice_number(rng, 5, 120, 1)
+    rate = nice_number(rng, 40, 900, 2)
+    question = (
+        f"Suppose a shipment has {cartons} cartons weighing {format_value(weight)} lb apiece, and freight is billed "
+        f"at ${rate:.2f} per metric ton. What is the freight bill? Give 2 decimal places."
+    )
+    tons = conv(arith("multiply", cartons, weight), "lb", "t")
+    return question, rounded(arith("multiply", tons, rate), 2)
+
+
+def ood_backup(rng: random.Random) -> tuple[str, Step]:
+    size_unit = rng.choice(("GiB", "GiB", "TiB"))
+    size = rng.randint(10, 9000) if size_unit == "GiB" else nice_number(rng, 1, 40, 1)
+    link_unit = rng.choice(("Mbit", "Gbit"))
+    link = rng.choice((20, 50, 100, 300, 500, 940)) if link_unit == "Mbit" else rng.choice((1, 2.5, 10))
+    question = (
+        f"Suppose a {format_value(size)} {size_unit} backup goes over a {format_value(link)} {link_unit}/s uplink. "
+        "How long does that take in minutes? Give 1 decimal place."
+    )
+    seconds = arith("divide", conv(size, size_unit, link_unit), link)
+    return question, rounded(conv(seconds, "s", "min"), 1)
+
+
+def ood_fabric(rng: random.Random) -> tuple[str, Step]:
+    meters = nice_number(rng, 2, 400, 1)
+    feet = rng.randint(3, 900)
+    inches = rng.randint(2, 700)
+    price = nice_number(rng, 2, 60, 2)
+    question = (
+        f"Suppose a costume shop needs {quantity(meters, 'm', spelled=True)}, {quantity(feet, 'ft', spelled=True)} "
+        f"and {quantity(inches, 'in', spelled=True)} of cloth priced at ${price:.2f} per yard. "
+        "What does the cloth cost? Give 2 decimal places."
+    )
+    yards = arith("sum_numbers", conv(meters, "m", "yd"), conv(feet, "ft", "yd"), conv(inches, "in", "yd"))
+    return question, rounded(arith("multiply", yards, price), 2)
+
+
+def ood_mpg(rng: random.Random) -> tuple[str, Step]:
+    kilometers = rng.randint(200, 20_000)
+    mpg = rng.randint(18, 55)
+    price = nice_number(rng, 1.1, 2.5, 2)
+    question = (
+        f"Suppose a road trip covers {kilometers} km in a car rated at {mpg} miles per US gallon, and gas sells for "
+        f"${price:.2f} per liter. What does the gas cost? Give 2 decimal places."
+    )
+    gallons = arith("divide", conv(kilometers, "km", "mile"), mpg)
+    return question, rounded(arith("multiply", conv(gallons, "gal", "l"), price), 2)
+
+
+def ood_server(rng: random.Random) -> tuple[str, Step]:
+    records = rng.randint(10_000, 5_000_000)
+    record_size = rng.choice((2, 4, 8, 12, 16, 48))
+    index = rng.randint(64, 90_000)
+    question = (
+        f"Suppose a database stores {records} records of {record_size} KiB apiece plus a {index} MiB index. "
+        "Expressed in decimal GB, how much space is that altogether? Give 4 decimal places."
+    )
+    data = conv(arith("multiply", records, record_size), "KiB", "GB")
+    return question, rounded(arith("add", data, conv(index, "MiB", "GB")), 4)
+
+
+# One more call than the in-distribution families of the same level.
+OOD_FAMILIES: dict[int, tuple[Family, ...]] = {
+    1: (ood_spec_sheet, ood_spec_sheet, ood_cryostat),
+    2: (ood_memory, ood_orbits, ood_freezer_gap, ood_rate_per_unit),
+    3: (ood_tank, ood_freight, ood_backup),
+    4: (ood_fabric, ood_mpg, ood_server),
+}
+
+# --- the domain ---------------------------------------------------------------
+
+_TRAILING_UNIT = re.compile(r"\s*(?:/\s*[A-Za-z°]+|m\^?3|m³|[A-Za-z]*\s*per\s+[A-Za-z°]+)\s*\.?\s*$")
+
+
+class UnitsDomain:
+    """Unit-conversion word problems with ``convert``, ``lookup_factor`` and six calculator tools."""
+
+    name = "units"
+    tools = TOOLS
+    system_prompt = SYSTEM_PROMPT
+    difficulties = (1, 2, 3, 4)
+
+    def __init__(self) -> None:
+        self._runtime = ToolRuntime(TOOLS)
+
+    def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
+        """The task of ``seed`` (same arguments, same task, on every platform)."""
+        rng = random.Random(seed)
+        level = difficulty if difficulty is not None else rng.choice(self.difficulties)
+        if level not in self.difficulties:
+            raise ValueError(f"difficulty must be one of {self.difficulties}, got {level}")
+        families = OOD_FAMILIES[level] if ood else FAMILIES[level]
+        for _ in range(100):
+            family = rng.choice(families)
+            question, root = family(rng)
+            try:
+                teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question, solve(root))
+            except TeacherFailed:
+                continue  # a value pushed a call out of range: draw again
+            final = teacher.messages[-1]["content"]
+            return Task(
+                id=f"{self.name}-ood-{seed}" if ood else f"{self.name}-{seed}",
+                domain=self.name,
+                question=question,
+                answer=final[final.index("{") + 1 : final.rindex("}")],
+                teacher=teacher,
+                meta={
+                    "difficulty": level,
+                    "style": family.__name__.removeprefix("family_"),
+                    "operations": root.count(),
+                    "seed": seed,
+                    "ood": ood,
+                },
+            )
+        raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
+
+    def judge(self, prediction: str, answer: str) -> bool:
+        """Numeric match within 1e-6 (relative); a trailing unit such as ``km``, ``°F`` or ``m³`` is ignored."""
+        if not isinstance(prediction, str) or len(prediction) > 200:
+            return False
+        return numbers_match(_TRAILING_UNIT.sub("", prediction.strip()), answer)
+
+
+class UnitsEnv(ToolUseEnv):
+    """``mentor/Units-v0`` (see the module docstring). Takes ToolUseEnv's keyword arguments."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(UnitsDomain(), **kwargs)

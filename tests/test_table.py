@@ -1,0 +1,488 @@
+"""The Table domain: SQLite tools, read-only enforcement, generator, scripted teacher, judge."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from agents.baselines import TeacherReplayAgent
+from mentor_env.core.messages import render_assistant_text
+from mentor_env.core.tools import ERROR_CATEGORIES, ToolRuntime
+from mentor_env.domains.table import (
+    MAX_SQL_CHARS,
+    OOD_TEMPLATES,
+    TABLE_NAMES,
+    TEMPLATES,
+    TOOL_NAMES,
+    TOOLS,
+    TableDomain,
+    database,
+)
+from tests.conftest import call
+
+runtime = ToolRuntime(TOOLS)
+domain = TableDomain()
+
+ENDLESS_CTE_COUNT = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT COUNT(*) FROM r"
+# 900 * 1929 * 900 * 1929 = 3.0e12 rows.
+HUGE_CROSS_JOIN_COUNT = "SELECT COUNT(*) FROM orders, order_items, orders AS o2, order_items AS i2"
+TIME_LIMIT_MESSAGE = "the query was stopped after 0.5 s (the time limit)"
+READ_ONLY_MESSAGE = "the database is read-only: run one SELECT statement"
+
+
+def test_tool_names_and_tables():
+    assert TOOL_NAMES == ("list_tables", "describe_table", "query")
+    assert TABLE_NAMES == (
+        "customers", "departments", "employees", "order_items", "orders",
+        "products", "salaries", "stock", "suppliers", "warehouses",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name, arguments, shown",
+    [
+        (
+            "list_tables",
+            {},
+            "customers (80 rows)\ndepartments (8 rows)\nemployees (120 rows)\norder_items (1929 rows)\n"
+            "orders (900 rows)\nproducts (48 rows)\nsalaries (339 rows)\nstock (207 rows)\nsuppliers (16 rows)\n"
+            "warehouses (10 rows)",
+        ),
+        (
+            "describe_table",
+            {"table": "orders"},
+            "orders (900 rows)\norder_id INTEGER PRIMARY KEY\ncustomer_id INTEGER REFERENCES customers(customer_id)\n"
+            "order_date TEXT -- 'YYYY-MM-DD', 2021-2023\n"
+            "status TEXT -- one of 'cancelled', 'pending', 'returned', 'shipped'",
+        ),
+        (
+            "describe_table",
+            {"table": "Salaries"},  # table names are case-insensitive, as in SQLite
+            "salaries (339 rows)\nemployee_id INTEGER REFERENCES employees(employee_id)\nyear INTEGER -- 2021-2023\n"
+            "amount INTEGER -- yearly salary in dollars\nPRIMARY KEY (employee_id, year)",
+        ),
+        ("query", {"sql": "SELECT COUNT(*) AS n FROM orders"}, "n\n900\n(1 row)"),
+        ("query", {"sql": "SELECT COUNT(*) FROM orders;"}, "COUNT(*)\n900\n(1 row)"),
+        (
+            "query",
+            {"sql": "SELECT name, category, price FROM products WHERE product_id <= 3 ORDER BY product_id"},
+            "name | category | price\nPremium Atlas | Books | 18.41\nDeluxe Field Guide | Books | 34.64\n"
+            "Mini Journal | Books | 39.03\n(3 rows)",
+        ),
+        ("query", {"sql": "SELECT name FROM customers WHERE city = 'Atlantis'"}, "name\n(0 rows)"),
+        (
+            "query",
+            {"sql": "SELECT NULL AS empty, 1.0 / 3 AS third, 7 / 2 AS int_div, x'00ff' AS raw, 1e308 * 10 AS big"},
+            "empty | third | int_div | raw | big\nNULL | 0.333333333333 | 3 | <blob of 2 bytes> | Inf\n(1 row)",
+        ),
+        (
+            "query",
+            {"sql": "SELECT city, COUNT(*) AS n FROM customers GROUP BY city ORDER BY city"},
+            "city | n\nBerlin | 13\nDublin | 7\nLisbon | 10\nLyon | 6\nMadrid | 7\nOslo | 15\nPorto | 9\nVienna | 13\n"
+            "(8 rows)",
+        ),
+        (
+            "query",
+            {"sql": "SELECT MAX(price) AS top, MIN(price) AS bottom, ROUND(SUM(price), 2) AS total FROM products"},
+            "top | bottom | total\n148.42 | 9.22 | 3243.63\n(1 row)",
+        ),
+        (
+            "query",
+            {"sql": "SELECT ROUND(AVG(amount), 2) AS average FROM salaries WHERE year = 2023"},
+            "average\n67740\n(1 row)",
+        ),
+        (
+            "query",
+            {
+                "sql": "SELECT d.name, COUNT(*) AS staff FROM employees e JOIN departments d "
+                "ON d.department_id = e.department_id GROUP BY d.name ORDER BY staff DESC LIMIT 3"
+            },
+            "name | staff\nResearch | 29\nEngineering | 24\nSupport | 13\n(3 rows)",
+        ),
+        (
+            "query",
+            {"sql": "SELECT * FROM warehouses ORDER BY warehouse_id LIMIT 2"},
+            "warehouse_id | name | city | capacity\n1 | Central Yard | Dublin | 18500\n2 | Eastgate | Lyon | 48500\n"
+            "(2 rows)",
+        ),
+        (
+            "query",
+            {"sql": "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 5) SELECT SUM(x) AS total FROM r"},
+            "total\n15\n(1 row)",
+        ),
+        # An injection inside a string literal only changes what is read.
+        ("query", {"sql": "SELECT COUNT(*) AS n FROM customers WHERE name = ''' OR 1=1 --'"}, "n\n0\n(1 row)"),
+        ("query", {"sql": "SELECT 'ü✓😀' AS s, 'two\nlines' AS t"}, "s | t\nü✓😀 | two\\nlines\n(1 row)"),
+        (
+            "query",
+            {"sql": "SELECT substr(hex(zeroblob(60)), 1, 120) AS long_cell"},
+            "long_cell\n" + "0" * 99 + "…\n(1 row)",
+        ),
+        (
+            "query",
+            {"sql": "SELECT 1 AS c1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22"},
+            "c1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 | 16 | 17 | 18 | 19 | 20\n"
+            "1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 | 16 | 17 | 18 | 19 | 20\n"
+            "(1 row) (showing 20 of 22 columns)",
+        ),
+    ],
+)
+def test_tool_results(name, arguments, shown):
+    result = runtime.execute(name, arguments)
+    assert result.ok, result.content
+    assert result.content == shown
+
+
+@pytest.mark.parametrize(
+    "sql, footer",
+    [
+        # 100,000 rows are a result, not an error: 50 are shown and the rest counted.
+        ("SELECT o.order_id FROM orders o, order_items i LIMIT 100000", "(showing the first 50 of 100000 rows)"),
+        ("SELECT name FROM customers ORDER BY customer_id", "(showing the first 50 of 80 rows)"),
+        # Past 100,000 rows counting stops, so endless row sources end quickly too.
+        ("WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT x FROM r", "(showing the first 50 of more than 100000 rows)"),
+        ("SELECT o.order_id, i2.quantity FROM orders o, order_items i, orders o2, order_items i2", "(showing the first 50 of more than 100000 rows)"),
+        # Wide rows: fewer rows fit the 3,500-character table.
+        ("SELECT * FROM orders, order_items, orders AS o2, order_items AS i2", "(showing the first 32 of more than 100000 rows)"),
+    ],
+)
+def test_large_results_are_truncated_not_refused(sql, footer):
+    started = time.perf_counter()
+    result = runtime.execute("query", {"sql": sql})
+    assert time.perf_counter() - started < 1.5
+    assert result.ok, result.content
+    lines = result.content.split("\n")
+    assert lines[-1] == footer
+    assert len(lines) == int(footer.split()[3]) + 2  # header, the rows shown, footer
+    assert len(result.content) <= 3_600
+    assert database().unchanged
+
+
+@pytest.mark.parametrize(
+    "name, arguments, category, message",
+    [
+        ("query", {"sql": "SELECT 1; DROP TABLE orders"}, "execution_error", "only one SQL statement per query"),
+        ("query", {"sql": "INSERT INTO orders VALUES (901, 1, '2023-01-01', 'shipped')"}, "execution_error", "INSERT statements are not allowed"),
+        ("query", {"sql": "UPDATE products SET price = 0"}, "execution_error", "UPDATE statements are not allowed"),
+        ("query", {"sql": "DELETE FROM customers"}, "execution_error", "DELETE statements are not allowed"),
+        ("query", {"sql": "WITH x AS (SELECT 1) DELETE FROM customers"}, "execution_error", "DELETE is not allowed; " + READ_ONLY_MESSAGE),
+        ("query", {"sql": "/* hi */ DROP TABLE orders"}, "execution_error", "DROP statements are not allowed"),
+        ("query", {"sql": "PRAGMA writable_schema = ON"}, "execution_error", "PRAGMA statements are not allowed"),
+        ("query", {"sql": "ATTACH DATABASE 'x.db' AS x"}, "execution_error", "ATTACH statements are not allowed"),
+        ("query", {"sql": "SELECT load_extension('evil')"}, "execution_error", "the function load_extension() is not available"),
+        ("query", {"sql": "SELECT printf('%.*c', 2000000000, 'x')"}, "execution_error", "the function printf() is not available"),
+        ("query", {"sql": "SELECT * FROM pragma_table_info('orders')"}, "execution_error", "changing the schema"),
+        ("query", {"sql": ENDLESS_CTE_COUNT}, "timeout", TIME_LIMIT_MESSAGE),
+        ("query", {"sql": HUGE_CROSS_JOIN_COUNT}, "timeout", TIME_LIMIT_MESSAGE),
+        ("query", {"sql": "SELECT randomblob(2000000000)"}, "execution_error", "limited to 1,000,000 bytes"),
+        ("query", {"sql": "SELEC * FROM orders"}, "execution_error", 'SQLite error: near "SELEC": syntax error'),
+        ("query", {"sql": "SELECT * FROM invoices"}, "execution_error", "no such table: invoices; call list_tables"),
+        ("query", {"sql": "SELECT total FROM orders"}, "execution_error", "no such column: total; call describe_table"),
+        ("query", {"sql": "SELECT 'a\x00b'"}, "execution_error", "NUL character"),
+        ("query", {"sql": "SELECT '\ud800'"}, "execution_error", "unpaired surrogate code point"),
+        ("query", {"sql": "   "}, "execution_error", "the SQL is empty"),
+        ("query", {"sql": "-- only a comment"}, "execution_error", "no statement that returns rows"),
+        ("query", {"sql": ""}, "invalid_args", "should be non-empty"),
+        ("query", {"sql": "S" * (MAX_SQL_CHARS + 1)}, "invalid_args", "is too long"),
+        ("query", {"sql": "SELECT 1 " + " " * 1_000_000}, "invalid_args", "is too long"),
+        ("query", {"sql": 42}, "invalid_args", "is not of type 'string'"),
+        ("query", {"sql": "SELECT 1", "limit": 5}, "invalid_args", "Additional properties are not allowed"),
+        ("query", {}, "invalid_args", "'sql' is a required property"),
+        ("describe_table", {"table": "invoices"}, "execution_error", "there is no table named 'invoices'; the tables are: customers,"),
+        ("describe_table", {"table": "sqlite_master"}, "execution_error", "there is no table named 'sqlite_master'"),
+        ("describe_table", {"table": "orders; DROP TABLE orders"}, "invalid_args", "does not match"),
+        ("describe_table", {"table": "' OR 1=1 --"}, "invalid_args", "does not match"),
+        ("describe_table", {"table": "t" * 65}, "invalid_args", "is too long"),
+        ("list_tables", {"verbose": True}, "invalid_args", "Additional properties are not allowed"),
+        ("run_sql", {"sql": "SELECT 1"}, "not_found", "there is no tool named 'run_sql'"),
+    ],
+)
+def test_tool_errors_are_messages(name, arguments, category, message):
+    result = runtime.execute(name, arguments)
+    assert result.error_category == category, result.content
+    assert message in result.content
+    assert database().unchanged
+
+
+def test_time_limit_holds_off_the_main_thread():
+    # ToolRuntime calls tools from worker threads when the env is stepped outside the main thread.
+    outcome: list[Any] = []
+    started = time.perf_counter()
+    worker = threading.Thread(target=lambda: outcome.append(runtime.execute("query", {"sql": ENDLESS_CTE_COUNT})))
+    worker.start()
+    worker.join(5.0)
+    assert time.perf_counter() - started < 1.5
+    assert outcome[0].error_category == "timeout" and TIME_LIMIT_MESSAGE in outcome[0].content
+    assert runtime.execute("query", {"sql": "SELECT COUNT(*) AS n FROM stock"}).content == "n\n207\n(1 row)"
+
+
+def test_no_statement_touches_the_file_system(tmp_path: Path):
+    for sql in (
+        f"ATTACH DATABASE '{tmp_path / 'attached.db'}' AS pwned",
+        f"VACUUM INTO '{tmp_path / 'copy.db'}'",
+        f"SELECT load_extension('{tmp_path / 'evil.so'}')",
+    ):
+        assert runtime.execute("query", {"sql": sql}).error_category == "execution_error"
+    assert list(tmp_path.iterdir()) == []
+    assert database().unchanged
+
+
+def test_teacher_queries_are_fast():
+    tasks = [domain.generate(seed) for seed in range(100)] + [domain.generate(seed, ood=True) for seed in range(100)]
+    timings = []
+    for task in tasks:
+        sql = next(c.arguments["sql"] for c in task.teacher.calls if c.name == "query")
+        started = time.perf_counter()
+        assert runtime.execute("query", {"sql": sql}).ok
+        timings.append(time.perf_counter() - started)
+    assert max(timings) < 0.05  # measured: median 0.06 ms, slowest under 1 ms
+
+
+@pytest.mark.parametrize(
+    "prediction, answer, correct",
+    [
+        ("42", "42", True),
+        ("42.0", "42", True),
+        ("1,234.5", "1234.5", True),
+        ("$67,740", "67740", True),
+        ("67741", "67740", False),
+        ("67740.001", "67740", True),  # within the relative tolerance of 1e-6
+        ("43", "42", False),
+        ("Oslo", "Oslo", True),
+        ("oslo", "Oslo", True),
+        ("  Eco   Notebook. ", "Eco Notebook", True),
+        ("'Eco Notebook'", "Eco Notebook", True),
+        ('"Juniper Partners"', "Juniper Partners", True),
+        ("\\text{Senior Engineer}", "Senior Engineer", True),
+        ("ＯＳＬＯ", "Oslo", True),  # full-width letters normalise (NFKC)
+        ("Eco Notebooks", "Eco Notebook", False),
+        ("Engineer", "Senior Engineer", False),
+        ("Oslo, Norway", "Oslo", False),
+        ("", "Oslo", False),
+        ("x" * 300, "Oslo", False),
+    ],
+)
+def test_judge(prediction, answer, correct):
+    assert domain.judge(prediction, answer) is correct
+
+
+def test_generation_is_deterministic():
+    assert domain.generate(7) == domain.generate(7)
+    assert domain.generate(7).to_json() == TableDomain().generate(7).to_json()
+    assert domain.generate(7, ood=True).to_json() == TableDomain().generate(7, ood=True).to_json()
+    assert domain.generate(7) != domain.generate(8)
+    assert domain.generate(7).question != domain.generate(7, ood=True).question
+    assert domain.generate(7).id == "table-7" and domain.generate(7, ood=True).id == "table-ood-7"
+    for level in domain.difficulties:
+        assert domain.generate(11, difficulty=level).meta["difficulty"] == level
+    with pytest.raises(ValueError, match="difficulty must be one of"):
+        domain.generate(1, difficulty=5)
+
+
+def test_generation_is_byte_identical_in_a_fresh_process():
+    code = (
+        "import hashlib; from mentor_env.domains.table import TableDomain; d = TableDomain(); "
+        "text = ''.join(d.generate(s, ood=o).to_json() for s in range(40) for o in (False, True)); "
+        "print(hashlib.sha256(text.encode()).hexdigest())"
+    )
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    import hashlib
+
+    here = "".join(domain.generate(s, ood=o).to_json() for s in range(40) for o in (False, True))
+    assert fresh == hashlib.sha256(here.encode()).hexdigest()
+
+
+def test_generated_tasks_cover_every_tool_level_and_template():
+    tasks = [domain.generate(seed) for seed in range(600)]
+    ood_tasks = [domain.generate(seed, ood=True) for seed in range(600)]
+    for batch, templates in ((tasks, TEMPLATES), (ood_tasks, OOD_TEMPLATES)):
+        assert {call.name for task in batch for call in task.teacher.calls} == set(TOOL_NAMES)
+        assert {task.meta["difficulty"] for task in batch} == {1, 2, 3, 4}
+        names = {template.__name__.removeprefix("ood_") for level in templates.values() for template, _ in level}
+        assert {task.meta["style"] for task in batch} == names
+        assert all(set(task.meta) >= {"difficulty", "style", "seed", "ood", "family", "tables"} for task in batch)
+    # The inventory family is held out: only ood tasks ask about it.
+    assert "inventory" not in {task.meta["family"] for task in tasks}
+    assert "inventory" in {task.meta["family"] for task in ood_tasks}
+    # ood wording and templates never occur in-distribution; ood needs more calls on average.
+    assert not {task.meta["style"] for task in tasks} & {task.meta["style"] for task in ood_tasks}
+    assert not {task.question for task in tasks} & {task.question for task in ood_tasks}
+    mean_calls = [sum(len(task.teacher.calls) for task in batch) / len(batch) for batch in (tasks, ood_tasks)]
+    assert mean_calls[1] > mean_calls[0]
+    # Names and numbers both occur as answers.
+    assert Counter(task.answer.replace(".", "").isdigit() for task in tasks)[False] > 50
+
+
+def test_teacher_lists_tables_only_when_the_question_does_not_name_them():
+    for task in (domain.generate(seed) for seed in range(100)):
+        turns = [m for m in task.teacher.messages if m["role"] == "assistant"]
+        described = [c.arguments["table"] for c in task.teacher.calls if c.name == "describe_table"]
+        named = all(table in re.findall(r"[a-z_]+", task.question.lower()) for table in described)
+        assert [len(m.get("tool_calls", [])) for m in turns] == ([] if named else [1]) + [len(described), 1, 0]
+        assert described == task.meta["tables"]
+        assert turns[-1]["content"] == f"The answer is \\boxed{{{task.answer}}}."
+
+
+def test_top_questions_have_a_unique_answer():
+    task = domain.generate(0)
+    assert task.question == "Which Office product sold the most units between May and December 2021?"
+    assert task.answer == "Eco Notebook"
+    sql = task.teacher.calls[-1].arguments["sql"]
+    assert sql.endswith("ORDER BY units DESC LIMIT 1")
+    rows = runtime.execute("query", {"sql": sql.replace("LIMIT 1", "LIMIT 2")}).content.split("\n")
+    assert rows[1].split(" | ")[1] != rows[2].split(" | ")[1]
+
+
+def test_generation_speed():
+    started = time.perf_counter()
+    for seed in range(300):
+        domain.generate(10_000 + seed, ood=seed % 2 == 1)
+    assert time.perf_counter() - started < 3.0  # measured: about 4,000 tasks per second
+
+
+def test_check_env_passes_without_warnings():
+    env = gym.make("mentor/Table-v0").unwrapped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env, skip_render_check=False)
+
+
+def _replay(env: gym.Env, task) -> dict[str, Any]:
+    observation, info = env.reset(options={"task": task})
+    agent = TeacherReplayAgent()
+    agent.reset(env, observation, info)
+    done = False
+    while not done:
+        observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
+        done = terminated or truncated
+    assert terminated and not truncated, task.id
+    return info
+
+
+@pytest.mark.parametrize("ood, seeds", [(False, range(200)), (True, range(100))], ids=["in-distribution", "ood"])
+def test_teacher_solves_every_task_through_the_env_and_scores_1_1(ood, seeds):
+    env = gym.make("mentor/Table-v0")
+    for seed in seeds:
+        task = domain.generate(seed, ood=ood)
+        info = _replay(env, task)
+        assert info["reward_components"]["correct"] == 1.0, task.id
+        assert info["rewards"]["mentor"] == pytest.approx(1.1), task.id
+        assert info["errors"] == [], task.id
+        assert info["messages"] == list(task.teacher.messages), task.id
+    assert database().unchanged
+
+
+# --- hostile inputs, each one env step --------------------------------------
+
+
+def query_call(sql: str) -> str:
+    return call("query", sql=sql)
+
+
+# id -> (action, category of info["errors"][0])
+HOSTILE: dict[str, tuple[str, str]] = {
+    "injection-drop-after-select": (query_call("SELECT 1; DROP TABLE orders"), "execution_error"),
+    "injection-or-1-equals-1": (query_call("' OR 1=1 --"), "execution_error"),
+    "injection-two-deletes": (query_call("SELECT * FROM orders; DELETE FROM orders; --"), "execution_error"),
+    "insert": (query_call("INSERT INTO orders VALUES (901, 1, '2023-01-01', 'shipped')"), "execution_error"),
+    "update": (query_call("UPDATE products SET price = 0"), "execution_error"),
+    "update-in-cte": (query_call("WITH x AS (SELECT 1) UPDATE products SET price = 0"), "execution_error"),
+    "delete": (query_call("DELETE FROM customers WHERE 1 = 1"), "execution_error"),
+    "create-table": (query_call("CREATE TABLE pwned (x)"), "execution_error"),
+    "create-temp-table": (query_call("CREATE TEMP TABLE pwned AS SELECT * FROM orders"), "execution_error"),
+    "create-trigger": (query_call("CREATE TRIGGER t AFTER INSERT ON orders BEGIN DELETE FROM orders; END"), "execution_error"),
+    "drop-table": (query_call("DROP TABLE orders"), "execution_error"),
+    "alter-table": (query_call("ALTER TABLE orders ADD COLUMN pwned TEXT"), "execution_error"),
+    "replace": (query_call("REPLACE INTO products VALUES (1, 'x', 'Books', 1.0)"), "execution_error"),
+    "attach-file": (query_call("ATTACH DATABASE '/tmp/mentor_table_pwned.db' AS pwned"), "execution_error"),
+    "detach-main": (query_call("DETACH DATABASE main"), "execution_error"),
+    "pragma-writable-schema": (query_call("PRAGMA writable_schema = ON"), "execution_error"),
+    "pragma-query-only-off": (query_call("PRAGMA query_only = OFF"), "execution_error"),
+    "load-extension": (query_call("SELECT load_extension('/tmp/evil.so')"), "execution_error"),
+    "vacuum-into-file": (query_call("VACUUM INTO '/tmp/mentor_table_copy.db'"), "execution_error"),
+    "begin-transaction": (query_call("BEGIN IMMEDIATE TRANSACTION"), "execution_error"),
+    "savepoint": (query_call("SAVEPOINT s1"), "execution_error"),
+    "analyze": (query_call("ANALYZE"), "execution_error"),
+    "endless-recursive-cte": (query_call(ENDLESS_CTE_COUNT), "timeout"),
+    "cross-join-3e12-rows": (query_call(HUGE_CROSS_JOIN_COUNT), "timeout"),
+    "blob-2-gb": (query_call("SELECT randomblob(2000000000)"), "execution_error"),
+    "printf-2-gb": (query_call("SELECT printf('%.*c', 2000000000, 'x')"), "execution_error"),
+    "two-selects": (query_call("SELECT 1; SELECT 2"), "execution_error"),
+    "syntax-error": (query_call("SELEC name FRM customers"), "execution_error"),
+    "unknown-table-in-sql": (query_call("SELECT * FROM invoices"), "execution_error"),
+    "nul-byte-in-sql": (query_call("SELECT 1\x00; DROP TABLE orders"), "execution_error"),
+    "lone-surrogate-in-sql": (query_call("SELECT '\ud800'"), "execution_error"),
+    "deep-parentheses": (query_call("SELECT " + "(" * 500 + "1" + ")" * 500), "execution_error"),
+    "sql-over-length-limit": (query_call("SELECT " + "1 + " * 1_000 + "1"), "invalid_args"),
+    # Long SQL is refused before any tool sees it: a megabyte exceeds the turn limit,
+    # 20,000 characters the parser's per-call limit.
+    "sql-one-megabyte": (query_call("SELECT 1 -- " + "x" * 1_000_000), "invalid_action"),
+    "sql-20000-chars": (query_call("SELECT 1 -- " + "x" * 20_000), "parse_error"),
+    "sql-not-a-string": (call("query", sql=["SELECT 1"]), "invalid_args"),
+    "sql-empty": (query_call(""), "invalid_args"),
+    "describe-unknown-table": (call("describe_table", table="invoices"), "execution_error"),
+    "describe-schema-table": (call("describe_table", table="sqlite_master"), "execution_error"),
+    "describe-injected-name": (call("describe_table", table="orders; DROP TABLE orders"), "invalid_args"),
+    "describe-quote-injection": (call("describe_table", table="orders' OR '1'='1"), "invalid_args"),
+    "describe-unicode-name": (call("describe_table", table="ordérs"), "invalid_args"),
+    "list-tables-with-argument": (call("list_tables", pattern="%"), "invalid_args"),
+    "broken-json": ('<tool_call>{"name": "query", "arguments": {"sql": "SELECT 1"</tool_call>', "parse_error"),
+    "single-quoted-json": ("<tool_call>{'name': 'query', 'arguments': {'sql': 'SELECT 1'}}</tool_call>", "parse_error"),
+    "unknown-tool": (call("execute_sql", sql="DROP TABLE orders"), "not_found"),
+    "sql-as-tool-name": (call("DROP TABLE orders", sql="SELECT 1"), "not_found"),
+    "too-many-calls": (query_call("SELECT 1") * 17, "invalid_action"),
+}
+
+
+def test_hostile_table_is_large_and_well_formed():
+    assert len(HOSTILE) >= 30
+    assert {category for _, category in HOSTILE.values()} <= set(ERROR_CATEGORIES)
+
+
+_HOSTILE_ENV = gym.make("mentor/Table-v0")
+_RECOVERY_TASK = domain.generate(3)  # describe customers, one query
+
+
+@pytest.mark.parametrize("action, category", list(HOSTILE.values()), ids=list(HOSTILE))
+def test_hostile_action_is_answered_with_a_typed_error(action: str, category: str):
+    env = _HOSTILE_ENV
+    env.reset(options={"task": _RECOVERY_TASK})
+    started = time.perf_counter()
+    observation, reward, terminated, truncated, info = env.step(action)
+    assert time.perf_counter() - started < 2.0
+    assert info["errors"], "a hostile turn must be recorded in info['errors']"
+    assert info["errors"][0].split(":", 1)[0] == category, info["errors"][0][:300]
+    assert "Error (" in observation and env.observation_space.contains(observation)
+    assert not terminated and not truncated and math.isfinite(reward)
+    assert database().unchanged, "the database changed"
+    # The attach and vacuum cases name these paths; nothing may create them.
+    assert not Path("/tmp/mentor_table_pwned.db").exists() and not Path("/tmp/mentor_table_copy.db").exists()
+
+    # The env still works: the teacher's turns finish the episode correctly.
+    for message in _RECOVERY_TASK.teacher.messages:
+        if message["role"] == "assistant":
+            observation, reward, terminated, truncated, info = env.step(render_assistant_text(message))
+    assert terminated and info["reward_components"]["correct"] == 1.0
+    assert info["errors"] == []
+
+
+def test_tool_specs_bound_every_input():
+    for tool in TOOLS:
+        parameters = tool.parameters
+        assert parameters["additionalProperties"] is False
+        for schema in parameters["properties"].values():
+            assert schema["type"] == "string" and schema["maxLength"] <= MAX_SQL_CHARS
+    assert json.loads(json.dumps([tool.spec for tool in TOOLS]))  # plain JSON
