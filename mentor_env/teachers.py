@@ -18,6 +18,7 @@ environment would record if a model wrote the teacher's turns.
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generator, Iterable, Protocol, Sequence
@@ -31,6 +32,7 @@ from mentor_env.core.messages import (
     tool_message,
     user_message,
 )
+from mentor_env.core.parsing import last_boxed
 from mentor_env.core.splits import read_jsonl, to_jsonl
 from mentor_env.core.task import Task, TeacherTrajectory
 from mentor_env.core.tools import ToolResult, ToolRuntime
@@ -217,3 +219,33 @@ class ReplayPolicy:
         turns = self.turns.get(question, [])
         played = sum(1 for m in messages if m["role"] == "assistant")
         return turns[played] if played < len(turns) else "I do not know."
+
+
+# --- shared by the domains' generators ------------------------------------------
+
+
+def draw_level(rng: random.Random, difficulties: Sequence[int], difficulty: int | None) -> int:
+    """The task's difficulty: ``difficulty`` if given, else drawn from ``rng``.
+
+    Raises:
+        ValueError: ``difficulty`` is not one of ``difficulties``.
+    """
+    level = difficulty if difficulty is not None else rng.choice(difficulties)
+    if level not in difficulties:
+        raise ValueError(f"difficulty must be one of {tuple(difficulties)}, got {level}")
+    return level
+
+
+def scripted_task(domain_name: str, seed: int, ood: bool, question: str, teacher: TeacherTrajectory, meta: dict[str, Any]) -> Task:
+    """A generated task whose gold answer is the one the scripted teacher boxed."""
+    answer = last_boxed(teacher.messages[-1]["content"])
+    if answer is None:
+        raise TeacherFailed(f"the teacher's last turn has no \\boxed{{}} answer: {teacher.messages[-1]['content']!r}")
+    return Task(
+        id=f"{domain_name}-ood-{seed}" if ood else f"{domain_name}-{seed}",
+        domain=domain_name,
+        question=question,
+        answer=answer,
+        teacher=teacher,
+        meta={**meta, "seed": seed, "ood": ood},
+    )

@@ -45,7 +45,14 @@ from mentor_env.core.env import ToolUseEnv
 from mentor_env.domains.answers import numbers_match
 from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, number_param, object_schema
-from mentor_env.teachers import TeacherFailed, TeacherPlan, TeacherTurn, record_trajectory
+from mentor_env.teachers import (
+    TeacherFailed,
+    TeacherPlan,
+    TeacherTurn,
+    draw_level,
+    record_trajectory,
+    scripted_task,
+)
 
 RESULT_LIMIT = 1e15
 MAX_EXPONENT = 64
@@ -638,24 +645,15 @@ class CalcDomain:
         tasks never use, and random expressions with two more operations.
         """
         rng = random.Random(seed)
-        level = difficulty if difficulty is not None else rng.choice(self.difficulties)
-        if level not in self.difficulties:
-            raise ValueError(f"difficulty must be one of {self.difficulties}, got {level}")
+        level = draw_level(rng, self.difficulties, difficulty)
         for _ in range(100):
             question, tree, style = self._draw_ood(rng, level) if ood else self._draw(rng, level)
             try:
                 teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question, solve(tree))
             except TeacherFailed:
                 continue  # e.g. a division by zero deep in a random tree: draw again
-            answer = teacher.messages[-1]["content"]
-            return Task(
-                id=f"{self.name}-ood-{seed}" if ood else f"{self.name}-{seed}",
-                domain=self.name,
-                question=question,
-                answer=answer[answer.index("{") + 1 : answer.rindex("}")],
-                teacher=teacher,
-                meta={"difficulty": level, "style": style, "operations": tree.count_ops(), "seed": seed, "ood": ood},
-            )
+            meta = {"difficulty": level, "style": style, "operations": tree.count_ops()}
+            return scripted_task(self.name, seed, ood, question, teacher, meta)
         raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
 
     @staticmethod

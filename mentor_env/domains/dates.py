@@ -65,7 +65,14 @@ from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, object_schema
 from mentor_env.domains.answers import parse_number
-from mentor_env.teachers import TeacherFailed, TeacherPlan, TeacherTurn, record_trajectory
+from mentor_env.teachers import (
+    TeacherFailed,
+    TeacherPlan,
+    TeacherTurn,
+    draw_level,
+    record_trajectory,
+    scripted_task,
+)
 
 MAX_DAYS = 1_000_000
 MAX_WEEKS = 150_000
@@ -894,9 +901,7 @@ class DatesDomain:
         # A separate stream for ood, so that seed 7 in and out of distribution share no draws.
         # String seeds go through SHA-512 (not hash()), so they are the same in every process.
         rng = random.Random(f"dates-ood-{seed}" if ood else seed)
-        level = difficulty if difficulty is not None else rng.choice(self.difficulties)
-        if level not in self.difficulties:
-            raise ValueError(f"difficulty must be one of {self.difficulties}, got {level}")
+        level = draw_level(rng, self.difficulties, difficulty)
         families = (OOD_FAMILIES if ood else FAMILIES)[level]
         for _ in range(100):
             family = rng.choice(families)
@@ -905,21 +910,11 @@ class DatesDomain:
                 teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question, solve(plan))
             except TeacherFailed:
                 continue  # a draw that leaves the supported years: draw again
-            final = teacher.messages[-1]["content"]
-            return Task(
-                id=f"{self.name}-ood-{seed}" if ood else f"{self.name}-{seed}",
-                domain=self.name,
-                question=question,
-                answer=final[final.index("{") + 1 : final.rindex("}")],
-                teacher=teacher,
-                meta={
+            return scripted_task(self.name, seed, ood, question, teacher, {
                     "difficulty": level,
                     "style": family.__name__,
-                    "seed": seed,
-                    "ood": ood,
                     "calls": len(teacher.calls),
-                },
-            )
+                })
         raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
 
     def judge(self, prediction: str, answer: str) -> bool:

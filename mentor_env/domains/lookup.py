@@ -68,7 +68,7 @@ import math
 import random
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -79,7 +79,14 @@ from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, object_schema
 from mentor_env.domains import calc
 from mentor_env.domains.answers import numbers_match, parse_number
-from mentor_env.teachers import TeacherFailed, TeacherPlan, TeacherTurn, record_trajectory
+from mentor_env.teachers import (
+    TeacherFailed,
+    TeacherPlan,
+    TeacherTurn,
+    draw_level,
+    record_trajectory,
+    scripted_task,
+)
 
 WORLD_SEED = 20251018
 CORPUS_FILE = "lookup_corpus.jsonl"
@@ -1276,9 +1283,7 @@ class LookupDomain:
         """The task of ``seed`` (same arguments, same task, on every platform)."""
         rng = random.Random(seed)
         # Out of distribution leans to the longer chains.
-        level = difficulty if difficulty is not None else rng.choice((1, 2, 3, 3) if ood else self.difficulties)
-        if level not in self.difficulties:
-            raise ValueError(f"difficulty must be one of {self.difficulties}, got {level}")
+        level = draw_level(rng, (1, 2, 3, 3) if ood else self.difficulties, difficulty)
         templates = (OOD_TEMPLATES if ood else TEMPLATES)[level]
         for _ in range(100):
             template = rng.choice(templates)
@@ -1288,25 +1293,18 @@ class LookupDomain:
                 teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question.text, teach(question.plan))
             except TeacherFailed:
                 continue  # a name outside the teacher's top k: draw again (the tests show none is)
-            final = teacher.messages[-1]["content"]
-            answer = final[final.index("{") + 1 : final.rindex("}")]
+            task = scripted_task(self.name, seed, ood, question.text, teacher, {"difficulty": level, "style": style})
+            answer = task.answer
             if not judge_answer(answer, question.expected):  # pragma: no cover - corpus and world disagree
                 raise RuntimeError(
                     f"teacher answered {answer!r} but the world says {question.expected!r} ({style}); "
                     "regenerate the corpus with python -m mentor_env.domains.lookup"
                 )
             documents = [call.arguments["doc_id"] for call in teacher.calls if call.name == "get_document"]
-            return Task(
-                id=f"{self.name}-ood-{seed}" if ood else f"{self.name}-{seed}",
-                domain=self.name,
-                question=question.text,
-                answer=answer,
-                teacher=teacher,
+            return replace(
+                task,
                 meta={
-                    "difficulty": level,
-                    "style": style,
-                    "seed": seed,
-                    "ood": ood,
+                    **task.meta,
                     "hops": max(len(chain.hops) for chain in question.plan.chains),
                     "documents": documents,  # the gold documents, for retrieval metrics
                     "answer_type": "number" if parse_number(answer) is not None else "name",

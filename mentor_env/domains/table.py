@@ -74,7 +74,14 @@ from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, ToolTimeout, format_value, object_schema
 from mentor_env.domains.answers import numbers_match, parse_number
-from mentor_env.teachers import TeacherFailed, TeacherPlan, TeacherTurn, record_trajectory
+from mentor_env.teachers import (
+    TeacherFailed,
+    TeacherPlan,
+    TeacherTurn,
+    draw_level,
+    record_trajectory,
+    scripted_task,
+)
 
 # A query that runs longer than this is stopped. Every task query takes well
 # under 10 ms; the limit stays below ToolRuntime's default 2 s so the tool
@@ -1288,9 +1295,7 @@ class TableDomain:
     def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
         """The task of ``seed`` (same arguments, same task, on every platform)."""
         rng = random.Random(seed)
-        level = difficulty if difficulty is not None else rng.choice(self.difficulties)
-        if level not in self.difficulties:
-            raise ValueError(f"difficulty must be one of {self.difficulties}, got {level}")
+        level = draw_level(rng, self.difficulties, difficulty)
         templates, weights = zip(*(OOD_TEMPLATES if ood else TEMPLATES)[level])
         for _ in range(100):
             template = rng.choices(templates, weights)[0]
@@ -1301,22 +1306,12 @@ class TableDomain:
                 teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, draft.question, solve(draft))
             except TeacherFailed:
                 continue  # no rows, NULL or 0: draw again
-            final = teacher.messages[-1]["content"]
-            return Task(
-                id=f"{self.name}-ood-{seed}" if ood else f"{self.name}-{seed}",
-                domain=self.name,
-                question=draft.question,
-                answer=final[final.index("{") + 1 : final.rindex("}")],
-                teacher=teacher,
-                meta={
+            return scripted_task(self.name, seed, ood, draft.question, teacher, {
                     "difficulty": level,
                     "style": template.__name__.removeprefix("ood_"),
-                    "seed": seed,
-                    "ood": ood,
                     "family": FAMILY_OF_TABLE[draft.tables[0]],
                     "tables": list(draft.tables),
-                },
-            )
+                })
         raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
 
     def judge(self, prediction: str, answer: str) -> bool:

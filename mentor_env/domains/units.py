@@ -60,7 +60,14 @@ from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, number_param, object_schema
 from mentor_env.domains import calc
 from mentor_env.domains.answers import numbers_match
-from mentor_env.teachers import TeacherFailed, TeacherPlan, TeacherTurn, record_trajectory
+from mentor_env.teachers import (
+    TeacherFailed,
+    TeacherPlan,
+    TeacherTurn,
+    draw_level,
+    record_trajectory,
+    scripted_task,
+)
 
 # Inputs as large as the calculator tools accept, so any value can go on to them.
 VALUE_LIMIT = 1e12
@@ -905,9 +912,7 @@ class UnitsDomain:
     def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
         """The task of ``seed`` (same arguments, same task, on every platform)."""
         rng = random.Random(seed)
-        level = difficulty if difficulty is not None else rng.choice(self.difficulties)
-        if level not in self.difficulties:
-            raise ValueError(f"difficulty must be one of {self.difficulties}, got {level}")
+        level = draw_level(rng, self.difficulties, difficulty)
         families = OOD_FAMILIES[level] if ood else FAMILIES[level]
         for _ in range(100):
             family = rng.choice(families)
@@ -916,21 +921,11 @@ class UnitsDomain:
                 teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question, solve(root))
             except TeacherFailed:
                 continue  # a value pushed a call out of range: draw again
-            final = teacher.messages[-1]["content"]
-            return Task(
-                id=f"{self.name}-ood-{seed}" if ood else f"{self.name}-{seed}",
-                domain=self.name,
-                question=question,
-                answer=final[final.index("{") + 1 : final.rindex("}")],
-                teacher=teacher,
-                meta={
+            return scripted_task(self.name, seed, ood, question, teacher, {
                     "difficulty": level,
                     "style": family.__name__.removeprefix("family_"),
                     "operations": root.count(),
-                    "seed": seed,
-                    "ood": ood,
-                },
-            )
+                })
         raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
 
     def judge(self, prediction: str, answer: str) -> bool:
