@@ -11,7 +11,7 @@ TORCH_PIN := torch==2.13.0
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_PIN)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev,trl]'
 	touch $(STAMP)
 
 demo: $(STAMP)

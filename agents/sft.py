@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--model", default="tiny", help="'tiny' or a local Hugging Face model directory")
     parser.add_argument("--domains", nargs="+", default=["calc"])
     parser.add_argument("--tasks", type=int, default=2000, help="teacher trajectories per domain (from the train split)")
+    parser.add_argument("--max-difficulty", type=int, default=None, help="keep only tasks up to this difficulty")
     parser.add_argument("--out", type=Path, required=True)
     for name, default in asdict(SFTConfig()).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
@@ -150,7 +151,13 @@ def main() -> None:
     config = SFTConfig(**{name: getattr(args, name) for name in asdict(SFTConfig())})
     torch.manual_seed(config.seed)
     model, tokenizer = load_student(args.model, seed=config.seed)
-    tasks = [task for name in args.domains for task in load_split(get_domain(name), "train")[: args.tasks]]
+    tasks = [
+        task
+        for name in args.domains
+        for task in [
+            t for t in load_split(get_domain(name), "train") if args.max_difficulty is None or t.meta.get("difficulty", 0) <= args.max_difficulty
+        ][: args.tasks]
+    ]
     history = train_sft(model, tokenizer, tasks, config, log=lambda row: print(json.dumps(row)) if row["step"] % 20 == 0 else None)
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)

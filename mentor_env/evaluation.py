@@ -75,6 +75,7 @@ def summarize(episodes: Sequence[Episode]) -> dict[str, Any]:
         "invented_tool_rate": rate(e.components.get("invented_tool_calls", 0.0) > 0 for e in episodes),
         "format_error_rate": rate(
             any(error.startswith(_FORMAT_ERRORS) for error in e.errors)
+            or e.components.get("finished", 0.0) != 1.0
             or e.components.get("well_formed", 0.0) != 1.0
             or e.final_answer is None
             for e in episodes

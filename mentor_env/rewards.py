@@ -56,6 +56,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from mentor_env.core.parsing import ParsedTurn
+
 TERMINAL_MODES = ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1")
 REWARD_MODES = TERMINAL_MODES + ("dense",)
 
@@ -103,6 +105,32 @@ class Outcome:
     def scoreable(self) -> bool:
         """Ended properly with a non-empty answer: the table's two columns apply."""
         return self.finished and self.well_formed and self.answer is not None
+
+
+def outcome_from_turns(
+    turns: Sequence[ParsedTurn],
+    *,
+    ended: bool,
+    is_correct: Callable[[str], bool],
+    teacher_tools: Iterable[str],
+    available_tools: Iterable[str],
+) -> Outcome:
+    """The :class:`Outcome` of a rollout's parsed assistant turns (the env and the scorers share it).
+
+    The answer is the last ``\\boxed{}`` of any turn; it counts as correct only
+    in a rollout that ``ended`` (the model stopped by itself); every tool name
+    written, broken blocks with a readable name included, is a student tool.
+    """
+    answer = next((turn.final_answer for turn in reversed(turns) if turn.final_answer is not None), None)
+    return Outcome(
+        finished=ended,
+        well_formed=bool(turns) and not turns[-1].malformed,
+        answer=answer,
+        correct=bool(answer is not None and ended and is_correct(answer)),
+        student_tools=tuple(call.name for turn in turns for call in turn.calls if call.name is not None),
+        teacher_tools=tuple(teacher_tools),
+        available_tools=frozenset(available_tools),
+    )
 
 
 def tool_set_match(outcome: Outcome) -> bool:

@@ -272,16 +272,12 @@ class ToolUseEnv(gym.Env[str, str]):
     def outcome(self) -> R.Outcome:
         """The episode as the reward functions see it (meaningful once it is done)."""
         assert self.task is not None
-        final_turn = self.trajectory.final_turn
-        answer = self.trajectory.final_answer
-        correct = answer is not None and self.trajectory.ended and self.domain.judge(answer, self.task.answer)
-        return R.Outcome(
-            finished=self.trajectory.ended,
-            well_formed=final_turn is not None and not final_turn.parsed.malformed,
-            answer=answer,
-            correct=bool(correct),
-            student_tools=tuple(self.trajectory.called_tool_names()),
-            teacher_tools=tuple(self.task.teacher.tool_names),
+        gold = self.task.answer
+        return R.outcome_from_turns(
+            [turn.parsed for turn in self.trajectory.turns],
+            ended=self.trajectory.ended,
+            is_correct=lambda answer: self.domain.judge(answer, gold),
+            teacher_tools=self.task.teacher.tool_names,
             available_tools=self.runtime.names,
         )
 
