@@ -102,7 +102,8 @@ class PPOConfig:
     max_grad_norm: float = 1.0  # gradient clipping
     norm_advantages: bool = True  # whiten advantages over the batch (gae)
     eval_every: int = 10  # updates between evaluations (0: only at the end)
-    eval_episodes: int = 64  # held-out episodes per evaluation (greedy decoding)
+    eval_episodes: int = 64  # held-out episodes per evaluation
+    eval_temperature: float = 0.0  # 0: greedy decoding; else sampled at this temperature
     checkpoint_every: int = 10  # updates between checkpoints (0: never)
     output_dir: str = "runs/ppo"  # metrics.jsonl, checkpoint/, final/
     lora: bool = False  # train LoRA adapters (needs peft) instead of all weights
@@ -457,10 +458,11 @@ class PPOTrainer:
         return result
 
     def evaluate(self, update: int) -> dict[str, Any]:
-        """Greedy decoding on the first ``eval_episodes`` held-out tasks."""
+        """The first ``eval_episodes`` held-out tasks, greedy (or sampled at ``eval_temperature``)."""
         tasks = self.eval_tasks[: self.config.eval_episodes]
         resets = [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(tasks)]
-        _, records = collect_episodes(self.policy(0.0), self._make_env(self.eval_tasks), resets, list(range(len(resets))), self.config.batch_envs)
+        policy = self.policy(self.config.eval_temperature)
+        _, records = collect_episodes(policy, self._make_env(self.eval_tasks), resets, list(range(len(resets))), self.config.batch_envs)
         return summarize(records)
 
     # --- the loop ---
