@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import random
 import time
 from dataclasses import asdict, dataclass, fields

@@ -59,7 +59,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import gymnasium as gym
-import numpy as np
 
 from mentor_env import rewards as R
 from mentor_env.core.domain import Domain

@@ -39,7 +39,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from mentor_env.core.env import ToolUseEnv
 from mentor_env.domains.answers import numbers_match
