@@ -1,6 +1,6 @@
 """Students that work offline.
 
-* ``tiny``: a Qwen2-style causal LM of about 1.3 M parameters with a byte-level
+* ``tiny``: a Qwen2-style causal LM of about 1.2 M parameters with a byte-level
   BPE tokenizer (digits split one per token) trained on the suite's teacher
   conversations and a chat
   template that renders tools and tool calls; built in seconds on a CPU and
