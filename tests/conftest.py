@@ -30,6 +30,39 @@ def call(name: str, **arguments: Any) -> str:
     return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call>"
 
 
+def raw(body: str) -> str:
+    """One call block with ``body`` written verbatim between the tags."""
+    return f"<tool_call>{body}</tool_call>"
+
+
+def finish_with_teacher(env, observation: str, info: dict[str, Any]) -> tuple[bool, bool, dict[str, Any]]:
+    """Play the teacher's turns from the current state until the episode ends."""
+    from agents.baselines import TeacherReplayAgent
+
+    agent = TeacherReplayAgent()
+    agent.reset(env, observation, info)
+    terminated = truncated = False
+    while not (terminated or truncated):
+        observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
+    return terminated, truncated, info
+
+
+def replay_teacher(env, seed: int = 0, task=None) -> tuple[bool, bool, dict[str, Any]]:
+    """Reset (to ``task`` if given) and play the teacher's whole trajectory."""
+    observation, info = env.reset(seed=seed, options={"task": task} if task is not None else None)
+    return finish_with_teacher(env, observation, info)
+
+
+def assert_teacher_solved(env, terminated: bool, truncated: bool, info: dict[str, Any]) -> None:
+    """The episode ended by itself, correct, scoring 1.1, and recorded the teacher's conversation."""
+    task = env.unwrapped.task
+    assert terminated and not truncated, task.id
+    assert info["reward_components"]["correct"] == 1.0, task.id
+    assert info["rewards"]["mentor"] == pytest.approx(1.1), task.id
+    assert info["errors"] == [], task.id
+    assert info["messages"] == list(task.teacher.messages), task.id
+
+
 @pytest.fixture
 def small_env():
     def make(**kwargs: Any):

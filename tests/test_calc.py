@@ -7,10 +7,10 @@ from collections import Counter
 import gymnasium as gym
 import pytest
 
-from agents.baselines import TeacherReplayAgent
 from mentor_env.core.tools import ToolRuntime
 from mentor_env.domains.answers import numbers_match as judge, parse_number
 from mentor_env.domains.calc import TOOL_NAMES, TOOLS, CalcDomain
+from tests.conftest import assert_teacher_solved, replay_teacher
 
 runtime = ToolRuntime(TOOLS)
 
@@ -156,21 +156,9 @@ def test_generated_tasks_use_every_tool_and_style():
 
 def test_teacher_solves_every_task_through_the_env_and_scores_1_1():
     env = gym.make("mentor/Calc-v0", max_turns=12)
-    agent = TeacherReplayAgent()
     for seed in range(300):
-        observation, info = env.reset(seed=seed)
-        agent.reset(env, observation, info)
-        done = False
-        while not done:
-            observation, reward, terminated, truncated, info = env.step(agent.act(observation, info))
-            done = terminated or truncated
-        task = env.unwrapped.task
-        assert terminated and not truncated, task.id
-        assert info["reward_components"]["correct"] == 1.0, task.id
-        assert info["rewards"]["mentor"] == pytest.approx(1.1), task.id
-        assert info["errors"] == []
-        # The recorded conversation is exactly the teacher's trajectory.
-        assert info["messages"] == list(task.teacher.messages), task.id
+        # Also: the recorded conversation is exactly the teacher's trajectory.
+        assert_teacher_solved(env, *replay_teacher(env, seed))
 
 
 def test_teacher_uses_parallel_calls_and_sum_numbers():

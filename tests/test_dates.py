@@ -16,11 +16,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from hypothesis import given, settings, strategies as st
 
-from agents.baselines import TeacherReplayAgent
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.tools import ERROR_CATEGORIES, ToolRuntime
 from mentor_env.domains.dates import FAMILIES, OOD_FAMILIES, TOOL_NAMES, TOOLS, DatesDomain, DatesEnv
-from tests.conftest import call
+from tests.conftest import assert_teacher_solved, call, raw, replay_teacher
 
 runtime = ToolRuntime(TOOLS)
 domain = DatesDomain()
@@ -306,42 +305,17 @@ def test_check_env_passes_without_warnings():
         check_env(env, skip_render_check=False)
 
 
-def _replay(env: gym.Env, options: dict[str, Any] | None, seed: int) -> tuple[bool, bool, dict[str, Any]]:
-    agent = TeacherReplayAgent()
-    observation, info = env.reset(seed=seed, options=options)
-    agent.reset(env, observation, info)
-    terminated = truncated = False
-    while not (terminated or truncated):
-        observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
-    return terminated, truncated, info
-
-
 def test_teacher_solves_every_task_through_the_env_and_scores_1_1():
     env = gym.make("mentor/Dates-v0", max_turns=12)
     for seed in range(200):
-        terminated, truncated, info = _replay(env, None, seed)
-        task = env.unwrapped.task
-        assert task.id == info["task_id"]
-        assert terminated and not truncated, task.id
-        assert info["reward_components"]["correct"] == 1.0, task.id
-        assert info["rewards"]["mentor"] == pytest.approx(1.1), task.id
-        assert info["errors"] == [], task.id
-        assert info["messages"] == list(task.teacher.messages), task.id
+        terminated, truncated, info = replay_teacher(env, seed)
+        assert env.unwrapped.task.id == info["task_id"]
+        assert_teacher_solved(env, terminated, truncated, info)
     for seed in range(100):
-        task = domain.generate(seed, ood=True)
-        terminated, truncated, info = _replay(env, {"task": task}, seed)
-        assert terminated and not truncated, task.id
-        assert info["reward_components"]["correct"] == 1.0, task.id
-        assert info["rewards"]["mentor"] == pytest.approx(1.1), task.id
-        assert info["errors"] == [], task.id
-        assert info["messages"] == list(task.teacher.messages), task.id
+        assert_teacher_solved(env, *replay_teacher(env, seed, domain.generate(seed, ood=True)))
 
 
 # --- hostile input ----------------------------------------------------------------
-
-
-def raw(body: str) -> str:
-    return f"<tool_call>{body}</tool_call>"
 
 
 # id -> (action, category of info["errors"][0]); each is one turn with tool markup.

@@ -26,7 +26,7 @@ from hypothesis import given, settings, strategies as st
 
 from mentor_env.core.tools import ERROR_CATEGORIES, Tool, ToolRuntime
 from mentor_env.domains.calc import TOOL_NAMES
-from tests.conftest import SMALL_TASK, call
+from tests.conftest import SMALL_TASK, call, raw
 
 # A step that takes longer than this on hostile input counts as a hang.
 HANG_LIMIT_S = 5.0
@@ -34,11 +34,6 @@ HANG_LIMIT_S = 5.0
 RECOVERY = [call("add", a=2, b=3), call("multiply", a=5, b=4), "\\boxed{20}"]
 
 ADD_ARGS = '"arguments": {"a": 2, "b": 3}'
-
-
-def raw(body: str) -> str:
-    """One call block with ``body`` written verbatim between the tags."""
-    return f"<tool_call>{body}</tool_call>"
 
 
 def padded_to(text: str, length: int) -> str:

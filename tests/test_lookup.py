@@ -16,7 +16,6 @@ import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from agents.baselines import TeacherReplayAgent
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.tools import ERROR_CATEGORIES, ToolRuntime
 from mentor_env.domains.lookup import (
@@ -34,7 +33,7 @@ from mentor_env.domains.lookup import (
     tokenize,
     world,
 )
-from tests.conftest import call
+from tests.conftest import assert_teacher_solved, call, raw, replay_teacher
 
 runtime = ToolRuntime(TOOLS)
 domain = LookupDomain()
@@ -420,35 +419,14 @@ def test_check_env_passes_without_warnings():
         check_env(env, skip_render_check=False)
 
 
-def play_teacher(env: gym.Env, task=None, seed: int = 0) -> tuple[dict[str, Any], bool, bool]:
-    observation, info = env.reset(seed=seed, options={"task": task} if task is not None else None)
-    agent = TeacherReplayAgent()
-    agent.reset(env, observation, info)
-    terminated = truncated = False
-    while not (terminated or truncated):
-        observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
-    return info, terminated, truncated
-
-
 @pytest.mark.parametrize("ood", [False, True], ids=["in-distribution", "ood"])
 def test_teacher_solves_every_task_through_the_env_and_scores_1_1(ood):
     env = gym.make("mentor/Lookup-v0")
     for seed in range(100 if ood else 200):
-        task = domain.generate(seed, ood=True) if ood else None
-        info, terminated, truncated = play_teacher(env, task, seed)
-        task = env.unwrapped.task
-        assert terminated and not truncated, task.id
-        assert info["reward_components"]["correct"] == 1.0, task.id
-        assert info["rewards"]["mentor"] == pytest.approx(1.1), task.id
-        assert info["errors"] == [], task.id
-        assert info["messages"] == list(task.teacher.messages), task.id
+        assert_teacher_solved(env, *replay_teacher(env, seed, domain.generate(seed, ood=True) if ood else None))
 
 
 # --- hostile input -----------------------------------------------------------------
-
-
-def raw(body: str) -> str:
-    return f"<tool_call>{body}</tool_call>"
 
 
 # id -> (action, category of info["errors"][0]).

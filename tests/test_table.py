@@ -18,7 +18,6 @@ import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from agents.baselines import TeacherReplayAgent
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.tools import ERROR_CATEGORIES, ToolRuntime
 from mentor_env.domains.table import (
@@ -31,7 +30,7 @@ from mentor_env.domains.table import (
     TableDomain,
     database,
 )
-from tests.conftest import call
+from tests.conftest import assert_teacher_solved, call, replay_teacher
 
 runtime = ToolRuntime(TOOLS)
 domain = TableDomain()
@@ -360,28 +359,11 @@ def test_check_env_passes_without_warnings():
         check_env(env, skip_render_check=False)
 
 
-def _replay(env: gym.Env, task) -> dict[str, Any]:
-    observation, info = env.reset(options={"task": task})
-    agent = TeacherReplayAgent()
-    agent.reset(env, observation, info)
-    done = False
-    while not done:
-        observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
-        done = terminated or truncated
-    assert terminated and not truncated, task.id
-    return info
-
-
 @pytest.mark.parametrize("ood, seeds", [(False, range(200)), (True, range(100))], ids=["in-distribution", "ood"])
 def test_teacher_solves_every_task_through_the_env_and_scores_1_1(ood, seeds):
     env = gym.make("mentor/Table-v0")
     for seed in seeds:
-        task = domain.generate(seed, ood=ood)
-        info = _replay(env, task)
-        assert info["reward_components"]["correct"] == 1.0, task.id
-        assert info["rewards"]["mentor"] == pytest.approx(1.1), task.id
-        assert info["errors"] == [], task.id
-        assert info["messages"] == list(task.teacher.messages), task.id
+        assert_teacher_solved(env, *replay_teacher(env, seed, domain.generate(seed, ood=ood)))
     assert database().unchanged
 
 

@@ -14,11 +14,10 @@ import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from agents.baselines import TeacherReplayAgent
 from mentor_env.core.task import Task
 from mentor_env.core.tools import ERROR_CATEGORIES, ToolRuntime
 from mentor_env.domains.units import OOD_UNITS, TOOL_NAMES, TOOLS, UNITS, UnitsDomain, is_ood_pair
-from tests.conftest import call
+from tests.conftest import assert_teacher_solved, call, finish_with_teacher, raw, replay_teacher
 
 runtime = ToolRuntime(TOOLS)
 domain = UnitsDomain()
@@ -288,34 +287,11 @@ def test_check_env_passes_without_warnings():
         check_env(env, skip_render_check=False)
 
 
-def _play_teacher(env: gym.Env, observation: str, info: dict[str, Any]) -> tuple[bool, bool, dict[str, Any]]:
-    agent = TeacherReplayAgent()
-    agent.reset(env, observation, info)
-    terminated = truncated = False
-    while not (terminated or truncated):
-        observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
-    return terminated, truncated, info
-
-
 @pytest.mark.parametrize("ood, seeds", [(False, range(200)), (True, range(100))], ids=["in-distribution", "ood"])
 def test_teacher_solves_every_task_through_the_env(ood: bool, seeds: range) -> None:
     env = gym.make("mentor/Units-v0")
     for seed in seeds:
-        if ood:
-            observation, info = env.reset(seed=seed, options={"task": domain.generate(seed, ood=True)})
-        else:
-            observation, info = env.reset(seed=seed)
-        terminated, truncated, info = _play_teacher(env, observation, info)
-        task = env.unwrapped.task
-        assert terminated and not truncated, task.id
-        assert info["reward_components"]["correct"] == 1.0, task.id
-        assert info["rewards"]["mentor"] == pytest.approx(1.1), task.id
-        assert info["errors"] == [], task.id
-        assert info["messages"] == list(task.teacher.messages), task.id
-
-
-def raw(body: str) -> str:
-    return f"<tool_call>{body}</tool_call>"
+        assert_teacher_solved(env, *replay_teacher(env, seed, domain.generate(seed, ood=True) if ood else None))
 
 
 def convert_call(value: Any = 3.5, from_unit: Any = "km", to_unit: Any = "m") -> str:
@@ -411,6 +387,6 @@ def test_hostile_action_is_an_error_observation(hostile_env: gym.Env, action: An
     assert hostile_env.observation_space.contains(observation)
     assert not terminated and not truncated and math.isfinite(reward)
     # Still usable: the teacher's turns solve the task after the hostile one.
-    terminated, truncated, info = _play_teacher(hostile_env, observation, info)
+    terminated, truncated, info = finish_with_teacher(hostile_env, observation, info)
     assert terminated and not truncated
     assert info["reward_components"]["correct"] == 1.0
