@@ -17,7 +17,6 @@ environment would record if a model wrote the teacher's turns.
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,7 +32,7 @@ from mentor_env.core.messages import (
     user_message,
 )
 from mentor_env.core.parsing import last_boxed
-from mentor_env.core.splits import read_jsonl, to_jsonl
+from mentor_env.core.splits import read_jsonl, to_jsonl, write_text_atomically
 from mentor_env.core.task import Task, TeacherTrajectory
 from mentor_env.core.tools import ToolResult, ToolRuntime
 
@@ -193,12 +192,7 @@ def annotate(tasks: Iterable[Task], teacher: Teacher) -> list[Task]:
 
 def write_jsonl(tasks: Iterable[Task], path: str | Path) -> Path:
     """Write task records, one JSON object per line (written atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(to_jsonl(tasks), encoding="utf-8")
-    os.replace(temporary, path)
-    return path
+    return write_text_atomically(Path(path), to_jsonl(tasks))
 
 
 class ReplayPolicy:

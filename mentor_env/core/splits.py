@@ -110,15 +110,19 @@ def load_split(domain: Domain, split: str) -> list[Task]:
     return _GENERATED[domain.name][split]
 
 
+def tools_json(domain: Domain) -> str:
+    """The domain's ``tools.json``: its tool specs in OpenAI function format."""
+    return json.dumps([tool.spec for tool in domain.tools], indent=2, ensure_ascii=False) + "\n"
+
+
 def write_splits(domain: Domain, out_dir: Path) -> dict[str, Path]:
     """Write ``<out_dir>/<domain>/{train,test,ood}.jsonl`` and ``tools.json``."""
     folder = out_dir / domain.name
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
     for split, tasks in generate_splits(domain).items():
-        written[split] = _write_atomically(folder / f"{split}.jsonl", to_jsonl(tasks))
-    tools = json.dumps([tool.spec for tool in domain.tools], indent=2, ensure_ascii=False) + "\n"
-    written["tools"] = _write_atomically(folder / "tools.json", tools)
+        written[split] = write_text_atomically(folder / f"{split}.jsonl", to_jsonl(tasks))
+    written["tools"] = write_text_atomically(folder / "tools.json", tools_json(domain))
     return written
 
 
@@ -126,7 +130,7 @@ def check_splits(domain: Domain, out_dir: Path) -> list[str]:
     """The files under ``out_dir`` that differ from what the generator builds."""
     folder = out_dir / domain.name
     expected = {f"{split}.jsonl": to_jsonl(tasks) for split, tasks in generate_splits(domain).items()}
-    expected["tools.json"] = json.dumps([tool.spec for tool in domain.tools], indent=2, ensure_ascii=False) + "\n"
+    expected["tools.json"] = tools_json(domain)
     return [
         str(folder / name)
         for name, text in expected.items()
@@ -134,7 +138,9 @@ def check_splits(domain: Domain, out_dir: Path) -> list[str]:
     ]
 
 
-def _write_atomically(path: Path, text: str) -> Path:
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
