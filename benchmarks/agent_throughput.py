@@ -12,29 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from agents.ppo import PPOConfig, PPOTrainer
-
-
-def machine() -> dict[str, Any]:
-    import transformers
-
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-    }
+from benchmarks.reporting import machine
+from mentor_env.core.splits import write_text_atomically
 
 
 def measure(model: str, updates: int, episodes: int, advantage: str, init_from: str | None) -> dict[str, Any]:
@@ -84,8 +70,7 @@ def main() -> None:
             f"{row['generated_tokens_per_s']:.0f} | {row['seconds_per_update']:.2f} |"
         )
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": info, "results": rows}, indent=2) + "\n")
+        write_text_atomically(args.json, json.dumps({"machine": info, "settings": vars(args) | {"json": str(args.json)}, "results": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -28,16 +28,16 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import platform
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.reporting import machine, save_figure
+from mentor_env.core.splits import write_text_atomically
 
 MODES = ("sparse", "mentor", "dense")
 RETURN_MODES = ("sparse", "mentor", "dense")
@@ -70,34 +70,6 @@ class Config:
             "lean_info": True,
         }
     )
-
-
-def versions() -> dict[str, str]:
-    import gymnasium
-    import matplotlib
-    import stable_baselines3
-    import torch
-
-    import mentor_env
-
-    return {
-        "python": platform.python_version(),
-        "mentor_env": mentor_env.__version__,
-        "stable_baselines3": stable_baselines3.__version__,
-        "torch": torch.__version__,
-        "gymnasium": gymnasium.__version__,
-        "numpy": np.__version__,
-        "matplotlib": matplotlib.__version__,
-    }
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-    }
 
 
 def _tasks(split: str, difficulties: tuple[int, ...]) -> list:
@@ -204,24 +176,7 @@ def summarise(config: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
     return curves
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def plot(config: Config, summary: dict[str, Any], path: Path) -> None:
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -248,10 +203,7 @@ def plot(config: Config, summary: dict[str, Any], path: Path) -> None:
         fontsize=10,
     )
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    plt.close(figure)
-    write_atomically(path, buffer.getvalue())
+    save_figure(figure, path, dpi=120)
 
 
 def table(config: Config, summary: dict[str, Any]) -> str:
@@ -316,14 +268,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "train_tasks": "calc train split, levels " + ", ".join(map(str, config.difficulties)),
         "eval_tasks": f"first {config.eval_tasks} calc test-split tasks of those levels, deterministic policy, each once",
         "config": asdict(config),
-        "versions": versions(),
         "machine": machine(),
         "wall_seconds": wall,
         "summary": summary,
         "runs": runs,
     }
     out = Path(args.out)
-    write_atomically(out / "results.json", (json.dumps(results, indent=1) + "\n").encode())
+    write_text_atomically(out / "results.json", json.dumps(results, indent=1) + "\n")
     plot(config, summary, out / "learning_curves.png")
     print(f"{len(runs)} runs of {config.total_timesteps} env steps in {wall:.0f} s ({config.workers} workers); wrote {out}")
     print(table(config, summary))

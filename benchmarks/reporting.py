@@ -1,0 +1,69 @@
+"""What every benchmark writes beside its numbers: the machine and package versions, and atomic files."""
+
+from __future__ import annotations
+
+import io
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+import mentor_env
+
+# Packages whose version is recorded when the benchmark has imported them (they set its numbers).
+_RECORDED_IF_USED = ("torch", "transformers", "accelerate", "stable_baselines3", "matplotlib")
+
+
+def machine() -> dict[str, Any]:
+    """Platform, CPUs, device, Python and the versions of the packages in use.
+
+    Only packages the benchmark has already imported are listed, so a benchmark
+    of the environments alone neither pays for nor reports torch.
+    """
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "mentor_env": mentor_env.__version__,
+        "gymnasium": gymnasium.__version__,
+        "numpy": np.__version__,
+    }
+    for name in _RECORDED_IF_USED:
+        if name in sys.modules:
+            info[name] = getattr(sys.modules[name], "__version__", "unknown")
+    torch = sys.modules.get("torch")
+    info["device"] = torch.cuda.get_device_name(0) if torch is not None and torch.cuda.is_available() else "cpu"
+    return info
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> Path:
+    """Write ``data`` through a temporary file in the same folder, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        umask = os.umask(0)  # mkstemp makes the file private; give it the mode a plain open() would
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_figure(figure: Any, path: Path, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG, atomically, and close it."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    plt.close(figure)
+    return write_bytes_atomically(path, buffer.getvalue())
