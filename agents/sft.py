@@ -27,6 +27,11 @@ from mentor_env.core.task import Task
 from mentor_env.domains import get_domain
 
 
+# The committed SFT warm start of the tiny student (`make warm-start` rebuilds it; its README.md says how
+# it was trained). RL runs start from it so they need not pay the ten CPU minutes of SFT each time.
+WARM_START = Path(__file__).resolve().parent / "checkpoints" / "tiny-calc-sft"
+
+
 @dataclass
 class SFTConfig:
     epochs: int = 3  # passes over the teacher trajectories

@@ -1,6 +1,6 @@
 """Students that work offline.
 
-* ``tiny``: a Qwen2-style causal LM of about 1.2 M parameters with a byte-level
+* ``tiny``: a Qwen2-style causal LM of about 1.0 M parameters (1,002,368) with a byte-level
   BPE tokenizer (digits split one per token) trained on the suite's teacher
   conversations and a chat
   template that renders tools and tool calls; built in seconds on a CPU and
@@ -88,10 +88,14 @@ def render_with_template(template: str, messages: list[dict[str, Any]], tools: l
     return rendered[0]
 
 
+# Tool-call conversations need few merges; a small vocabulary keeps the softmax cheap.
+TINY_VOCAB_SIZE = 2048
+
+
 def build_tiny_student(
     output_dir: str | Path,
     seed: int = 0,
-    vocab_size: int = 4096,
+    vocab_size: int = TINY_VOCAB_SIZE,
     hidden_size: int = 128,
     layers: int = 4,
     corpus: Iterable[str] | None = None,
@@ -186,7 +190,7 @@ def load_student(name_or_path: str, cache_dir: str | Path = ".cache/students", s
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if name_or_path == "tiny":
-        path = Path(cache_dir) / f"tiny-seed{seed}"
+        path = Path(cache_dir) / f"tiny-seed{seed}-vocab{TINY_VOCAB_SIZE}"
         if not (path / "config.json").exists():
             build_tiny_student(path, seed=seed)
     elif name_or_path == "smollm2-135m":
