@@ -107,6 +107,22 @@ class PPOConfig:
     output_dir: str = "runs/ppo"  # metrics.jsonl, checkpoint/, final/
     lora: bool = False  # train LoRA adapters (needs peft) instead of all weights
     batch_envs: int = 32  # environments stepped together (one generate call per turn)
+    progress_bar: bool = True  # a tqdm bar with success, reward, KL and tokens/s
+
+
+# PPO settings for the tiny student from the SFT warm start (agents.sft.WARM_START), measured on
+# 2 CPUs: Calc level 1, where its greedy success is 30%, short turns, a sampling temperature that
+# keeps the rollouts near its greedy quality. tests/test_learning.py and the quick sparse-vs-dense
+# benchmark use them.
+TINY_WARM_START_SETTINGS: dict[str, Any] = {
+    "max_difficulty": 1,
+    "episodes_per_update": 64,
+    "minibatch_size": 16,
+    "max_new_tokens": 48,
+    "max_turns": 3,
+    "temperature": 0.7,
+    "learning_rate": 2e-4,
+}
 
 
 # --- model pieces --------------------------------------------------------------
@@ -458,10 +474,17 @@ class PPOTrainer:
 
     def evaluate(self, update: int) -> dict[str, Any]:
         """The first ``eval_episodes`` held-out tasks, greedy (or sampled at ``eval_temperature``)."""
-        tasks = self.eval_tasks[: self.config.eval_episodes]
+        return self.evaluate_tasks(self.config.env_id, self.eval_tasks[: self.config.eval_episodes])
+
+    def evaluate_tasks(self, env_id: str, tasks: Sequence[Any], temperature: float | None = None) -> dict[str, Any]:
+        """:func:`mentor_env.evaluation.summarize` of one episode per task on ``env_id`` (env seed: the task's index)."""
         resets = [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(tasks)]
-        policy = self.policy(self.config.eval_temperature)
-        _, records = collect_episodes(policy, self._make_env(self.eval_tasks), resets, list(range(len(resets))), self.config.batch_envs)
+        policy = self.policy(self.config.eval_temperature if temperature is None else temperature)
+
+        def make_env() -> gym.Env:
+            return gym.make(env_id, tasks=list(tasks), reward_mode=self.config.reward_mode, max_turns=self.config.max_turns)
+
+        _, records = collect_episodes(policy, make_env, resets, list(range(len(resets))), self.config.batch_envs)
         return summarize(records)
 
     # --- the loop ---
@@ -473,7 +496,7 @@ class PPOTrainer:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         metrics_path = self.output_dir / "metrics.jsonl"
         history = self._read_metrics(metrics_path)
-        bar = tqdm(total=c.total_updates, initial=self.update, desc=f"ppo[{c.advantage}:{c.reward_mode}]", disable=not self.accelerator.is_main_process)
+        bar = tqdm(total=c.total_updates, initial=self.update, desc=f"ppo[{c.advantage}:{c.reward_mode}]", disable=not (c.progress_bar and self.accelerator.is_main_process))
         env_steps = history[-1]["env_steps"] if history else 0
         while self.update < c.total_updates:
             started = time.perf_counter()
