@@ -15,6 +15,13 @@ ENV_IDS: dict[str, str] = {
     "mentor/Calc-Structured-v0": "mentor_env.structured:make_structured_calc",
 }
 
+# domain name -> its text env id ("calc" -> "mentor/Calc-v0"), for cross-domain evaluations.
+DOMAIN_ENV_IDS: dict[str, str] = {
+    entry_point.split(":")[0].rsplit(".", 1)[1]: env_id
+    for env_id, entry_point in ENV_IDS.items()
+    if entry_point.startswith("mentor_env.domains.")
+}
+
 
 def register_envs() -> None:
     """Register the ids with Gymnasium (idempotent; ``import mentor_env`` calls it)."""

@@ -36,6 +36,20 @@ def test_make_without_importing_uses_the_module_prefix():
     assert out.stdout.strip() == "CalcEnv"
 
 
+def test_each_domain_has_one_text_env_id():
+    from mentor_env.domains import DOMAINS
+    from mentor_env.registration import DOMAIN_ENV_IDS
+
+    assert DOMAIN_ENV_IDS == {
+        "calc": "mentor/Calc-v0",
+        "units": "mentor/Units-v0",
+        "dates": "mentor/Dates-v0",
+        "lookup": "mentor/Lookup-v0",
+        "table": "mentor/Table-v0",
+    }
+    assert set(DOMAIN_ENV_IDS) == set(DOMAINS)
+
+
 def test_spaces_are_unicode_text():
     env = gym.make("mentor/Calc-v0")
     assert isinstance(env.observation_space, UnicodeText) and isinstance(env.action_space, UnicodeText)
