@@ -45,3 +45,57 @@ def test_sb3_table_matches_the_results_file():
         success, match = summary[mode]["success"], summary[mode]["tool_set_match"]
         row = f"| {mode} | {success['mean'][-1]:.3f} ± {success['std'][-1]:.3f} | {match['mean'][-1]:.3f} |"
         assert row in README, row
+
+
+def test_sparse_vs_dense_tables_are_the_committed_summary():
+    from benchmarks.sparse_vs_dense import summary_markdown
+
+    folder = ROOT / "benchmarks/results/sparse_vs_dense-quick-tiny"
+    results = json.loads((folder / "results.json").read_text())
+    summary = (folder / "summary.md").read_text()
+    assert summary == summary_markdown(results, results["summary"])
+    rows = [line for line in summary.splitlines() if line.startswith("| ")]
+    assert len(rows) == 10
+    for row in rows:
+        assert row in README, row
+    for name in ("learning_curves.png", "similarity_vs_performance.png"):
+        assert (folder / name).stat().st_size > 10_000, name
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_learning_numbers_are_the_committed_ones():
+    results = json.loads((ROOT / "benchmarks/results/ppo_learning-tiny.json").read_text())
+    runs = results["runs"]
+    afters = ", ".join(f"{run['after']:.3f}" for run in runs)
+    gains = ", ".join(f"{100 * run['gain']:+.1f}" for run in runs)
+    sentence = (
+        f"From {runs[0]['before']:.3f}, the six seeds end at {afters}: gains of {gains} points, "
+        f"{100 * results['mean_gain']:.1f} on average, against a seed-to-seed standard deviation of "
+        f"{100 * results['after_std']:.1f} points; every seed improved, the smallest by {100 * results['min_gain']:.1f}."
+    )
+    assert sentence in _flat(README)
+    assert [run["seed"] for run in runs] == [0, 1, 2, 3, 4, 5]
+
+
+def test_throughput_tables_are_the_committed_ones():
+    agent = json.loads((ROOT / "benchmarks/results/agent_throughput-tiny.json").read_text())
+    for row in agent["results"]:
+        line = (
+            f"| {row['model']} | {row['advantage']} | {row['episodes_per_update']} | {row['env_steps_per_s']:.1f} | "
+            f"{row['generated_tokens_per_s']:.0f} | {row['seconds_per_update']:.2f} |"
+        )
+        assert line in README, line
+    env = json.loads((ROOT / "benchmarks/results/env_throughput.json").read_text())
+    reset = {row["domain"]: row for row in env["reset"] if row["source"] == "split"}
+    hostile = {row["domain"]: row for row in env["hostile_steps"]}
+    for row in env["teacher_steps"]:
+        domain = row["domain"]
+        line = f"| {domain} | {reset[domain]['us_per_reset']:.0f} | {row['us_per_step']:.0f} | {hostile[domain]['us_per_step']:.0f} |"
+        assert line in README, line
+    vector = {(row["mode"], row["num_envs"]): row["env_steps_per_s"] for row in env["vector"]}
+    assert f"sync vector env runs {vector['sync', 8]:.0f} env steps/s at 8 envs and the async one {vector['async', 8]:.0f}" in _flat(README)
+    dense = next(row for row in env["rewards"] if row["name"] == "dense")
+    assert f"the `dense` reward takes {dense['us_per_call']:.1f} µs" in _flat(README)
