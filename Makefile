@@ -27,7 +27,7 @@ bench-sb3: $(STAMP)
 	$(BIN)/python -m benchmarks.sb3_sparse_vs_dense
 
 # Rebuild the committed SFT warm start of the tiny student (agents/checkpoints/tiny-calc-sft,
-# about 10 minutes on 2 CPUs; the same seed gives the same weights on the same torch build).
+# 18-19 minutes on 2 CPUs; it rebuilt bit for bit on the machine that made it, torch 2.13.0 CPU).
 warm-start: $(STAMP)
 	$(BIN)/python -m agents.sft --model tiny --max-difficulty 3 --tasks 5000 --epochs 2 \
 		--batch-size 8 --learning-rate 1e-3 --seed 0 --out agents/checkpoints/tiny-calc-sft

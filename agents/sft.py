@@ -28,7 +28,7 @@ from mentor_env.domains import get_domain
 
 
 # The committed SFT warm start of the tiny student (`make warm-start` rebuilds it; its README.md says how
-# it was trained). RL runs start from it so they need not pay the ten CPU minutes of SFT each time.
+# it was trained). RL runs start from it so they need not pay the 18 CPU minutes of SFT each time.
 WARM_START = Path(__file__).resolve().parent / "checkpoints" / "tiny-calc-sft"
 
 

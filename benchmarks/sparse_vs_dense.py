@@ -10,7 +10,7 @@ Pipeline, all from the same seeds:
    start on a fixed budget of Calc teacher trajectories; this checkpoint is
    also the SFT baseline. The quick profile starts from the committed warm
    start ``agents/checkpoints/tiny-calc-sft`` (``make warm-start`` rebuilds it
-   with this same SFT code in about 10 minutes, which would not leave the RL
+   with this same SFT code in 18-19 minutes, which would not leave the RL
    runs any time on 2 CPUs); ``--profile full`` trains its own;
 2. from that same checkpoint, PPO with each reward mode for the same number
    of updates (the same episodes per update), several seeds per mode,
