@@ -433,12 +433,16 @@ def plot(results: dict[str, Any], summary: dict[str, Any], out_dir: Path) -> Non
     save_figure(figure, out_dir / "learning_curves.png")
 
     figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    highest = 0.0
     for policy, row in summary["table"].items():
         ood = [s for s in row if s.endswith("/ood")]
         success = float(np.mean([row[s]["success_rate"][0] for s in ood]))
+        highest = max(highest, success)
         jsd = row["calc/test"]["tool_use_jsd"][0]
         axis.scatter(jsd, success, s=40)
         axis.annotate(policy, (jsd, success), textcoords="offset points", xytext=(5, 4))
+    top = max(0.1, 1.15 * highest)
+    axis.set_ylim(-0.04 * top, top)  # a success rate: start at 0, with room for the markers
     axis.set_xlabel("tool-use JSD to the teacher (Calc test; lower = more similar)")
     axis.set_ylabel("mean OOD success over the domains")
     axis.set_title("Similarity to the teacher vs out-of-domain success")
