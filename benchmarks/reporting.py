@@ -1,4 +1,4 @@
-"""What every benchmark writes beside its numbers: the machine and package versions, and atomic files."""
+"""What the benchmarks share: the machine and package versions, atomic files, steps to reach a target."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import platform
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import gymnasium
 import numpy as np
@@ -67,3 +67,11 @@ def save_figure(figure: Any, path: Path, dpi: int = 110) -> Path:
     figure.savefig(buffer, format="png", dpi=dpi)
     plt.close(figure)
     return write_bytes_atomically(path, buffer.getvalue())
+
+
+def steps_to_reach(curve: Iterable[tuple[int, float]], target: float) -> int | None:
+    """The first step count at which a learning curve of ``(steps, success)`` reaches ``target`` (None: never)."""
+    for steps, success in curve:
+        if success >= target:
+            return steps
+    return None

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.reporting import machine, save_figure
+from benchmarks.reporting import machine, save_figure, steps_to_reach
 from mentor_env.core.splits import write_text_atomically
 
 MODES = ("sparse", "mentor", "dense")
@@ -167,10 +167,8 @@ def summarise(config: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
                 continue
             reached = None
             if target > 0:
-                for step, value in zip(curves[mode]["steps"], curves[mode]["success"]["mean"]):
-                    if value >= target - 1e-12:
-                        reached = step
-                        break
+                # The tolerance absorbs the rounding between two means of the same numbers.
+                reached = steps_to_reach(zip(curves[mode]["steps"], curves[mode]["success"]["mean"]), target - 1e-12)
             curves[mode]["steps_to_sparse_final"] = reached
             curves[mode]["fraction_of_run_to_sparse_final"] = None if reached is None else reached / config.total_timesteps
     return curves

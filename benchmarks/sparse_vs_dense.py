@@ -58,7 +58,7 @@ import numpy as np
 
 from agents.ppo import TINY_WARM_START_SETTINGS
 from agents.sft import WARM_START
-from benchmarks.reporting import save_figure
+from benchmarks.reporting import save_figure, steps_to_reach
 from mentor_env.core.splits import write_text_atomically
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,14 +120,6 @@ def confidence_interval(values: Sequence[float]) -> tuple[float, float]:
         return mean, 0.0
     half = _T_975.get(len(values) - 1, 1.96) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
     return mean, half
-
-
-def steps_to_reach(curve: Sequence[tuple[int, float]], target: float) -> int | None:
-    """The first env-step count at which a learning curve reaches ``target`` success (None: never)."""
-    for steps, success in curve:
-        if success >= target:
-            return steps
-    return None
 
 
 # --- one job per process -------------------------------------------------------------
