@@ -6,16 +6,29 @@ executes calls by name: it validates the arguments with a precompiled
 ``jsonschema`` validator (built once per tool), runs the callable under a time
 limit, and turns the result or the failure into the string the model sees.
 
+Time limits
+    Every call has a deadline (a :func:`time.monotonic` value):
+    ``timeout_s`` after it starts, or earlier when the caller passes one (the
+    environment's per-turn budget). A tool runs in the caller's thread; no
+    signal, timer or thread pool is involved, so calls from any thread keep
+    their limit and the caller's own ``SIGALRM`` timers are left alone.
+
+    - An ordinary tool must bound its own work (bounded inputs in its schema,
+      and :func:`call_deadline` for anything that loops). A call that returns
+      after its deadline is reported as ``timeout`` and its result dropped.
+    - A tool with ``isolated=True`` runs in a child process of its runtime
+      (:mod:`mentor_env.core.sandbox`) that is killed at the deadline: for work
+      that cannot be bounded from Python, such as one SQLite function call.
+
 Nothing here runs model-written code: the model only picks a registered tool
 and supplies JSON arguments that the schema has already checked.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
-import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -51,12 +64,16 @@ class Tool:
         description: One or two sentences for the model.
         parameters: JSON Schema of the argument object (``type: object``).
         function: Called as ``function(**arguments)`` after validation.
+        isolated: Run each call in a child process that is killed at the
+            call's deadline (see the module doc). ``function`` must then be
+            importable by its module and name, as for ``multiprocessing``.
     """
 
     name: str
     description: str
     parameters: Mapping[str, Any]
     function: Callable[..., Any] = field(repr=False, compare=False)
+    isolated: bool = field(default=False, kw_only=True)
     validator: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -71,6 +88,11 @@ class Tool:
         validator_class.check_schema(self.parameters)
         # Compiled once here; every call reuses it.
         object.__setattr__(self, "validator", validator_class(self.parameters))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # jsonschema's validator classes are made at run time and do not pickle;
+        # the copy compiles its own (multiprocessing spawn, Ray, SubprocVecEnv).
+        return (_rebuild_tool, (self.name, self.description, dict(self.parameters), self.function, self.isolated))
 
     @classmethod
     def from_function(cls, function: Callable[..., Any]) -> Tool:
@@ -100,6 +122,12 @@ class Tool:
                 "parameters": dict(self.parameters),
             },
         }
+
+
+def _rebuild_tool(
+    name: str, description: str, parameters: dict[str, Any], function: Callable[..., Any], isolated: bool
+) -> Tool:
+    return Tool(name, description, parameters, function, isolated=isolated)
 
 
 @dataclass(frozen=True)
@@ -185,18 +213,20 @@ def object_schema(properties: dict[str, Any], required: Sequence[str] | None = N
     }
 
 
-class _Timeout(Exception):
-    pass
+_CALL = threading.local()
 
 
-def _raise_timeout(signum: int, frame: Any) -> None:
-    raise _Timeout()
+def call_deadline() -> float:
+    """The :func:`time.monotonic` deadline of the tool call running in this thread.
+
+    ``math.inf`` outside a call. A tool that loops or hands work to an engine
+    (a progress handler, a solver's time limit) reads it to stop in time.
+    """
+    return getattr(_CALL, "deadline", math.inf)
 
 
-# Worker threads for calls made outside the main thread, where SIGALRM is not
-# available. A call that overruns is reported as a timeout; its thread is left
-# to finish (tools bound their inputs, so it does).
-_THREAD_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="mentor-tool")
+def _timeout_result(name: str, limit_s: float) -> ToolResult:
+    return error_result(name, TIMEOUT, f"{name} did not finish within {limit_s:.3g} s")
 
 
 class ToolRuntime:
@@ -208,22 +238,26 @@ class ToolRuntime:
     """
 
     def __init__(self, tools: Sequence[Tool], timeout_s: float = 2.0) -> None:
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        self.timeout_s = check_time_limit("timeout_s", timeout_s)
         self.tools: dict[str, Tool] = {}
         for tool in tools:
             if tool.name in self.tools:
                 raise ValueError(f"duplicate tool name {tool.name!r}")
             self.tools[tool.name] = tool
-        self.timeout_s = timeout_s
         self.specs: list[dict[str, Any]] = [tool.spec for tool in tools]
+        self._sandbox: Any = None  # started on the first isolated call
 
     @property
     def names(self) -> frozenset[str]:
         return frozenset(self.tools)
 
-    def execute(self, name: str | None, arguments: Mapping[str, Any] | None) -> ToolResult:
-        """Validate and run one call; never raises."""
+    def execute(self, name: str | None, arguments: Mapping[str, Any] | None, deadline: float | None = None) -> ToolResult:
+        """Validate and run one call; never raises.
+
+        Args:
+            deadline: a :func:`time.monotonic` value the call must finish by
+                when it is sooner than ``timeout_s`` from now (a turn's budget).
+        """
         tool = self.tools.get(name) if isinstance(name, str) else None
         if tool is None:
             available = ", ".join(sorted(self.tools))
@@ -233,17 +267,33 @@ class ToolRuntime:
         problem = self._validation_error(tool, arguments)
         if problem is not None:
             return error_result(name, INVALID_ARGS, problem)
+        started = time.monotonic()
+        call_end = started + self.timeout_s
+        if deadline is not None and deadline < call_end:
+            call_end = deadline
         try:
-            value = self._run_with_time_limit(tool, dict(arguments))
+            value = self._call(tool, dict(arguments), call_end)
+            if time.monotonic() > call_end:
+                return _timeout_result(tool.name, call_end - started)
             return ToolResult(name, truncate(format_value(value), MAX_RESULT_CHARS))
-        except _Timeout:
-            return error_result(name, TIMEOUT, f"{name} did not finish within {self.timeout_s:g} s")
+        except TimeoutError:
+            return _timeout_result(tool.name, call_end - started)
         except ToolTimeout as exc:
             return error_result(name, TIMEOUT, f"{name} timed out: {exc}")
         except ToolError as exc:
             return error_result(name, EXECUTION_ERROR, f"{name} failed: {exc}")
         except Exception as exc:  # a bug or an edge the tool did not bound
             return error_result(name, EXECUTION_ERROR, f"{name} failed: {type(exc).__name__}: {exc}")
+
+    def close(self) -> None:
+        """Stop the child process of isolated tools, if one runs (a later call starts another)."""
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A child process does not travel; the copy starts its own on first use.
+        return {**self.__dict__, "_sandbox": None}
 
     @staticmethod
     def _validation_error(tool: Tool, arguments: Mapping[str, Any]) -> str | None:
@@ -260,17 +310,25 @@ class ToolRuntime:
         )
         return f"{truncate(error.message, 300, keep_end=120)}{location}. {tool.name} expects {{{expected}}}"
 
-    def _run_with_time_limit(self, tool: Tool, arguments: dict[str, Any]) -> Any:
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-            previous = signal.signal(signal.SIGALRM, _raise_timeout)
-            signal.setitimer(signal.ITIMER_REAL, self.timeout_s)
-            try:
-                return tool.function(**arguments)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
-        future = _THREAD_POOL.submit(tool.function, **arguments)
+    def _call(self, tool: Tool, arguments: dict[str, Any], deadline: float) -> Any:
+        if tool.isolated:
+            if self._sandbox is None:
+                from mentor_env.core.sandbox import Sandbox
+
+                self._sandbox = Sandbox()
+            return self._sandbox.call(tool.function, arguments, deadline)
+        previous = call_deadline()
+        _CALL.deadline = deadline
         try:
-            return future.result(timeout=self.timeout_s)
-        except concurrent.futures.TimeoutError:
-            raise _Timeout() from None
+            return tool.function(**arguments)
+        finally:
+            _CALL.deadline = previous
+
+
+def check_time_limit(name: str, value: Any) -> float:
+    """``value`` as a positive, finite number of seconds, or a ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive, finite number of seconds, got {value!r}")
+    return float(value)
