@@ -35,7 +35,10 @@ Arguments
         tasks and the judge.
     reward_mode: one of :data:`mentor_env.rewards.REWARD_MODES`.
     max_turns: assistant turns before truncation.
-    difficulty: fixed difficulty of generated tasks (``None``: a random level).
+    difficulty: a level (or a collection of levels) of ``domain.difficulties``:
+        generated tasks are drawn at it, and served tasks (``split``,
+        ``dataset``, ``tasks``) are filtered to it by their
+        ``meta["difficulty"]``. ``None``: every level.
     split: serve a frozen split, ``"train"``, ``"test"`` or ``"ood"``
         (:mod:`mentor_env.core.splits`) instead of generating tasks.
     dataset: serve the tasks of a JSONL file (our task records or the
@@ -49,12 +52,19 @@ Arguments
     max_calls_per_turn: calls beyond this in one turn are refused.
     max_action_chars: longer actions are refused with an error observation.
     tool_timeout_s: wall-clock limit of one tool call.
+    turn_timeout_s: wall-clock budget of all the tool calls of one turn
+        (default: ``tool_timeout_s``, so a turn never takes longer than one
+        call may); calls left when it is spent are answered with a
+        ``timeout`` error without running.
     render_mode: ``"ansi"`` returns the conversation as ChatML text.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import time
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -77,8 +87,10 @@ from mentor_env.core.task import Task
 from mentor_env.core.tools import (
     INVALID_ACTION,
     PARSE_ERROR,
+    TIMEOUT,
     ToolResult,
     ToolRuntime,
+    check_time_limit,
     error_result,
     truncate,
 )
@@ -86,6 +98,8 @@ from mentor_env.core.trajectory import Trajectory, Turn
 
 MAX_OBSERVATION_CHARS = 32_768
 MAX_ACTION_CHARS = 65_536
+# Generated task ids carry the generator's seed: "calc-1234" (ASCII digits, below 2**63).
+MAX_SEED = 2**63 - 1
 
 
 class ToolUseEnv(gym.Env[str, str]):
@@ -98,52 +112,63 @@ class ToolUseEnv(gym.Env[str, str]):
         domain: Domain,
         reward_mode: str = "mentor",
         max_turns: int = 8,
-        difficulty: int | None = None,
+        difficulty: int | Collection[int] | None = None,
         split: str | None = None,
         dataset: str | Path | None = None,
-        tasks: Sequence[Task] | None = None,
+        tasks: Sequence[Task | Mapping[str, Any]] | None = None,
         parser: ToolCallParser | None = None,
         shaping_weight: float = R.DEFAULT_SHAPING_WEIGHT,
         shaping_gamma: float = 1.0,
         max_calls_per_turn: int = 16,
         max_action_chars: int = MAX_ACTION_CHARS,
         tool_timeout_s: float = 2.0,
+        turn_timeout_s: float | None = None,
         render_mode: str | None = None,
     ) -> None:
         if reward_mode not in R.REWARD_MODES:
             raise ValueError(f"reward_mode must be one of {R.REWARD_MODES}, got {reward_mode!r}")
-        if max_turns < 1:
-            raise ValueError(f"max_turns must be at least 1, got {max_turns}")
-        if difficulty is not None and difficulty not in domain.difficulties:
-            raise ValueError(
-                f"difficulty must be one of {list(domain.difficulties)} for domain {domain.name!r}, got {difficulty}"
-            )
+        self.max_turns = _count("max_turns", max_turns, minimum=1)
+        self.max_calls_per_turn = _count("max_calls_per_turn", max_calls_per_turn, minimum=1)
+        self.max_action_chars = _count("max_action_chars", max_action_chars, minimum=1)
+        self.shaping_weight = _finite("shaping_weight", shaping_weight)
+        self.shaping_gamma = _finite("shaping_gamma", shaping_gamma)
+        if not 0.0 <= self.shaping_gamma <= 1.0:
+            raise ValueError(f"shaping_gamma must be a discount in [0, 1], got {shaping_gamma!r}")
+        self.tool_timeout_s = check_time_limit("tool_timeout_s", tool_timeout_s)
+        self.turn_timeout_s = (
+            self.tool_timeout_s if turn_timeout_s is None else check_time_limit("turn_timeout_s", turn_timeout_s)
+        )
+        if parser is not None and not callable(getattr(parser, "parse", None)):
+            raise TypeError(f"parser must have a parse(text) -> ParsedTurn method, got {type(parser).__name__}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.domain = domain
+        self.difficulty = self._levels("difficulty", difficulty)
         if sum(source is not None for source in (split, dataset, tasks)) > 1:
             raise ValueError("pass at most one of split, dataset and tasks")
         if split is not None:
             tasks = load_split(domain, split)
         elif dataset is not None:
             tasks = read_jsonl(dataset, default_domain=domain.name)
+        elif tasks is not None:
+            tasks = self._task_list(tasks)
         if tasks is not None and len(tasks) == 0:
             raise ValueError("tasks is empty; pass None to generate tasks from the seed")
         foreign = sorted({task.domain for task in tasks or ()} - {domain.name})
         if foreign:
             raise ValueError(f"tasks of domain(s) {foreign} cannot be played in the {domain.name!r} environment")
-        self.domain = domain
         self.reward_mode = reward_mode
-        self.max_turns = max_turns
-        self.difficulty = difficulty
         self.tasks = list(tasks) if tasks is not None else None
         self._tasks_by_id = {task.id: task for task in self.tasks} if self.tasks else {}
+        # Served tasks of each level, for the difficulty filter.
+        self._tasks_by_level: dict[Any, list[Task]] = {}
+        for task in self.tasks or ():
+            self._tasks_by_level.setdefault(task.meta.get("difficulty"), []).append(task)
+        if self.tasks is not None and self.difficulty is not None:
+            self._served_tasks(self.difficulty)  # refuse a filter that matches no task now, not at reset
         self.parser: ToolCallParser = parser if parser is not None else HermesParser()
-        self.shaping_weight = shaping_weight
-        self.shaping_gamma = shaping_gamma
-        self.max_calls_per_turn = max_calls_per_turn
-        self.max_action_chars = max_action_chars
         self.render_mode = render_mode
-        self.runtime = ToolRuntime(domain.tools, timeout_s=tool_timeout_s)
+        self.runtime = ToolRuntime(domain.tools, timeout_s=self.tool_timeout_s)
 
         self.observation_space = UnicodeText(MAX_OBSERVATION_CHARS)
         self.action_space = UnicodeText(max_action_chars)
@@ -162,10 +187,22 @@ class ToolUseEnv(gym.Env[str, str]):
             task: a :class:`Task` (or task record dict) to play.
             task_id: the id of one of ``tasks``, or for generated tasks an id
                 of the form ``"<domain>-<seed>"``.
-            difficulty: difficulty of the generated task.
+            difficulty: a level (or collection of levels) for this reset, as
+                the ``difficulty`` argument: for generated and served tasks alike.
+
+        Raises:
+            ValueError, TypeError: bad options, naming what was expected. The
+                env is then as it was before the call (the episode in progress
+                and the random stream included).
         """
+        rng_before = (self._np_random, self._np_random_seed)
         super().reset(seed=seed)
-        self.task = self._select_task(options or {})
+        try:
+            task = self._select_task({} if options is None else options)
+        except Exception:
+            self._np_random, self._np_random_seed = rng_before
+            raise
+        self.task = task
         self.trajectory = Trajectory(
             messages=[system_message(self.domain.system_prompt), user_message(self.task.question)]
         )
@@ -181,16 +218,15 @@ class ToolUseEnv(gym.Env[str, str]):
         if self.trajectory.done:
             raise RuntimeError("the episode is over; call reset() to start a new one")
 
-        problem = self._action_problem(action)
+        text, problem = self._action_problem(action)
         if problem is not None:
-            text = action if isinstance(action, str) else ""
             parsed = ParsedTurn(content=truncate(text, 1_000))
             results = [error_result(None, INVALID_ACTION, problem)]
             self.trajectory.messages.append(assistant_message(parsed.content))
             self.trajectory.messages.append(tool_message(None, results[0].shown))
             observation = render_tool_responses([results[0].shown])
         else:
-            parsed = self.parser.parse(action)
+            parsed = self.parser.parse(text)
             results = self._execute(parsed) if parsed.has_tool_markup else []
             ok_calls = [(call.name, call.arguments) for call in parsed.calls[: self.max_calls_per_turn] if call.ok]
             self.trajectory.messages.append(assistant_message(parsed.content, ok_calls))
@@ -199,7 +235,7 @@ class ToolUseEnv(gym.Env[str, str]):
             self.trajectory.ended = not parsed.has_tool_markup
 
         errors = [result.error for result in results if not result.ok]
-        self.trajectory.turns.append(Turn(action if isinstance(action, str) else repr(action)[:200], parsed, tuple(results), tuple(errors)))
+        self.trajectory.turns.append(Turn(text, parsed, tuple(results), tuple(errors)))
         if not self.trajectory.ended and len(self.trajectory.turns) >= self.max_turns:
             self.trajectory.truncated = True
 
@@ -216,44 +252,115 @@ class ToolUseEnv(gym.Env[str, str]):
 
     # --- episode pieces ----------------------------------------------------
 
-    def _select_task(self, options: dict[str, Any]) -> Task:
+    def _select_task(self, options: Any) -> Task:
+        if not isinstance(options, Mapping):
+            raise TypeError(f"reset options must be a dict, got {type(options).__name__}")
         unknown = set(options) - {"task", "task_id", "difficulty"}
         if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; expected task, task_id or difficulty")
+            raise ValueError(f"unknown reset options {sorted(map(str, unknown))}; expected task, task_id or difficulty")
         if "task" in options:
-            task = options["task"]
-            return task if isinstance(task, Task) else Task.from_dict(task, default_domain=self.domain.name)
+            return self._given_task(options["task"])
+        difficulty = self._levels("reset option difficulty", options["difficulty"]) if "difficulty" in options else self.difficulty
         task_id = options.get("task_id")
+        if task_id is not None and not isinstance(task_id, str):
+            raise TypeError(f"task_id must be a str, got {type(task_id).__name__}")
         if self.tasks is not None:
             if task_id is not None:
                 if task_id not in self._tasks_by_id:
-                    raise ValueError(f"no task with id {task_id!r} among the {len(self.tasks)} tasks of this env")
+                    raise ValueError(f"no task with id {truncate(task_id, 80)!r} among the {len(self.tasks)} tasks of this env")
                 return self._tasks_by_id[task_id]
-            return self.tasks[int(self.np_random.integers(len(self.tasks)))]
-        difficulty = options.get("difficulty", self.difficulty)
+            served = self._served_tasks(difficulty)
+            return served[int(self.np_random.integers(len(served)))]
         if task_id is not None:
-            match = re.fullmatch(rf"{re.escape(self.domain.name)}-(ood-)?(\d+)", task_id) if isinstance(task_id, str) else None
-            if match is None:
+            match = re.fullmatch(rf"{re.escape(self.domain.name)}-(ood-)?([0-9]{{1,19}})", task_id)
+            if match is None or int(match.group(2)) > MAX_SEED:
                 raise ValueError(
-                    f"generated task ids look like '{self.domain.name}-<seed>' or '{self.domain.name}-ood-<seed>', got {task_id!r}"
+                    f"generated task ids look like '{self.domain.name}-<seed>' or '{self.domain.name}-ood-<seed>' "
+                    f"with a seed of ASCII digits up to {MAX_SEED}, got {truncate(task_id, 80)!r}"
                 )
-            return self.domain.generate(int(match.group(2)), difficulty, ood=match.group(1) is not None)
-        return self.domain.generate(int(self.np_random.integers(2**31 - 1)), difficulty)
+            return self.domain.generate(int(match.group(2)), self._draw_level(difficulty), ood=match.group(1) is not None)
+        seed = int(self.np_random.integers(2**31 - 1))
+        return self.domain.generate(seed, self._draw_level(difficulty))
 
-    def _action_problem(self, action: Any) -> str | None:
-        if not isinstance(action, str):
-            return f"the action must be the text the model generated (str), got {type(action).__name__}"
-        if len(action) > self.max_action_chars:
-            return f"the turn is {len(action)} characters long; the limit is {self.max_action_chars}"
-        return None
+    def _given_task(self, task: Any) -> Task:
+        if isinstance(task, Mapping):
+            task = Task.from_dict(task, default_domain=self.domain.name)
+        elif not isinstance(task, Task):
+            raise TypeError(f"the reset option task must be a Task or a task record dict, got {type(task).__name__}")
+        if task.domain != self.domain.name:
+            raise ValueError(f"task {task.id!r} is of domain {task.domain!r}; this env plays {self.domain.name!r}")
+        return task
+
+    def _task_list(self, tasks: Any) -> list[Task]:
+        if isinstance(tasks, (str, bytes, Mapping)) or not isinstance(tasks, Sequence):
+            raise TypeError(f"tasks must be a list of Task objects or task record dicts, got {type(tasks).__name__}")
+        listed = []
+        for index, task in enumerate(tasks):
+            if isinstance(task, Mapping):
+                task = Task.from_dict(task, default_domain=self.domain.name)
+            elif not isinstance(task, Task):
+                raise TypeError(f"tasks[{index}] must be a Task or a task record dict, got {type(task).__name__}")
+            listed.append(task)
+        return listed
+
+    def _levels(self, name: str, difficulty: Any) -> int | tuple[int, ...] | None:
+        """``difficulty`` checked against the domain's levels (an int, a sorted tuple, or ``None``)."""
+        if difficulty is None:
+            return None
+        single = not isinstance(difficulty, Collection) or isinstance(difficulty, (str, bytes))
+        levels = [difficulty] if single else list(difficulty)
+        wrong = [level for level in levels if isinstance(level, bool) or level not in self.domain.difficulties]
+        if wrong or not levels:
+            raise ValueError(
+                f"{name} must be one of {list(self.domain.difficulties)} (or a collection of them) "
+                f"for domain {self.domain.name!r}, got {difficulty!r}"
+            )
+        return int(levels[0]) if single else tuple(sorted({int(level) for level in levels}))
+
+    def _served_tasks(self, difficulty: int | tuple[int, ...] | None) -> list[Task]:
+        assert self.tasks is not None
+        if difficulty is None:
+            return self.tasks
+        levels = (difficulty,) if isinstance(difficulty, int) else difficulty
+        served = [task for level in levels for task in self._tasks_by_level.get(level, ())]
+        if not served:
+            known = sorted(str(level) for level in self._tasks_by_level)
+            raise ValueError(
+                f"none of the {len(self.tasks)} tasks has difficulty {difficulty!r} "
+                f"(their meta['difficulty'] values: {', '.join(known)})"
+            )
+        # In the served order, so that a seed draws the same task whatever the filter's order.
+        return served if len(levels) == 1 else [task for task in self.tasks if task.meta.get("difficulty") in levels]
+
+    def _draw_level(self, difficulty: int | tuple[int, ...] | None) -> int | None:
+        if difficulty is None or isinstance(difficulty, int):
+            return difficulty
+        return difficulty[int(self.np_random.integers(len(difficulty)))]
+
+    def _action_problem(self, action: Any) -> tuple[str, str | None]:
+        """The action as plain text, and why it is refused (``None``: it is not).
+
+        Only ``str`` and its subclasses are text; a subclass is copied to a plain
+        ``str`` first, so none of its own methods run. Nothing else is inspected
+        beyond its type name (``repr`` of a deep or huge object is slow or raises).
+        """
+        if not issubclass(type(action), str):
+            return "", f"the action must be the text the model generated (str), got {_type_name(action)}"
+        text = str.__str__(action)
+        if len(text) > self.max_action_chars:
+            return text, f"the turn is {len(text)} characters long; the limit is {self.max_action_chars}"
+        return text, None
 
     def _execute(self, parsed: ParsedTurn) -> list[ToolResult]:
-        """One result per call block, up to ``max_calls_per_turn``; one error for the rest."""
+        """One result per call block, up to ``max_calls_per_turn``; one error for the rest.
+
+        The calls share one time budget, ``turn_timeout_s``: each runs with at
+        most what is left of it, and those after it is spent are not run.
+        """
         results = []
+        turn_deadline = time.monotonic() + self.turn_timeout_s
         for call in parsed.calls[: self.max_calls_per_turn]:
-            if call.ok:
-                results.append(self.runtime.execute(call.name, call.arguments))
-            else:
+            if not call.ok:
                 results.append(
                     error_result(
                         call.name,
@@ -261,6 +368,16 @@ class ToolUseEnv(gym.Env[str, str]):
                         f'{call.error}. Write {{"name": ..., "arguments": {{...}}}} inside <tool_call></tool_call>',
                     )
                 )
+            elif time.monotonic() >= turn_deadline:
+                results.append(
+                    error_result(
+                        call.name,
+                        TIMEOUT,
+                        f"not run: this turn's {self.turn_timeout_s:g} s budget for tool calls was spent by the calls before it",
+                    )
+                )
+            else:
+                results.append(self.runtime.execute(call.name, call.arguments, turn_deadline))
         excess = len(parsed.calls) - self.max_calls_per_turn
         if excess > 0:
             results.append(
@@ -325,3 +442,28 @@ class ToolUseEnv(gym.Env[str, str]):
     @staticmethod
     def _fit_observation(text: str) -> str:
         return truncate(text, MAX_OBSERVATION_CHARS)
+
+
+def _type_name(value: Any) -> str:
+    try:
+        return str(type(value).__name__)
+    except Exception:  # a metaclass whose __name__ raises
+        return "object"
+
+
+def _count(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum``, or an error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def _finite(name: str, value: Any) -> float:
+    """``value`` as a finite float, or an error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)

@@ -226,7 +226,7 @@ def call_deadline() -> float:
 
 
 def _timeout_result(name: str, limit_s: float) -> ToolResult:
-    return error_result(name, TIMEOUT, f"{name} did not finish within {limit_s:.3g} s")
+    return error_result(name, TIMEOUT, f"{name} did not finish within {round(limit_s, 2):g} s")
 
 
 class ToolRuntime:
