@@ -82,12 +82,20 @@ Episode, rewards and info
     text that was played); ``lean_info=True`` leaves out the two bulky entries,
     ``messages`` and ``tools``, which vector envs copy on every step.
 
+Rendering
+    ``render_mode="rgb_array"`` draws the observation as a small image
+    (question words as cells, one bar per number slot, green for positive and
+    red for negative, grey where empty; the turn as a blue bar; a red strip
+    after an error), so Gymnasium's video recorders and Stable-Baselines3's
+    ``make_vec_env`` (which asks for ``rgb_array``) work; ``"ansi"`` gives the
+    text env's conversation.
+
 Teacher actions
     :meth:`StructuredToolUse.teacher_action` gives the structured action that
     continues the teacher's reference trajectory (for imitation, tests and
     demonstrations); :meth:`StructuredToolUse.encode_call` and
     :meth:`StructuredToolUse.encode_answer` map any call or answer to an action
-    (through ``gym.make``: ``env.get_wrapper_attr("teacher_action")()``).
+    (through ``gym.make``: ``env.unwrapped.teacher_action()``).
 
 The wrapper works with any domain whose tools take only numbers, lists of
 numbers and small integers (all of Calc's; pass ``tools=[...]`` to keep a
@@ -105,6 +113,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from mentor_env.core.messages import render_conversation
 from mentor_env.core.parsing import last_boxed
 from mentor_env.core.tools import format_value
 
@@ -198,8 +207,12 @@ class _Layout:
             raise ValueError(f"tool {name!r} mixes a list argument with number arguments")
 
 
-class StructuredToolUse(gym.Wrapper):
+class StructuredToolUse(gym.Env[dict, np.ndarray]):
     """Fixed-size numeric observation and ``MultiDiscrete`` action over a text tool-use env (see module doc).
+
+    An env of its own, not a wrapper: ``env.unwrapped`` is this structured env
+    (what ``check_env`` should check), and the text env it plays is
+    :attr:`text_env`. :attr:`task` and :attr:`tasks` are the text env's.
 
     Args:
         env: a :class:`~mentor_env.core.env.ToolUseEnv`, bare or wrapped (e.g. by ``gym.make``).
@@ -213,7 +226,10 @@ class StructuredToolUse(gym.Wrapper):
         lean_info: leave the whole conversation and the tool specs (``info["messages"]``,
             ``info["tools"]``) out of ``info``; vector envs copy ``info`` on every step,
             so training runs several times faster without them.
+        render_mode: ``"rgb_array"``, ``"ansi"`` or ``None`` (see the module doc).
     """
+
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
 
     def __init__(
         self,
@@ -227,8 +243,12 @@ class StructuredToolUse(gym.Wrapper):
         vocabulary: Sequence[str] = CALC_VOCABULARY,
         tools: Sequence[str] | None = None,
         lean_info: bool = False,
+        render_mode: str | None = None,
     ) -> None:
-        super().__init__(env)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.text_env = env
+        self.render_mode = render_mode
         if question_slots < 1 or result_slots < 1 or list_args < 1 or max_integer < 0:
             raise ValueError("question_slots, result_slots and list_args must be at least 1, max_integer at least 0")
         base = env.unwrapped
@@ -277,7 +297,8 @@ class StructuredToolUse(gym.Wrapper):
     # --- Gymnasium API -----------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        _, info = self.env.reset(seed=seed, options=options)
+        super().reset(seed=seed)
+        _, info = self.text_env.reset(seed=seed, options=options)
         question = next((m["content"] for m in info["messages"] if m["role"] == "user"), "")
         self._question = question_numbers(question)[: self.question_slots]
         self._results = []
@@ -292,7 +313,7 @@ class StructuredToolUse(gym.Wrapper):
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         text = self.action_to_text(action)
-        _, reward, terminated, truncated, info = self.env.step(text)
+        _, reward, terminated, truncated, info = self.text_env.step(text)
         new_messages = info["messages"][self._messages_seen :]
         self._messages_seen = len(info["messages"])
         for message in new_messages:
@@ -308,6 +329,46 @@ class StructuredToolUse(gym.Wrapper):
         self._last_error = bool(info["errors"])
         info["text_action"] = text
         return self._observation(), reward, terminated, truncated, self._lean(info)
+
+    def render(self) -> np.ndarray | str | None:
+        """The observation as an RGB image (``rgb_array``) or the conversation as text (``ansi``)."""
+        if self.render_mode == "ansi":
+            base = self.text_env.unwrapped
+            return render_conversation(base.trajectory.messages, base.runtime.specs, add_generation_prompt=False)
+        if self.render_mode == "rgb_array":
+            return self._picture()
+        return None
+
+    def close(self) -> None:
+        self.text_env.close()
+
+    @property
+    def task(self) -> Any:
+        """The text env's task of this episode (``None`` before the first reset)."""
+        return self.text_env.unwrapped.task
+
+    @property
+    def tasks(self) -> Any:
+        """The text env's served tasks (``None`` when it generates them)."""
+        return self.text_env.unwrapped.tasks
+
+    def _picture(self) -> np.ndarray:
+        cell = 4
+        width = cell * max(len(self.vocabulary), 2 * self.n_slots)
+        image = np.zeros((48, width, 3), np.uint8)
+        for index in np.flatnonzero(self._words):
+            image[1:9, index * cell : index * cell + cell - 1] = 255
+        for index, value in enumerate(self._values):
+            left, right = 2 * index * cell, 2 * index * cell + 2 * cell - 1
+            if value is None:
+                image[33:35, left:right] = 96
+                continue
+            height = max(1, round(22 * abs(squash(value)) / NUMBER_BOUND))
+            image[35 - height : 35, left:right] = (0, 200, 0) if value >= 0 else (220, 0, 0)
+        image[38:42, : round(width * min(1.0, self._turn / self.max_turns))] = (40, 90, 255)
+        if self._last_error:
+            image[44:48] = (255, 0, 0)
+        return image
 
     def _lean(self, info: dict[str, Any]) -> dict[str, Any]:
         if self.lean_info:
@@ -461,7 +522,7 @@ class StructuredToolUse(gym.Wrapper):
         the teacher's next one): the next teacher call, or once they are all made,
         the teacher's final answer.
         """
-        task = self.env.unwrapped.task
+        task = self.task
         if task is None:
             return None
         calls = task.teacher.calls
@@ -483,17 +544,20 @@ def make_structured_calc(
     vocabulary: Sequence[str] = CALC_VOCABULARY,
     lean_info: bool = False,
     flatten: bool = False,
+    render_mode: str | None = None,
     **env_kwargs: Any,
 ) -> gym.Env:
     """``mentor/Calc-Structured-v0``: :class:`StructuredToolUse` over ``CalcEnv(**env_kwargs)``.
 
     ``env_kwargs`` are ToolUseEnv's (``reward_mode``, ``max_turns``, ``difficulty``,
     ``split``, ``tasks``, ...); ``flatten=True`` flattens the observation into one ``Box``.
+    ``render_mode`` is the structured env's (``"rgb_array"`` or ``"ansi"``).
     """
     from mentor_env.domains.calc import CalcEnv
 
     env: gym.Env = StructuredToolUse(
-        CalcEnv(**env_kwargs),
+        CalcEnv(**env_kwargs, render_mode="ansi" if render_mode == "ansi" else None),
+        render_mode=render_mode,
         question_slots=question_slots,
         result_slots=result_slots,
         constants=constants,
