@@ -34,6 +34,9 @@ Arguments
     domain: the :class:`~mentor_env.core.domain.Domain` that supplies tools,
         tasks and the judge.
     reward_mode: one of :data:`mentor_env.rewards.REWARD_MODES`.
+    reward_compat: ``"ours"`` (default) or ``"official"``: the episode scores
+        of the published MENTOR reward files (:mod:`mentor_env.rewards`);
+        ``dense`` is then their ``mentor`` plus the same shaping.
     max_turns: assistant turns before truncation.
     difficulty: fixed difficulty of generated tasks (``None``: a random level).
     split: serve a frozen split, ``"train"``, ``"test"`` or ``"ood"``
@@ -109,6 +112,7 @@ class ToolUseEnv(gym.Env[str, str]):
         max_action_chars: int = MAX_ACTION_CHARS,
         tool_timeout_s: float = 2.0,
         render_mode: str | None = None,
+        reward_compat: str = "ours",
     ) -> None:
         if reward_mode not in R.REWARD_MODES:
             raise ValueError(f"reward_mode must be one of {R.REWARD_MODES}, got {reward_mode!r}")
@@ -138,6 +142,7 @@ class ToolUseEnv(gym.Env[str, str]):
         self.tasks = list(tasks) if tasks is not None else None
         self._tasks_by_id = {task.id: task for task in self.tasks} if self.tasks else {}
         self.parser: ToolCallParser = parser if parser is not None else HermesParser()
+        self.reward_compat = R.check_compat(reward_compat, self.parser)  # ValueError on anything else
         self.shaping_weight = shaping_weight
         self.shaping_gamma = shaping_gamma
         self.max_calls_per_turn = max_calls_per_turn
@@ -278,6 +283,7 @@ class ToolUseEnv(gym.Env[str, str]):
             is_correct=lambda answer: self.domain.judge(answer, gold),
             teacher_tools=self.task.teacher.tool_names,
             available_tools=self.runtime.names,
+            compat=self.reward_compat,
         )
 
     def _step_rewards(self) -> tuple[dict[str, float], dict[str, float]]:
