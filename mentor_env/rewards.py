@@ -24,7 +24,10 @@ needs ``S`` non-empty (a student that called no valid tool gets no match
 bonus). An empty ``T`` means the teacher used no tool: then ``S = ∅`` is a
 match in every mode (exact, overlap, F1 = 1) and any valid call a miss.
 ``F1`` is computed on the multisets of valid tool names (so repeated calls
-count). Sums are rounded to 10 decimals (``0.7 + 0.1`` is 0.8).
+count). Sums are rounded to 10 decimals (``0.7 + 0.1`` is 0.8). Note the
+published incentive: with a wrong answer some modes pay less than with none
+(``mentor_partial``: 0.0 or 0.06 against 0.1; with an invented tool,
+``mentor``/``mentor_f1`` at most 0.06 and ``mentor_nomatch`` 0.0).
 
 Two settings (``compat``) build the :class:`Outcome` from the same parsed turns
 (:func:`outcome_from_turns`); the functions below score both:
@@ -210,8 +213,8 @@ def _official_outcome(
             "compat='official' needs turns parsed by a parser that sets ParsedTurn.literal (HermesParser does)"
         )
     available = frozenset(available_tools)
-    # The answer: the last "\\boxed " if any turn has one (the published extraction
-    # prefers it), else the last "\\boxed" of any turn, readable or not.
+    # The answer: the last \boxed-and-a-space if any turn has one (the published
+    # extraction prefers it), else the last \boxed of any turn, readable or not.
     spaced = [reading for reading in readings if reading.spaced_boxed]
     boxed = spaced or [reading for reading in readings if reading.last_boxed is not None]
     raw_answer = boxed[-1].last_boxed if boxed else None

@@ -1,4 +1,4 @@
-"""Reward modes on hand-built episodes, expected numbers written out (DESIGN.md table)."""
+"""Reward modes on hand-built episodes, expected numbers written out (the README's reward table)."""
 
 from __future__ import annotations
 

@@ -23,6 +23,8 @@ Reward functions
     Without it every completion counts as finished (TRL's
     ``mask_truncated_completions=True`` is the other way to leave cut
     completions out of the loss).
+    ``reward_func(mode, compat="official")`` gives the published MENTOR reward
+    files' numbers instead of ours (the differences: :mod:`mentor_env.rewards`).
 
 Why there is no ``dense`` reward function
     ``dense`` is ``mentor`` plus potential-based shaping paid per environment
