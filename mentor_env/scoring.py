@@ -64,7 +64,9 @@ response, environment turns included; this setting reads the model's turns
 only, which gives the same numbers as long as the prompt and the tool
 responses hold no ``\boxed`` and no ``<tool_call>`` span with a JSON name
 (the Hermes template's example call, ``{"name": <function-name>, ...}``, is
-not JSON). The answer judge is the domain's in both settings.
+not JSON), and no model turn leaves a ``<tool_call>`` or ``\boxed{`` open
+for a later turn to close (each turn is read on its own). The answer judge is
+the domain's in both settings.
 
 Teacher fields: ``teacher_tools`` (the published MENTOR layout's
 ``tool_calls_used``: a list of tool names) or ``teacher`` (our record
