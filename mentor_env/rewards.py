@@ -1,10 +1,11 @@
 r"""MENTOR rewards as pure functions (no environment needed).
 
-Episode-level scores follow the published MENTOR reward (arXiv 2510.18383,
-official code, tool exact matching) number for number. With ``S`` the set of
-valid tool names the student called, ``T`` the teacher's set, and
-``no_invented`` true when the student wrote no tool name outside the task's
-tools (vacuously true when it called none):
+Episode-level scores follow the table of the published MENTOR reward (arXiv
+2510.18383, official code: ``mentor.py`` for exact tool matching and its
+sparse and ablation files). With ``S`` the set of valid tool names the student
+called, ``T`` the teacher's set, and ``no_invented`` true when the student
+wrote no tool name outside the task's tools (vacuously true when it called
+none):
 
 =================  ============================================  ===========================
 mode               correct answer                                wrong answer
@@ -20,9 +21,31 @@ In every mode a rollout that never ended (truncated at ``max_turns``) or whose
 final turn is malformed scores 0.0, and one that ended without a ``\boxed{}``
 answer (or an empty one) scores 0.1. As in the published code, a tool match
 needs ``S`` non-empty (a student that called no valid tool gets no match
-bonus), except when the teacher called no tool either. ``F1`` is computed on
-the multisets of valid tool names (so repeated calls count), as DESIGN.md
-specifies; the published ablation used sets.
+bonus). An empty ``T`` means the teacher used no tool: then ``S = ∅`` is a
+match in every mode (exact, overlap, F1 = 1) and any valid call a miss.
+``F1`` is computed on the multisets of valid tool names (so repeated calls
+count). Sums are rounded to 10 decimals (``0.7 + 0.1`` is 0.8). Note the
+published incentive: with a wrong answer some modes pay less than with none
+(``mentor_partial``: 0.0 or 0.06 against 0.1; with an invented tool,
+``mentor``/``mentor_f1`` at most 0.06 and ``mentor_nomatch`` 0.0).
+
+Two settings (``compat``) build the :class:`Outcome` from the same parsed turns
+(:func:`outcome_from_turns`); the functions below score both:
+
+* ``"ours"`` (the default): the rules above, with the environment's reading of
+  the text (calls inside ``<think>`` are reasoning, a block with broken JSON
+  but a readable ``"name"`` counts, the answer is the last complete
+  ``\boxed{}`` outside ``<think>``, a final turn that fakes a
+  ``<tool_response>`` is malformed).
+* ``"official"``: the published reward files case for case, their reading of
+  the text included (:class:`~mentor_env.core.parsing.LiteralReading`): every
+  ``<tool_call>...</tool_call>`` span anywhere counts by its JSON ``"name"``
+  (broken JSON: no name; a non-string name is an invented tool), the answer is
+  the last ``\boxed`` anywhere (unclosed: no answer), nothing is malformed, an
+  empty ``T`` scores 0.1 in the tool-matching modes ("teacher tools not
+  provided"), F1 is over sets, sums are not rounded, and a name the published
+  code cannot hash (a JSON object or array) makes it raise: such a rollout
+  scores 0.0 in the modes that read tools, with ``scoring_error`` set.
 
 ``dense`` adds potential-based shaping (Ng, Harada & Russell, 1999) toward the
 teacher's trajectory to ``mentor``. The potential of a state is
@@ -51,15 +74,18 @@ which policy is optimal.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from mentor_env.core.parsing import ParsedTurn
+from mentor_env.core.parsing import LiteralReading, ParsedTurn, ToolCallParser
 
 TERMINAL_MODES = ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1")
 REWARD_MODES = TERMINAL_MODES + ("dense",)
+# How an outcome is read from the text: our rules, or the published code's (module doc).
+COMPAT_SETTINGS = ("ours", "official")
 
 # Share of a teacher call's credit earned by calling the same tool; the rest
 # comes from matching its arguments.
@@ -79,6 +105,13 @@ class Outcome:
         student_tools: Every tool name the student wrote, in order, invented ones included.
         teacher_tools: The teacher's tool names, in order.
         available_tools: The names of the task's tools.
+        teacher_required: The tool-matching modes (all but ``sparse`` and
+            ``mentor_nomatch``) score 0.1 when ``teacher_tools`` is empty
+            (the published code's "teacher tools not provided").
+        f1_over_sets: ``mentor_f1`` compares tool sets, not multisets.
+        rounded: Sums are rounded to 10 decimals (else the raw float sums).
+        scoring_error: Why the published code could not score this rollout
+            (it raised); the modes that read tools then score 0.0.
     """
 
     finished: bool
@@ -88,6 +121,10 @@ class Outcome:
     student_tools: tuple[str, ...]
     teacher_tools: tuple[str, ...]
     available_tools: frozenset[str]
+    teacher_required: bool = False
+    f1_over_sets: bool = False
+    rounded: bool = True
+    scoring_error: str | None = None
 
     @property
     def valid_student_tools(self) -> list[str]:
@@ -107,6 +144,23 @@ class Outcome:
         return self.finished and self.well_formed and self.answer is not None
 
 
+def check_compat(compat: str, parser: ToolCallParser | None = None) -> str:
+    """``compat`` if it is one of :data:`COMPAT_SETTINGS` (and ``parser`` can serve it).
+
+    Raises:
+        ValueError: for another value, or for ``"official"`` with a parser
+            whose turns do not report :attr:`ParsedTurn.literal`.
+    """
+    if compat not in COMPAT_SETTINGS:
+        raise ValueError(f"compat must be one of {COMPAT_SETTINGS}, got {compat!r}")
+    if compat == "official" and parser is not None and getattr(parser.parse(""), "literal", None) is None:
+        raise ValueError(
+            f"compat='official' needs a parser whose ParsedTurn.literal is set (HermesParser sets it); "
+            f"{type(parser).__name__} leaves it None"
+        )
+    return compat
+
+
 def outcome_from_turns(
     turns: Sequence[ParsedTurn],
     *,
@@ -114,13 +168,25 @@ def outcome_from_turns(
     is_correct: Callable[[str], bool],
     teacher_tools: Iterable[str],
     available_tools: Iterable[str],
+    compat: str = "ours",
 ) -> Outcome:
     """The :class:`Outcome` of a rollout's parsed assistant turns (the env and the scorers share it).
 
-    The answer is the last ``\\boxed{}`` of any turn; it counts as correct only
-    in a rollout that ``ended`` (the model stopped by itself); every tool name
-    written, broken blocks with a readable name included, is a student tool.
+    ``compat="ours"``: the answer is the last ``\\boxed{}`` of any turn; it
+    counts as correct only in a rollout that ``ended`` (the model stopped by
+    itself); every tool name written, broken blocks with a readable name
+    included, is a student tool. ``compat="official"``: the published code's
+    rules (module doc), from each turn's :attr:`ParsedTurn.literal`; a turn
+    without one (an action the environment refused unread) contributes
+    nothing.
+
+    Raises:
+        ValueError: for an unknown ``compat``, or ``"official"`` on turns none
+            of which carries a literal reading.
     """
+    check_compat(compat)
+    if compat == "official":
+        return _official_outcome(turns, ended, is_correct, teacher_tools, available_tools)
     answer = next((turn.final_answer for turn in reversed(turns) if turn.final_answer is not None), None)
     return Outcome(
         finished=ended,
@@ -133,8 +199,61 @@ def outcome_from_turns(
     )
 
 
+def _official_outcome(
+    turns: Sequence[ParsedTurn],
+    ended: bool,
+    is_correct: Callable[[str], bool],
+    teacher_tools: Iterable[str],
+    available_tools: Iterable[str],
+) -> Outcome:
+    """The published code's outcome (``compat="official"``, see the module doc)."""
+    readings = [turn.literal for turn in turns if turn.literal is not None]
+    if turns and not readings:
+        raise ValueError(
+            "compat='official' needs turns parsed by a parser that sets ParsedTurn.literal (HermesParser does)"
+        )
+    available = frozenset(available_tools)
+    # The answer: the last \boxed-and-a-space if any turn has one (the published
+    # extraction prefers it), else the last \boxed of any turn, readable or not.
+    spaced = [reading for reading in readings if reading.spaced_boxed]
+    boxed = spaced or [reading for reading in readings if reading.last_boxed is not None]
+    raw_answer = boxed[-1].last_boxed if boxed else None
+    answer = raw_answer if raw_answer is not None and raw_answer.strip() else None
+    names: list[str] = []
+    error = None
+    for name in (name for reading in readings for name in reading.call_names):
+        if not name:  # None, "", 0, false, {}, []: the published code skips falsy names
+            continue
+        if isinstance(name, str):
+            names.append(name)
+        elif isinstance(name, (dict, list)):
+            # The published code tests `name not in valid_tool_names`: a TypeError for these.
+            error = error or f"TypeError: unhashable type: {type(name).__name__!r} (tool name {str(name)[:80]})"
+        else:  # a number or true: hashable, and never a tool's name
+            names.append(_json_text(name))
+    return Outcome(
+        finished=ended,
+        well_formed=True,
+        answer=answer,
+        correct=bool(answer is not None and ended and is_correct(answer)),
+        student_tools=tuple(names),
+        teacher_tools=tuple(teacher_tools),
+        available_tools=available,
+        teacher_required=True,
+        f1_over_sets=True,
+        rounded=False,
+        scoring_error=error,
+    )
+
+
+def _json_text(value: Any) -> str:
+    """A non-string JSON name as written (``7``, ``true``); kept apart from any tool name."""
+    text = json.dumps(value)
+    return f"<{text}>"
+
+
 def tool_set_match(outcome: Outcome) -> bool:
-    """``S == T``, with the published rule that a student using no tool never matches."""
+    """``S == T``; a student using no valid tool matches only a teacher that used none."""
     student = set(outcome.valid_student_tools)
     teacher = set(outcome.teacher_tools)
     if not teacher:
@@ -143,14 +262,20 @@ def tool_set_match(outcome: Outcome) -> bool:
 
 
 def tool_set_overlap(outcome: Outcome) -> bool:
-    """``S ∩ T ≠ ∅`` (the partial-matching ablation)."""
-    return bool(set(outcome.valid_student_tools) & set(outcome.teacher_tools))
+    """``S ∩ T ≠ ∅`` (the partial-matching ablation); with ``T = ∅``, ``S = ∅`` matches."""
+    student = set(outcome.valid_student_tools)
+    teacher = set(outcome.teacher_tools)
+    if not teacher:
+        return not student
+    return bool(student & teacher)
 
 
 def tool_f1(outcome: Outcome) -> float:
-    """F1 between the multisets of valid student and teacher tool names."""
-    student = Counter(outcome.valid_student_tools)
-    teacher = Counter(outcome.teacher_tools)
+    """F1 between the multisets (``f1_over_sets``: the sets) of valid student and teacher tool names."""
+    student: Counter[str] = Counter(outcome.valid_student_tools)
+    teacher: Counter[str] = Counter(outcome.teacher_tools)
+    if outcome.f1_over_sets:
+        student, teacher = Counter(set(student)), Counter(set(teacher))
     if not student and not teacher:
         return 1.0
     common = sum((student & teacher).values())
@@ -170,14 +295,22 @@ def _unscoreable(outcome: Outcome) -> float | None:
     return None
 
 
-def _tool_guided(outcome: Outcome, tool_score: float, hallucination_weight: float) -> float:
+def _tool_guided(
+    outcome: Outcome, tool_score: Callable[[Outcome], float], hallucination_weight: float, uses_teacher: bool = True
+) -> float:
+    """The table's row for a tool-reading mode, checks in the published order."""
     early = _unscoreable(outcome)
     if early is not None:
         return early
-    no_invented = hallucination_weight * outcome.no_invented_tools
-    if outcome.correct:
-        return round(0.7 + 0.3 * tool_score + no_invented, 10)
-    return round(0.2 * 0.3 * tool_score + no_invented, 10)
+    if outcome.scoring_error is not None:
+        return 0.0
+    if uses_teacher and outcome.teacher_required and not outcome.teacher_tools:
+        return 0.1
+    correctness = 0.7 if outcome.correct else 0.0
+    scale = 1.0 if outcome.correct else 0.2  # a wrong answer keeps a fifth of the tool bonus
+    # Summed in the published order, so that unrounded sums are its floats exactly.
+    total = correctness + (0.3 * tool_score(outcome) * scale + hallucination_weight * outcome.no_invented_tools)
+    return round(total, 10) if outcome.rounded else total
 
 
 def sparse_reward(outcome: Outcome) -> float:
@@ -190,22 +323,22 @@ def sparse_reward(outcome: Outcome) -> float:
 
 def mentor_reward(outcome: Outcome) -> float:
     """The published MENTOR reward with exact tool-set matching (max 1.1)."""
-    return _tool_guided(outcome, float(tool_set_match(outcome)), 0.1)
+    return _tool_guided(outcome, lambda o: float(tool_set_match(o)), 0.1)
 
 
 def mentor_partial_reward(outcome: Outcome) -> float:
     """Ablation: any tool overlap instead of equality, no hallucination term (max 1.0)."""
-    return _tool_guided(outcome, float(tool_set_overlap(outcome)), 0.0)
+    return _tool_guided(outcome, lambda o: float(tool_set_overlap(o)), 0.0)
 
 
 def mentor_nomatch_reward(outcome: Outcome) -> float:
     """Ablation: no tool matching, correctness and hallucination only (max 0.8)."""
-    return _tool_guided(outcome, 0.0, 0.1)
+    return _tool_guided(outcome, lambda o: 0.0, 0.1, uses_teacher=False)
 
 
 def mentor_f1_reward(outcome: Outcome) -> float:
-    """Ablation: 0.3·F1 of tool multisets instead of exact matching (max 1.1)."""
-    return _tool_guided(outcome, tool_f1(outcome), 0.1)
+    """Ablation: 0.3·F1 of tool multisets (``f1_over_sets``: sets) instead of exact matching (max 1.1)."""
+    return _tool_guided(outcome, tool_f1, 0.1)
 
 
 EPISODE_REWARDS: dict[str, Callable[[Outcome], float]] = {
@@ -238,6 +371,7 @@ def outcome_components(outcome: Outcome) -> dict[str, float]:
         "invented_tool_calls": float(len(outcome.invented_tools)),
         "tool_calls": float(len(outcome.student_tools)),
         "teacher_tool_calls": float(len(outcome.teacher_tools)),
+        "scoring_error": float(outcome.scoring_error is not None),
     }
 
 

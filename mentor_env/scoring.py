@@ -52,6 +52,22 @@ Single- and multi-turn completions (``multi_turn``):
   trailing piece holding only chat scaffolding (``<|im_start|>assistant``,
   ``assistant``) is no turn, so a final turn left empty reads as none.
 
+Two settings (``compat``, see :mod:`mentor_env.rewards`): ``"ours"`` (the
+default) reads the completion by the rules above. ``"official"`` gives the
+numbers of the published MENTOR reward files, for every mode: it reads each
+model turn literally (:class:`~mentor_env.core.parsing.LiteralReading`:
+``<think>`` included, no name read from broken JSON, the last ``\boxed``
+anywhere), takes ``finished`` alone for "ended" (the published code scores
+any text that ends with the end-of-sequence token), and never calls a turn
+malformed. The published code reads the decoded prompt and the whole
+response, environment turns included; this setting reads the model's turns
+only, which gives the same numbers as long as the prompt and the tool
+responses hold no ``\boxed`` and no ``<tool_call>`` span with a JSON name
+(the Hermes template's example call, ``{"name": <function-name>, ...}``, is
+not JSON), and no model turn leaves a ``<tool_call>`` or ``\boxed{`` open
+for a later turn to close (each turn is read on its own). The answer judge is
+the domain's in both settings.
+
 Teacher fields: ``teacher_tools`` (the published MENTOR layout's
 ``tool_calls_used``: a list of tool names) or ``teacher`` (our record
 ``{"messages", "tool_calls", "source"}``, a
@@ -86,7 +102,7 @@ from mentor_env.core.parsing import (
 )
 from mentor_env.core.task import Task, TeacherTrajectory
 from mentor_env.domains import DOMAINS, get_domain
-from mentor_env.rewards import Outcome, episode_rewards, outcome_components, outcome_from_turns
+from mentor_env.rewards import Outcome, check_compat, episode_rewards, outcome_components, outcome_from_turns
 
 __all__ = [
     "Completion",
@@ -316,6 +332,7 @@ def completion_outcome(
     finished: bool = True,
     multi_turn: bool | None = None,
     parser: ToolCallParser | None = None,
+    compat: str = "ours",
 ) -> Outcome:
     """The :class:`~mentor_env.rewards.Outcome` of a completion (see the module doc).
 
@@ -329,27 +346,34 @@ def completion_outcome(
         finished: the generation ended by itself (False: cut at the length limit).
         multi_turn: how to read the completion; ``None`` decides from its shape.
         parser: the tool-call parser (default: :class:`HermesParser`).
+        compat: ``"ours"`` (default) or ``"official"``, the published reward
+            files' numbers (module doc).
 
     Raises:
-        ValueError: unknown domain, or missing or malformed teacher fields.
+        ValueError: unknown domain or ``compat``, or missing or malformed
+            teacher fields.
         TypeError: a completion that is neither text nor a message list.
     """
+    parser = parser or _PARSER
+    check_compat(compat, parser)
     resolved = resolve_domain(domain)
     teacher_names = teacher_tool_names(teacher, teacher_tools)
     if not isinstance(answer, str):
         if answer is None:
             raise ValueError("missing gold answer: expected `answer` (a string), got None")
         answer = str(answer)
-    parser = parser or _PARSER
     turns, multi = completion_turns(completion, multi_turn, parser)
     parsed: list[ParsedTurn] = [parser.parse(turn) for turn in turns]
-    ended = bool(finished) and not (multi and parsed[-1].has_tool_markup)
+    ended = bool(finished)
+    if compat == "ours":
+        ended = ended and not (multi and parsed[-1].has_tool_markup)
     return outcome_from_turns(
         parsed,
         ended=ended,
         is_correct=lambda final_answer: resolved.judge(final_answer, answer),
         teacher_tools=teacher_names,
         available_tools=(tool.name for tool in resolved.tools),
+        compat=compat,
     )
 
 
@@ -372,7 +396,7 @@ def score_details(completion: Completion, **kwargs: Any) -> dict[str, float]:
 def score_task(completion: Completion, task: Task | Mapping[str, Any], **kwargs: Any) -> dict[str, float]:
     """Score ``completion`` against a :class:`Task` or a task record (ours or the published layout).
 
-    Keyword arguments (``finished``, ``multi_turn``, ``parser``) go to
+    Keyword arguments (``finished``, ``multi_turn``, ``parser``, ``compat``) go to
     :func:`completion_outcome`.
 
     Raises:

@@ -1,4 +1,4 @@
-"""Reward modes on hand-built episodes, expected numbers written out (DESIGN.md table)."""
+"""Reward modes on hand-built episodes, expected numbers written out (the README's reward table)."""
 
 from __future__ import annotations
 
@@ -141,10 +141,14 @@ def outcome(**overrides) -> R.Outcome:
             {"correct": False, "student_tools": ("add", "multiply", "sin")},
             {"sparse": 0.1, "mentor": 0.06, "mentor_partial": 0.06, "mentor_nomatch": 0.0, "mentor_f1": 0.06},
         ),
-        # Published data layout: the teacher used no tool and neither did the student.
+        # The teacher used no tool and neither did the student: a match in every mode.
         (
             {"student_tools": (), "teacher_tools": ()},
-            {"sparse": 1.0, "mentor": 1.1, "mentor_partial": 0.7, "mentor_nomatch": 0.8, "mentor_f1": 1.1},
+            {"sparse": 1.0, "mentor": 1.1, "mentor_partial": 1.0, "mentor_nomatch": 0.8, "mentor_f1": 1.1},
+        ),
+        (
+            {"student_tools": ("add",), "teacher_tools": ()},
+            {"sparse": 1.0, "mentor": 0.8, "mentor_partial": 0.7, "mentor_nomatch": 0.8, "mentor_f1": 0.8},
         ),
     ],
 )

@@ -101,7 +101,9 @@ def test_f1_counts_repeated_calls():
 
 
 def test_no_teacher_tools_and_no_calls_match():
-    assert scores("It is \\boxed{20}.", teacher_tools=[]) == table(1.0, 1.1, 0.7, 0.8, 1.1)
+    # An empty teacher list: the teacher used no tool, and a student that used none matches in every mode.
+    assert scores("It is \\boxed{20}.", teacher_tools=[]) == table(1.0, 1.1, 1.0, 0.8, 1.1)
+    assert scores(call("add", a=2, b=3) + "\\boxed{20}", teacher_tools=[]) == table(1.0, 0.8, 0.7, 0.8, 0.8)
     assert scores("It is \\boxed{20}.")["mentor"] == 0.8  # the student used no tool: no match bonus
 
 

@@ -34,6 +34,9 @@ Arguments
     domain: the :class:`~mentor_env.core.domain.Domain` that supplies tools,
         tasks and the judge.
     reward_mode: one of :data:`mentor_env.rewards.REWARD_MODES`.
+    reward_compat: ``"ours"`` (default) or ``"official"``: the episode scores
+        of the published MENTOR reward files (:mod:`mentor_env.rewards`);
+        ``dense`` is then their ``mentor`` plus the same shaping.
     max_turns: assistant turns before truncation.
     difficulty: a level (or a collection of levels) of ``domain.difficulties``:
         generated tasks are drawn at it, and served tasks (``split``,
@@ -124,6 +127,7 @@ class ToolUseEnv(gym.Env[str, str]):
         tool_timeout_s: float = 2.0,
         turn_timeout_s: float | None = None,
         render_mode: str | None = None,
+        reward_compat: str = "ours",
     ) -> None:
         if reward_mode not in R.REWARD_MODES:
             raise ValueError(f"reward_mode must be one of {R.REWARD_MODES}, got {reward_mode!r}")
@@ -167,6 +171,7 @@ class ToolUseEnv(gym.Env[str, str]):
         if self.tasks is not None and self.difficulty is not None:
             self._served_tasks(self.difficulty)  # refuse a filter that matches no task now, not at reset
         self.parser: ToolCallParser = parser if parser is not None else HermesParser()
+        self.reward_compat = R.check_compat(reward_compat, self.parser)  # ValueError on anything else
         self.render_mode = render_mode
         self.runtime = ToolRuntime(domain.tools, timeout_s=self.tool_timeout_s)
 
@@ -395,6 +400,7 @@ class ToolUseEnv(gym.Env[str, str]):
             is_correct=lambda answer: self.domain.judge(answer, gold),
             teacher_tools=self.task.teacher.tool_names,
             available_tools=self.runtime.names,
+            compat=self.reward_compat,
         )
 
     def _step_rewards(self) -> tuple[dict[str, float], dict[str, float]]:

@@ -13,6 +13,11 @@ A parser is any object with a ``parse(text) -> ParsedTurn`` method
 never raises on model text: every problem is reported on the returned
 :class:`ParsedCall` / :class:`ParsedTurn` so the environment can answer it with
 an error observation.
+
+Besides this reading (the one the environment acts on), :class:`HermesParser`
+reports a *literal* one (:class:`LiteralReading`, :func:`literal_reading`):
+the whole text, reasoning included, read the way the published MENTOR reward
+code reads it, from which the ``compat="official"`` rewards are derived.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ TOOL_RESPONSE_OPEN = "<tool_response>"
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 BOXED = "\\boxed{"
+BOXED_BARE = "\\boxed"
+BOXED_SPACED = "\\boxed "
 
 # A call block longer than this is not a call a model should write; refusing it
 # early keeps json parsing and error messages cheap on hostile input.
@@ -65,6 +72,35 @@ class ParsedCall:
 
 
 @dataclass(frozen=True)
+class LiteralReading:
+    """One turn read literally, as the published MENTOR reward code reads text.
+
+    Nothing is skipped: ``<think>`` blocks, tool responses and broken markup
+    are read like the rest.
+
+    Attributes:
+        call_names: One entry per ``<tool_call>`` ... ``</tool_call>`` span,
+            in order. A span runs from an opening tag to the first closing tag
+            after it (opening tags in between are part of it), so an opening
+            tag never closed makes no span. The entry is the value of the
+            span's ``"name"`` key when the span is a JSON object that has one,
+            of whatever JSON type it is (a string, a number, an object...),
+            else ``None`` (broken JSON gives ``None``: no name is guessed).
+        last_boxed: The raw text (not stripped) of the last ``\\boxed`` in the
+            turn, or with :attr:`spaced_boxed` the text after the last
+            ``\\boxed `` up to the next ``$``; ``""`` when that last ``\\boxed``
+            cannot be read (not followed by ``{``, or its brace never closes);
+            ``None`` when the turn has no ``\\boxed`` at all.
+        spaced_boxed: The turn contains ``\\boxed`` followed by a space (``\\boxed 5``), which
+            the published extraction prefers to any ``\\boxed{}``.
+    """
+
+    call_names: tuple[Any, ...] = ()
+    last_boxed: str | None = None
+    spaced_boxed: bool = False
+
+
+@dataclass(frozen=True)
 class ParsedTurn:
     """Everything the environment needs to know about one assistant turn.
 
@@ -79,6 +115,9 @@ class ParsedTurn:
             so it is a tool turn even when every block is broken.
         malformed: The turn structure is not one a well-behaved model writes
             (it fakes a ``<tool_response>``); a final turn like this scores 0.
+        literal: The same text read literally (:class:`LiteralReading`), for
+            the ``compat="official"`` rewards; ``None`` from a parser that
+            does not report it.
     """
 
     content: str
@@ -86,6 +125,7 @@ class ParsedTurn:
     final_answer: str | None = None
     has_tool_markup: bool = False
     malformed: bool = False
+    literal: LiteralReading | None = None
 
 
 @runtime_checkable
@@ -135,6 +175,51 @@ def last_boxed(text: str) -> str | None:
             return text[brace + 1 : closing[brace]].strip() or None
         position = start
     return None
+
+
+def _literal_call_name(body: str) -> Any:
+    """The ``"name"`` value of a span that is a JSON object, else ``None`` (never raises)."""
+    try:
+        payload = json.loads(body.strip())
+    except Exception:  # broken JSON, nesting too deep, numbers too long: no name
+        return None
+    return payload.get("name") if isinstance(payload, dict) else None
+
+
+def _literal_last_boxed(text: str) -> tuple[str | None, bool]:
+    """``(last_boxed, spaced_boxed)`` of :class:`LiteralReading` for ``text``; linear time."""
+    spaced = BOXED_SPACED in text
+    if spaced:
+        return text.rpartition(BOXED_SPACED)[2].partition("$")[0], True
+    start = text.rfind(BOXED_BARE)
+    if start < 0:
+        return None, False
+    if not text.startswith(BOXED, start):
+        return "", False
+    depth = 0
+    for match in _BRACE.finditer(text, start + len(BOXED) - 1):
+        if match.group() == "{":
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                return text[start + len(BOXED) : match.start()], False
+    return "", False
+
+
+def literal_reading(text: str) -> LiteralReading:
+    """Read ``text`` literally (see :class:`LiteralReading`); linear time, never raises."""
+    names: list[Any] = []
+    position = 0
+    while (start := text.find(TOOL_CALL_OPEN, position)) >= 0:
+        body_start = start + len(TOOL_CALL_OPEN)
+        end = text.find(TOOL_CALL_CLOSE, body_start)
+        if end < 0:
+            break  # no closing tag after this opening, so none after any later one
+        names.append(_literal_call_name(text[body_start:end]))
+        position = end + len(TOOL_CALL_CLOSE)
+    last_boxed, spaced = _literal_last_boxed(text)
+    return LiteralReading(call_names=tuple(names), last_boxed=last_boxed, spaced_boxed=spaced)
 
 
 def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
@@ -295,4 +380,5 @@ class HermesParser:
             final_answer=last_boxed(visible),
             has_tool_markup=bool(calls),
             malformed=TOOL_RESPONSE_OPEN in visible,
+            literal=literal_reading(text),
         )

@@ -23,6 +23,8 @@ Reward functions
     Without it every completion counts as finished (TRL's
     ``mask_truncated_completions=True`` is the other way to leave cut
     completions out of the loss).
+    ``reward_func(mode, compat="official")`` gives the published MENTOR reward
+    files' numbers instead of ours (the differences: :mod:`mentor_env.rewards`).
 
 Why there is no ``dense`` reward function
     ``dense`` is ``mentor`` plus potential-based shaping paid per environment
@@ -67,7 +69,7 @@ from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.core.tools import ToolRuntime
 from mentor_env.integrations import require
-from mentor_env.rewards import TERMINAL_MODES
+from mentor_env.rewards import TERMINAL_MODES, check_compat
 from mentor_env.scoring import resolve_domain, score_completion
 
 __all__ = [
@@ -102,6 +104,8 @@ class MentorReward:
         multi_turn: how to read completions (:func:`mentor_env.scoring.completion_turns`);
             ``None`` decides from their shape.
         name: the name TRL logs (default: ``mode``).
+        compat: ``"ours"`` (default) or ``"official"``, the published MENTOR
+            reward files' numbers (:mod:`mentor_env.scoring`).
     """
 
     def __init__(
@@ -112,6 +116,7 @@ class MentorReward:
         domain: str | None = None,
         multi_turn: bool | None = None,
         name: str | None = None,
+        compat: str = "ours",
     ) -> None:
         if mode == "dense":
             raise ValueError(
@@ -122,6 +127,7 @@ class MentorReward:
             raise ValueError(f"mode must be one of {TERMINAL_MODES}, got {mode!r}")
         if domain is not None:
             resolve_domain(domain)  # fail early on a typo
+        self.compat = check_compat(compat)
         self.mode = mode
         if eos_token_id is None:
             self.eos_token_ids: frozenset[int] | None = None
@@ -134,7 +140,7 @@ class MentorReward:
         self.__name__ = name or mode
 
     def __repr__(self) -> str:
-        return f"MentorReward({self.mode!r}, name={self.__name__!r})"
+        return f"MentorReward({self.mode!r}, name={self.__name__!r}, compat={self.compat!r})"
 
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float]:
         count = len(completions)
@@ -158,6 +164,7 @@ class MentorReward:
                 answer=answers[index],
                 finished=self._finished(completion_ids, index),
                 multi_turn=self.multi_turn,
+                compat=self.compat,
                 **teacher_fields,
             )
             rewards.append(scores[self.mode])

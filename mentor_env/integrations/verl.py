@@ -14,6 +14,7 @@ Point verl at this module's file::
     custom_reward_function.path=$(python -c "import mentor_env.integrations.verl as m; print(m.__file__)")
     custom_reward_function.name=compute_score
     +custom_reward_function.reward_kwargs.reward_mode=mentor   # optional: sparse, mentor_partial, ...
+    +custom_reward_function.reward_kwargs.compat=official      # optional: the published files' numbers
 
 :func:`verl_row` / :func:`to_verl_rows` turn our tasks into the rows verl's
 ``RLHFDataset`` reads (``data_source``, ``prompt``, ``ability``,
@@ -29,7 +30,7 @@ from mentor_env.core.domain import Domain
 from mentor_env.core.messages import render_tools_block
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
-from mentor_env.rewards import TERMINAL_MODES
+from mentor_env.rewards import TERMINAL_MODES, check_compat
 from mentor_env.scoring import resolve_domain, score_details
 
 __all__ = ["compute_score", "to_verl_rows", "verl_row"]
@@ -46,6 +47,7 @@ def compute_score(
     *,
     reward_mode: str | None = None,
     return_dict: bool = True,
+    compat: str | None = None,
     **kwargs: Any,
 ) -> dict[str, float] | float:
     """Score one verl response with the MENTOR reward.
@@ -66,6 +68,9 @@ def compute_score(
             :data:`~mentor_env.rewards.TERMINAL_MODES`; ``dense`` equals ``mentor`` here.
         return_dict: return ``{"score": ..., "acc": ..., every mode, the outcome's
             parts}`` (verl logs the extra keys) rather than the bare float.
+        compat: ``"ours"`` (default) or ``"official"``, the published MENTOR
+            reward files' numbers (:mod:`mentor_env.scoring`); also read from
+            ``extra_info["reward_compat"]``.
 
     Raises:
         ValueError: unknown domain or mode, or missing teacher fields (the
@@ -77,6 +82,7 @@ def compute_score(
         mode = "mentor"  # the shaping sums to zero over a whole response
     if mode not in TERMINAL_MODES:
         raise ValueError(f"reward_mode must be one of {TERMINAL_MODES} (or 'dense'), got {mode!r}")
+    compat = check_compat(compat or extra.get("reward_compat") or "ours")
     domain = extra.get("domain") or data_source
     teacher_key = next((key for key in TEACHER_KEYS if extra.get(key) is not None), None)
     if teacher_key is None and mode != "sparse":
@@ -97,6 +103,7 @@ def compute_score(
         answer=str(ground_truth),
         finished=bool(extra.get("finished", True)),
         multi_turn=multi_turn,
+        compat=compat,
         **teacher_fields,
     )
     if not return_dict:
