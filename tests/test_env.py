@@ -1,4 +1,4 @@
-"""The environment contract of DESIGN.md: spaces, info, seeding, options, rendering, vectors."""
+"""The environment contract: spaces, info, seeding, options, rendering, vectors."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Hostile and malformed actions: ``step`` must answer every one with a typed error, never raise.
 
-DESIGN.md, "The environment contract": bad input never raises out of ``step``;
+The environment contract: bad input never raises out of ``step``;
 it becomes an error observation recorded in ``info["errors"]`` as
 ``"category: message"``, the episode goes on, and nothing the model wrote is
 ever executed. Each case below names the category the code should report
