@@ -7,10 +7,20 @@ registers in one go.
 
 from mentor_env.core import Task, Tool, ToolUseEnv
 from mentor_env.evaluation import evaluate
-from mentor_env.registration import ENV_IDS, register_envs
+from mentor_env.registration import ENV_IDS, register_domain, register_envs
 from mentor_env.rewards import REWARD_MODES
 
 __version__ = "0.1.0"
-__all__ = ["ENV_IDS", "REWARD_MODES", "Task", "Tool", "ToolUseEnv", "evaluate", "register_envs", "__version__"]
+__all__ = [
+    "ENV_IDS",
+    "REWARD_MODES",
+    "Task",
+    "Tool",
+    "ToolUseEnv",
+    "evaluate",
+    "register_domain",
+    "register_envs",
+    "__version__",
+]
 
 register_envs()

@@ -146,6 +146,9 @@ def resolve_domain(domain: str | Domain) -> Domain:
             return domain
         raise TypeError(f"domain must be a domain name or a Domain object, got {type(domain).__name__}")
     key = domain.strip()
+    by_env_id = {entry.env_id: name for name, entry in DOMAINS.items()}
+    if key.removeprefix("mentor_env:") in by_env_id:
+        return get_domain(by_env_id[key.removeprefix("mentor_env:")])
     for prefix in ("mentor_env:", "mentor/", "mentor-"):
         if key.startswith(prefix):
             key = key[len(prefix) :]
@@ -156,7 +159,8 @@ def resolve_domain(domain: str | Domain) -> Domain:
     if key not in DOMAINS:
         raise ValueError(
             f"unknown domain {domain!r}: expected one of {sorted(DOMAINS)}, also written "
-            "'mentor/<name>' or as an environment id such as 'mentor/Calc-v0'"
+            "'mentor/<name>' or as an environment id such as 'mentor/Calc-v0' "
+            "(a domain of your own joins them through mentor_env.register_domain)"
         )
     return get_domain(key)
 

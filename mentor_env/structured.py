@@ -547,16 +547,16 @@ def make_structured_calc(
     render_mode: str | None = None,
     **env_kwargs: Any,
 ) -> gym.Env:
-    """``mentor/Calc-Structured-v0``: :class:`StructuredToolUse` over ``CalcEnv(**env_kwargs)``.
+    """``mentor/Calc-Structured-v0``: :class:`StructuredToolUse` over a Calc text env (``ToolUseEnv(calc, **env_kwargs)``).
 
     ``env_kwargs`` are ToolUseEnv's (``reward_mode``, ``max_turns``, ``difficulty``,
     ``split``, ``tasks``, ...); ``flatten=True`` flattens the observation into one ``Box``.
     ``render_mode`` is the structured env's (``"rgb_array"`` or ``"ansi"``).
     """
-    from mentor_env.domains.calc import CalcEnv
+    from mentor_env.registration import make_domain_env
 
     env: gym.Env = StructuredToolUse(
-        CalcEnv(**env_kwargs, render_mode="ansi" if render_mode == "ansi" else None),
+        make_domain_env("calc", **env_kwargs, render_mode="ansi" if render_mode == "ansi" else None),
         render_mode=render_mode,
         question_slots=question_slots,
         result_slots=result_slots,

@@ -31,9 +31,9 @@ def test_check_env_passes_without_warnings():
 
 def test_make_without_importing_uses_the_module_prefix():
     # Gymnasium 1.x dropped entry-point plugins; "module:id" imports and registers.
-    code = "import gymnasium as gym; env = gym.make('mentor_env:mentor/Calc-v0'); print(type(env.unwrapped).__name__)"
+    code = "import gymnasium as gym; env = gym.make('mentor_env:mentor/Calc-v0'); print(env.unwrapped.domain.name)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "CalcEnv"
+    assert out.stdout.strip() == "calc"
 
 
 def test_each_domain_has_one_text_env_id():

@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
-from mentor_env.core.env import ToolUseEnv
 from mentor_env.domains.answers import numbers_match
 from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, number_param, object_schema
@@ -682,10 +681,3 @@ class CalcDomain:
 
     def judge(self, prediction: str, answer: str) -> bool:
         return numbers_match(prediction, answer)
-
-
-class CalcEnv(ToolUseEnv):
-    """``mentor/Calc-v0`` (see the module docstring). Takes ToolUseEnv's keyword arguments."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(CalcDomain(), **kwargs)

@@ -61,7 +61,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, object_schema
 from mentor_env.domains.answers import parse_number
@@ -919,10 +918,3 @@ class DatesDomain:
 
     def judge(self, prediction: str, answer: str) -> bool:
         return judge_answer(prediction, answer)
-
-
-class DatesEnv(ToolUseEnv):
-    """``mentor/Dates-v0`` (see the module docstring). Takes ToolUseEnv's keyword arguments."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(DatesDomain(), **kwargs)

@@ -74,7 +74,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, object_schema
 from mentor_env.domains import calc
@@ -1315,13 +1314,6 @@ class LookupDomain:
     def judge(self, prediction: str, answer: str) -> bool:
         return judge_answer(prediction, answer)
 
-
-class LookupEnv(ToolUseEnv):
-    """``mentor/Lookup-v0`` (see the module docstring). Takes ToolUseEnv's keyword arguments."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_turns", 12)
-        super().__init__(LookupDomain(), **kwargs)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -72,7 +72,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Callable, Iterator, Sequence
 
-from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, ToolTimeout, format_value, object_schema
 from mentor_env.domains.answers import numbers_match, parse_number
@@ -1341,10 +1340,3 @@ class TableDomain:
         if parse_number(answer) is not None:
             return numbers_match(prediction, answer)
         return normalise_name(prediction) == normalise_name(answer)
-
-
-class TableEnv(ToolUseEnv):
-    """``mentor/Table-v0`` (see the module docstring). Takes ToolUseEnv's keyword arguments."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(TableDomain(), **kwargs)

@@ -55,7 +55,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Union
 
-from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, number_param, object_schema
 from mentor_env.domains import calc
@@ -933,10 +932,3 @@ class UnitsDomain:
         if not isinstance(prediction, str) or len(prediction) > 200:
             return False
         return numbers_match(_TRAILING_UNIT.sub("", prediction.strip()), answer)
-
-
-class UnitsEnv(ToolUseEnv):
-    """``mentor/Units-v0`` (see the module docstring). Takes ToolUseEnv's keyword arguments."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(UnitsDomain(), **kwargs)
