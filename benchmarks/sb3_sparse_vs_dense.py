@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.reporting import machine, save_figure, steps_to_reach
-from mentor_env.core.splits import write_text_atomically
+from mentor_env.core.files import write_text_atomically
 
 MODES = ("sparse", "mentor", "dense")
 RETURN_MODES = ("sparse", "mentor", "dense")

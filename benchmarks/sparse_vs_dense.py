@@ -59,7 +59,7 @@ import numpy as np
 from agents.ppo import TINY_WARM_START_SETTINGS
 from agents.sft import WARM_START
 from benchmarks.reporting import save_figure, steps_to_reach
-from mentor_env.core.splits import write_text_atomically
+from mentor_env.core.files import write_text_atomically
 
 REPO = Path(__file__).resolve().parent.parent
 METRICS = ("success_rate", "mean_tool_calls", "mean_teacher_tool_calls", "tool_set_match_rate", "invented_tool_rate", "tool_use_jsd")
