@@ -400,6 +400,41 @@ def test_a_real_kill_9_between_two_checkpoints_resumes_from_the_newest(tmp_path,
     _assert_like_the_uninterrupted_run(run, resumed.train(), uninterrupted, "killed before deleting checkpoint-2")
 
 
+def test_a_checkpoint_of_the_old_layout_still_resumes(tmp_path, tiny_student_path, uninterrupted):
+    # Earlier versions kept one checkpoint/ (swapped through checkpoint.tmp/) without the metrics in it;
+    # a kill between their two steps left only checkpoint.tmp/.
+    run = tmp_path / "run"
+    trainer = PPOTrainer(small_config(tmp_path, tiny_student_path, **CRASH_SETTINGS))
+    original_step = trainer.train_step
+
+    def die_in_update_4(episodes):
+        if trainer.update == 3:
+            raise KeyboardInterrupt
+        return original_step(episodes)
+
+    trainer.train_step = die_in_update_4
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    state = torch.load(run / "checkpoint-2" / "state.pt", weights_only=False)
+    del state["history"]
+    (run / "checkpoint.tmp").mkdir()
+    torch.save(state, run / "checkpoint.tmp" / "state.pt")
+    shutil.rmtree(run / "checkpoint-2")
+    resumed = PPOTrainer(small_config(tmp_path, tiny_student_path, **CRASH_SETTINGS))
+    resumed.load_checkpoint()
+    assert resumed.update == 2 and len(_logged(run)) == 2  # the log cut back to the checkpoint
+    _assert_like_the_uninterrupted_run(run, resumed.train(), uninterrupted, "old layout")
+
+
+def test_sft_refuses_an_output_folder_in_use(tmp_path):
+    from agents.sft import main as sft_main
+    from mentor_env.core.files import lock_folder
+
+    with lock_folder(tmp_path):
+        with pytest.raises(FolderLockedError, match=f"{tmp_path} is in use by process {os.getpid()}"):
+            sft_main(["--out", str(tmp_path), "--tasks", "1"])
+
+
 def test_a_second_trainer_on_the_same_folder_is_refused_at_once(tmp_path, tiny_student_path):
     config = small_config(tmp_path, tiny_student_path, total_updates=1)
     first = PPOTrainer(config)

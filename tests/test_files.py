@@ -21,6 +21,7 @@ from mentor_env.core import files
 from mentor_env.core.files import (
     FolderLockedError,
     append_jsonl,
+    atomic_files,
     atomic_folder,
     discard,
     lock_folder,
@@ -256,3 +257,23 @@ def test_baselines_json_is_written_atomically(tmp_path, monkeypatch, capsys):
         baselines.main(["--episodes", "2", "--seed", "5", "--json", str(path)])
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["baselines.json"]
+
+
+def test_atomic_files_replace_each_file_and_keep_the_others(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "README.md").write_text("kept")
+    (folder / "config.json").write_text("old")
+    with atomic_files(folder) as building:
+        (building / "config.json").write_text("new")
+        (building / "sub").mkdir()
+        (building / "sub" / "weights.bin").write_bytes(b"w")
+    assert (folder / "README.md").read_text() == "kept" and (folder / "config.json").read_text() == "new"
+    assert (folder / "sub" / "weights.bin").read_bytes() == b"w"
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "sub"]
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_files(folder) as building:
+            (building / "config.json").write_text("half")
+            raise KeyboardInterrupt
+    assert (folder / "config.json").read_text() == "new"
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "sub"]

@@ -14,7 +14,8 @@ as the file system honours ``fsync``) at any point:
   temporary whose writer is gone (and leaves a live writer's alone).
 * :func:`atomic_folder`: build a folder under a hidden temporary name, fsync
   it, then rename it into place (a folder already at the target is moved
-  aside first and deleted afterwards).
+  aside first and deleted afterwards). :func:`atomic_files` instead replaces
+  the files one by one, each atomically, keeping the folder's other files.
 * :func:`append_jsonl`: one JSON object per line, appended and fsynced; a
   kill can leave at most an incomplete last line, which
   :func:`read_jsonl_records` skips.
@@ -238,6 +239,36 @@ def atomic_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_files(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a hidden temporary folder inside ``folder``; on success each file written there replaces its namesake.
+
+    For tools that write several files into a folder that holds other files
+    too (``save_pretrained`` into a folder with a README): every file is
+    fsynced, then ``os.replace``-d into ``folder`` (subfolders are kept as
+    paths), so each file is whole, old or new; files of ``folder`` not written
+    are kept. A kill partway can leave some files new and some old: write a
+    file that marks completion last (with :func:`write_text_atomically`,
+    after this block). On an exception nothing in ``folder`` changes and the
+    temporary folder is removed.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=folder, prefix=f".{folder.name}.", suffix=_TEMPORARY_SUFFIX))
+    try:
+        yield temporary
+        fsync_tree(temporary)
+        for root, _, names in os.walk(temporary):
+            relative = Path(root).relative_to(temporary)
+            (folder / relative).mkdir(parents=True, exist_ok=True)
+            for name in names:
+                os.chmod(Path(root) / name, _plain_file_mode())
+                os.replace(Path(root) / name, folder / relative / name)
+            fsync_folder(folder / relative)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
 
 
 def remove_leftovers(folder: Path) -> list[Path]:
