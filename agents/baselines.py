@@ -12,16 +12,16 @@ and prints success rate, tool calls and the mean episode return per reward mode.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import gymnasium as gym
 import numpy as np
 
 import mentor_env
+from mentor_env.core.files import write_json_atomically
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.parsing import format_tool_call
 from mentor_env.rewards import REWARD_MODES
@@ -109,13 +109,13 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env-id", default="mentor/Calc-v0", choices=sorted(mentor_env.ENV_IDS))
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", help="also write the results to this JSON file")
-    args = parser.parse_args()
+    parser.add_argument("--json", help="also write the results to this JSON file (atomically)")
+    args = parser.parse_args(argv)
 
     env = gym.make(args.env_id)
     results = {
@@ -125,10 +125,9 @@ def main() -> None:
     print(f"{args.env_id}, {args.episodes} episodes per agent, seeds {args.seed}..{args.seed + args.episodes - 1}")
     print(format_table(results))
     if args.json:
-        with open(args.json, "w") as handle:
-            machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
-            json.dump({"env_id": args.env_id, "seed": args.seed, "machine": machine, "results": results}, handle, indent=2)
-            handle.write("\n")
+        machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+        write_json_atomically(args.json, {"env_id": args.env_id, "seed": args.seed, "machine": machine, "results": results})
+    return results
 
 
 if __name__ == "__main__":

@@ -38,9 +38,21 @@ why, in the spirit of "The 37 Implementation Details of PPO":
 10. Minibatches of episodes, ``update_epochs`` passes, gradient clipping at
     ``max_grad_norm``, learning rate linearly annealed to zero.
 11. Checkpoints every ``checkpoint_every`` updates hold the weights, value
-    head, optimizer, scheduler and every RNG state; ``--resume`` continues a
-    killed run and reproduces the uninterrupted metrics (environment seeds are
-    a function of the seed and the update index).
+    head, optimizer, scheduler, every RNG state and the metrics so far;
+    ``--resume`` continues a killed run and reproduces the uninterrupted
+    metrics (environment seeds are a function of the seed and the update
+    index). Crash safety (:mod:`mentor_env.core.files`): a checkpoint is
+    written whole under a hidden name and renamed to ``checkpoint-<update>/``,
+    and only then are older ones deleted, so a complete checkpoint exists at
+    every instant; ``--resume`` takes the newest ``checkpoint-<update>/`` and
+    rewrites ``metrics.jsonl`` (atomically) to the checkpoint's rows, so a kill
+    at any point, even during a resume, loses only the updates after the last
+    checkpoint. ``metrics.jsonl`` is append-only during a run (one fsynced line
+    per update; a kill can leave an incomplete last line, which
+    :func:`~mentor_env.core.files.read_jsonl_records` skips). The trainer holds
+    ``output_dir``'s lock from construction to the end of ``train()``: a
+    second trainer on the same folder fails at once with
+    :class:`~mentor_env.core.files.FolderLockedError`.
 12. Device: CUDA when available with bf16 autocast, CPU otherwise, through
     Hugging Face Accelerate (``accelerate launch`` for several GPUs: each
     process collects its own episodes, gradients are averaged). ``--lora``
@@ -53,6 +65,7 @@ import argparse
 import copy
 import json
 import random
+import re
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -64,6 +77,7 @@ import torch
 
 import mentor_env  # noqa: F401  (registers the ids)
 from agents.lm_policy import ChatLayout, LMPolicy, TokenEpisode
+from mentor_env.core.files import FolderLock, append_jsonl, atomic_folder, discard, lock_folder, read_jsonl_records, write_text_atomically
 from mentor_env.evaluation import summarize
 from mentor_env.rewards import REWARD_MODES
 from mentor_env.rollouts import Episode
@@ -104,7 +118,7 @@ class PPOConfig:
     eval_episodes: int = 64  # held-out episodes per evaluation
     eval_temperature: float = 0.0  # 0: greedy decoding; else sampled at this temperature
     checkpoint_every: int = 10  # updates between checkpoints (0: never)
-    output_dir: str = "runs/ppo"  # metrics.jsonl, checkpoint/, final/
+    output_dir: str = "runs/ppo"  # metrics.jsonl, checkpoint-<update>/, final/ (one trainer at a time)
     lora: bool = False  # train LoRA adapters (needs peft) instead of all weights
     batch_envs: int = 32  # environments stepped together (one generate call per turn)
     progress_bar: bool = True  # a tqdm bar with success, reward, KL and tokens/s
@@ -328,6 +342,17 @@ class PPOTrainer:
         self.config = config
         self.output_dir = Path(config.output_dir)
         self.accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+        self._lock: FolderLock | None = None
+        self._hold_output_dir()  # before the slow part: a second trainer on the folder fails at once
+        self._history: list[dict[str, Any]] | None = None  # the rows of metrics.jsonl (None: a fresh run)
+        try:
+            self._set_up(config)
+        except BaseException:
+            self.close()
+            raise
+
+    def _set_up(self, config: PPOConfig) -> None:
+        """Models, optimizer, scheduler and tasks."""
         self._seed_everything(config.seed + self.accelerator.process_index)
         model, tokenizer = self._load_model()
         self.tokenizer = tokenizer
@@ -490,12 +515,29 @@ class PPOTrainer:
     # --- the loop ---
 
     def train(self) -> list[dict[str, Any]]:
+        """Run the updates left (all of them, or those after :meth:`load_checkpoint`); returns every update's metrics.
+
+        A fresh run (no :meth:`load_checkpoint` before) starts ``output_dir``
+        over: its checkpoints are deleted and ``metrics.jsonl`` emptied. The
+        folder's lock is released at the end, however ``train()`` ends.
+        """
+        self._hold_output_dir()
+        try:
+            return self._train()
+        finally:
+            self.close()
+
+    def _train(self) -> list[dict[str, Any]]:
         from tqdm.auto import tqdm
 
         c = self.config
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        metrics_path = self.output_dir / "metrics.jsonl"
-        history = self._read_metrics(metrics_path)
+        metrics_path = self.output_dir / METRICS
+        if self._history is None:
+            self._history = []
+            if self.accelerator.is_main_process:
+                self._discard_checkpoints(keep=None)
+                write_text_atomically(metrics_path, "")
+        history = self._history
         bar = tqdm(total=c.total_updates, initial=self.update, desc=f"ppo[{c.advantage}:{c.reward_mode}]", disable=not (c.progress_bar and self.accelerator.is_main_process))
         env_steps = history[-1]["env_steps"] if history else 0
         while self.update < c.total_updates:
@@ -526,8 +568,7 @@ class PPOTrainer:
                 row["eval"] = self.evaluate(self.update)
             history.append(row)
             if self.accelerator.is_main_process:
-                with metrics_path.open("a") as handle:
-                    handle.write(json.dumps(row) + "\n")
+                append_jsonl(metrics_path, row)
             if c.checkpoint_every and self.update % c.checkpoint_every == 0:
                 self.save_checkpoint()
             bar.update(1)
@@ -535,46 +576,81 @@ class PPOTrainer:
         bar.close()
         if self.accelerator.is_main_process:
             self.save_model(self.output_dir / "final")
-        return history
+        return list(history)
+
+    # --- the output folder ---
+
+    def _hold_output_dir(self) -> None:
+        """Take ``output_dir``'s lock (on the main process) unless this trainer holds it already."""
+        if self.accelerator.is_main_process and (self._lock is None or not self._lock.held):
+            self._lock = lock_folder(self.output_dir)
+
+    def close(self) -> None:
+        """Release ``output_dir``'s lock (``train()`` does at its end); the trainer can still evaluate."""
+        if self._lock is not None:
+            self._lock.release()
+
+    def __enter__(self) -> PPOTrainer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- checkpoints ---
 
     def save_model(self, path: Path) -> None:
-        """A plain Hugging Face model directory (LoRA adapters merged in), loadable with from_pretrained."""
+        """A plain Hugging Face model directory (LoRA adapters merged in), loadable with from_pretrained.
+
+        Written whole under a hidden name, then renamed to ``path`` (replacing
+        a folder there): ``path`` never holds half a model.
+        """
         model = self.accelerator.unwrap_model(self.model)
         if hasattr(model, "merge_and_unload"):
             model = copy.deepcopy(model).merge_and_unload()
-        model.save_pretrained(path)
-        self.tokenizer.save_pretrained(path)
+        with atomic_folder(path) as building:
+            model.save_pretrained(building)
+            self.tokenizer.save_pretrained(building)
 
     def save_checkpoint(self) -> None:
+        """Write ``output_dir/checkpoint-<update>/``, then delete the older checkpoints.
+
+        The folder only gets its name once ``state.pt`` is complete and
+        fsynced, and older checkpoints go only after that, so a kill at any
+        point leaves at least one complete checkpoint.
+        """
         if not self.accelerator.is_main_process:
             return
-        folder = self.output_dir / "checkpoint"
-        temporary = self.output_dir / "checkpoint.tmp"
-        temporary.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "update": self.update,
-                "model": self.accelerator.unwrap_model(self.model).state_dict(),
-                "value_head": self.accelerator.unwrap_model(self.value_head).state_dict() if self.value_head else None,
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-                "config": asdict(self.config),
-            },
-            temporary / "state.pt",
-        )
-        if folder.exists():
-            _remove_tree(folder)
-        temporary.rename(folder)
+        self._hold_output_dir()
+        name = f"{CHECKPOINT_PREFIX}{self.update}"
+        state = {
+            "update": self.update,
+            "model": self.accelerator.unwrap_model(self.model).state_dict(),
+            "value_head": self.accelerator.unwrap_model(self.value_head).state_dict() if self.value_head else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+            "config": asdict(self.config),
+            "history": list(self._history or []),  # metrics.jsonl up to this update: resume rewrites it from here
+        }  # fmt: skip
+        with atomic_folder(self.output_dir / name) as building:
+            torch.save(state, building / "state.pt")
+        self._discard_checkpoints(keep=name)
 
     def load_checkpoint(self) -> None:
-        """Continue from ``output_dir/checkpoint`` (weights, optimizer, scheduler, RNG, update index)."""
-        folder = self.output_dir / "checkpoint"
-        if not (folder / "state.pt").exists():
-            raise FileNotFoundError(f"no checkpoint to resume in {folder}")
+        """Continue from the newest complete checkpoint in ``output_dir`` (weights, optimizer, scheduler, RNG, update, metrics).
+
+        ``metrics.jsonl`` is rewritten, atomically, to the checkpoint's rows
+        (the updates after it are redone), and the other checkpoints are
+        deleted.
+        """
+        self._hold_output_dir()
+        folder = latest_checkpoint(self.output_dir)
+        if folder is None:
+            raise FileNotFoundError(
+                f"no checkpoint to resume in {self.output_dir} (no {CHECKPOINT_PREFIX}<update>/ with a state.pt; "
+                "the trainer writes one every checkpoint_every updates)"
+            )
         state = torch.load(folder / "state.pt", weights_only=False)
         self.accelerator.unwrap_model(self.model).load_state_dict(state["model"])
         if self.value_head is not None:
@@ -587,22 +663,49 @@ class PPOTrainer:
         if state["rng"]["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.update = state["update"]
-
-    def _read_metrics(self, path: Path) -> list[dict[str, Any]]:
-        """Metrics of the updates already done; lines past the checkpoint (lost work) are dropped."""
-        if not path.exists():
-            return []
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        kept = [row for row in rows if row["update"] <= self.update]
+        metrics_path = self.output_dir / METRICS
+        history = state.get("history")
+        if history is None:  # a checkpoint/ of an older version: the log's rows up to it
+            history = [row for row in read_jsonl_records(metrics_path) if row["update"] <= self.update]
+        self._history = list(history)
         if self.accelerator.is_main_process:
-            path.write_text("".join(json.dumps(row) + "\n" for row in kept))
-        return kept
+            text = "".join(json.dumps(row) + "\n" for row in self._history)
+            if not metrics_path.exists() or metrics_path.read_bytes() != text.encode():
+                write_text_atomically(metrics_path, text)
+            self._discard_checkpoints(keep=folder.name)
+
+    def _discard_checkpoints(self, keep: str | None) -> None:
+        """Delete every checkpoint folder in ``output_dir`` but ``keep``."""
+        for entry in sorted(self.output_dir.iterdir()):
+            if entry.name != keep and entry.is_dir() and (_CHECKPOINT.fullmatch(entry.name) or entry.name in LEGACY_CHECKPOINTS):
+                discard(entry)
 
 
-def _remove_tree(path: Path) -> None:
-    import shutil
+METRICS = "metrics.jsonl"
+CHECKPOINT_PREFIX = "checkpoint-"
+_CHECKPOINT = re.compile(re.escape(CHECKPOINT_PREFIX) + r"(\d+)")
+# Written by earlier versions (one folder, swapped through checkpoint.tmp); resumable when nothing newer exists.
+LEGACY_CHECKPOINTS = ("checkpoint", "checkpoint.tmp")
 
-    shutil.rmtree(path)
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    """The newest complete checkpoint in ``output_dir``: the highest ``checkpoint-<update>/`` (None: there is none).
+
+    Only complete checkpoints carry that name (they are renamed into it once
+    written), so a partial one, left hidden by a kill, is never picked. A
+    folder of an earlier version's layout (``checkpoint/``, else the
+    ``checkpoint.tmp/`` it swapped through) is used when there is no newer one.
+    """
+    if not output_dir.is_dir():
+        return None
+    numbered = [
+        (int(match.group(1)), entry)
+        for entry in output_dir.iterdir()
+        if (match := _CHECKPOINT.fullmatch(entry.name)) and (entry / "state.pt").is_file()
+    ]
+    if numbered:
+        return max(numbered)[1]
+    return next((output_dir / name for name in LEGACY_CHECKPOINTS if (output_dir / name / "state.pt").is_file()), None)
 
 
 def parse_config(argv: Sequence[str] | None = None) -> tuple[PPOConfig, bool]:
@@ -618,7 +721,7 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[PPOConfig, bool]:
             parser.add_argument(flag, type=str, default=default)
         else:
             parser.add_argument(flag, type=type(default), default=default)
-    parser.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoint")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest output_dir/checkpoint-<update>/")
     args = parser.parse_args(argv)
     resume = args.resume
     return PPOConfig(**{f.name: getattr(args, f.name) for f in fields(PPOConfig)}), resume

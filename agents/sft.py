@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import torch
 
 from agents.lm_policy import ChatLayout, TokenEpisode
+from mentor_env.core.files import atomic_files, lock_folder, write_text_atomically
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.domains import get_domain
@@ -141,9 +142,13 @@ def train_sft(model: Any, tokenizer: Any, tasks: Sequence[Task], config: SFTConf
     return history
 
 
-def main() -> None:
-    from agents.students import load_student
+def main(argv: Sequence[str] | None = None) -> list[dict[str, float]]:
+    """The command line: train, then write the model, tokenizer and ``sft_history.json`` into ``--out``.
 
+    ``--out`` is locked for the run (a second run on it fails at once); each
+    file is replaced atomically and ``sft_history.json``, written last, marks
+    a complete save (:mod:`mentor_env.core.files`).
+    """
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="tiny", help="'tiny' or a local Hugging Face model directory")
     parser.add_argument("--domains", nargs="+", default=["calc"])
@@ -152,8 +157,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     for name, default in asdict(SFTConfig()).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     config = SFTConfig(**{name: getattr(args, name) for name in asdict(SFTConfig())})
+    with lock_folder(args.out):
+        history = _train_and_save(args, config)
+    print(f"final loss {history[-1]['loss']:.4f}; saved to {args.out}")
+    return history
+
+
+def _train_and_save(args: argparse.Namespace, config: SFTConfig) -> list[dict[str, float]]:
+    from agents.students import load_student
+
     torch.manual_seed(config.seed)
     model, tokenizer = load_student(args.model, seed=config.seed)
     tasks = [
@@ -164,11 +178,11 @@ def main() -> None:
         ][: args.tasks]
     ]
     history = train_sft(model, tokenizer, tasks, config, log=lambda row: print(json.dumps(row)) if row["step"] % 20 == 0 else None)
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
-    tokenizer.save_pretrained(args.out)
-    (args.out / "sft_history.json").write_text(json.dumps({"config": asdict(config), "history": history}, indent=1))
-    print(f"final loss {history[-1]['loss']:.4f}; saved to {args.out}")
+    with atomic_files(args.out) as building:
+        model.save_pretrained(building)
+        tokenizer.save_pretrained(building)
+    write_text_atomically(args.out / "sft_history.json", json.dumps({"config": asdict(config), "history": history}, indent=1))
+    return history
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import copy
 from pathlib import Path
 from typing import Any, Iterable
 
+from mentor_env.core.files import atomic_folder
 from mentor_env.core.splits import load_split
 from mentor_env.domains import DOMAINS, get_domain
 
@@ -192,11 +193,13 @@ def load_student(name_or_path: str, cache_dir: str | Path = ".cache/students", s
     if name_or_path == "tiny":
         path = Path(cache_dir) / f"tiny-seed{seed}-vocab{TINY_VOCAB_SIZE}"
         if not (path / "config.json").exists():
-            build_tiny_student(path, seed=seed)
+            with atomic_folder(path) as building:  # a kill mid-build leaves no half-built cache
+                build_tiny_student(building, seed=seed)
     elif name_or_path == "smollm2-135m":
         path = Path(cache_dir) / "smollm2-135m"
         if not (path / "config.json").exists():
-            convert_smollm2(path)
+            with atomic_folder(path) as building:
+                convert_smollm2(building)
     else:
         path = Path(name_or_path)
         if not (path / "config.json").exists():

@@ -20,7 +20,7 @@ import numpy as np
 
 from agents.ppo import PPOConfig, PPOTrainer
 from benchmarks.reporting import machine
-from mentor_env.core.splits import write_text_atomically
+from mentor_env.core.files import write_text_atomically
 
 
 def measure(model: str, updates: int, episodes: int, advantage: str, init_from: str | None) -> dict[str, Any]:

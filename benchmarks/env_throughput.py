@@ -53,7 +53,8 @@ from benchmarks.reporting import machine
 from mentor_env import rewards as R
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.parsing import format_tool_call
-from mentor_env.core.splits import load_split, write_text_atomically
+from mentor_env.core.files import write_text_atomically
+from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.domains import get_domain
 from mentor_env.registration import DOMAIN_ENV_IDS

@@ -26,7 +26,7 @@ import numpy as np
 from agents.ppo import TINY_WARM_START_SETTINGS, PPOConfig, PPOTrainer
 from agents.sft import WARM_START
 from benchmarks.reporting import machine
-from mentor_env.core.splits import write_text_atomically
+from mentor_env.core.files import write_text_atomically
 
 LEVEL_1_TEST_TASKS = 109
 UPDATES = 30

@@ -1,4 +1,7 @@
-"""What the benchmarks share: the machine and package versions, atomic files, steps to reach a target."""
+"""What the benchmarks share: the machine and package versions, atomic plots, steps to reach a target.
+
+Every result file goes through :mod:`mentor_env.core.files` (atomic writes, folder locks).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import io
 import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -14,6 +16,7 @@ import gymnasium
 import numpy as np
 
 import mentor_env
+from mentor_env.core.files import write_bytes_atomically
 
 # Packages whose version is recorded when the benchmark has imported them (they set its numbers).
 _RECORDED_IF_USED = ("torch", "transformers", "accelerate", "stable_baselines3", "matplotlib")
@@ -40,23 +43,6 @@ def machine() -> dict[str, Any]:
     torch = sys.modules.get("torch")
     info["device"] = torch.cuda.get_device_name(0) if torch is not None and torch.cuda.is_available() else "cpu"
     return info
-
-
-def write_bytes_atomically(path: Path, data: bytes) -> Path:
-    """Write ``data`` through a temporary file in the same folder, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        umask = os.umask(0)  # mkstemp makes the file private; give it the mode a plain open() would
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_figure(figure: Any, path: Path, dpi: int = 110) -> Path:

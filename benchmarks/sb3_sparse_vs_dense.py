@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.reporting import machine, save_figure, steps_to_reach
-from mentor_env.core.splits import write_text_atomically
+from mentor_env.core.files import lock_folder, write_text_atomically
 
 MODES = ("sparse", "mentor", "dense")
 RETURN_MODES = ("sparse", "mentor", "dense")
@@ -238,6 +238,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--workers", type=int, default=defaults.workers, help="parallel runs (processes)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
+    with lock_folder(args.out):  # one run per results folder: a second one fails at once
+        return _run(args, argv)
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
+    """The runs, results.json and the plot (``main`` holds the folder's lock)."""
     config = Config(
         modes=tuple(args.modes),
         seeds=tuple(args.seeds),

@@ -21,7 +21,8 @@ Pipeline, all from the same seeds:
    every domain: success rate with a 95% interval over seeds, tool calls
    against the teacher's, exact tool-set match, invented-tool rate and the
    Jensen-Shannon divergence of tool use against the teacher's;
-4. outputs go atomically to ``benchmarks/results/sparse_vs_dense-<profile>-<model>/``:
+4. outputs go atomically to ``benchmarks/results/sparse_vs_dense-<profile>-<model>/``
+   (locked for the run: a second run on the same folder fails at once):
    ``results.json`` (profile, PPO config, package versions, device, seeds,
    every evaluation point), ``learning_curves.png``,
    ``similarity_vs_performance.png`` and ``summary.md``, whose tables are
@@ -59,7 +60,7 @@ import numpy as np
 from agents.ppo import TINY_WARM_START_SETTINGS
 from agents.sft import WARM_START
 from benchmarks.reporting import save_figure, steps_to_reach
-from mentor_env.core.splits import write_text_atomically
+from mentor_env.core.files import lock_folder, write_text_atomically
 
 REPO = Path(__file__).resolve().parent.parent
 METRICS = ("success_rate", "mean_tool_calls", "mean_teacher_tool_calls", "tool_set_match_rate", "invented_tool_rate", "tool_use_jsd")
@@ -478,9 +479,15 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Profile, Path, bool]:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    profile, out_dir, summarize_only = parse_args(argv)
+    with lock_folder(out_dir):  # one run per results folder: a second one fails at once
+        return _main(profile, out_dir, summarize_only)
+
+
+def _main(profile: Profile, out_dir: Path, summarize_only: bool) -> dict[str, Any]:
+    """The pipeline, or only the outputs from results.json (``main`` holds the folder's lock)."""
     from tqdm.auto import tqdm
 
-    profile, out_dir, summarize_only = parse_args(argv)
     if summarize_only:
         results = json.loads((out_dir / "results.json").read_text())
         results.pop("summary", None)

@@ -32,7 +32,8 @@ from mentor_env.core.messages import (
     user_message,
 )
 from mentor_env.core.parsing import last_boxed
-from mentor_env.core.splits import read_jsonl, to_jsonl, write_text_atomically
+from mentor_env.core.files import write_text_atomically
+from mentor_env.core.splits import read_jsonl, to_jsonl
 from mentor_env.core.task import Task, TeacherTrajectory
 from mentor_env.core.tools import ToolResult, ToolRuntime
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,8 +19,9 @@ import torch
 pytest.importorskip("transformers")
 
 from agents.lm_policy import ChatLayout, LMPolicy  # noqa: E402
-from agents.ppo import PPOConfig, PPOTrainer, collect_episodes, compress, expand, gae, group_advantages  # noqa: E402
+from agents.ppo import PPOConfig, PPOTrainer, collect_episodes, compress, expand, gae, group_advantages, latest_checkpoint  # noqa: E402
 from agents.sft import SFTConfig, build_dataset, collate, sequence_loss, teacher_episode, train_sft  # noqa: E402
+from mentor_env.core.files import FolderLockedError  # noqa: E402
 from mentor_env.core.splits import load_split  # noqa: E402
 from mentor_env.domains import get_domain  # noqa: E402
 
@@ -136,11 +146,13 @@ def test_one_update_changes_the_weights_and_keeps_losses_finite(tmp_path, tiny_s
     assert (tmp_path / "run" / "final" / "config.json").exists()
 
 
-def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path, tiny_student_path):
-    def comparable(rows):
-        timing = {"seconds", "generated_tokens_per_s", "env_steps_per_s"}
-        return [{k: v for k, v in row.items() if k not in timing} for row in rows]
+def comparable(rows):
+    """Metrics rows without the wall-clock fields (which differ between runs)."""
+    timing = {"seconds", "generated_tokens_per_s", "env_steps_per_s"}
+    return [{k: v for k, v in row.items() if k not in timing} for row in rows]
 
+
+def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path, tiny_student_path):
     full = PPOTrainer(small_config(tmp_path / "full", tiny_student_path, total_updates=4, checkpoint_every=2)).train()
 
     killed_dir = tmp_path / "killed"
@@ -172,6 +184,269 @@ def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path, tiny_stu
     assert comparable(history) == comparable(full)
     rows = [json.loads(line) for line in (killed_dir / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [row["update"] for row in rows] == [1, 2, 3, 4]
+
+
+# --- crash safety: a kill at any point of the write path -------------------------------------
+#
+# A kill -9 stops the process between two system calls, so what it leaves on disk is the run
+# folder as it is just before one of them. The recorder copies the folder before every call that
+# changes it or makes it durable (rename, replace, unlink, rmtree, fsync) and right after each
+# torch.save (the bytes written, not yet fsynced): each copy is a kill point. Resuming from each
+# must give the uninterrupted run's metrics, env_steps and a clean folder. A "torn" variant of each
+# copy also cuts every hidden temporary file in half and leaves half a line at the end of
+# metrics.jsonl, the worst a kill in the middle of a write() can do.
+
+
+def _tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class KillPointRecorder:
+    """Copies ``run`` before every file-system step that could be a kill point (identical states once)."""
+
+    def __init__(self, run: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.run, self.out, self.snapshots, self.labels, self.active = run, out, [], [], False
+        self._seen: set[str] = set()
+        self._busy = False
+        for module, name in [(os, "rename"), (os, "replace"), (os, "unlink"), (os, "fsync"), (shutil, "rmtree")]:
+            monkeypatch.setattr(module, name, self._before(name, getattr(module, name)))
+        import agents.ppo
+
+        save = torch.save
+
+        def saved_then_snapshot(*args, **kwargs):
+            save(*args, **kwargs)
+            self.snapshot("after torch.save")
+
+        monkeypatch.setattr(agents.ppo.torch, "save", saved_then_snapshot)
+
+    def _before(self, label: str, function):
+        def wrapped(*args, **kwargs):
+            self.snapshot(label)
+            return function(*args, **kwargs)
+
+        return wrapped
+
+    def snapshot(self, label: str) -> None:
+        if not self.active or self._busy or not self.run.exists():
+            return
+        self._busy = True
+        try:
+            digest = _tree_digest(self.run)
+            if digest not in self._seen:
+                self._seen.add(digest)
+                target = self.out / f"{len(self.snapshots):03d}" / "run"
+                shutil.copytree(self.run, target)
+                self.snapshots.append(target)
+                self.labels.append(label)
+        finally:
+            self._busy = False
+
+
+def _tear(run: Path) -> None:
+    """What a kill in the middle of a write() leaves: half of every temporary, half a metrics line."""
+    for path in run.rglob(".*"):
+        for file in [path] if path.is_file() else path.rglob("*") if path.is_dir() else []:
+            if file.is_file() and file.name != ".lock":
+                file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
+    with (run / "metrics.jsonl").open("a") as handle:
+        handle.write('{"update": 99, "policy_lo')
+
+
+CRASH_SETTINGS = dict(total_updates=4, checkpoint_every=2, progress_bar=False)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, tiny_student_path):
+    """The metrics of the run every crash test must reproduce."""
+    torch.set_num_threads(1)
+    return PPOTrainer(small_config(tmp_path_factory.mktemp("uninterrupted"), tiny_student_path, **CRASH_SETTINGS)).train()
+
+
+def _resume(run: Path, student: Path) -> PPOTrainer:
+    """What a user does after a kill: --resume, or start over when no checkpoint was written yet."""
+    trainer = PPOTrainer(small_config(run.parent, student, **CRASH_SETTINGS))
+    if latest_checkpoint(run) is None:
+        with pytest.raises(FileNotFoundError, match="no checkpoint to resume"):
+            trainer.load_checkpoint()
+    else:
+        trainer.load_checkpoint()
+    return trainer
+
+
+def _logged(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _assert_like_the_uninterrupted_run(run: Path, history: list[dict], full: list[dict], label: str) -> None:
+    assert comparable(history) == comparable(full), label
+    assert comparable(_logged(run)) == comparable(full), label
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint-4", "final", "metrics.jsonl"], label
+
+
+def test_resume_recovers_from_a_kill_at_every_step_of_the_write_path(tmp_path, tiny_student_path, monkeypatch, uninterrupted):
+    full = uninterrupted
+    recorder = KillPointRecorder(tmp_path / "recorded" / "run", tmp_path / "kills", monkeypatch)
+    recorder.active = True
+    PPOTrainer(small_config(tmp_path / "recorded", tiny_student_path, **CRASH_SETTINGS)).train()
+    recorder.active = False
+    # Two updates, a checkpoint, two updates, a checkpoint that replaces the first, the final model.
+    assert len(recorder.snapshots) >= 10, recorder.labels
+    assert "after torch.save" in recorder.labels
+    resume_points = [latest_checkpoint(s).name if latest_checkpoint(s) else None for s in recorder.snapshots]
+    assert set(resume_points) == {None, "checkpoint-2", "checkpoint-4"}
+    # Once a checkpoint is complete, every later kill point can resume from it or a newer one.
+    done_at = [int(point.split("-")[1]) if point else 0 for point in resume_points]
+    assert done_at == sorted(done_at), list(zip(done_at, recorder.labels))
+    # The window of the issue: checkpoint-4 complete, checkpoint-2 not yet deleted.
+    assert any((s / "checkpoint-2").is_dir() and (s / "checkpoint-4").is_dir() for s in recorder.snapshots)
+    assert any(p.name.endswith(".deleted") for s in recorder.snapshots for p in s.iterdir())  # mid-deletion
+    # No kill point shows an empty or half-written file under its real name.
+    for snapshot in recorder.snapshots:
+        for path in snapshot.rglob("*"):
+            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(snapshot).parts):
+                assert path.stat().st_size > 0 or path.name == "metrics.jsonl", path
+
+    last_fresh = max(i for i, point in enumerate(resume_points) if point is None)
+    for index, snapshot in enumerate(recorder.snapshots):
+        label = f"kill point {index} (before {recorder.labels[index]})"
+        for torn in (False, True):
+            run = tmp_path / "resumed" / f"{index:03d}-{'torn' if torn else 'clean'}" / "run"
+            shutil.copytree(snapshot, run)
+            if torn:
+                _tear(run)
+            trainer = _resume(run, tiny_student_path)
+            # The resume point: the newest complete checkpoint, with exactly its metrics, nothing else left.
+            done = done_at[index]
+            assert trainer.update == done, label
+            if done:
+                assert comparable(_logged(run)) == comparable(full[:done]), label
+                left = {p.name for p in run.iterdir()} - {"final"}  # a final/ of the killed run stays until replaced
+                assert left == {".lock", f"checkpoint-{done}", "metrics.jsonl"}, label  # .lock: the trainer holds it
+            # Finishing the run gives the uninterrupted metrics (a fresh restart: checked once, it is slow).
+            if torn and (done or index == last_fresh):
+                _assert_like_the_uninterrupted_run(run, trainer.train(), full, f"{label}, torn")
+            else:
+                trainer.close()
+
+
+def test_a_kill_during_resume_is_recovered_by_the_next_resume(tmp_path, tiny_student_path, monkeypatch, uninterrupted):
+    # A run killed in update 4, after update 3 was logged: resume rewrites metrics.jsonl without that row.
+    killed = tmp_path / "killed"
+    trainer = PPOTrainer(small_config(killed, tiny_student_path, **CRASH_SETTINGS))
+    original_step = trainer.train_step
+
+    def die_in_update_4(episodes):
+        if trainer.update == 3:
+            raise KeyboardInterrupt
+        return original_step(episodes)
+
+    trainer.train_step = die_in_update_4
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    assert len(_logged(killed / "run")) == 3
+
+    recorder = KillPointRecorder(killed / "run", tmp_path / "kills", monkeypatch)
+    resuming = PPOTrainer(small_config(killed, tiny_student_path, **CRASH_SETTINGS))
+    recorder.active = True
+    resuming.load_checkpoint()  # every write of the resume itself is a kill point
+    recorder.active = False
+    resuming.close()
+    logs = [len(_logged(s)) for s in recorder.snapshots]
+    assert logs == [3, 2], logs  # mid-rewrite (the new log under a hidden name), then the new log
+    assert any(p.name.startswith(".metrics.jsonl.") for p in recorder.snapshots[0].iterdir())
+    for index, snapshot in enumerate(recorder.snapshots):
+        run = tmp_path / "resumed" / f"{index:03d}" / "run"
+        shutil.copytree(snapshot, run)
+        history = _resume(run, tiny_student_path).train()
+        _assert_like_the_uninterrupted_run(run, history, uninterrupted, f"kill point {index} (before {recorder.labels[index]})")
+
+
+KILL_BEFORE_DELETING_THE_OLD_CHECKPOINT = """
+    import json, os, signal, sys
+    import torch
+    torch.set_num_threads(1)
+    import agents.ppo
+    from agents.ppo import PPOConfig, PPOTrainer
+    config = PPOConfig(**json.loads(sys.argv[1]))
+    original = agents.ppo.discard
+    def discard(path):
+        if path.name == "checkpoint-2":  # checkpoint-4 is complete, checkpoint-2 still there
+            os.kill(os.getpid(), signal.SIGKILL)
+        original(path)
+    agents.ppo.discard = discard
+    PPOTrainer(config).train()
+"""
+
+
+def test_a_real_kill_9_between_two_checkpoints_resumes_from_the_newest(tmp_path, tiny_student_path, uninterrupted):
+    config = small_config(tmp_path / "killed", tiny_student_path, **CRASH_SETTINGS)
+    code = textwrap.dedent(KILL_BEFORE_DELETING_THE_OLD_CHECKPOINT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    repo = Path(__file__).resolve().parent.parent
+    killed = subprocess.run([sys.executable, "-c", code, json.dumps(asdict(config))], cwd=repo, env=env, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run = Path(config.output_dir)
+    assert (run / "checkpoint-2" / "state.pt").is_file() and (run / "checkpoint-4" / "state.pt").is_file()
+    assert (run / ".lock").exists()  # the dead trainer's lock file: no longer a lock
+    resumed = PPOTrainer(config)
+    resumed.load_checkpoint()
+    assert resumed.update == 4 and not (run / "checkpoint-2").exists()
+    _assert_like_the_uninterrupted_run(run, resumed.train(), uninterrupted, "killed before deleting checkpoint-2")
+
+
+def test_a_checkpoint_of_the_old_layout_still_resumes(tmp_path, tiny_student_path, uninterrupted):
+    # Earlier versions kept one checkpoint/ (swapped through checkpoint.tmp/) without the metrics in it;
+    # a kill between their two steps left only checkpoint.tmp/.
+    run = tmp_path / "run"
+    trainer = PPOTrainer(small_config(tmp_path, tiny_student_path, **CRASH_SETTINGS))
+    original_step = trainer.train_step
+
+    def die_in_update_4(episodes):
+        if trainer.update == 3:
+            raise KeyboardInterrupt
+        return original_step(episodes)
+
+    trainer.train_step = die_in_update_4
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    state = torch.load(run / "checkpoint-2" / "state.pt", weights_only=False)
+    del state["history"]
+    (run / "checkpoint.tmp").mkdir()
+    torch.save(state, run / "checkpoint.tmp" / "state.pt")
+    shutil.rmtree(run / "checkpoint-2")
+    resumed = PPOTrainer(small_config(tmp_path, tiny_student_path, **CRASH_SETTINGS))
+    resumed.load_checkpoint()
+    assert resumed.update == 2 and len(_logged(run)) == 2  # the log cut back to the checkpoint
+    _assert_like_the_uninterrupted_run(run, resumed.train(), uninterrupted, "old layout")
+
+
+def test_sft_refuses_an_output_folder_in_use(tmp_path):
+    from agents.sft import main as sft_main
+    from mentor_env.core.files import lock_folder
+
+    with lock_folder(tmp_path):
+        with pytest.raises(FolderLockedError, match=f"{tmp_path} is in use by process {os.getpid()}"):
+            sft_main(["--out", str(tmp_path), "--tasks", "1"])
+
+
+def test_a_second_trainer_on_the_same_folder_is_refused_at_once(tmp_path, tiny_student_path):
+    config = small_config(tmp_path, tiny_student_path, total_updates=1)
+    first = PPOTrainer(config)
+    with pytest.raises(FolderLockedError, match=rf"{tmp_path / 'run'} is in use by process {os.getpid()}"):
+        PPOTrainer(config)
+    first.train()  # releases the folder at its end
+    second = PPOTrainer(config)
+    second.close()
+    assert not (tmp_path / "run" / ".lock").exists()
+    with pytest.raises(OSError):  # a trainer that fails to set up gives the folder back
+        PPOTrainer(small_config(tmp_path, tmp_path / "no-such-model"))
+    PPOTrainer(config).close()
 
 
 def test_bad_configs_are_refused(tmp_path, tiny_student_path):

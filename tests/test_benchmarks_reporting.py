@@ -1,14 +1,13 @@
-"""The benchmarks' shared reporting: machine facts and atomic files."""
+"""The benchmarks' shared reporting: machine facts and atomic plots (atomic files: tests/test_files.py)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-from benchmarks.reporting import machine, save_figure, write_bytes_atomically
+from benchmarks.reporting import machine, save_figure
 
 
 def test_machine_lists_the_platform_and_only_the_packages_in_use():
@@ -23,18 +22,7 @@ def test_machine_lists_the_platform_and_only_the_packages_in_use():
     assert "torch" in machine()  # this test session has imported it
 
 
-def test_write_bytes_atomically_replaces_the_file_and_leaves_no_temporary(tmp_path):
-    target = tmp_path / "deep" / "result.bin"
-    write_bytes_atomically(target, b"first")
-    write_bytes_atomically(target, b"second")
-    assert target.read_bytes() == b"second"
-    assert [p.name for p in target.parent.iterdir()] == ["result.bin"]
-    umask = os.umask(0)
-    os.umask(umask)
-    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
-
-
-def test_save_figure_writes_a_png(tmp_path):
+def test_save_figure_writes_a_png_atomically(tmp_path):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -44,3 +32,4 @@ def test_save_figure_writes_a_png(tmp_path):
     path = save_figure(figure, tmp_path / "plot.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not plt.get_fignums()  # closed
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]

@@ -138,3 +138,16 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tiny_student_path, tmp_path, worke
         assert saved["sft"]["tasks"] == 8 and saved["sft"]["epochs"] == 1 and saved["sft"]["final_loss"] > 0
     assert "| SFT baseline |" in text and "| dense |" in text and "Headline, dense" in text
     assert text == (tmp_path / "summary.md").read_text() == summary_markdown(saved, saved["summary"])
+
+
+def test_a_second_run_on_the_same_results_folder_is_refused_at_once(tmp_path):
+    import os
+
+    from benchmarks import sb3_sparse_vs_dense, sparse_vs_dense
+    from mentor_env.core.files import FolderLockedError, lock_folder
+
+    with lock_folder(tmp_path):
+        with pytest.raises(FolderLockedError, match=f"{tmp_path} is in use by process {os.getpid()}"):
+            sparse_vs_dense.main(["--summarize-only", "--out", str(tmp_path)])
+        with pytest.raises(FolderLockedError, match=f"{tmp_path} is in use by process {os.getpid()}"):
+            sb3_sparse_vs_dense.main(["--out", str(tmp_path)])

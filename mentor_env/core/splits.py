@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable
 
 from mentor_env.core.domain import Domain
+from mentor_env.core.files import write_text_atomically
 from mentor_env.core.task import Task
 
 SPLITS = ("train", "test", "ood")
@@ -136,12 +137,3 @@ def check_splits(domain: Domain, out_dir: Path) -> list[str]:
         for name, text in expected.items()
         if not (folder / name).exists() or (folder / name).read_text(encoding="utf-8") != text
     ]
-
-
-def write_text_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-    return path

@@ -1317,5 +1317,7 @@ class LookupDomain:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    corpus_path().write_text(corpus_jsonl(), encoding="utf-8")
+    from mentor_env.core.files import write_text_atomically
+
+    write_text_atomically(corpus_path(), corpus_jsonl())
     print(f"wrote {len(world().documents)} documents to {corpus_path()}")
