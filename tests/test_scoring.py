@@ -26,7 +26,7 @@ from mentor_env.scoring import (
     teacher_tool_names,
 )
 
-from conftest import SMALL_TASK, call
+from tests.conftest import SMALL_TASK, call
 
 TEACHER = ["add", "multiply"]  # (2 + 3) × 4 = 20
 RIGHT = call("add", a=2, b=3) + "\n" + call("multiply", a=5, b=4) + "\nSo the answer is \\boxed{20}."

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pickle
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +25,7 @@ from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.tools import ERROR_CATEGORIES, ToolRuntime
 from mentor_env.domains.table import (
     MAX_SQL_CHARS,
+    MAX_VALUE_BYTES,
     OOD_TEMPLATES,
     TABLE_NAMES,
     TEMPLATES,
@@ -30,6 +34,7 @@ from mentor_env.domains.table import (
     TableDomain,
     database,
 )
+from mentor_env.domains.calc import TOOLS as CALC_TOOLS
 from tests.conftest import assert_teacher_solved, call, replay_teacher
 
 runtime = ToolRuntime(TOOLS)
@@ -39,6 +44,53 @@ ENDLESS_CTE_COUNT = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FRO
 # 900 * 1929 * 900 * 1929 = 3.0e12 rows.
 HUGE_CROSS_JOIN_COUNT = "SELECT COUNT(*) FROM orders, order_items, orders AS o2, order_items AS i2"
 TIME_LIMIT_MESSAGE = "the query was stopped after 0.5 s (the time limit)"
+# A query stuck inside one SQLite call (where the progress handler never runs) is killed with its process.
+KILLED_MESSAGE = "query timed out: the query was stopped after 0.7 s (the time limit) while one SQL function or sort was still running"
+TOO_LARGE_MESSAGE = "a value is too large (strings and blobs are limited to 4,000 bytes)"
+
+
+def text_of(length: int, char: str) -> str:
+    """SQL for a string of ``length`` copies of ``char`` (length even)."""
+    return f"replace(hex(zeroblob({length // 2})),'0','{char}')"
+
+
+# Preparing this 52-table join takes about 2 s inside one sqlite3_prepare call.
+SELF_JOIN_52_SALARIES = "SELECT 1 FROM salaries t0 " + " ".join(
+    f"JOIN salaries t{i} ON t{i}.year=t{i - 1}.year AND t{i}.employee_id=t0.employee_id" for i in range(1, 52)
+)
+# id -> (SQL, category, part of the message). Each took seconds inside one SQLite call before
+# the query tool ran in a killable child and values were limited to MAX_VALUE_BYTES.
+RUNAWAY_QUERIES: dict[str, tuple[str, str, str]] = {
+    "instr-1mb": (
+        "SELECT instr(replace(hex(zeroblob(499999)),'0','a'), substr(replace(hex(zeroblob(250001)),'0','a'),1,500000) || 'b')",
+        "execution_error", TOO_LARGE_MESSAGE,
+    ),
+    "trim-40k": (f"SELECT length(trim({text_of(40_000, 'a')}, {text_of(40_000, 'b')} || 'a'))", "execution_error", TOO_LARGE_MESSAGE),
+    "ltrim-40k": (f"SELECT length(ltrim({text_of(40_000, 'a')}, {text_of(40_000, 'b')} || 'a'))", "execution_error", TOO_LARGE_MESSAGE),
+    "rtrim-40k": (f"SELECT length(rtrim({text_of(40_000, 'a')}, {text_of(40_000, 'b')} || 'a'))", "execution_error", TOO_LARGE_MESSAGE),
+    # trim's character set is limited too: 4,000 by 3,998 characters is refused, not slow.
+    "trim-4k": (f"SELECT length(trim({text_of(3_998, 'a')}, {text_of(3_996, 'b')} || 'a'))", "execution_error", TOO_LARGE_MESSAGE),
+    "replace-growth": (
+        "SELECT length(" + "replace(" * 8 + "'a'" + ", 'a', 'aaaa')" * 8 + ")", "execution_error", TOO_LARGE_MESSAGE,
+    ),
+    "replace-40k": (
+        f"SELECT length(replace({text_of(40_000, 'a')}, substr({text_of(20_000, 'a')}, 2) || 'b', 'x'))",
+        "execution_error", TOO_LARGE_MESSAGE,
+    ),
+    "randomblob-1mb-per-customer": ("SELECT randomblob(1000000) FROM customers", "execution_error", TOO_LARGE_MESSAGE),
+    "like-500-wildcards": (f"SELECT {text_of(100_000, 'a')} LIKE '" + "%a" * 499 + "b'", "execution_error", TOO_LARGE_MESSAGE),
+    "glob-500-wildcards": (f"SELECT {text_of(100_000, 'a')} GLOB '" + "*a" * 499 + "b'", "execution_error", TOO_LARGE_MESSAGE),
+    "order-by-of-cross-join": (
+        "SELECT o.order_id, i.quantity FROM orders o, order_items i ORDER BY random()", "timeout", TIME_LIMIT_MESSAGE,
+    ),
+    "order-by-wide-rows": (
+        "SELECT h FROM (SELECT hex(randomblob(1900)) AS h FROM orders, products) ORDER BY h", "timeout", TIME_LIMIT_MESSAGE,
+    ),
+    "self-join-60-tables": (
+        "SELECT COUNT(*) FROM " + ", ".join(f"orders t{i}" for i in range(60)), "timeout", TIME_LIMIT_MESSAGE,
+    ),
+    "self-join-52-tables-prepare": (SELF_JOIN_52_SALARIES, "timeout", KILLED_MESSAGE),
+}
 READ_ONLY_MESSAGE = "the database is read-only: run one SELECT statement"
 
 
@@ -186,7 +238,7 @@ def test_large_results_are_truncated_not_refused(sql, footer):
         ("query", {"sql": "SELECT * FROM pragma_table_info('orders')"}, "execution_error", "changing the schema"),
         ("query", {"sql": ENDLESS_CTE_COUNT}, "timeout", TIME_LIMIT_MESSAGE),
         ("query", {"sql": HUGE_CROSS_JOIN_COUNT}, "timeout", TIME_LIMIT_MESSAGE),
-        ("query", {"sql": "SELECT randomblob(2000000000)"}, "execution_error", "limited to 1,000,000 bytes"),
+        ("query", {"sql": "SELECT randomblob(2000000000)"}, "execution_error", "limited to 4,000 bytes"),
         ("query", {"sql": "SELEC * FROM orders"}, "execution_error", 'SQLite error: near "SELEC": syntax error'),
         ("query", {"sql": "SELECT * FROM invoices"}, "execution_error", "no such table: invoices; call list_tables"),
         ("query", {"sql": "SELECT total FROM orders"}, "execution_error", "no such column: total; call describe_table"),
@@ -226,6 +278,104 @@ def test_time_limit_holds_off_the_main_thread():
     assert time.perf_counter() - started < 1.5
     assert outcome[0].error_category == "timeout" and TIME_LIMIT_MESSAGE in outcome[0].content
     assert runtime.execute("query", {"sql": "SELECT COUNT(*) AS n FROM stock"}).content == "n\n207\n(1 row)"
+
+
+@pytest.mark.parametrize("sql, category, message", list(RUNAWAY_QUERIES.values()), ids=list(RUNAWAY_QUERIES))
+def test_runaway_queries_end_with_an_error_and_the_next_query_works(sql: str, category: str, message: str):
+    assert len(sql) <= MAX_SQL_CHARS
+    started = time.perf_counter()
+    result = runtime.execute("query", {"sql": sql})
+    assert time.perf_counter() - started < 2.0  # measured: at most 0.76 s (the kill comes at 0.7 s)
+    assert result.error_category == category, result.content
+    assert message in result.content
+    started = time.perf_counter()
+    assert runtime.execute("query", {"sql": "SELECT 1 AS one"}).content == "one\n1\n(1 row)"
+    assert time.perf_counter() - started < 3.0  # after a kill, what is left of a new child's 0.4 s start-up
+
+
+@pytest.mark.parametrize(
+    "sql, shown",
+    [
+        (f"SELECT length(hex(randomblob({MAX_VALUE_BYTES // 2 - 1}))) AS n", "n\n3998\n(1 row)"),
+        (f"SELECT {text_of(3_998, 'a')} LIKE '" + "%a" * 499 + "b' AS matched", "matched\n0\n(1 row)"),
+        (f"SELECT instr({text_of(3_998, 'a')}, {text_of(1_998, 'a')} || 'b') AS at", "at\n0\n(1 row)"),
+        (f"SELECT length(trim({text_of(3_998, 'a')}, {text_of(300, 'b')} || 'a')) AS n", "n\n0\n(1 row)"),
+    ],
+    ids=["blob-at-the-limit", "like-at-the-limit", "instr-at-the-limit", "trim-at-the-limit"],
+)
+def test_values_at_the_size_limit_are_fast(sql: str, shown: str):
+    started = time.perf_counter()
+    assert runtime.execute("query", {"sql": sql}).content == shown
+    assert time.perf_counter() - started < 0.3  # measured: under 5 ms
+
+
+def test_a_runaway_query_in_a_thread_does_not_delay_other_envs():
+    task = domain.generate(3)
+    runaway_env = gym.make("mentor/Table-v0")
+    runaway_env.reset(options={"task": task})
+    runaway_env.step(query_call("SELECT 1"))  # its child is up
+    other, calc = ToolRuntime(TOOLS), ToolRuntime(CALC_TOOLS)
+    assert other.execute("query", {"sql": "SELECT 1"}).ok
+    outcome: list[Any] = []
+
+    def run_away() -> None:
+        started = time.perf_counter()
+        info = runaway_env.step(query_call(SELF_JOIN_52_SALARIES))[4]
+        outcome.append((info["errors"], time.perf_counter() - started))
+
+    def calc_calls() -> None:
+        outcome.append([calc.execute("add", {"a": 2, "b": 3}).content for _ in range(200)])
+
+    threads = [threading.Thread(target=run_away), threading.Thread(target=calc_calls)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)
+    other_times = []
+    for _ in range(10):
+        started = time.perf_counter()
+        assert other.execute("query", {"sql": "SELECT COUNT(*) AS n FROM stock"}).content == "n\n207\n(1 row)"
+        other_times.append(time.perf_counter() - started)
+    for thread in threads:
+        thread.join(10.0)
+    (errors, runaway_s), sums = sorted(outcome, key=lambda item: isinstance(item, list))
+    assert errors[0].startswith("timeout: " + KILLED_MESSAGE) and runaway_s < 1.5  # measured: 0.76 s
+    assert sums == ["5"] * 200
+    assert max(other_times) < 0.3  # measured: about 0.2 ms each, while the other env's query ran
+    other.close()
+    runaway_env.close()
+
+
+def test_a_step_leaves_the_callers_sigalrm_timer_alone():
+    env = gym.make("mentor/Table-v0")
+    env.reset(options={"task": domain.generate(3)})
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 100.0)
+        env.step(query_call(ENDLESS_CTE_COUNT))
+        env.step(query_call(SELF_JOIN_52_SALARIES))  # killed in its child
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 90.0 < remaining <= 100.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    env.close()
+
+
+def test_a_table_env_pickles_before_and_during_an_episode():
+    task = domain.generate(3)  # describe customers, one query, answer
+    turns = [render_assistant_text(m) for m in task.teacher.messages if m["role"] == "assistant"]
+    env = gym.make("mentor/Table-v0")
+    fresh = pickle.loads(pickle.dumps(env))
+    assert_teacher_solved(fresh, *replay_teacher(fresh, 0, task))
+    env.reset(options={"task": task})
+    env.step(turns[0])
+    env.step(query_call("SELECT COUNT(*) AS n FROM customers"))  # the env's child is up
+    copy = pickle.loads(pickle.dumps(env))
+    played = [[episode.step(turn) for turn in turns[1:]] for episode in (env, copy)]
+    assert played[0] == played[1]
+    assert played[0][-1][2] and played[0][-1][4]["reward_components"]["correct"] == 1.0
+    for episode in (env, copy, fresh):
+        episode.close()
 
 
 def test_no_statement_touches_the_file_system(tmp_path: Path):
@@ -400,6 +550,10 @@ HOSTILE: dict[str, tuple[str, str]] = {
     "analyze": (query_call("ANALYZE"), "execution_error"),
     "endless-recursive-cte": (query_call(ENDLESS_CTE_COUNT), "timeout"),
     "cross-join-3e12-rows": (query_call(HUGE_CROSS_JOIN_COUNT), "timeout"),
+    "instr-of-1mb-strings": (query_call(RUNAWAY_QUERIES["instr-1mb"][0]), "execution_error"),
+    "randomblob-1mb-per-customer": (query_call(RUNAWAY_QUERIES["randomblob-1mb-per-customer"][0]), "execution_error"),
+    # Stuck 2 s inside sqlite3_prepare: the query's child process is killed at 0.7 s.
+    "self-join-52-tables-prepare": (query_call(SELF_JOIN_52_SALARIES), "timeout"),
     "blob-2-gb": (query_call("SELECT randomblob(2000000000)"), "execution_error"),
     "printf-2-gb": (query_call("SELECT printf('%.*c', 2000000000, 'x')"), "execution_error"),
     "two-selects": (query_call("SELECT 1; SELECT 2"), "execution_error"),

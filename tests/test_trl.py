@@ -22,7 +22,7 @@ from mentor_env.integrations.trl import (
 )
 from mentor_env.scoring import score_completion
 
-from conftest import call
+from tests.conftest import call
 
 try:
     import datasets  # noqa: F401

@@ -249,6 +249,11 @@ class ToolUseEnv(gym.Env[str, str]):
         info = self._info(parsed, results, step_rewards, components)
         return self._fit_observation(observation), reward, self.trajectory.ended, self.trajectory.truncated, info
 
+    def close(self) -> None:
+        """Stop the child process of isolated tools, if one runs (a later step starts another)."""
+        self.runtime.close()
+        super().close()
+
     def render(self) -> str | None:
         """The conversation so far as ChatML text (``render_mode="ansi"``)."""
         if self.render_mode != "ansi":

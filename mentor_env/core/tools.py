@@ -19,6 +19,9 @@ Time limits
     - A tool with ``isolated=True`` runs in a child process of its runtime
       (:mod:`mentor_env.core.sandbox`) that is killed at the deadline: for work
       that cannot be bounded from Python, such as one SQLite function call.
+      The child's start-up is not charged to the call (the sandbox moves the
+      deadline later by it), and a result is judged by the sandbox's clock.
+    - A tool's ``time_limit_s`` brings its deadline closer than ``timeout_s``.
 
 Nothing here runs model-written code: the model only picks a registered tool
 and supplies JSON arguments that the schema has already checked.
@@ -26,11 +29,12 @@ and supplies JSON arguments that the schema has already checked.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import jsonschema
 
@@ -67,6 +71,12 @@ class Tool:
         isolated: Run each call in a child process that is killed at the
             call's deadline (see the module doc). ``function`` must then be
             importable by its module and name, as for ``multiprocessing``.
+        time_limit_s: This tool's own limit per call, when it is sooner than
+            the runtime's ``timeout_s`` (a call's deadline is the soonest of
+            the two and the caller's deadline).
+        timeout_message: What the model reads when a call is stopped at its
+            deadline, instead of ``"<name> did not finish within N s"``;
+            ``{limit}`` in it is replaced by the limit in seconds (a float).
     """
 
     name: str
@@ -74,6 +84,8 @@ class Tool:
     parameters: Mapping[str, Any]
     function: Callable[..., Any] = field(repr=False, compare=False)
     isolated: bool = field(default=False, kw_only=True)
+    time_limit_s: float | None = field(default=None, kw_only=True)
+    timeout_message: str | None = field(default=None, kw_only=True)
     validator: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -84,6 +96,23 @@ class Tool:
                 f"tool {self.name!r}: parameters must be a JSON Schema with type 'object', "
                 f"got type {self.parameters.get('type')!r}"
             )
+        if self.time_limit_s is not None:
+            object.__setattr__(self, "time_limit_s", check_time_limit(f"tool {self.name!r}: time_limit_s", self.time_limit_s))
+        if self.timeout_message is not None:
+            try:
+                self.timeout_message.format(limit=1.0)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(
+                    f"tool {self.name!r}: timeout_message may use only the field {{limit}}, got "
+                    f"{self.timeout_message!r} ({type(exc).__name__}: {exc})"
+                ) from None
+        if self.isolated:
+            from mentor_env.core.sandbox import importable_name
+
+            try:
+                importable_name(self.function)
+            except ValueError as exc:
+                raise ValueError(f"tool {self.name!r} is isolated, so its function must be importable by name: {exc}") from None
         validator_class = jsonschema.validators.validator_for(self.parameters)
         validator_class.check_schema(self.parameters)
         # Compiled once here; every call reuses it.
@@ -92,7 +121,8 @@ class Tool:
     def __reduce__(self) -> tuple[Any, ...]:
         # jsonschema's validator classes are made at run time and do not pickle;
         # the copy compiles its own (multiprocessing spawn, Ray, SubprocVecEnv).
-        return (_rebuild_tool, (self.name, self.description, dict(self.parameters), self.function, self.isolated))
+        options = {"isolated": self.isolated, "time_limit_s": self.time_limit_s, "timeout_message": self.timeout_message}
+        return (_rebuild_tool, (self.name, self.description, dict(self.parameters), self.function, options))
 
     @classmethod
     def from_function(cls, function: Callable[..., Any]) -> Tool:
@@ -125,9 +155,11 @@ class Tool:
 
 
 def _rebuild_tool(
-    name: str, description: str, parameters: dict[str, Any], function: Callable[..., Any], isolated: bool
+    name: str, description: str, parameters: dict[str, Any], function: Callable[..., Any], options: Any
 ) -> Tool:
-    return Tool(name, description, parameters, function, isolated=isolated)
+    if isinstance(options, bool):  # pickled before the time_limit_s and timeout_message options existed
+        options = {"isolated": options}
+    return Tool(name, description, parameters, function, **options)
 
 
 @dataclass(frozen=True)
@@ -225,8 +257,21 @@ def call_deadline() -> float:
     return getattr(_CALL, "deadline", math.inf)
 
 
-def _timeout_result(name: str, limit_s: float) -> ToolResult:
-    return error_result(name, TIMEOUT, f"{name} did not finish within {round(limit_s, 2):g} s")
+@contextlib.contextmanager
+def _deadline_scope(deadline: float) -> Iterator[None]:
+    """Make ``deadline`` this thread's :func:`call_deadline` for the block (the runtime and the sandbox child use it)."""
+    previous = call_deadline()
+    _CALL.deadline = deadline
+    try:
+        yield
+    finally:
+        _CALL.deadline = previous
+
+
+def _timeout_result(tool: Tool, limit_s: float) -> ToolResult:
+    if tool.timeout_message is not None:
+        return error_result(tool.name, TIMEOUT, f"{tool.name} timed out: {tool.timeout_message.format(limit=limit_s)}")
+    return error_result(tool.name, TIMEOUT, f"{tool.name} did not finish within {round(limit_s, 2):g} s")
 
 
 class ToolRuntime:
@@ -269,15 +314,18 @@ class ToolRuntime:
             return error_result(name, INVALID_ARGS, problem)
         started = time.monotonic()
         call_end = started + self.timeout_s
+        if tool.time_limit_s is not None:
+            call_end = min(call_end, started + tool.time_limit_s)
         if deadline is not None and deadline < call_end:
             call_end = deadline
         try:
             value = self._call(tool, dict(arguments), call_end)
-            if time.monotonic() > call_end:
-                return _timeout_result(tool.name, call_end - started)
+            # An isolated call is timed by its sandbox, which does not charge its start-up.
+            if not tool.isolated and time.monotonic() > call_end:
+                return _timeout_result(tool, call_end - started)
             return ToolResult(name, truncate(format_value(value), MAX_RESULT_CHARS))
         except TimeoutError:
-            return _timeout_result(tool.name, call_end - started)
+            return _timeout_result(tool, call_end - started)
         except ToolTimeout as exc:
             return error_result(name, TIMEOUT, f"{name} timed out: {exc}")
         except ToolError as exc:
@@ -317,12 +365,8 @@ class ToolRuntime:
 
                 self._sandbox = Sandbox()
             return self._sandbox.call(tool.function, arguments, deadline)
-        previous = call_deadline()
-        _CALL.deadline = deadline
-        try:
+        with _deadline_scope(deadline):
             return tool.function(**arguments)
-        finally:
-            _CALL.deadline = previous
 
 
 def check_time_limit(name: str, value: Any) -> float:

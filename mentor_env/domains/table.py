@@ -14,10 +14,16 @@ Tools
     three times over: ``PRAGMA query_only``, an authorizer that allows only
     reading (SELECT, READ, FUNCTION, recursive CTEs) and refuses writes, DDL,
     transactions, ATTACH/DETACH, PRAGMA and ``load_extension``, and SQLite
-    limits (no attached databases, strings and blobs up to 1 MB, bounded
+    limits (no attached databases, strings and blobs up to 4,000 bytes, bounded
     expression depth). A progress handler stops any query after
     :data:`QUERY_TIME_LIMIT_S` seconds (an endless recursive CTE, a 10^12-row
     cross join); SQL is at most :data:`MAX_SQL_CHARS` characters, one statement.
+    The query tool is isolated: it runs in a child process of the env's tool
+    runtime (:mod:`mentor_env.core.sandbox`), killed :data:`QUERY_KILL_AFTER_S`
+    seconds after the call starts, for work the progress handler cannot stop
+    (one long SQLite function call, preparing a huge join). Each env has its
+    own child, so one env's runaway query never delays another's. Task
+    generation runs the teacher's (trusted, fast) SQL in the process itself.
 
 Tables
     Three families: orders (``customers``, ``products``, ``orders``,
@@ -58,6 +64,7 @@ Spaces, rewards, termination and arguments are those of
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 import math
@@ -73,7 +80,16 @@ from datetime import date, timedelta
 from typing import Any, Callable, Iterator, Sequence
 
 from mentor_env.core.task import Task
-from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, ToolTimeout, format_value, object_schema
+from mentor_env.core.tools import (
+    Tool,
+    ToolError,
+    ToolResult,
+    ToolRuntime,
+    ToolTimeout,
+    call_deadline,
+    format_value,
+    object_schema,
+)
 from mentor_env.domains.answers import numbers_match, parse_number
 from mentor_env.teachers import (
     TeacherFailed,
@@ -84,10 +100,14 @@ from mentor_env.teachers import (
     scripted_task,
 )
 
-# A query that runs longer than this is stopped. Every task query takes well
-# under 10 ms; the limit stays below ToolRuntime's default 2 s so the tool
-# reports its own clear message first.
+# A query that runs longer than this is stopped by the progress handler, with a
+# clear message. Every task query takes well under 10 ms.
 QUERY_TIME_LIMIT_S = 0.5
+# The query tool runs in a child process (isolated) that is killed this long
+# after the call starts: a query stuck inside one SQLite function call (instr or
+# trim on long strings, a sort), where the progress handler never runs. The
+# margin over QUERY_TIME_LIMIT_S lets the handler's own message arrive first.
+QUERY_KILL_AFTER_S = QUERY_TIME_LIMIT_S + 0.2
 # The progress handler runs every this many SQLite virtual-machine steps.
 PROGRESS_STEPS = 1_000
 MAX_SQL_CHARS = 4_000
@@ -99,7 +119,10 @@ MAX_CELL_CHARS = 100
 # The rendered table stays under ToolRuntime's 4,000-character result limit.
 MAX_TABLE_CHARS = 3_500
 # SQLite limits of the connection (strings and blobs, expression nesting, program size).
-MAX_VALUE_BYTES = 1_000_000
+# Task values are under 100 bytes. Work quadratic in a value's length stays
+# short at this size (trim of 4,000 by 4,000 characters: 0.05 s; 10,000: 0.3 s),
+# and randomblob(1000000) or a megabyte string is refused at once.
+MAX_VALUE_BYTES = 4_000
 MAX_EXPR_DEPTH = 100
 MAX_VDBE_OPS = 100_000
 DB_SEED = 20_240_601
@@ -393,10 +416,12 @@ def _leading_keyword(sql: str) -> str:
 
 
 class Database:
-    """The task database: one in-memory SQLite connection shared by every env of the process.
+    """The task database: one in-memory SQLite connection per process.
 
     Built once (see :func:`database`); every statement runs under ``lock``
-    because tool calls may come from ToolRuntime's worker threads.
+    because tool calls may come from several threads. The model's SQL runs in
+    a sandbox child's own copy (one per env); in the parent the database only
+    serves task generation's short queries, so no env waits behind a model's.
     """
 
     def __init__(self, seed: int = DB_SEED) -> None:
@@ -437,6 +462,7 @@ class Database:
             ):
                 connection.setlimit(getattr(sqlite3, limit), value)
         self._deadline = math.inf
+        self._limit_s = QUERY_TIME_LIMIT_S
         self._timed_out = False
         self._refusal: str | None = None
         connection.set_authorizer(self._authorize)
@@ -477,12 +503,17 @@ class Database:
     def run(self, sql: str, max_rows: int = ROW_LIMIT) -> QueryResult:
         """Run one read-only statement; returns its first ``max_rows`` rows and the row count.
 
+        The statement is stopped after :data:`QUERY_TIME_LIMIT_S` seconds, or
+        sooner when the tool call's deadline (:func:`call_deadline`) comes first.
+
         Raises:
             ToolError: the statement is refused, fails, or runs past the time limit.
         """
         with self.lock, _cyclic_gc_paused():
             self._refusal, self._timed_out = None, False
-            self._deadline = time.monotonic() + QUERY_TIME_LIMIT_S
+            now = time.monotonic()
+            self._limit_s = max(0.0, min(QUERY_TIME_LIMIT_S, call_deadline() - now))
+            self._deadline = now + self._limit_s
             try:
                 cursor = self._connection.execute(sql)
                 if cursor.description is None:
@@ -509,7 +540,7 @@ class Database:
         message = str(exc)
         if self._timed_out or message == "interrupted":
             return ToolTimeout(
-                f"the query was stopped after {QUERY_TIME_LIMIT_S:g} s (the time limit); add filters or a LIMIT, "
+                f"the query was stopped after {self._limit_s:.2g} s (the time limit); add filters or a LIMIT, "
                 "and avoid cross joins and recursive CTEs that never end"
             )
         if self._refusal is not None:
@@ -653,9 +684,18 @@ TOOLS: tuple[Tool, ...] = (
             }
         ),
         query,
+        isolated=True,
+        time_limit_s=QUERY_KILL_AFTER_S,
+        timeout_message=(
+            "the query was stopped after {limit:.2g} s (the time limit) while one SQL function or sort was still "
+            f"running; keep strings short (values are limited to {MAX_VALUE_BYTES:,} bytes), add filters or a LIMIT, "
+            "and avoid sorting cross joins"
+        ),
     ),
 )
 TOOL_NAMES = tuple(tool.name for tool in TOOLS)
+# Task generation runs only the teacher's own SQL (fast, trusted): in this process, no child.
+_GENERATION_TOOLS: tuple[Tool, ...] = tuple(dataclasses.replace(tool, isolated=False) for tool in TOOLS)
 
 # --- question templates -----------------------------------------------------
 
@@ -1309,7 +1349,7 @@ class TableDomain:
     difficulties = (1, 2, 3, 4)
 
     def __init__(self) -> None:
-        self._runtime = ToolRuntime(TOOLS)
+        self._runtime = ToolRuntime(_GENERATION_TOOLS)
 
     def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
         """The task of ``seed`` (same arguments, same task, on every platform)."""

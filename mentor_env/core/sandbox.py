@@ -1,0 +1,598 @@
+"""Run a tool's function in a child process that is killed at the call's deadline.
+
+Some work cannot be stopped from Python once it has started: one SQLite
+function call (``instr`` or ``trim`` on long strings, a sort) runs to its end
+whatever a progress handler or a signal says. A :class:`Sandbox` runs such a
+call in a child process of its own and kills that process when the call's
+deadline passes, so the caller gets its answer on time, and the next call
+starts a fresh child.
+
+One :class:`Sandbox` belongs to one :class:`~mentor_env.core.tools.ToolRuntime`
+(one environment), so a runaway call of one environment never delays another.
+
+The child
+    Started lazily with ``subprocess.Popen([sys.executable, "-m",
+    "mentor_env.core.sandbox"])``: a fresh interpreter, never a fork, so it is
+    safe to start from a multi-threaded parent (torch threads, a vector env's
+    workers). It ignores ``SIGINT`` (the parent decides when it stops), exits
+    when its stdin closes, and exits by itself if a call overruns its deadline
+    by :data:`WATCHDOG_S` (the parent has died or hangs). What a tool prints
+    goes to the parent's stderr, never into the protocol.
+
+Protocol
+    Messages are pickles, each preceded by its length (8 bytes, big-endian),
+    over the child's stdin and stdout. The function travels as its importable
+    name (module and qualified name, see :func:`importable_name`), the
+    arguments and the result as pickles. A result larger than
+    :data:`MAX_RESULT_BYTES` pickled is refused with a :class:`ToolError`.
+
+Time
+    The parent waits with ``poll`` on the child's stdout until the deadline
+    plus :data:`GRACE_S`; on overrun it kills (``SIGKILL``) and reaps the child
+    and raises the builtin :class:`TimeoutError`, which the runtime reports as
+    ``timeout``. The child's start-up (about 0.4 s: a new interpreter that
+    imports this package and the tool's module) is not the model's doing, so
+    it is not charged to the call: the parent waits for the child's "ready"
+    message and for the module's import (each bounded by
+    :data:`STARTUP_TIMEOUT_S`), then moves the call's deadline later by the
+    time those took. The child sets :func:`~mentor_env.core.tools.call_deadline`
+    to its own clock plus the seconds left, so a tool reads its deadline there
+    as it would in the parent.
+
+Errors
+    :class:`ToolError` and :class:`ToolTimeout` raised in the child are raised
+    again in the parent with the same class and message. Another exception is
+    raised again as the builtin type of the same name (``ValueError``,
+    ``ZeroDivisionError``) or, for other types, as a :class:`ChildError`
+    subclass carrying the original type's name, so the runtime's rendering
+    ``TypeName: message`` reads the same. A child that dies during a call (a
+    crash, the OOM killer) gives a :class:`ToolError` that says so.
+
+Processes
+    A call from any thread works; a lock serialises calls of one Sandbox. A
+    forked copy of the parent (an async vector env's worker) never uses the
+    pipes it inherited: it starts a child of its own. Pickling a Sandbox
+    carries no state. :meth:`Sandbox.close`, garbage collection of the
+    Sandbox, and interpreter exit (before non-daemon threads are joined, so a
+    thread waiting on a runaway call returns at once) kill the child.
+
+POSIX only (Linux, macOS): the parent waits on pipes with ``poll``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import importlib
+import math
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from typing import Any, Callable
+
+from mentor_env.core.tools import ToolError, ToolTimeout, _deadline_scope
+
+# Extra time past the deadline for the child's reply to arrive before it is killed.
+GRACE_S = 0.05
+# The longest wait for a new child to start, or to import a tool's module.
+STARTUP_TIMEOUT_S = 30.0
+# The largest result (pickled) a child may send back.
+MAX_RESULT_BYTES = 1_000_000
+# A child whose call runs this long past its deadline exits by itself.
+WATCHDOG_S = 5.0
+
+_HEADER = struct.Struct("!Q")
+# Replies and requests larger than this are refused before they are read.
+_MAX_MESSAGE_BYTES = MAX_RESULT_BYTES + 65_536
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class ChildError(Exception):
+    """An exception of a non-builtin type raised by a tool in the child; subclasses carry its type's name."""
+
+
+class _Overrun(Exception):
+    """The child did not answer before the wait's deadline."""
+
+
+class _ChildGone(Exception):
+    """The child closed its pipes: it exited or was killed."""
+
+
+# --- function names -------------------------------------------------------
+
+
+def importable_name(function: Callable[..., Any]) -> tuple[str, str]:
+    """The ``(module, qualified name)`` by which a fresh interpreter imports ``function``.
+
+    Raises:
+        ValueError: ``function`` is a lambda, a local function, a bound method,
+            a ``functools.partial``, defined in ``__main__``, or its name does
+            not lead back to this very object.
+    """
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", None)
+    what = f"{function!r}"
+    if not isinstance(module, str) or not isinstance(qualname, str):
+        raise ValueError(
+            f"{what} has no module and qualified name; an isolated tool needs a function defined at the top level "
+            "of an importable module (not a functools.partial or a callable object)"
+        )
+    if "<lambda>" in qualname or "<locals>" in qualname:
+        raise ValueError(
+            f"{what} is a lambda or a function defined inside another function; an isolated tool needs a function "
+            f"defined at the top level of an importable module, got {module}.{qualname}"
+        )
+    if module == "__main__":
+        raise ValueError(
+            f"{what} is defined in __main__, which the tool's child process does not run; "
+            "move it into an importable module"
+        )
+    try:
+        found: Any = sys.modules.get(module) or importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"{what} cannot be imported as {module}.{qualname}: {type(exc).__name__}: {exc}") from None
+    if found is not function:
+        raise ValueError(
+            f"{module}.{qualname} is not {what} (a bound method, or a name that now holds another object); "
+            "an isolated tool needs a function defined at the top level of an importable module"
+        )
+    return module, qualname
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_name(function: Callable[..., Any]) -> tuple[str, str]:
+    return importable_name(function)
+
+
+def _resolve(module: str, qualname: str) -> Callable[..., Any]:
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
+
+
+# --- errors across the pipe -----------------------------------------------
+
+
+def _describe_exception(exc: BaseException) -> tuple[str, str, str]:
+    """``(kind, type name, message)`` of an exception raised in the child."""
+    kind = "ToolTimeout" if isinstance(exc, ToolTimeout) else "ToolError" if isinstance(exc, ToolError) else "other"
+    return kind, type(exc).__name__, str(exc)
+
+
+@functools.lru_cache(maxsize=128)
+def _child_error_class(type_name: str) -> type[ChildError]:
+    name = type_name if type_name.isidentifier() else "ChildError"
+    return type(name, (ChildError,), {"__module__": __name__, "__doc__": f"{name} raised in a tool's child process."})
+
+
+def _rebuild_exception(kind: str, type_name: str, message: str) -> Exception:
+    """The parent's exception for one the child reported."""
+    if kind == "ToolTimeout":
+        return ToolTimeout(message)
+    if kind == "ToolError":
+        return ToolError(message)
+    builtin = getattr(builtins, type_name, None)
+    if isinstance(builtin, type) and issubclass(builtin, Exception):
+        try:
+            return builtin(message)
+        except Exception:  # a constructor that wants other arguments (UnicodeDecodeError)
+            pass
+    return _child_error_class(type_name)(message)
+
+
+# --- pipes ------------------------------------------------------------------
+
+
+def _frame(message: Any) -> bytes:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload)) + payload
+
+
+def _wait(fd: int, events: int, deadline: float) -> bool:
+    """Whether ``fd`` is ready for ``events`` before ``deadline`` (looks once even when it has passed)."""
+    poller = select.poll()
+    poller.register(fd, events)
+    timeout_ms = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+    return bool(poller.poll(timeout_ms))
+
+
+class _Child:
+    """One child process and the parent's ends of its pipes."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        # The child imports this package from the same place as the parent did.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (_PACKAGE_ROOT, env.get("PYTHONPATH"))))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mentor_env.core.sandbox"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+            close_fds=True,
+            env=env,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.owner = os.getpid()
+        self.ready = False  # its "ready" message has been read
+        self.modules: set[str] = set()  # imported, the reply read
+        self.pending: list[str] = []  # imports sent ahead, replies not read yet
+        self._to_child = self.process.stdin.fileno()
+        self._from_child = self.process.stdout.fileno()
+        os.set_blocking(self._to_child, False)
+        self._buffer = bytearray()
+        self._finalizer = weakref.finalize(self, _kill, self.process, self.owner)
+
+    def send(self, message: Any, deadline: float) -> None:
+        data = memoryview(_frame(message))
+        while data:
+            if not _wait(self._to_child, select.POLLOUT, deadline):
+                raise _Overrun
+            try:
+                written = os.write(self._to_child, data)
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, OSError):
+                raise _ChildGone from None
+            data = data[written:]
+
+    def receive(self, deadline: float) -> Any:
+        buffer = self._buffer
+        while True:
+            if len(buffer) >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(buffer)
+                if size > _MAX_MESSAGE_BYTES:
+                    raise ToolError(
+                        f"the tool's reply is {size:,} bytes; replies are limited to {MAX_RESULT_BYTES:,} bytes"
+                    )
+                end = _HEADER.size + size
+                if len(buffer) >= end:
+                    payload = bytes(buffer[_HEADER.size : end])
+                    del buffer[:end]
+                    return pickle.loads(payload)
+            if not _wait(self._from_child, select.POLLIN, deadline):
+                raise _Overrun
+            try:
+                chunk = os.read(self._from_child, 1 << 20)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise _ChildGone
+            buffer += chunk
+
+    def alive(self) -> bool:
+        return self.owner == os.getpid() and self.process.poll() is None
+
+    def exit_status(self, wait_s: float = 1.0) -> str:
+        """How the child ended, waiting up to ``wait_s`` for it to be reaped (its pipes close first)."""
+        try:
+            code: int | None = self.process.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is None:
+            return "still running"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit status {code}"
+
+    def kill(self) -> None:
+        """Kill and reap the child, close the pipes (no-op in a forked copy of the parent)."""
+        self._finalizer()
+
+    def abandon(self) -> None:
+        """In a forked copy of the parent: close the inherited pipes, leave the process to its owner."""
+        self._finalizer.detach()
+        _ABANDONED.append(self.process)  # its owner reaps it; no ResourceWarning from here
+        for pipe in (self.process.stdin, self.process.stdout):
+            try:
+                if pipe is not None:
+                    pipe.close()
+            except OSError:
+                pass
+
+
+def _kill(process: subprocess.Popen[bytes], owner: int) -> None:
+    if os.getpid() != owner:
+        return
+    try:
+        process.kill()
+    except OSError:
+        pass
+    try:
+        process.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a process stuck in the kernel
+        pass
+    for pipe in (process.stdin, process.stdout):
+        try:
+            if pipe is not None:
+                pipe.close()
+        except OSError:
+            pass
+
+
+# --- the parent's side ------------------------------------------------------
+
+_SANDBOXES: weakref.WeakSet[Sandbox] = weakref.WeakSet()
+_ABANDONED: list[subprocess.Popen[bytes]] = []
+_EXITING = False
+
+
+class Sandbox:
+    """Runs functions in a child process of its own, killed at each call's deadline (see the module doc)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._child: _Child | None = None
+        self.startup_s: float | None = None  # how long the last child took to start, for reports
+        _SANDBOXES.add(self)
+
+    def call(self, function: Callable[..., Any], arguments: dict[str, Any], deadline: float) -> Any:
+        """``function(**arguments)`` run in the child, answered by ``deadline`` (a :func:`time.monotonic` value).
+
+        The deadline moves later by the time spent starting a child or importing
+        the function's module, which the call is not charged for.
+
+        Raises:
+            TimeoutError: the call did not finish by its deadline; the child was killed.
+            ToolError: the tool raised it, the child died, or the result is too large.
+            Exception: what the tool raised (see the module doc).
+        """
+        try:
+            module, qualname = _cached_name(function)
+        except TypeError:  # an unhashable callable: not cached
+            module, qualname = importable_name(function)
+        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise TimeoutError("another call of this sandbox did not finish in time")
+        try:
+            return self._call(module, qualname, arguments, deadline)
+        finally:
+            self._lock.release()
+
+    def _call(self, module: str, qualname: str, arguments: dict[str, Any], deadline: float) -> Any:
+        prepared_at = time.monotonic()
+        child = self._prepared_child(module)
+        deadline += time.monotonic() - prepared_at  # start-up and imports are not the call's time
+        try:
+            child.send(("call", module, qualname, arguments, deadline - time.monotonic()), deadline)
+            reply = child.receive(deadline + GRACE_S)
+        except _Overrun:
+            self._discard()
+            self._start_ahead(child.modules)
+            raise TimeoutError("the call did not finish by its deadline; its process was killed") from None
+        except _ChildGone:
+            status = child.exit_status()
+            self._discard()
+            if _EXITING:
+                raise ToolError("the call was stopped because the program is exiting") from None
+            raise ToolError(
+                f"the tool's process ended during the call ({status}: a crash, or out of memory); "
+                "the call did not complete, the next call starts a new process"
+            ) from None
+        except ToolError:
+            self._discard()  # an oversized reply leaves the stream out of step
+            raise
+        if reply[0] == "ok":
+            if time.monotonic() > deadline:
+                raise TimeoutError("the call returned after its deadline")
+            return reply[1]
+        _, kind, type_name, message = reply
+        raise _rebuild_exception(kind, type_name, message)
+
+    def _prepared_child(self, module: str) -> _Child:
+        """A running child of this process that has imported ``module``."""
+        if _EXITING:
+            raise ToolError("the program is exiting; no new tool process is started")
+        child = self._child
+        if child is not None and not child.alive():
+            if child.owner == os.getpid():
+                child.kill()
+            else:
+                child.abandon()
+            child = self._child = None
+        if child is None:
+            child = self._child = _Child()
+        if not child.ready:
+            started = time.monotonic()
+            self._expect(child, "ready", "start", started)
+            child.ready = True
+            self.startup_s = time.monotonic() - started
+        while child.pending:
+            self._expect(child, "imported", f"import {child.pending[0]}", time.monotonic())
+            child.modules.add(child.pending.pop(0))
+        if module not in child.modules:
+            started = time.monotonic()
+            try:
+                child.send(("import", module, list(sys.path)), started + STARTUP_TIMEOUT_S)
+            except (_Overrun, _ChildGone):
+                self._discard()
+                raise ToolError("the tool's process did not accept the import of its module") from None
+            self._expect(child, "imported", f"import {module}", started)
+            child.modules.add(module)
+        return child
+
+    def _expect(self, child: _Child, kind: str, doing: str, started: float) -> None:
+        try:
+            reply = child.receive(started + STARTUP_TIMEOUT_S)
+        except _Overrun:
+            self._discard()
+            raise ToolError(f"the tool's process did not {doing} within {STARTUP_TIMEOUT_S:g} s") from None
+        except _ChildGone:
+            status = child.exit_status()
+            self._discard()
+            raise ToolError(f"the tool's process ended before it could {doing} ({status}); see its stderr") from None
+        if reply[0] != kind:
+            self._discard()
+            if reply[0] == "raise":
+                raise ToolError(f"the tool's process could not {doing}: {reply[2]}: {reply[3]}")
+            raise ToolError(f"the tool's process sent {reply[0]!r} where {kind!r} was expected")
+
+    def _start_ahead(self, modules: set[str]) -> None:
+        """Start the next child now, importing ``modules``, so the next call waits less for it."""
+        if _EXITING:
+            return
+        try:
+            child = _Child()
+            for module in sorted(modules):
+                child.send(("import", module, list(sys.path)), time.monotonic() + 1.0)
+                child.pending.append(module)
+        except (OSError, _Overrun, _ChildGone):
+            return  # the next call starts one the usual way
+        self._child = child
+
+    def _discard(self) -> None:
+        if self._child is not None:
+            self._child.kill()
+            self._child = None
+
+    def close(self) -> None:
+        """Kill the child, if one runs; a later call starts a new one."""
+        with self._lock:
+            self._discard()
+
+    def _after_fork(self) -> None:
+        # The lock may have been held by a thread that does not exist in the fork.
+        self._lock = threading.Lock()
+        if self._child is not None:
+            self._child.abandon()
+            self._child = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+def _after_fork_in_child() -> None:
+    for sandbox in list(_SANDBOXES):
+        sandbox._after_fork()
+
+
+def _kill_all_children() -> None:
+    global _EXITING
+    _EXITING = True
+    for sandbox in list(_SANDBOXES):
+        child = sandbox._child
+        if child is not None:
+            child.kill()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+# Runs before the interpreter joins non-daemon threads, so a thread waiting on a
+# child's answer sees it die and returns; plain atexit would run after that join.
+_register = getattr(threading, "_register_atexit", None)
+try:
+    if _register is None:
+        raise RuntimeError
+    _register(_kill_all_children)
+except RuntimeError:  # pragma: no cover - an older Python, or already shutting down
+    import atexit
+
+    atexit.register(_kill_all_children)
+
+
+# --- the child's side -------------------------------------------------------
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    """``size`` bytes from ``fd``, or None at end of file."""
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = os.read(fd, size - len(chunks))
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
+class _Watchdog:
+    """Ends the child if a call runs :data:`WATCHDOG_S` past its deadline or the parent is gone."""
+
+    def __init__(self) -> None:
+        self.deadline = math.inf
+        self.parent = os.getppid()
+        threading.Thread(target=self._watch, name="sandbox-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != self.parent or time.monotonic() > self.deadline + WATCHDOG_S:
+                os._exit(3)
+
+
+def _child_main() -> int:
+    """Serve calls on stdin/stdout until stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    replies = os.dup(1)
+    os.dup2(2, 1)  # print() in a tool goes to stderr, not into the protocol
+    requests = 0
+
+    def send_bytes(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(replies, view) :]
+
+    def send(message: Any) -> None:
+        send_bytes(_frame(message))
+
+    watchdog = _Watchdog()
+    send(("ready", os.getpid()))
+    functions: dict[tuple[str, str], Callable[..., Any]] = {}
+    while True:
+        header = _read_exact(requests, _HEADER.size)
+        if header is None:
+            return 0
+        (size,) = _HEADER.unpack(header)
+        if size > _MAX_MESSAGE_BYTES:
+            return 2
+        payload = _read_exact(requests, size)
+        if payload is None:
+            return 0
+        message = pickle.loads(payload)
+        if message[0] == "import":
+            _, module, path = message
+            sys.path.extend(entry for entry in path if entry not in sys.path)
+            try:
+                importlib.import_module(module)
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                send(("raise", *_describe_exception(exc)))
+                continue
+            send(("imported",))
+            continue
+        _, module, qualname, arguments, remaining = message
+        deadline = time.monotonic() + remaining
+        watchdog.deadline = deadline
+        try:
+            function = functions.get((module, qualname))
+            if function is None:
+                function = functions[(module, qualname)] = _resolve(module, qualname)
+            with _deadline_scope(deadline):
+                value = function(**arguments)
+            data = pickle.dumps(("ok", value), protocol=pickle.HIGHEST_PROTOCOL)
+            if len(data) > MAX_RESULT_BYTES:
+                raise ToolError(
+                    f"the result is {len(data):,} bytes (pickled); results are limited to {MAX_RESULT_BYTES:,} bytes"
+                )
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent (SystemExit included)
+            data = pickle.dumps(("raise", *_describe_exception(exc)), protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            watchdog.deadline = math.inf
+        send_bytes(_HEADER.pack(len(data)) + data)
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())
