@@ -7,19 +7,17 @@ import math
 import subprocess
 import sys
 import time
-import warnings
 from collections import Counter
 from typing import Any
 
 import gymnasium as gym
 import pytest
-from gymnasium.utils.env_checker import check_env
 from hypothesis import given, settings, strategies as st
 
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.tools import ERROR_CATEGORIES, ToolRuntime
 from mentor_env.domains.dates import FAMILIES, OOD_FAMILIES, TOOL_NAMES, TOOLS, DatesDomain
-from tests.conftest import assert_teacher_solved, call, raw, replay_teacher
+from tests.conftest import call, raw
 
 runtime = ToolRuntime(TOOLS)
 domain = DatesDomain()
@@ -297,24 +295,6 @@ def test_generation_is_fast():
 # --- the environment ------------------------------------------------------------
 
 
-def test_check_env_passes_without_warnings():
-    env = gym.make("mentor/Dates-v0").unwrapped
-    assert env.domain.name == "dates"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        check_env(env, skip_render_check=False)
-
-
-def test_teacher_solves_every_task_through_the_env_and_scores_1_1():
-    env = gym.make("mentor/Dates-v0", max_turns=12)
-    for seed in range(200):
-        terminated, truncated, info = replay_teacher(env, seed)
-        assert env.unwrapped.task.id == info["task_id"]
-        assert_teacher_solved(env, terminated, truncated, info)
-    for seed in range(100):
-        assert_teacher_solved(env, *replay_teacher(env, seed, domain.generate(seed, ood=True)))
-
-
 # --- hostile input ----------------------------------------------------------------
 
 
@@ -387,11 +367,6 @@ HOSTILE: dict[str, tuple[Any, str]] = {
     "action-bytes": (call("weekday", date="2024-03-05").encode(), "invalid_action"),
     "too-many-calls": (call("weekday", date="2024-03-05") * 17, "invalid_action"),
 }
-
-
-def test_hostile_table_is_large_and_well_formed():
-    assert len(HOSTILE) >= 30
-    assert {category for _, category in HOSTILE.values()} <= set(ERROR_CATEGORIES)
 
 
 _HOSTILE_TASK = domain.generate(0, difficulty=1)

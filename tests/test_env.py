@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import warnings
 
 import gymnasium as gym
 import pytest
-from gymnasium.utils.env_checker import check_env
 
 import mentor_env
 from mentor_env.core.spaces import UnicodeText
@@ -20,13 +18,6 @@ INFO_KEYS = {
     "teacher_reward", "reward_components", "sparse_reward", "rewards", "tool_calls",
     "errors", "messages", "tools", "turn", "task_id", "final_answer",
 }  # fmt: skip
-
-
-def test_check_env_passes_without_warnings():
-    env = gym.make("mentor/Calc-v0").unwrapped
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        check_env(env, skip_render_check=False)
 
 
 def test_make_without_importing_uses_the_module_prefix():

@@ -163,11 +163,6 @@ CASES: dict[str, tuple[Any, str]] = {
 }
 
 
-def test_case_table_is_large_and_well_formed() -> None:
-    assert len(CASES) >= 35
-    assert {category for _, category in CASES.values()} <= set(ERROR_CATEGORIES)
-
-
 def fresh_env(**kwargs: Any) -> gym.Env:
     env = gym.make("mentor/Calc-v0", **kwargs)
     env.reset(seed=0, options={"task": SMALL_TASK})

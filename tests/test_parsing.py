@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mentor_env.core.parsing import HermesParser, ToolCallParser, format_tool_call, last_boxed, strip_reasoning
+from mentor_env.core.parsing import HermesParser, format_tool_call, last_boxed, strip_reasoning
 
 parse = HermesParser().parse
-
-
-def test_hermes_parser_is_a_tool_call_parser():
-    assert isinstance(HermesParser(), ToolCallParser)
 
 
 def test_several_calls_in_one_turn_with_text_around():

@@ -7,7 +7,6 @@ env must refuse at once); speed is measured in ``benchmarks.env_throughput``.
 
 from __future__ import annotations
 
-import pickle
 import signal
 import threading
 import time
@@ -185,51 +184,6 @@ def test_steps_from_worker_threads_keep_their_results():
 
 
 # --- pickling ---------------------------------------------------------------
-
-
-def _teacher_actions(env: gym.Env) -> list[Any]:
-    """The teacher's turns for the env's current task, as the actions this env takes."""
-    base = env.unwrapped
-    if hasattr(base, "teacher_action"):  # the structured env: one action per call, then the answer
-        return []
-    from mentor_env.core.messages import render_assistant_text
-
-    return [render_assistant_text(m) for m in base.task.teacher.messages if m["role"] == "assistant"]
-
-
-def _comparable(info: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in info.items() if key != "tools"}
-
-
-@pytest.mark.parametrize("env_id", TEXT_IDS)
-def test_every_text_env_pickles_before_and_mid_episode_and_the_copy_plays_on_identically(env_id):
-    env = gym.make(env_id, split="test")
-    fresh = pickle.loads(pickle.dumps(env))
-    assert fresh.reset(seed=3) == env.reset(seed=3)
-    actions = _teacher_actions(env)
-    env.step(actions[0])
-    copy = pickle.loads(pickle.dumps(env))
-    for action in actions[1:]:
-        original_step, copied_step = env.step(action), copy.step(action)
-        assert original_step[:4] == copied_step[:4]
-        assert _comparable(original_step[4]) == _comparable(copied_step[4])
-    assert copy.unwrapped.trajectory.done
-    env.close()
-    copy.close()
-
-
-def test_the_structured_env_pickles_mid_episode_and_the_copy_plays_on_identically():
-    env = gym.make("mentor/Calc-Structured-v0", split="test")
-    env.reset(seed=5)
-    env.step(env.unwrapped.teacher_action())
-    copy = pickle.loads(pickle.dumps(env))
-    while True:
-        action = env.unwrapped.teacher_action()
-        original_step, copied_step = env.step(action), copy.step(action)
-        assert all(np.array_equal(original_step[0][key], copied_step[0][key]) for key in original_step[0])
-        assert original_step[1:4] == copied_step[1:4]
-        if original_step[2] or original_step[3]:
-            break
 
 
 # --- arguments: refused at make or reset, naming what was expected -----------

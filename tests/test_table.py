@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import pickle
 import re
 import signal
@@ -12,17 +11,15 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import pytest
-from gymnasium.utils.env_checker import check_env
 
 from mentor_env.core.messages import render_assistant_text
-from mentor_env.core.tools import ERROR_CATEGORIES, ToolRuntime
+from mentor_env.core.tools import ToolRuntime
 from mentor_env.domains.table import (
     MAX_SQL_CHARS,
     MAX_VALUE_BYTES,
@@ -502,18 +499,11 @@ def test_generation_speed():
     assert time.perf_counter() - started < 3.0  # measured: about 4,000 tasks per second
 
 
-def test_check_env_passes_without_warnings():
-    env = gym.make("mentor/Table-v0").unwrapped
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        check_env(env, skip_render_check=False)
-
-
-@pytest.mark.parametrize("ood, seeds", [(False, range(200)), (True, range(100))], ids=["in-distribution", "ood"])
-def test_teacher_solves_every_task_through_the_env_and_scores_1_1(ood, seeds):
+def test_the_teachers_queries_leave_the_database_unchanged():
+    # The teacher's replay at 1.1 is checked for every domain in test_envs.py; here, what only Table has.
     env = gym.make("mentor/Table-v0")
-    for seed in seeds:
-        assert_teacher_solved(env, *replay_teacher(env, seed, domain.generate(seed, ood=ood)))
+    for seed in range(20):
+        assert_teacher_solved(env, *replay_teacher(env, seed, domain.generate(seed, ood=seed % 2 == 1)))
     assert database().unchanged
 
 
@@ -581,11 +571,6 @@ HOSTILE: dict[str, tuple[str, str]] = {
     "sql-as-tool-name": (call("DROP TABLE orders", sql="SELECT 1"), "not_found"),
     "too-many-calls": (query_call("SELECT 1") * 17, "invalid_action"),
 }
-
-
-def test_hostile_table_is_large_and_well_formed():
-    assert len(HOSTILE) >= 30
-    assert {category for _, category in HOSTILE.values()} <= set(ERROR_CATEGORIES)
 
 
 _HOSTILE_ENV = gym.make("mentor/Table-v0")
