@@ -50,10 +50,9 @@ def get_domain(name: str) -> Domain:
     entry = DOMAINS.get(name)
     if entry is None:
         raise KeyError(f"unknown domain {name!r}; known domains: {sorted(DOMAINS)}")
+    if not isinstance(entry.source, str):
+        return entry.source
     if name not in _instances:
-        if isinstance(entry.source, str):
-            module_name, class_name = entry.source.split(":")
-            _instances[name] = getattr(importlib.import_module(module_name), class_name)()
-        else:
-            _instances[name] = entry.source
+        module_name, class_name = entry.source.split(":")
+        _instances[name] = getattr(importlib.import_module(module_name), class_name)()
     return _instances[name]

@@ -1,0 +1,61 @@
+"""register_domain: a domain of your own joins the suite table, or is refused with a clear error."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+import mentor_env
+from mentor_env.domains import DOMAINS
+from mentor_env.registration import DOMAIN_ENV_IDS, ENV_IDS
+from mentor_env.scoring import resolve_domain
+from tests.test_robustness import NapDomain
+
+
+@pytest.fixture
+def nap_domain():
+    domain = NapDomain()
+    yield domain
+    # Registration is process-wide: undo it so other tests see the suite as shipped.
+    entry = DOMAINS.pop(domain.name, None)
+    DOMAIN_ENV_IDS.pop(domain.name, None)
+    if entry is not None:
+        ENV_IDS.remove(entry.env_id)
+        gym.registry.pop(entry.env_id, None)
+
+
+def test_a_registered_domain_gets_an_env_id_and_every_lookup_finds_it(nap_domain):
+    env_id = mentor_env.register_domain(nap_domain, max_turns=3)
+    assert env_id == "mentor/Nap-v0"
+    assert ENV_IDS[: len(DOMAIN_ENV_IDS)] == list(DOMAIN_ENV_IDS.values()) and env_id in ENV_IDS
+    env = gym.make(env_id)
+    assert env.unwrapped.max_turns == 3 and gym.spec(env_id).kwargs == {"domain": "nap", "max_turns": 3}
+    assert resolve_domain("nap") is nap_domain
+    assert resolve_domain("mentor/Nap-v0") is nap_domain
+    assert mentor_env.register_domain(nap_domain, max_turns=3) == env_id  # the same call again is a no-op
+
+
+def test_a_custom_env_id_is_kept(nap_domain):
+    assert mentor_env.register_domain(nap_domain, env_id="myorg/Nap-v3") == "myorg/Nap-v3"
+    assert resolve_domain("myorg/Nap-v3") is nap_domain
+
+
+def test_taken_names_and_ids_are_refused(nap_domain):
+    with pytest.raises(ValueError, match="the domain name 'calc' is taken"):
+        mentor_env.register_domain(NapDomain(name="calc"))
+    with pytest.raises(ValueError, match="the env id 'mentor/Calc-v0' is already registered with Gymnasium"):
+        mentor_env.register_domain(nap_domain, env_id="mentor/Calc-v0")
+    assert "nap" not in DOMAINS
+
+
+@pytest.mark.parametrize(
+    "domain, error, message",
+    [
+        (object(), TypeError, r"object lacks \['name', 'tools', 'system_prompt', 'difficulties', 'generate', 'judge'\]"),
+        (NapDomain(name="Loud"), ValueError, r"a domain name must be a lowercase identifier .* got 'Loud'"),
+        (NapDomain(name="my-domain"), ValueError, "got 'my-domain'"),
+    ],
+)
+def test_what_is_not_a_domain_is_refused(domain, error, message):
+    with pytest.raises(error, match=message):
+        mentor_env.register_domain(domain)
