@@ -145,6 +145,27 @@ class Grammar:
         return rng.choice(NON_TEXT)()
 
 
+def step_problems(
+    env: gym.Env, obs: Any, reward: float, info: dict[str, Any], turn: int, messages: int, categories: dict[str, int]
+) -> list[str]:
+    """What is wrong with one step's output (empty: nothing); counts its error categories into ``categories``."""
+    problems = []
+    if not env.observation_space.contains(obs):
+        problems.append("observation outside the space")
+    if not math.isfinite(reward):
+        problems.append(f"reward {reward}")
+    if info["turn"] != turn:
+        problems.append(f"info['turn'] {info['turn']}, expected {turn}")
+    if len(info["messages"]) < messages:
+        problems.append("the conversation shrank")
+    for error in info["errors"]:
+        category = error.split(":", 1)[0]
+        categories[category] = categories.get(category, 0) + 1
+        if category not in ERROR_CATEGORIES:
+            problems.append(f"unknown error category in {error[:80]!r}")
+    return problems
+
+
 def fuzz_domain(env_id: str, steps: int, seed: int, max_turns: int) -> dict[str, Any]:
     """Play ``steps`` fuzzed steps on ``env_id``; returns the counts and times."""
     env = gym.make(env_id, max_turns=max_turns)
@@ -172,20 +193,9 @@ def fuzz_domain(env_id: str, steps: int, seed: int, max_turns: int) -> dict[str,
             continue
         durations[index] = time.perf_counter() - started
         turn += 1
-        if not env.observation_space.contains(obs):
-            violate(f"step {index}: observation outside the space")
-        if not math.isfinite(reward):
-            violate(f"step {index}: reward {reward}")
-        if info["turn"] != turn:
-            violate(f"step {index}: info['turn'] {info['turn']}, expected {turn}")
-        if len(info["messages"]) < messages:
-            violate(f"step {index}: the conversation shrank")
+        for problem in step_problems(env, obs, reward, info, turn, messages, categories):
+            violate(f"step {index}: {problem}")
         messages = len(info["messages"])
-        for error in info["errors"]:
-            category = error.split(":", 1)[0]
-            categories[category] = categories.get(category, 0) + 1
-            if category not in ERROR_CATEGORIES:
-                violate(f"step {index}: unknown error category in {error[:80]!r}")
         if terminated or truncated:
             env.reset(seed=seed + index + 1)
             episodes, turn, messages = episodes + 1, 0, 0

@@ -148,21 +148,8 @@ class ToolUseEnv(gym.Env[str, str]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.domain = domain
         self.difficulty = self._levels("difficulty", difficulty)
-        if sum(source is not None for source in (split, dataset, tasks)) > 1:
-            raise ValueError("pass at most one of split, dataset and tasks")
-        if split is not None:
-            tasks = load_split(domain, split)
-        elif dataset is not None:
-            tasks = read_jsonl(dataset, default_domain=domain.name)
-        elif tasks is not None:
-            tasks = self._task_list(tasks)
-        if tasks is not None and len(tasks) == 0:
-            raise ValueError("tasks is empty; pass None to generate tasks from the seed")
-        foreign = sorted({task.domain for task in tasks or ()} - {domain.name})
-        if foreign:
-            raise ValueError(f"tasks of domain(s) {foreign} cannot be played in the {domain.name!r} environment")
         self.reward_mode = reward_mode
-        self.tasks = list(tasks) if tasks is not None else None
+        self.tasks = self._served_source(split, dataset, tasks)
         self._tasks_by_id = {task.id: task for task in self.tasks} if self.tasks else {}
         # Served tasks of each level, for the difficulty filter.
         self._tasks_by_level: dict[Any, list[Task]] = {}
@@ -291,6 +278,25 @@ class ToolUseEnv(gym.Env[str, str]):
             return self.domain.generate(int(match.group(2)), self._draw_level(difficulty), ood=match.group(1) is not None)
         seed = int(self.np_random.integers(2**31 - 1))
         return self.domain.generate(seed, self._draw_level(difficulty))
+
+    def _served_source(self, split: str | None, dataset: str | Path | None, tasks: Any) -> list[Task] | None:
+        """The tasks to serve from ``split``, ``dataset`` or ``tasks`` (``None``: generate them)."""
+        if sum(source is not None for source in (split, dataset, tasks)) > 1:
+            raise ValueError("pass at most one of split, dataset and tasks")
+        if split is not None:
+            tasks = load_split(self.domain, split)
+        elif dataset is not None:
+            tasks = read_jsonl(dataset, default_domain=self.domain.name)
+        elif tasks is not None:
+            tasks = self._task_list(tasks)
+        else:
+            return None
+        if len(tasks) == 0:
+            raise ValueError("tasks is empty; pass None to generate tasks from the seed")
+        foreign = sorted({task.domain for task in tasks} - {self.domain.name})
+        if foreign:
+            raise ValueError(f"tasks of domain(s) {foreign} cannot be played in the {self.domain.name!r} environment")
+        return list(tasks)
 
     def _given_task(self, task: Any) -> Task:
         if isinstance(task, Mapping):

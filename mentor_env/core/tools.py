@@ -312,14 +312,19 @@ class ToolRuntime:
         problem = self._validation_error(tool, arguments)
         if problem is not None:
             return error_result(name, INVALID_ARGS, problem)
+        return self._run(tool, dict(arguments), deadline)
+
+    def _run(self, tool: Tool, arguments: dict[str, Any], deadline: float | None) -> ToolResult:
+        """Run a validated call under the soonest of its limits; failures become error results."""
         started = time.monotonic()
         call_end = started + self.timeout_s
         if tool.time_limit_s is not None:
             call_end = min(call_end, started + tool.time_limit_s)
         if deadline is not None and deadline < call_end:
             call_end = deadline
+        name = tool.name
         try:
-            value = self._call(tool, dict(arguments), call_end)
+            value = self._call(tool, arguments, call_end)
             # An isolated call is timed by its sandbox, which does not charge its start-up.
             if not tool.isolated and time.monotonic() > call_end:
                 return _timeout_result(tool, call_end - started)
