@@ -298,6 +298,53 @@ def teacher_progress(
     return sum(credits) / len(teacher_calls)
 
 
+class TeacherProgress:
+    """:func:`teacher_progress` kept up to date one student call at a time.
+
+    Feeding the successful calls in order with :meth:`add` gives, after each,
+    exactly ``teacher_progress(calls so far, teacher_calls)`` (the same greedy
+    matching, the same credits summed in the same order), at the cost of the
+    new calls only: the environment updates it once per step instead of
+    replaying the whole episode.
+    """
+
+    __slots__ = ("_teacher_calls", "_credits", "_open_by_name")
+
+    def __init__(self, teacher_calls: Sequence[tuple[str, Mapping[str, Any] | None]]) -> None:
+        self._teacher_calls = list(teacher_calls)
+        self._credits = [0.0] * len(self._teacher_calls)
+        # Unmatched teacher calls by name, in teacher order: a call of another
+        # name earns 0 credit, which never beats the best so far.
+        self._open_by_name: dict[str, list[int]] = {}
+        for index, (name, _) in enumerate(self._teacher_calls):
+            self._open_by_name.setdefault(name, []).append(index)
+
+    def add(self, call: tuple[str, Mapping[str, Any]]) -> None:
+        """Match one more student call (the next in order) to the teacher's."""
+        candidates = self._open_by_name.get(call[0])
+        if not candidates:
+            return
+        best_position, best_credit = -1, 0.0
+        for position, index in enumerate(candidates):
+            credit = call_credit(call, self._teacher_calls[index])
+            if credit > best_credit:
+                best_position, best_credit = position, credit
+        if best_position >= 0:
+            self._credits[candidates.pop(best_position)] = best_credit
+
+    def extend(self, calls: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+        """:meth:`add` each of ``calls`` in order."""
+        for call in calls:
+            self.add(call)
+
+    @property
+    def value(self) -> float:
+        """The progress of the calls added so far, in [0, 1]."""
+        if not self._teacher_calls:
+            return 0.0
+        return sum(self._credits) / len(self._teacher_calls)
+
+
 def shaping_reward(previous_potential: float, potential: float, gamma: float = 1.0) -> float:
     """``γ·Φ(s') − Φ(s)``: the potential-based shaping term of one step."""
     return gamma * potential - previous_potential
