@@ -26,12 +26,14 @@ and supplies JSON arguments that the schema has already checked.
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import jsonschema
 
@@ -216,6 +218,76 @@ def object_schema(properties: dict[str, Any], required: Sequence[str] | None = N
     }
 
 
+# --- the specs a runtime hands out ------------------------------------------------
+
+
+class ToolSpecs(list):
+    """A runtime's tool specs: a plain ``list`` of OpenAI function specs, with two shortcuts.
+
+    The environment hands this same list out in ``info["tools"]`` on every
+    step, and renders it into every prompt. Both shortcuts hold only while the
+    list still equals (``==``) the specs it was made with, checked each time;
+    a list someone has edited behaves like a plain list.
+
+    - :meth:`cached` keeps a value computed from the specs (the rendered
+      ``<tools>`` block), instead of running ``json.dumps`` on every reset.
+    - Pickling (what an async vector env does with ``info`` on every step)
+      writes the specs' pickle made once, and unpickling in a process that has
+      already read the same bytes returns the list it made then, instead of
+      rebuilding a few hundred dicts each time. That is what ``info["tools"]``
+      of one env is in-process too: the same list on every step.
+    """
+
+    __slots__ = ("_snapshot", "_pickled", "_cache")
+
+    def __init__(self, specs: Iterable[dict[str, Any]] = ()) -> None:
+        super().__init__(specs)
+        self._snapshot: list[dict[str, Any]] = copy.deepcopy(list(self))
+        self._pickled: bytes | None = None
+        self._cache: dict[str, Any] = {}
+
+    def unchanged(self) -> bool:
+        """Whether the list still equals the specs it was made with."""
+        return list.__eq__(self, self._snapshot)
+
+    def cached(self, key: str, compute: Callable[[list[dict[str, Any]]], Any]) -> Any:
+        """``compute(self)``, computed once while the specs are unchanged."""
+        if not self.unchanged():
+            return compute(self)
+        if key not in self._cache:
+            self._cache[key] = compute(self._snapshot)
+        return self._cache[key]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if not self.unchanged():
+            return (ToolSpecs, (list(self),))
+        if self._pickled is None:
+            self._pickled = pickle.dumps(self._snapshot, protocol=pickle.HIGHEST_PROTOCOL)
+        return (_unpickle_tool_specs, (self._pickled,))
+
+    def __copy__(self) -> ToolSpecs:
+        return ToolSpecs(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ToolSpecs:
+        return ToolSpecs(copy.deepcopy(list(self), memo))
+
+
+# Specs unpickled in this process, by their pickle (a few distinct lists: one per domain).
+_UNPICKLED_SPECS: dict[bytes, ToolSpecs] = {}
+_MAX_UNPICKLED_SPECS = 64
+
+
+def _unpickle_tool_specs(pickled: bytes) -> ToolSpecs:
+    specs = _UNPICKLED_SPECS.get(pickled)
+    if specs is None or not specs.unchanged():
+        specs = ToolSpecs(pickle.loads(pickled))
+        if len(_UNPICKLED_SPECS) >= _MAX_UNPICKLED_SPECS:
+            _UNPICKLED_SPECS.pop(next(iter(_UNPICKLED_SPECS)))
+        _UNPICKLED_SPECS[pickled] = specs
+        specs._pickled = pickled
+    return specs
+
+
 # --- a fast "certainly valid" check in front of jsonschema ----------------------
 
 # Keywords that never change whether an instance is valid.
@@ -384,7 +456,7 @@ class ToolRuntime:
             if tool.name in self.tools:
                 raise ValueError(f"duplicate tool name {tool.name!r}")
             self.tools[tool.name] = tool
-        self.specs: list[dict[str, Any]] = [tool.spec for tool in tools]
+        self.specs: list[dict[str, Any]] = ToolSpecs(tool.spec for tool in tools)
         self._sandbox: Any = None  # started on the first isolated call
 
     @property
