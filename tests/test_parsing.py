@@ -189,3 +189,9 @@ def test_json_depth_scan_agrees_with_a_character_by_character_scan():
     for text in cases:
         for limit in (0, 1, 2, 5, 32):
             assert _json_depth_exceeds(text, limit) == _reference_depth_exceeds(text, limit), (text, limit)
+
+
+def test_a_byte_order_mark_is_refused_as_json_loads_refuses_it():
+    (block,) = parse('<tool_call>\ufeff{"name": "add", "arguments": {}}</tool_call>').calls
+    assert block.name == "add" and block.arguments is None
+    assert block.error == "the tool call is not valid JSON (Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0))"

@@ -184,16 +184,17 @@ def _json_depth_exceeds(text: str, limit: int) -> bool:
     return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) > limit
 
 
+# Made once: ``json.loads`` with hooks builds a new decoder on every call.
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
+
+
 def _loads_strict(text: str) -> Any:
     """``json.loads`` that refuses NaN/Infinity, huge ints and deep nesting."""
     if _json_depth_exceeds(text, MAX_JSON_DEPTH):
         raise _RejectedLiteral(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    return json.loads(
-        text,
-        parse_constant=_reject_constant,
-        parse_int=_parse_int,
-        parse_float=_parse_float,
-    )
+    if text.startswith("\ufeff"):  # what json.loads says about a str that starts with a BOM
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _STRICT_DECODER.decode(text)
 
 
 def parse_call_block(raw: str) -> ParsedCall:
