@@ -54,6 +54,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from mentor_env.core.parsing import ParsedTurn
@@ -89,17 +90,24 @@ class Outcome:
     teacher_tools: tuple[str, ...]
     available_tools: frozenset[str]
 
+    @cached_property
+    def _valid_and_invented(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        # Computed once per outcome: every score and component reads them.
+        valid = tuple(name for name in self.student_tools if name in self.available_tools)
+        invented = tuple(name for name in self.student_tools if name not in self.available_tools)
+        return valid, invented
+
     @property
     def valid_student_tools(self) -> list[str]:
-        return [name for name in self.student_tools if name in self.available_tools]
+        return list(self._valid_and_invented[0])
 
     @property
     def invented_tools(self) -> list[str]:
-        return [name for name in self.student_tools if name not in self.available_tools]
+        return list(self._valid_and_invented[1])
 
     @property
     def no_invented_tools(self) -> bool:
-        return not self.invented_tools
+        return not self._valid_and_invented[1]
 
     @property
     def scoreable(self) -> bool:
@@ -216,6 +224,8 @@ EPISODE_REWARDS: dict[str, Callable[[Outcome], float]] = {
     "mentor_f1": mentor_f1_reward,
 }
 
+_SHIPPED_EPISODE_REWARDS = dict(EPISODE_REWARDS)
+
 
 def episode_rewards(outcome: Outcome) -> dict[str, float]:
     """Every mode's episode score; ``dense`` sums to ``mentor`` over an episode."""
@@ -226,19 +236,43 @@ def episode_rewards(outcome: Outcome) -> dict[str, float]:
 
 def outcome_components(outcome: Outcome) -> dict[str, float]:
     """Named parts of the episode score, as floats for logging."""
+    return _components(outcome, tool_set_match(outcome), tool_set_overlap(outcome), tool_f1(outcome))
+
+
+def _components(outcome: Outcome, match: bool, overlap: bool, f1: float) -> dict[str, float]:
     return {
         "finished": float(outcome.finished),
         "well_formed": float(outcome.well_formed),
         "answered": float(outcome.answer is not None),
         "correct": float(outcome.correct),
-        "tool_set_match": float(tool_set_match(outcome)),
-        "tool_set_overlap": float(tool_set_overlap(outcome)),
-        "tool_f1": tool_f1(outcome),
+        "tool_set_match": float(match),
+        "tool_set_overlap": float(overlap),
+        "tool_f1": f1,
         "no_invented_tools": float(outcome.no_invented_tools),
-        "invented_tool_calls": float(len(outcome.invented_tools)),
+        "invented_tool_calls": float(len(outcome._valid_and_invented[1])),
         "tool_calls": float(len(outcome.student_tools)),
         "teacher_tool_calls": float(len(outcome.teacher_tools)),
     }
+
+
+def episode_scores(outcome: Outcome) -> tuple[dict[str, float], dict[str, float]]:
+    """``(episode_rewards(outcome), outcome_components(outcome))``, the tool matching computed once.
+
+    The same functions on the same values, in the same order: equal results
+    (what the environment uses on the last step).
+    """
+    if EPISODE_REWARDS != _SHIPPED_EPISODE_REWARDS:  # someone changed a mode's function: use it
+        return episode_rewards(outcome), outcome_components(outcome)
+    match, overlap, f1 = tool_set_match(outcome), tool_set_overlap(outcome), tool_f1(outcome)
+    scores = {
+        "sparse": sparse_reward(outcome),
+        "mentor": _tool_guided(outcome, float(match), 0.1),
+        "mentor_partial": _tool_guided(outcome, float(overlap), 0.0),
+        "mentor_nomatch": _tool_guided(outcome, 0.0, 0.1),
+        "mentor_f1": _tool_guided(outcome, f1, 0.1),
+    }
+    scores["dense"] = scores["mentor"]
+    return scores, _components(outcome, match, overlap, f1)
 
 
 # --- potential-based shaping toward the teacher's trajectory -----------------

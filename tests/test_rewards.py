@@ -215,3 +215,21 @@ def test_argument_match_compares_numbers_with_tolerance():
     assert R.argument_match({"numbers": [1, 2, 3]}, {"numbers": [1, 2, 3.0000000000001]}) == 1.0
     assert R.argument_match({"numbers": [1, 2]}, {"numbers": [2, 1]}) == 0.0
     assert R.argument_match({"flag": True}, {"flag": 1}) == 0.0
+
+
+def test_episode_scores_equal_episode_rewards_and_components():
+    rng = random.Random(5)
+    names = ("add", "multiply", "sqrt", "guess")
+    for _ in range(3_000):
+        outcome = R.Outcome(
+            finished=rng.random() < 0.8,
+            well_formed=rng.random() < 0.9,
+            answer=rng.choice([None, "20", ""]),
+            correct=rng.random() < 0.5,
+            student_tools=tuple(rng.choice(names) for _ in range(rng.randint(0, 5))),
+            teacher_tools=tuple(rng.choice(names[:3]) for _ in range(rng.randint(0, 3))),
+            available_tools=frozenset(names[: rng.randint(1, 3)]),
+        )
+        scores, components = R.episode_scores(outcome)
+        assert list(scores.items()) == list(R.episode_rewards(outcome).items())
+        assert list(components.items()) == list(R.outcome_components(outcome).items())

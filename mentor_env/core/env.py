@@ -290,8 +290,7 @@ class ToolUseEnv(gym.Env[str, str]):
         self._potential = potential
         if self.trajectory.done:
             outcome = self.outcome()
-            step_rewards = R.episode_rewards(outcome)
-            components = R.outcome_components(outcome)
+            step_rewards, components = R.episode_scores(outcome)
         else:
             step_rewards = {mode: 0.0 for mode in R.REWARD_MODES}
             components = {}
