@@ -1,6 +1,6 @@
 r"""Throughput of the environments themselves, without a model: resets, steps, rewards, vector envs.
 
-    python -m benchmarks.env_throughput                      # about 1-2 minutes on 2 CPUs
+    python -m benchmarks.env_throughput                      # about three minutes on 2 CPUs
     python -m benchmarks.env_throughput --quick              # a few seconds: checks that it runs
     python -m benchmarks.env_throughput --seconds 5 --vector-domains calc table --json /tmp/env.json
 
