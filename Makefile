@@ -32,7 +32,7 @@ warm-start: $(STAMP)
 	$(BIN)/python -m agents.sft --model tiny --max-difficulty 3 --tasks 5000 --epochs 2 \
 		--batch-size 8 --learning-rate 1e-3 --seed 0 --out agents/checkpoints/tiny-calc-sft
 
-# Reset, step, reward and vector-env throughput of every domain (about a minute).
+# Reset, step, reward and vector-env throughput of every domain, next to a floor (about three minutes).
 env-throughput: $(STAMP)
 	$(BIN)/python -m benchmarks.env_throughput
 

@@ -78,6 +78,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from mentor_env.core.parsing import LiteralReading, ParsedTurn, ToolCallParser
@@ -126,17 +127,24 @@ class Outcome:
     rounded: bool = True
     scoring_error: str | None = None
 
+    @cached_property
+    def _valid_and_invented(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        # Computed once per outcome: every score and component reads them.
+        valid = tuple(name for name in self.student_tools if name in self.available_tools)
+        invented = tuple(name for name in self.student_tools if name not in self.available_tools)
+        return valid, invented
+
     @property
     def valid_student_tools(self) -> list[str]:
-        return [name for name in self.student_tools if name in self.available_tools]
+        return list(self._valid_and_invented[0])
 
     @property
     def invented_tools(self) -> list[str]:
-        return [name for name in self.student_tools if name not in self.available_tools]
+        return list(self._valid_and_invented[1])
 
     @property
     def no_invented_tools(self) -> bool:
-        return not self.invented_tools
+        return not self._valid_and_invented[1]
 
     @property
     def scoreable(self) -> bool:
@@ -349,6 +357,8 @@ EPISODE_REWARDS: dict[str, Callable[[Outcome], float]] = {
     "mentor_f1": mentor_f1_reward,
 }
 
+_SHIPPED_EPISODE_REWARDS = dict(EPISODE_REWARDS)
+
 
 def episode_rewards(outcome: Outcome) -> dict[str, float]:
     """Every mode's episode score; ``dense`` sums to ``mentor`` over an episode."""
@@ -359,20 +369,44 @@ def episode_rewards(outcome: Outcome) -> dict[str, float]:
 
 def outcome_components(outcome: Outcome) -> dict[str, float]:
     """Named parts of the episode score, as floats for logging."""
+    return _components(outcome, tool_set_match(outcome), tool_set_overlap(outcome), tool_f1(outcome))
+
+
+def _components(outcome: Outcome, match: bool, overlap: bool, f1: float) -> dict[str, float]:
     return {
         "finished": float(outcome.finished),
         "well_formed": float(outcome.well_formed),
         "answered": float(outcome.answer is not None),
         "correct": float(outcome.correct),
-        "tool_set_match": float(tool_set_match(outcome)),
-        "tool_set_overlap": float(tool_set_overlap(outcome)),
-        "tool_f1": tool_f1(outcome),
+        "tool_set_match": float(match),
+        "tool_set_overlap": float(overlap),
+        "tool_f1": f1,
         "no_invented_tools": float(outcome.no_invented_tools),
-        "invented_tool_calls": float(len(outcome.invented_tools)),
+        "invented_tool_calls": float(len(outcome._valid_and_invented[1])),
         "tool_calls": float(len(outcome.student_tools)),
         "teacher_tool_calls": float(len(outcome.teacher_tools)),
         "scoring_error": float(outcome.scoring_error is not None),
     }
+
+
+def episode_scores(outcome: Outcome) -> tuple[dict[str, float], dict[str, float]]:
+    """``(episode_rewards(outcome), outcome_components(outcome))``, the tool matching computed once.
+
+    The same functions on the same values, in the same order: equal results
+    (what the environment uses on the last step).
+    """
+    if EPISODE_REWARDS != _SHIPPED_EPISODE_REWARDS:  # someone changed a mode's function: use it
+        return episode_rewards(outcome), outcome_components(outcome)
+    match, overlap, f1 = tool_set_match(outcome), tool_set_overlap(outcome), tool_f1(outcome)
+    scores = {
+        "sparse": sparse_reward(outcome),
+        "mentor": _tool_guided(outcome, lambda _: float(match), 0.1),
+        "mentor_partial": _tool_guided(outcome, lambda _: float(overlap), 0.0),
+        "mentor_nomatch": _tool_guided(outcome, lambda _: 0.0, 0.1, uses_teacher=False),
+        "mentor_f1": _tool_guided(outcome, lambda _: f1, 0.1),
+    }
+    scores["dense"] = scores["mentor"]
+    return scores, _components(outcome, match, overlap, f1)
 
 
 # --- potential-based shaping toward the teacher's trajectory -----------------
@@ -430,6 +464,53 @@ def teacher_progress(
             matched[best_index] = True
             credits[best_index] = best_credit
     return sum(credits) / len(teacher_calls)
+
+
+class TeacherProgress:
+    """:func:`teacher_progress` kept up to date one student call at a time.
+
+    Feeding the successful calls in order with :meth:`add` gives, after each,
+    exactly ``teacher_progress(calls so far, teacher_calls)`` (the same greedy
+    matching, the same credits summed in the same order), at the cost of the
+    new calls only: the environment updates it once per step instead of
+    replaying the whole episode.
+    """
+
+    __slots__ = ("_teacher_calls", "_credits", "_open_by_name")
+
+    def __init__(self, teacher_calls: Sequence[tuple[str, Mapping[str, Any] | None]]) -> None:
+        self._teacher_calls = list(teacher_calls)
+        self._credits = [0.0] * len(self._teacher_calls)
+        # Unmatched teacher calls by name, in teacher order: a call of another
+        # name earns 0 credit, which never beats the best so far.
+        self._open_by_name: dict[str, list[int]] = {}
+        for index, (name, _) in enumerate(self._teacher_calls):
+            self._open_by_name.setdefault(name, []).append(index)
+
+    def add(self, call: tuple[str, Mapping[str, Any]]) -> None:
+        """Match one more student call (the next in order) to the teacher's."""
+        candidates = self._open_by_name.get(call[0])
+        if not candidates:
+            return
+        best_position, best_credit = -1, 0.0
+        for position, index in enumerate(candidates):
+            credit = call_credit(call, self._teacher_calls[index])
+            if credit > best_credit:
+                best_position, best_credit = position, credit
+        if best_position >= 0:
+            self._credits[candidates.pop(best_position)] = best_credit
+
+    def extend(self, calls: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+        """:meth:`add` each of ``calls`` in order."""
+        for call in calls:
+            self.add(call)
+
+    @property
+    def value(self) -> float:
+        """The progress of the calls added so far, in [0, 1]."""
+        if not self._teacher_calls:
+            return 0.0
+        return sum(self._credits) / len(self._teacher_calls)
 
 
 def shaping_reward(previous_potential: float, potential: float, gamma: float = 1.0) -> float:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import random
+import time
+
 import pytest
 
-from mentor_env.core.parsing import HermesParser, format_tool_call, last_boxed, strip_reasoning
+from mentor_env.core.parsing import (
+    MAX_CALL_CHARS,
+    HermesParser,
+    _json_depth_exceeds,
+    format_tool_call,
+    last_boxed,
+    parse_call_block,
+    strip_reasoning,
+)
 
 parse = HermesParser().parse
 
@@ -97,3 +108,85 @@ def test_format_tool_call_round_trips():
     text = format_tool_call("round_number", {"x": 2.345, "decimals": 2})
     (parsed,) = parse(text).calls
     assert (parsed.name, parsed.arguments) == ("round_number", {"x": 2.345, "decimals": 2})
+
+
+# --- linear time on floods of tags, and what such floods parse to ---------------------
+
+UNCLOSED = "<tool_call> is not closed with </tool_call>"
+STRAY = "found </tool_call> without a matching <tool_call>"
+
+
+@pytest.mark.parametrize(
+    "text, calls, content",
+    [
+        ("<tool_call>" * 3, [(None, UNCLOSED, "")] * 3, ""),
+        ("</tool_call>" * 2 + "x", [(None, STRAY, "")] * 2, "x"),
+        ("a<tool_call></tool_call>b</tool_call>", [(None, "the tool call is not valid JSON", ""), (None, STRAY, "")], "ab"),
+        (
+            '<tool_call>{"name": "add"<tool_call>{"name": "sqrt", "arguments": {"x": 4}}</tool_call></tool_call>',
+            [("add", UNCLOSED, '{"name": "add"'), ("sqrt", None, '{"name": "sqrt", "arguments": {"x": 4}}'), (None, STRAY, "")],
+            "",
+        ),
+        (
+            '</tool_call>x<tool_call>{"name": "floor", "arguments": {"x": 1.5}}</tool_call>y<tool_call>{"name": "ceil"',
+            [(None, STRAY, ""), ("floor", None, '{"name": "floor", "arguments": {"x": 1.5}}'), ("ceil", UNCLOSED, '{"name": "ceil"')],
+            "xy",
+        ),
+    ],
+)
+def test_floods_of_tags_parse_block_by_block(text, calls, content):
+    turn = parse(text)
+    assert [(call.name, call.error and call.error.split(" (")[0], call.raw) for call in turn.calls] == calls
+    assert turn.content == content and turn.has_tool_markup
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["<tool_call>", "</tool_call>", "<tool_call></tool_call>", '<tool_call>{"name": "a', "<think>", "</think>", "\\boxed{", "{[", '"\\'],
+)
+def test_parsing_is_linear_in_the_length(unit):
+    # 200,000 characters of one repeated piece: the quadratic parser took minutes on "<tool_call>" floods.
+    text = unit * (200_000 // len(unit))
+    started = time.perf_counter()
+    turn = parse(text)
+    parse_call_block(text[:MAX_CALL_CHARS])
+    assert time.perf_counter() - started < 1.0
+    assert turn.final_answer is None
+
+
+def _reference_depth_exceeds(text: str, limit: int) -> bool:
+    """The scan ``_json_depth_exceeds`` must agree with: one character at a time."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def test_json_depth_scan_agrees_with_a_character_by_character_scan():
+    rng = random.Random(7)
+    alphabet = '[]{}"\\ a\n'
+    cases = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(20_000)]
+    cases += ['"[[[', '"\\"[[[', '"\\\\"[[[', "]]][[[[", '{"a": "[[[[[["}', "[" * 33, "[" * 32 + "]" + "[", '"\\']
+    for text in cases:
+        for limit in (0, 1, 2, 5, 32):
+            assert _json_depth_exceeds(text, limit) == _reference_depth_exceeds(text, limit), (text, limit)
+
+
+def test_a_byte_order_mark_is_refused_as_json_loads_refuses_it():
+    (block,) = parse('<tool_call>\ufeff{"name": "add", "arguments": {}}</tool_call>').calls
+    assert block.name == "add" and block.arguments is None
+    assert block.error == "the tool call is not valid JSON (Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0))"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from mentor_env import rewards as R
@@ -170,9 +172,68 @@ def test_teacher_progress_matches_each_teacher_call_once():
     assert R.teacher_progress([("add", {"a": 9})], []) == 0.0
 
 
+def _random_call(rng: random.Random, unknown_arguments: bool = False) -> tuple[str, dict | None]:
+    """A call of one of three names with a few small arguments (the values often collide)."""
+    name = rng.choice(("add", "multiply", "sqrt"))
+    if unknown_arguments and rng.random() < 0.2:
+        return name, None
+    values = [1, 2, 2.0, 3, 1 + 1e-12, True, [1, 2], "x"]
+    keys = rng.sample(["a", "b", "x"], rng.randint(0, 3))
+    return name, {key: rng.choice(values) for key in keys}
+
+
+def test_incremental_progress_equals_the_reference_on_random_calls():
+    rng = random.Random(11)
+    for _ in range(3_000):
+        teacher = [_random_call(rng, unknown_arguments=True) for _ in range(rng.randint(0, 6))]
+        student = [_random_call(rng) for _ in range(rng.randint(0, 10))]
+        tracker = R.TeacherProgress(teacher)
+        assert tracker.value == R.teacher_progress([], teacher)
+        for played in range(1, len(student) + 1):
+            tracker.add(student[played - 1])
+            assert tracker.value == R.teacher_progress(student[:played], teacher), (student[:played], teacher)
+        batch = R.TeacherProgress(teacher)
+        batch.extend(student)
+        assert batch.value == tracker.value
+
+
+def test_env_progress_equals_the_reference_every_step(small_env):
+    # Partial arguments, a failed call, a repeated call and an invented tool, then the answer.
+    actions = [
+        call("add", a=2, b=9) + call("divide", a=1, b=0),
+        call("add", a=2, b=3) + call("guess", a=1),
+        call("multiply", a=5, b=4) + call("multiply", a=5, b=4),
+        "\\boxed{20}",
+    ]
+    env = small_env(reward_mode="dense")
+    base = env.unwrapped
+    for action in actions:
+        _, _, _, _, info = env.step(action)
+        expected = R.teacher_progress(base.trajectory.successful_calls(), base._teacher_calls)
+        assert info["reward_components"]["teacher_progress"] == expected
+
+
 def test_argument_match_compares_numbers_with_tolerance():
     assert R.argument_match({"a": 1, "b": 2.0}, {"a": 1.0, "b": 2}) == 1.0
     assert R.argument_match({"a": 1}, {"a": 1, "b": 2}) == 0.5
     assert R.argument_match({"numbers": [1, 2, 3]}, {"numbers": [1, 2, 3.0000000000001]}) == 1.0
     assert R.argument_match({"numbers": [1, 2]}, {"numbers": [2, 1]}) == 0.0
     assert R.argument_match({"flag": True}, {"flag": 1}) == 0.0
+
+
+def test_episode_scores_equal_episode_rewards_and_components():
+    rng = random.Random(5)
+    names = ("add", "multiply", "sqrt", "guess")
+    for _ in range(3_000):
+        outcome = R.Outcome(
+            finished=rng.random() < 0.8,
+            well_formed=rng.random() < 0.9,
+            answer=rng.choice([None, "20", ""]),
+            correct=rng.random() < 0.5,
+            student_tools=tuple(rng.choice(names) for _ in range(rng.randint(0, 5))),
+            teacher_tools=tuple(rng.choice(names[:3]) for _ in range(rng.randint(0, 3))),
+            available_tools=frozenset(names[: rng.randint(1, 3)]),
+        )
+        scores, components = R.episode_scores(outcome)
+        assert list(scores.items()) == list(R.episode_rewards(outcome).items())
+        assert list(components.items()) == list(R.outcome_components(outcome).items())

@@ -169,6 +169,8 @@ class ToolUseEnv(gym.Env[str, str]):
         self.trajectory = Trajectory()
         self._potential = 0.0
         self._teacher_calls: list[tuple[str, Any]] = []
+        # (trajectory, teacher calls, turns fed, tracker) behind _teacher_progress.
+        self._progress: tuple[Trajectory, list[tuple[str, Any]], int, R.TeacherProgress] | None = None
 
     # --- Gymnasium API -----------------------------------------------------
 
@@ -415,21 +417,32 @@ class ToolUseEnv(gym.Env[str, str]):
         )
 
     def _step_rewards(self) -> tuple[dict[str, float], dict[str, float]]:
-        progress = R.teacher_progress(self.trajectory.successful_calls(), self._teacher_calls)
+        progress = self._teacher_progress()
         # The final state's potential is 0, so the shaping sums to zero over an episode.
         potential = 0.0 if self.trajectory.done else self.shaping_weight * progress
         shaping = R.shaping_reward(self._potential, potential, self.shaping_gamma)
         self._potential = potential
         if self.trajectory.done:
             outcome = self.outcome()
-            step_rewards = R.episode_rewards(outcome)
-            components = R.outcome_components(outcome)
+            step_rewards, components = R.episode_scores(outcome)
         else:
             step_rewards = {mode: 0.0 for mode in R.REWARD_MODES}
             components = {}
         step_rewards["dense"] = step_rewards["dense"] + shaping
         components.update({"teacher_progress": progress, "potential": potential, "shaping": shaping})
         return step_rewards, components
+
+    def _teacher_progress(self) -> float:
+        """``R.teacher_progress(trajectory.successful_calls(), teacher calls)``, fed only the turns new since the last call."""
+        turns = self.trajectory.turns
+        cached = self._progress
+        if cached is None or cached[0] is not self.trajectory or cached[1] is not self._teacher_calls or cached[2] > len(turns):
+            cached = (self.trajectory, self._teacher_calls, 0, R.TeacherProgress(self._teacher_calls))
+        tracker = cached[3]
+        for turn in turns[cached[2] :]:
+            tracker.extend(turn.successful_calls())
+        self._progress = (cached[0], cached[1], len(turns), tracker)
+        return tracker.value
 
     def _info(
         self,

@@ -13,6 +13,7 @@ import json
 from typing import Any, Iterable, Mapping, Sequence
 
 from mentor_env.core.parsing import TOOL_RESPONSE_OPEN, format_tool_call
+from mentor_env.core.tools import ToolSpecs
 
 Message = dict[str, Any]
 
@@ -66,6 +67,18 @@ def render_tool_responses(contents: Sequence[str]) -> str:
 
 
 def render_tools_block(tools: Sequence[Mapping[str, Any]]) -> str:
+    """The system prompt's ``# Tools`` section: one JSON line per spec, then how to call them.
+
+    A runtime's :class:`~mentor_env.core.tools.ToolSpecs` keeps the text it
+    rendered while its specs are unchanged, so each reset does not redo the
+    ``json.dumps``.
+    """
+    if isinstance(tools, ToolSpecs):
+        return tools.cached("tools_block", _render_tools_block)
+    return _render_tools_block(tools)
+
+
+def _render_tools_block(tools: Sequence[Mapping[str, Any]]) -> str:
     lines = "\n".join(json.dumps(tool, ensure_ascii=False) for tool in tools)
     return (
         "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"

@@ -26,6 +26,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
 
 TOOL_CALL_OPEN = "<tool_call>"
@@ -48,6 +49,11 @@ MAX_INT_DIGITS = 64
 
 _BRACE = re.compile(r"[{}]")
 _NAME_IN_BROKEN_JSON = re.compile(r'"name"\s*:\s*"([^"\\]{1,128})"')
+# A JSON string: backslash escapes of any character, ended by a quote or by the
+# end of the text (an unclosed string, possibly ending in a lone backslash).
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\[\s\S][^"\\]*)*(?:"|\\?\Z)')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 @dataclass(frozen=True)
@@ -250,38 +256,30 @@ def _parse_float(token: str) -> float:
 
 
 def _json_depth_exceeds(text: str, limit: int) -> bool:
-    depth = 0
-    in_string = False
-    escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
+    """Whether brackets outside JSON strings nest deeper than ``limit`` anywhere in ``text``.
+
+    The depth is the running count of ``[``/``{`` minus ``]``/``}`` (never
+    clamped at zero), strings and their escapes skipped, as a JSON scanner
+    reads them (an unclosed string runs to the end). Done with ``str`` methods
+    and regular expressions, not a Python loop per character.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False  # even counting the brackets inside strings, the depth cannot exceed the limit
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) > limit
+
+
+# Made once: ``json.loads`` with hooks builds a new decoder on every call.
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
 
 
 def _loads_strict(text: str) -> Any:
     """``json.loads`` that refuses NaN/Infinity, huge ints and deep nesting."""
     if _json_depth_exceeds(text, MAX_JSON_DEPTH):
         raise _RejectedLiteral(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    return json.loads(
-        text,
-        parse_constant=_reject_constant,
-        parse_int=_parse_int,
-        parse_float=_parse_float,
-    )
+    if text.startswith("\ufeff"):  # what json.loads says about a str that starts with a BOM
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _STRICT_DECODER.decode(text)
 
 
 def parse_call_block(raw: str) -> ParsedCall:
@@ -294,12 +292,11 @@ def parse_call_block(raw: str) -> ParsedCall:
             error=f"the tool call is {len(body)} characters long; the limit is {MAX_CALL_CHARS}",
             raw=body[:200],
         )
-    fallback = _NAME_IN_BROKEN_JSON.search(body)
-    fallback_name = fallback.group(1) if fallback else None
     try:
         payload = _loads_strict(body)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-        return ParsedCall(fallback_name, None, f"the tool call is not valid JSON ({exc})", body)
+        fallback = _NAME_IN_BROKEN_JSON.search(body)  # the name of a broken call, when it can be read
+        return ParsedCall(fallback.group(1) if fallback else None, None, f"the tool call is not valid JSON ({exc})", body)
     if not isinstance(payload, dict):
         return ParsedCall(
             None,
@@ -336,26 +333,37 @@ class HermesParser:
     """
 
     def parse(self, text: str) -> ParsedTurn:
+        """Read the calls, the content and the final answer of one turn, in time linear in its length."""
         visible = strip_reasoning(text)
         calls: list[ParsedCall] = []
         content_parts: list[str] = []
         position = 0
+        # The first opening / closing tag at or after a position already searched
+        # (-1: none after it). Each is searched again only once ``position`` has
+        # passed it, so the text is scanned a bounded number of times, however
+        # many tags it holds (searching from every position was quadratic).
+        next_open = visible.find(TOOL_CALL_OPEN)
+        next_close = visible.find(TOOL_CALL_CLOSE)
         while True:
-            start = visible.find(TOOL_CALL_OPEN, position)
-            stray_close = visible.find(TOOL_CALL_CLOSE, position)
-            if stray_close >= 0 and (start < 0 or stray_close < start):
-                content_parts.append(visible[position:stray_close])
+            if 0 <= next_open < position:
+                next_open = visible.find(TOOL_CALL_OPEN, position)
+            if 0 <= next_close < position:
+                next_close = visible.find(TOOL_CALL_CLOSE, position)
+            start = next_open
+            if next_close >= 0 and (start < 0 or next_close < start):
+                content_parts.append(visible[position:next_close])
                 calls.append(
                     ParsedCall(None, None, f"found {TOOL_CALL_CLOSE} without a matching {TOOL_CALL_OPEN}")
                 )
-                position = stray_close + len(TOOL_CALL_CLOSE)
+                position = next_close + len(TOOL_CALL_CLOSE)
                 continue
             if start < 0:
                 content_parts.append(visible[position:])
                 break
             content_parts.append(visible[position:start])
             body_start = start + len(TOOL_CALL_OPEN)
-            end = visible.find(TOOL_CALL_CLOSE, body_start)
+            # The tags cannot overlap, so the next closing tag is at or after body_start.
+            end = next_close
             next_open = visible.find(TOOL_CALL_OPEN, body_start)
             if end < 0 or (0 <= next_open < end):
                 stop = next_open if next_open >= 0 else len(visible)

@@ -30,11 +30,14 @@ and supplies JSON arguments that the schema has already checked.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
+import pickle
+import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import jsonschema
 
@@ -87,6 +90,7 @@ class Tool:
     time_limit_s: float | None = field(default=None, kw_only=True)
     timeout_message: str | None = field(default=None, kw_only=True)
     validator: Any = field(init=False, repr=False, compare=False)
+    fast_check: Callable[[Any], bool] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -117,6 +121,7 @@ class Tool:
         validator_class.check_schema(self.parameters)
         # Compiled once here; every call reuses it.
         object.__setattr__(self, "validator", validator_class(self.parameters))
+        object.__setattr__(self, "fast_check", compile_fast_check(self.parameters))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # jsonschema's validator classes are made at run time and do not pickle;
@@ -245,6 +250,213 @@ def object_schema(properties: dict[str, Any], required: Sequence[str] | None = N
     }
 
 
+# --- the specs a runtime hands out ------------------------------------------------
+
+
+class ToolSpecs(list):
+    """A runtime's tool specs: a plain ``list`` of OpenAI function specs, with two shortcuts.
+
+    The environment hands this same list out in ``info["tools"]`` on every
+    step, and renders it into every prompt. Both shortcuts hold only while the
+    list still equals (``==``) the specs it was made with, checked each time;
+    a list someone has edited behaves like a plain list.
+
+    - :meth:`cached` keeps a value computed from the specs (the rendered
+      ``<tools>`` block), instead of running ``json.dumps`` on every reset.
+    - Pickling (what an async vector env does with ``info`` on every step)
+      writes the specs' pickle made once, and unpickling in a process that has
+      already read the same bytes returns the list it made then, instead of
+      rebuilding a few hundred dicts each time. That is what ``info["tools"]``
+      of one env is in-process too: the same list on every step.
+    """
+
+    __slots__ = ("_snapshot", "_pickled", "_cache")
+
+    def __init__(self, specs: Iterable[dict[str, Any]] = ()) -> None:
+        super().__init__(specs)
+        self._snapshot: list[dict[str, Any]] = copy.deepcopy(list(self))
+        self._pickled: bytes | None = None
+        self._cache: dict[str, Any] = {}
+
+    def unchanged(self) -> bool:
+        """Whether the list still equals the specs it was made with."""
+        return list.__eq__(self, self._snapshot)
+
+    def cached(self, key: str, compute: Callable[[list[dict[str, Any]]], Any]) -> Any:
+        """``compute(self)``, computed once while the specs are unchanged."""
+        if not self.unchanged():
+            return compute(self)
+        if key not in self._cache:
+            self._cache[key] = compute(self._snapshot)
+        return self._cache[key]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if not self.unchanged():
+            return (ToolSpecs, (list(self),))
+        if self._pickled is None:
+            self._pickled = pickle.dumps(self._snapshot, protocol=pickle.HIGHEST_PROTOCOL)
+        return (_unpickle_tool_specs, (self._pickled,))
+
+    def __copy__(self) -> ToolSpecs:
+        return ToolSpecs(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ToolSpecs:
+        return ToolSpecs(copy.deepcopy(list(self), memo))
+
+
+# Specs unpickled in this process, by their pickle (a few distinct lists: one per domain).
+_UNPICKLED_SPECS: dict[bytes, ToolSpecs] = {}
+_MAX_UNPICKLED_SPECS = 64
+
+
+def _unpickle_tool_specs(pickled: bytes) -> ToolSpecs:
+    specs = _UNPICKLED_SPECS.get(pickled)
+    if specs is None or not specs.unchanged():
+        specs = ToolSpecs(pickle.loads(pickled))
+        if len(_UNPICKLED_SPECS) >= _MAX_UNPICKLED_SPECS:
+            _UNPICKLED_SPECS.pop(next(iter(_UNPICKLED_SPECS)))
+        _UNPICKLED_SPECS[pickled] = specs
+        specs._pickled = pickled
+    return specs
+
+
+# --- a fast "certainly valid" check in front of jsonschema ----------------------
+
+# Keywords that never change whether an instance is valid.
+_ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$comment"})
+# The keywords the fast check understands, by the schema's "type".
+_FAST_KEYWORDS: dict[str, frozenset[str]] = {
+    "object": frozenset({"type", "properties", "required", "additionalProperties"}),
+    "array": frozenset({"type", "items", "minItems", "maxItems"}),
+    "number": frozenset({"type", "minimum", "maximum"}),
+    "integer": frozenset({"type", "minimum", "maximum"}),
+    "string": frozenset({"type", "minLength", "maxLength", "pattern", "enum"}),
+    "boolean": frozenset({"type"}),
+}
+_FastCheck = Callable[[Any], bool]
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+def compile_fast_check(schema: Any) -> _FastCheck | None:
+    """A function that returns True only for instances ``schema`` accepts, or ``None``.
+
+    It handles the schemas tools here are written with (an object of typed
+    properties with bounds, lengths, patterns and string enums) and nothing
+    else: for any other keyword, a ``type`` list, a ``$ref`` or a boolean
+    schema it returns ``None`` and jsonschema alone decides. False means "not
+    sure": the caller then asks jsonschema, which decides and words the error,
+    so accept/reject decisions are jsonschema's own. It accepts only exact
+    JSON types (``dict``, ``list``, ``str``, ``int``, ``float``, ``bool``), and
+    applies each keyword as jsonschema does (``re.search`` for ``pattern``,
+    ``len`` for lengths, ``<``/``>`` for bounds).
+    """
+    if not isinstance(schema, Mapping):
+        return None
+    kind = schema.get("type")
+    if not isinstance(kind, str) or kind not in _FAST_KEYWORDS or set(schema) - _FAST_KEYWORDS[kind] - _ANNOTATIONS:
+        return None
+    if kind == "object":
+        return _compile_object(schema)
+    if kind == "array":
+        return _compile_array(schema)
+    if kind in ("number", "integer"):
+        return _compile_number(schema, kind)
+    if kind == "string":
+        return _compile_string(schema)
+    return lambda value: type(value) is bool
+
+
+def _compile_object(schema: Mapping[str, Any]) -> _FastCheck | None:
+    properties = schema.get("properties", {})
+    required = schema.get("required", [])
+    extra = schema.get("additionalProperties", True)
+    if not isinstance(properties, Mapping) or not isinstance(required, (list, tuple)) or extra not in (True, False):
+        return None
+    if type(extra) is not bool or not all(isinstance(name, str) for name in (*properties, *required)):
+        return None
+    checks: dict[str, _FastCheck] = {}
+    for name, subschema in properties.items():
+        check = compile_fast_check(subschema)
+        if check is None:
+            return None
+        checks[name] = check
+    required_names = tuple(required)
+    closed = extra is False
+
+    def check_object(value: Any) -> bool:
+        if type(value) is not dict:
+            return False
+        for name in required_names:
+            if name not in value:
+                return False
+        for name, item in value.items():
+            if type(name) is not str:
+                return False
+            check = checks.get(name)
+            if check is None:
+                if closed:
+                    return False
+            elif not check(item):
+                return False
+        return True
+
+    return check_object
+
+
+def _compile_array(schema: Mapping[str, Any]) -> _FastCheck | None:
+    items = schema.get("items")
+    item_check = compile_fast_check(items) if items is not None else (lambda value: True)
+    low, high = schema.get("minItems", 0), schema.get("maxItems", math.inf)
+    if item_check is None or not all(_is_number(bound) for bound in (low, high)):
+        return None
+
+    def check_array(value: Any) -> bool:
+        return type(value) is list and low <= len(value) <= high and all(map(item_check, value))
+
+    return check_array
+
+
+def _compile_number(schema: Mapping[str, Any], kind: str) -> _FastCheck | None:
+    low, high = schema.get("minimum", -math.inf), schema.get("maximum", math.inf)
+    if not (_is_number(low) and _is_number(high)):
+        return None
+    types = (int,) if kind == "integer" else (int, float)
+
+    def check_number(value: Any) -> bool:
+        # jsonschema fails ``value < minimum`` and ``value > maximum``; the same tests here.
+        return type(value) in types and not value < low and not value > high
+
+    return check_number
+
+
+def _compile_string(schema: Mapping[str, Any]) -> _FastCheck | None:
+    low, high = schema.get("minLength", 0), schema.get("maxLength", math.inf)
+    pattern = schema.get("pattern")
+    enum = schema.get("enum")
+    if not (_is_number(low) and _is_number(high)) or (pattern is not None and not isinstance(pattern, str)):
+        return None
+    if enum is not None and not isinstance(enum, (list, tuple)):
+        return None
+    try:
+        search = re.compile(pattern).search if pattern is not None else None
+    except re.error:
+        return None
+    # jsonschema compares a string to the enum's strings with ==; other members never equal it.
+    allowed = frozenset(member for member in enum if isinstance(member, str)) if enum is not None else None
+
+    def check_string(value: Any) -> bool:
+        if type(value) is not str or not low <= len(value) <= high:
+            return False
+        if allowed is not None and value not in allowed:
+            return False
+        return search is None or search(value) is not None
+
+    return check_string
+
+
 _CALL = threading.local()
 
 
@@ -289,7 +501,7 @@ class ToolRuntime:
             if tool.name in self.tools:
                 raise ValueError(f"duplicate tool name {tool.name!r}")
             self.tools[tool.name] = tool
-        self.specs: list[dict[str, Any]] = [tool.spec for tool in tools]
+        self.specs: list[dict[str, Any]] = ToolSpecs(tool.spec for tool in tools)
         self._sandbox: Any = None  # started on the first isolated call
 
     @property
@@ -350,6 +562,8 @@ class ToolRuntime:
 
     @staticmethod
     def _validation_error(tool: Tool, arguments: Mapping[str, Any]) -> str | None:
+        if tool.fast_check is not None and tool.fast_check(arguments):
+            return None  # certainly valid; anything else is decided and worded by jsonschema
         try:
             error = jsonschema.exceptions.best_match(tool.validator.iter_errors(arguments))
         except RecursionError:

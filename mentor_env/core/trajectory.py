@@ -19,6 +19,14 @@ class Turn:
     results: tuple[ToolResult, ...] = ()
     errors: tuple[str, ...] = ()
 
+    def successful_calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(name, arguments)`` of this turn's calls that ran without error, in order."""
+        return [
+            (call.name, call.arguments)
+            for result, call in zip(self.results, self.parsed.calls)
+            if result.ok and call.name is not None and call.arguments is not None
+        ]
+
 
 @dataclass
 class Trajectory:
@@ -60,12 +68,7 @@ class Trajectory:
 
     def successful_calls(self) -> list[tuple[str, dict[str, Any]]]:
         """``(name, arguments)`` of the calls that ran without error, in order."""
-        calls = []
-        for turn in self.turns:
-            for result, call in zip(turn.results, turn.parsed.calls):
-                if result.ok and call.name is not None and call.arguments is not None:
-                    calls.append((call.name, call.arguments))
-        return calls
+        return [call for turn in self.turns for call in turn.successful_calls()]
 
     @property
     def errors(self) -> list[str]:
