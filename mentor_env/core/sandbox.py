@@ -546,11 +546,8 @@ def _child_main() -> int:
         while view:
             view = view[os.write(replies, view) :]
 
-    def send(message: Any) -> None:
-        send_bytes(_frame(message))
-
     watchdog = _Watchdog()
-    send(("ready", os.getpid()))
+    send_bytes(_frame(("ready", os.getpid())))
     functions: dict[tuple[str, str], Callable[..., Any]] = {}
     while True:
         header = _read_exact(requests, _HEADER.size)
@@ -564,35 +561,40 @@ def _child_main() -> int:
             return 0
         message = pickle.loads(payload)
         if message[0] == "import":
-            _, module, path = message
-            sys.path.extend(entry for entry in path if entry not in sys.path)
-            try:
-                importlib.import_module(module)
-            except BaseException as exc:  # noqa: BLE001 - reported to the parent
-                send(("raise", *_describe_exception(exc)))
-                continue
-            send(("imported",))
-            continue
-        _, module, qualname, arguments, remaining = message
-        deadline = time.monotonic() + remaining
-        watchdog.deadline = deadline
-        try:
-            function = functions.get((module, qualname))
-            if function is None:
-                function = functions[(module, qualname)] = _resolve(module, qualname)
-            with _deadline_scope(deadline):
-                value = function(**arguments)
-            data = pickle.dumps(("ok", value), protocol=pickle.HIGHEST_PROTOCOL)
-            if len(data) > MAX_RESULT_BYTES:
-                raise ToolError(
-                    f"the result is {len(data):,} bytes (pickled); results are limited to {MAX_RESULT_BYTES:,} bytes"
-                )
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent (SystemExit included)
-            data = pickle.dumps(("raise", *_describe_exception(exc)), protocol=pickle.HIGHEST_PROTOCOL)
-        finally:
-            watchdog.deadline = math.inf
-        send_bytes(_HEADER.pack(len(data)) + data)
+            send_bytes(_frame(_child_import(message[1], message[2])))
+        else:
+            send_bytes(_child_call(message, functions, watchdog))
 
+
+def _child_import(module: str, path: list[str]) -> tuple[Any, ...]:
+    """Import a tool's module in the child (its reply message)."""
+    sys.path.extend(entry for entry in path if entry not in sys.path)
+    try:
+        importlib.import_module(module)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        return ("raise", *_describe_exception(exc))
+    return ("imported",)
+
+
+def _child_call(message: tuple[Any, ...], functions: dict[tuple[str, str], Callable[..., Any]], watchdog: _Watchdog) -> bytes:
+    """Run one call in the child under its deadline; the framed reply."""
+    _, module, qualname, arguments, remaining = message
+    deadline = time.monotonic() + remaining
+    watchdog.deadline = deadline
+    try:
+        function = functions.get((module, qualname))
+        if function is None:
+            function = functions[(module, qualname)] = _resolve(module, qualname)
+        with _deadline_scope(deadline):
+            value = function(**arguments)
+        data = pickle.dumps(("ok", value), protocol=pickle.HIGHEST_PROTOCOL)
+        if len(data) > MAX_RESULT_BYTES:
+            raise ToolError(f"the result is {len(data):,} bytes (pickled); results are limited to {MAX_RESULT_BYTES:,} bytes")
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent (SystemExit included)
+        data = pickle.dumps(("raise", *_describe_exception(exc)), protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        watchdog.deadline = math.inf
+    return _HEADER.pack(len(data)) + data
 
 if __name__ == "__main__":
     sys.exit(_child_main())
