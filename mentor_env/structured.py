@@ -470,32 +470,29 @@ class StructuredToolUse(gym.Env[dict, np.ndarray]):
             return None
         kind = self.tool_names.index(name)
         layout = self._layouts[kind]
-        pointers = [self.none_pointer] * self.list_args
-        integer = 0
         if set(arguments) - set(layout.numbers) - {layout.list_param, layout.integer_param}:
             return None
+        values: list[Any] = []
         if layout.list_param is not None:
-            values = arguments.get(layout.list_param)
-            if not isinstance(values, list) or len(values) > self.list_args:
+            listed = arguments.get(layout.list_param)
+            if not isinstance(listed, list):
                 return None
-            for position, value in enumerate(values):
-                pointer = self._pointer_for(value)
-                if pointer is None:
-                    return None
-                pointers[position] = pointer
-        for position, key in enumerate(layout.numbers):
-            pointer = self._pointer_for(arguments.get(key))
-            if pointer is None:
-                return None
-            pointers[position] = pointer
-        if layout.integer_param is not None:
-            value = arguments.get(layout.integer_param, 0)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-                return None
-            if not 0 <= int(value) <= self.max_integer:
-                return None
-            integer = int(value)
-        return np.array([kind, *pointers, integer, self.none_pointer], np.int64)
+            values = listed
+        values += [arguments.get(key) for key in layout.numbers]
+        pointers = [self._pointer_for(value) for value in values]
+        if len(pointers) > self.list_args or None in pointers:
+            return None
+        integer = self._integer_for(arguments.get(layout.integer_param, 0)) if layout.integer_param is not None else 0
+        if integer is None:
+            return None
+        padded = pointers + [self.none_pointer] * (self.list_args - len(pointers))
+        return np.array([kind, *padded, integer, self.none_pointer], np.int64)
+
+    def _integer_for(self, value: Any) -> int | None:
+        """``value`` as the action's integer entry (``None``: not an integer in ``0 .. max_integer``)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            return None
+        return int(value) if 0 <= int(value) <= self.max_integer else None
 
     def encode_answer(self, answer: Number | str) -> np.ndarray | None:
         """The action that answers ``answer`` (a number, or its text), or ``None`` if no slot holds it."""
