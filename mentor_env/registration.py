@@ -11,6 +11,8 @@ ENV_IDS: dict[str, str] = {
     "mentor/Dates-v0": "mentor_env.domains.dates:DatesEnv",
     "mentor/Lookup-v0": "mentor_env.domains.lookup:LookupEnv",
     "mentor/Table-v0": "mentor_env.domains.table:TableEnv",
+    # Out-of-domain evaluation sets that others wrote (mentor_env.external; needs bfcl-eval).
+    "mentor/BFCL-v0": "mentor_env.external.bfcl:BFCLEnv",
     # Numeric spaces for agents without a language model (Stable-Baselines3).
     "mentor/Calc-Structured-v0": "mentor_env.structured:make_structured_calc",
 }
