@@ -44,8 +44,10 @@ Arguments
         generated tasks are drawn at it, and served tasks (``split``,
         ``dataset``, ``tasks``) are filtered to it by their
         ``meta["difficulty"]``. ``None``: every level.
-    split: serve a frozen split, ``"train"``, ``"test"`` or ``"ood"``
-        (:mod:`mentor_env.core.splits`) instead of generating tasks.
+    split: serve a frozen split, ``"train"``, ``"test"`` or ``"ood"``, or
+        one of the domain's extra splits (Calc and Dates:
+        ``"ood-reasoning-gym"``) (:mod:`mentor_env.core.splits`) instead of
+        generating tasks.
     dataset: serve the tasks of a JSONL file (our task records or the
         published MENTOR layout).
     tasks: serve a fixed list of :class:`~mentor_env.core.task.Task`.
