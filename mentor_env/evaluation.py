@@ -9,10 +9,18 @@ and reports, per environment id:
 - ``tool_set_match_rate``: episodes whose set of valid tools equals the teacher's;
 - ``invented_tool_rate``: episodes that called at least one tool that does not exist;
 - ``format_error_rate``: episodes with a broken call or action (``parse_error``,
-  ``invalid_action``) or that did not end with a well-formed ``\\boxed{}`` answer;
+  ``invalid_action``) or that did not end with a well-formed ``\\boxed{}`` answer
+  (where the calls are the answer, as in BFCL: with a judged outcome);
 - ``tool_use_jsd``: Jensen-Shannon divergence (base 2, in [0, 1]) between the
   student's and the teacher's distributions of tool names over all episodes,
   the strategy-similarity measure of the MENTOR paper (0 = same tool mix).
+
+Tasks without a teacher trajectory (``task.teacher.source == "none"`` and no
+calls, e.g. the ``ood-reasoning-gym`` split) have nothing to compare tool use
+with: ``mean_teacher_tool_calls``, ``tool_set_match_rate`` and
+``tool_use_jsd`` are computed over the episodes whose task has a teacher
+(``teacher_episodes`` of them), and are ``None`` (not applicable, printed
+``n/a``) when none has.
 
 With ``split`` (``"test"``, ``"ood"``, ``"train"``) the i-th episode plays the
 i-th task of the frozen split, so every policy sees the same tasks; without it,
@@ -51,36 +59,48 @@ def jensen_shannon_divergence(left: Counter[str], right: Counter[str]) -> float:
     return max(0.0, min(1.0, divergence))
 
 
+def has_teacher(episode: Episode) -> bool:
+    """Whether the episode's task has a teacher trajectory to compare tool use with."""
+    teacher = episode.task.teacher
+    return bool(teacher.calls) or teacher.source != "none"
+
+
 def summarize(episodes: Sequence[Episode]) -> dict[str, Any]:
     """The evaluation metrics (module doc) of a list of episodes."""
     if not episodes:
         raise ValueError("no episodes to summarize")
     count = len(episodes)
+    taught = [episode for episode in episodes if has_teacher(episode)]
     student_tools: Counter[str] = Counter()
     teacher_tools: Counter[str] = Counter()
-    for episode in episodes:
+    for episode in taught:
         student_tools.update(episode.tool_names)
         teacher_tools.update(episode.task.teacher.tool_names)
 
     def rate(flags: Iterable[bool]) -> float:
         return sum(flags) / count
 
+    def taught_mean(values: Iterable[float]) -> float | None:
+        return sum(values) / len(taught) if taught else None
+
     return {
         "episodes": count,
+        "teacher_episodes": len(taught),
         "success_rate": rate(episode.correct for episode in episodes),
         "mean_return": {mode: sum(e.returns[mode] for e in episodes) / count for mode in REWARD_MODES},
         "mean_tool_calls": sum(len(e.tool_names) for e in episodes) / count,
-        "mean_teacher_tool_calls": sum(len(e.task.teacher.calls) for e in episodes) / count,
-        "tool_set_match_rate": rate(e.components.get("tool_set_match", 0.0) == 1.0 for e in episodes),
+        "mean_teacher_tool_calls": taught_mean(len(e.task.teacher.calls) for e in taught),
+        "tool_set_match_rate": taught_mean(float(e.components.get("tool_set_match", 0.0) == 1.0) for e in taught),
         "invented_tool_rate": rate(e.components.get("invented_tool_calls", 0.0) > 0 for e in episodes),
         "format_error_rate": rate(
             any(error.startswith(_FORMAT_ERRORS) for error in e.errors)
             or e.components.get("finished", 0.0) != 1.0
-            or e.components.get("well_formed", 0.0) != 1.0
-            or e.final_answer is None
+            # No answer: no \boxed{} (or, where the calls are the answer, no judged outcome).
+            # No answer: no \\boxed{} (or, where the calls are the answer, no judged outcome).
+            or (e.final_answer is None and e.components.get("answered", 0.0) != 1.0)
             for e in episodes
         ),
-        "tool_use_jsd": jensen_shannon_divergence(student_tools, teacher_tools),
+        "tool_use_jsd": jensen_shannon_divergence(student_tools, teacher_tools) if taught else None,
     }
 
 
@@ -122,8 +142,12 @@ def evaluate(
     return results
 
 
+def _metric(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
 def format_results(results: dict[str, dict[str, Any]]) -> str:
-    """A Markdown table of :func:`evaluate`'s results."""
+    """A Markdown table of :func:`evaluate`'s results (``n/a``: not applicable, no teacher)."""
     header = ["env", "n", "success", "calls (teacher)", "tool-set match", "invented", "format err", "JSD", "mentor", "dense", "sparse"]
     rows = [header, ["---"] * len(header)]
     for env_id, r in results.items():
@@ -132,11 +156,11 @@ def format_results(results: dict[str, dict[str, Any]]) -> str:
                 env_id,
                 str(r["episodes"]),
                 f"{r['success_rate']:.3f}",
-                f"{r['mean_tool_calls']:.2f} ({r['mean_teacher_tool_calls']:.2f})",
-                f"{r['tool_set_match_rate']:.3f}",
+                f"{r['mean_tool_calls']:.2f} ({_metric(r['mean_teacher_tool_calls'], 2)})",
+                _metric(r["tool_set_match_rate"]),
                 f"{r['invented_tool_rate']:.3f}",
                 f"{r['format_error_rate']:.3f}",
-                f"{r['tool_use_jsd']:.3f}",
+                _metric(r["tool_use_jsd"]),
                 f"{r['mean_return']['mentor']:.3f}",
                 f"{r['mean_return']['dense']:.3f}",
                 f"{r['mean_return']['sparse']:.3f}",

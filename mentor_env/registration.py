@@ -16,8 +16,10 @@ from mentor_env.core.domain import Domain
 from mentor_env.core.env import ToolUseEnv
 from mentor_env.domains import DOMAINS, DomainEntry, get_domain
 
-# Envs over the text envs with other spaces: id -> entry point.
+# Envs that are not a suite domain's text env: id -> entry point.
 DERIVED_ENV_IDS: dict[str, str] = {
+    # Out-of-domain evaluation sets that others wrote (mentor_env.external; needs bfcl-eval).
+    "mentor/BFCL-v0": "mentor_env.external.bfcl:BFCLEnv",
     # Numeric spaces for agents without a language model (Stable-Baselines3).
     "mentor/Calc-Structured-v0": "mentor_env.structured:make_structured_calc",
 }

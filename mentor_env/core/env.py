@@ -26,7 +26,9 @@ Info (every step)
     ``tool_calls`` (this turn's parsed calls), ``errors`` (``"category: message"``
     strings; categories in :data:`mentor_env.core.tools.ERROR_CATEGORIES`),
     ``messages`` (the whole conversation), ``tools`` (the tool specs),
-    ``turn``, ``task_id``, ``final_answer``. The teacher's reference trajectory
+    ``turn``, ``task_id``, ``final_answer``. ``tools`` are the episode's: the
+    domain's, or the task's own for a task that carries them (a
+    :class:`~mentor_env.core.domain.TaskToolsDomain`). The teacher's reference trajectory
     is at ``env.unwrapped.task`` and not in ``info``, which would show the
     answer to the agent.
 
@@ -42,8 +44,10 @@ Arguments
         generated tasks are drawn at it, and served tasks (``split``,
         ``dataset``, ``tasks``) are filtered to it by their
         ``meta["difficulty"]``. ``None``: every level.
-    split: serve a frozen split, ``"train"``, ``"test"`` or ``"ood"``
-        (:mod:`mentor_env.core.splits`) instead of generating tasks.
+    split: serve a frozen split, ``"train"``, ``"test"`` or ``"ood"``, or
+        one of the domain's extra splits (Calc and Dates:
+        ``"ood-reasoning-gym"``) (:mod:`mentor_env.core.splits`) instead of
+        generating tasks.
     dataset: serve the tasks of a JSONL file (our task records or the
         published MENTOR layout).
     tasks: serve a fixed list of :class:`~mentor_env.core.task.Task`.
@@ -64,6 +68,8 @@ Arguments
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import re
 import time
@@ -74,7 +80,7 @@ from typing import Any, Sequence
 import gymnasium as gym
 
 from mentor_env import rewards as R
-from mentor_env.core.domain import Domain
+from mentor_env.core.domain import Domain, EpisodeJudgeDomain, TaskToolsDomain
 from mentor_env.core.messages import (
     assistant_message,
     render_conversation,
@@ -161,6 +167,7 @@ class ToolUseEnv(gym.Env[str, str]):
         self.reward_compat = R.check_compat(reward_compat, self.parser)  # ValueError on anything else
         self.render_mode = render_mode
         self.runtime = ToolRuntime(domain.tools, timeout_s=self.tool_timeout_s)
+        self._domain_runtime = self.runtime  # tasks with their own tools get an episode runtime (reset)
 
         self.observation_space = UnicodeText(MAX_OBSERVATION_CHARS)
         self.action_space = UnicodeText(max_action_chars)
@@ -193,13 +200,15 @@ class ToolUseEnv(gym.Env[str, str]):
         super().reset(seed=seed)
         try:
             task = self._select_task({} if options is None else options)
+            runtime, system_prompt = self._episode_setup(task)
         except Exception:
             self._np_random, self._np_random_seed = rng_before
             raise
+        if self.runtime is not self._domain_runtime and self.runtime is not runtime:
+            self.runtime.close()
+        self.runtime = runtime
         self.task = task
-        self.trajectory = Trajectory(
-            messages=[system_message(self.domain.system_prompt), user_message(self.task.question)]
-        )
+        self.trajectory = Trajectory(messages=[system_message(system_prompt), user_message(self.task.question)])
         self._teacher_calls = [(call.name, call.arguments) for call in self.task.teacher.calls]
         self._potential = 0.0
         observation = self._fit_observation(render_conversation(self.trajectory.messages, self.runtime.specs))
@@ -299,6 +308,22 @@ class ToolUseEnv(gym.Env[str, str]):
         if foreign:
             raise ValueError(f"tasks of domain(s) {foreign} cannot be played in the {self.domain.name!r} environment")
         return list(tasks)
+
+    def _episode_setup(self, task: Task) -> tuple[ToolRuntime, str]:
+        """The tool runtime and system prompt of ``task``'s episode.
+
+        A task without tools of its own plays with the domain's; one with
+        :attr:`Task.tools` needs a :class:`TaskToolsDomain` to build them.
+        """
+        if not task.tools:
+            return self._domain_runtime, self.domain.system_prompt
+        if not isinstance(self.domain, TaskToolsDomain):
+            raise ValueError(
+                f"task {task.id!r} carries its own tools, but domain {self.domain.name!r} cannot serve per-task tools "
+                "(it has no task_tools / task_system_prompt methods)"
+            )
+        runtime = ToolRuntime(self.domain.task_tools(task), timeout_s=self.tool_timeout_s)
+        return runtime, self.domain.task_system_prompt(task)
 
     def _given_task(self, task: Any) -> Task:
         if isinstance(task, Mapping):
@@ -407,7 +432,7 @@ class ToolUseEnv(gym.Env[str, str]):
         """The episode as the reward functions see it (meaningful once it is done)."""
         assert self.task is not None
         gold = self.task.answer
-        return R.outcome_from_turns(
+        outcome = R.outcome_from_turns(
             [turn.parsed for turn in self.trajectory.turns],
             ended=self.trajectory.ended,
             is_correct=lambda answer: self.domain.judge(answer, gold),
@@ -415,6 +440,12 @@ class ToolUseEnv(gym.Env[str, str]):
             available_tools=self.runtime.names,
             compat=self.reward_compat,
         )
+        if isinstance(self.domain, EpisodeJudgeDomain):
+            # The calls are the answer: judged by the domain, shown as their JSON list.
+            calls = [{"name": name, "arguments": arguments} for name, arguments in self.trajectory.successful_calls()]
+            correct = self.trajectory.ended and self.domain.judge_episode(self.task, self.trajectory)
+            outcome = dataclasses.replace(outcome, answer=json.dumps(calls, ensure_ascii=False), correct=bool(correct))
+        return outcome
 
     def _step_rewards(self) -> tuple[dict[str, float], dict[str, float]]:
         progress = self._teacher_progress()

@@ -11,15 +11,22 @@ an installed wheel too.
 
     python -m mentor_env.tasks build            # write every domain's splits
     python -m mentor_env.tasks check            # compare the files with the generator
+
+A domain may also offer extra splits built by something other than its own
+generator (``extra_splits``: split name -> ``"module:function"`` returning the
+tasks, e.g. Calc's ``ood-reasoning-gym``). They are served the same way: the
+committed ``tasks/<domain>/<split>.jsonl`` when present, else the function's
+tasks; the module that builds them also builds and checks their files.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Mapping
 
 from mentor_env.core.domain import Domain
 from mentor_env.core.files import write_text_atomically
@@ -89,6 +96,7 @@ def read_jsonl(path: str | Path, default_domain: str | None = None) -> list[Task
 
 # Splits regenerated in this process, by domain name (envs each hold their own domain object).
 _GENERATED: dict[str, dict[str, list[Task]]] = {}
+_GENERATED_EXTRA: dict[str, list[Task]] = {}
 
 
 @functools.lru_cache(maxsize=32)
@@ -96,16 +104,32 @@ def _read_cached(path: str, modified_ns: int, domain_name: str) -> tuple[Task, .
     return tuple(read_jsonl(path, default_domain=domain_name))
 
 
+def extra_splits(domain: Domain) -> Mapping[str, str]:
+    """The domain's extra splits: name -> ``"module:function"`` that builds their tasks (none by default)."""
+    return getattr(domain, "extra_splits", None) or {}
+
+
+def _extra_split_builder(domain: Domain, split: str) -> Callable[[], list[Task]]:
+    module_name, _, function_name = extra_splits(domain)[split].partition(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
 def load_split(domain: Domain, split: str) -> list[Task]:
-    """The frozen ``split`` of ``domain``: the committed file, else regenerated from seeds.
+    """The frozen ``split`` of ``domain``: the committed file, else regenerated (from seeds, or by an extra split's builder).
 
     Both are cached per process, so a vector of envs reads a split once.
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    extras = extra_splits(domain)
+    if split not in SPLITS and split not in extras:
+        raise ValueError(f"split must be one of {SPLITS + tuple(extras)}, got {split!r}")
     path = tasks_dir() / domain.name / f"{split}.jsonl"
     if path.exists():
         return list(_read_cached(str(path), path.stat().st_mtime_ns, domain.name))
+    if split in extras:
+        key = f"{domain.name}/{split}"
+        if key not in _GENERATED_EXTRA:
+            _GENERATED_EXTRA[key] = list(_extra_split_builder(domain, split)())
+        return _GENERATED_EXTRA[key]
     if domain.name not in _GENERATED:
         _GENERATED[domain.name] = generate_splits(domain)
     return _GENERATED[domain.name][split]

@@ -7,6 +7,10 @@ One JSON object per line in ``tasks/<domain>/<split>.jsonl``::
                  "source": "scripted"},
      "meta": {"difficulty": 2}}
 
+A task whose tools are its own (each task of an external function-calling set
+declares its functions) also carries ``"tools"``: their specs in OpenAI
+function format; without it the task uses its domain's tools.
+
 :meth:`Task.from_dict` also reads the published MENTOR layout, where the teacher
 is only a list of tool names (``teacher_tools`` or ``tool_calls_used``).
 """
@@ -63,7 +67,14 @@ class TeacherTrajectory:
 
 @dataclass(frozen=True)
 class Task:
-    """One episode's problem. ``answer`` is the gold answer as text."""
+    """One episode's problem. ``answer`` is the gold answer as text.
+
+    ``tools``: the task's own tool specs (OpenAI function format,
+    ``{"type": "function", "function": {"name", "description", "parameters"}}``);
+    empty (the default) means the domain's tools. A domain that serves tasks
+    with their own tools turns these specs into callable tools
+    (:class:`~mentor_env.core.domain.TaskToolsDomain`).
+    """
 
     id: str
     domain: str
@@ -71,9 +82,10 @@ class Task:
     answer: str
     teacher: TeacherTrajectory = field(default_factory=TeacherTrajectory)
     meta: Mapping[str, Any] = field(default_factory=dict)
+    tools: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        record = {
             "id": self.id,
             "domain": self.domain,
             "question": self.question,
@@ -81,6 +93,9 @@ class Task:
             "teacher": self.teacher.to_dict(),
             "meta": dict(self.meta),
         }
+        if self.tools:  # only then, so records of tasks with the domain's tools are unchanged
+            record["tools"] = [dict(spec) for spec in self.tools]
+        return record
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=False)
@@ -116,6 +131,11 @@ class Task:
                 teacher = TeacherTrajectory(calls=tuple(TeacherCall(name) for name in names), source="dataset")
             else:
                 raise ValueError(f"task {record['id']!r}: teacher tools must be a list of names, got {names!r}")
+        tools = record.get("tools", ())
+        if not isinstance(tools, (list, tuple)) or not all(
+            isinstance(spec, Mapping) and isinstance(spec.get("function", spec).get("name"), str) for spec in tools
+        ):
+            raise ValueError(f"task {record['id']!r}: 'tools' must be a list of function specs with a 'name'")
         return cls(
             id=str(record["id"]),
             domain=domain,
@@ -123,4 +143,5 @@ class Task:
             answer=str(record["answer"]),
             teacher=teacher,
             meta=dict(record.get("meta", {})),
+            tools=tuple(dict(spec) for spec in tools),
         )

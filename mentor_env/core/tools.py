@@ -53,6 +53,12 @@ ERROR_CATEGORIES = (PARSE_ERROR, NOT_FOUND, INVALID_ARGS, EXECUTION_ERROR, TIMEO
 # Longest tool result or error text handed back to the model.
 MAX_RESULT_CHARS = 4_000
 
+# What a tool name may be: a letter or underscore, then letters, digits, ``_``,
+# ``.`` or ``-`` (dotted names such as ``math.factorial`` are common in
+# function-calling data), at most 128 characters.
+TOOL_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}"
+_TOOL_NAME = re.compile(TOOL_NAME_PATTERN)
+
 
 class ToolError(Exception):
     """Raised by a tool for a failure the model should read (bad domain input)."""
@@ -67,7 +73,7 @@ class Tool:
     """A callable the model may use.
 
     Attributes:
-        name: Name the model writes in ``"name"``.
+        name: Name the model writes in ``"name"`` (:data:`TOOL_NAME_PATTERN`).
         description: One or two sentences for the model.
         parameters: JSON Schema of the argument object (``type: object``).
         function: Called as ``function(**arguments)`` after validation.
@@ -93,8 +99,10 @@ class Tool:
     fast_check: Callable[[Any], bool] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.name.isidentifier():
-            raise ValueError(f"tool name must be an identifier, got {self.name!r}")
+        if not isinstance(self.name, str) or _TOOL_NAME.fullmatch(self.name) is None:
+            raise ValueError(
+                f"tool name must match {TOOL_NAME_PATTERN} (letters, digits, '_', '.', '-'), got {self.name!r}"
+            )
         if self.parameters.get("type") != "object":
             raise ValueError(
                 f"tool {self.name!r}: parameters must be a JSON Schema with type 'object', "

@@ -633,6 +633,8 @@ class CalcDomain:
     tools = TOOLS
     system_prompt = SYSTEM_PROMPT
     difficulties = (1, 2, 3, 4, 5)
+    # reasoning-gym's tasks that these tools solve (mentor_env.external.reasoning_gym).
+    extra_splits = {"ood-reasoning-gym": "mentor_env.external.reasoning_gym:calc_tasks"}
 
     def __init__(self) -> None:
         self._runtime = ToolRuntime(TOOLS)
