@@ -42,16 +42,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 from mentor_env.domains.answers import numbers_match
-from mentor_env.core.task import Task
-from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, number_param, object_schema
-from mentor_env.teachers import (
-    TeacherFailed,
-    TeacherPlan,
-    TeacherTurn,
-    draw_level,
-    record_trajectory,
-    scripted_task,
-)
+from mentor_env.core.tools import Tool, ToolError, ToolResult, format_value, number_param, object_schema
+from mentor_env.domains.base import Draw, GeneratedDomain
+from mentor_env.domains.scripted import TeacherPlan, TeacherTurn
 
 RESULT_LIMIT = 1e15
 MAX_EXPONENT = 64
@@ -626,34 +619,22 @@ def random_tree(rng: random.Random, n_ops: int, decimals: bool, high: int | None
 # --- the domain -------------------------------------------------------------
 
 
-class CalcDomain:
-    """Arithmetic word problems with the twelve MENTOR calculator tools."""
+class CalcDomain(GeneratedDomain):
+    """Arithmetic word problems with the twelve MENTOR calculator tools.
+
+    ``ood=True``: story families, wordings and magnitudes that in-distribution
+    tasks never use, and random expressions with two more operations.
+    """
 
     name = "calc"
     tools = TOOLS
     system_prompt = SYSTEM_PROMPT
     difficulties = (1, 2, 3, 4, 5)
 
-    def __init__(self) -> None:
-        self._runtime = ToolRuntime(TOOLS)
-
-    def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
-        """The task of ``seed`` (same arguments, same task, on every platform).
-
-        ``ood=True``: story families, wordings and magnitudes that in-distribution
-        tasks never use, and random expressions with two more operations.
-        """
-        rng = random.Random(seed)
-        level = draw_level(rng, self.difficulties, difficulty)
-        for _ in range(100):
-            question, tree, style = self._draw_ood(rng, level) if ood else self._draw(rng, level)
-            try:
-                teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question, solve(tree))
-            except TeacherFailed:
-                continue  # e.g. a division by zero deep in a random tree: draw again
-            meta = {"difficulty": level, "style": style, "operations": tree.count_ops()}
-            return scripted_task(self.name, seed, ood, question, teacher, meta)
-        raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
+    def draw(self, rng: random.Random, level: int, ood: bool) -> Draw:
+        # A plan that fails (a division by zero deep in a random tree) is drawn again.
+        question, tree, style = self._draw_ood(rng, level) if ood else self._draw(rng, level)
+        return Draw(question, solve(tree), {"difficulty": level, "style": style, "operations": tree.count_ops()})
 
     @staticmethod
     def _draw(rng: random.Random, level: int) -> tuple[str, Node, str]:

@@ -61,17 +61,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from mentor_env.core.task import Task
-from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, object_schema
+from mentor_env.core.tools import Tool, ToolError, ToolResult, object_schema
 from mentor_env.domains.answers import parse_number
-from mentor_env.teachers import (
-    TeacherFailed,
-    TeacherPlan,
-    TeacherTurn,
-    draw_level,
-    record_trajectory,
-    scripted_task,
-)
+from mentor_env.domains.base import Draw, GeneratedDomain
+from mentor_env.domains.scripted import TeacherPlan, TeacherTurn
 
 MAX_DAYS = 1_000_000
 MAX_WEEKS = 150_000
@@ -884,7 +877,7 @@ def judge_answer(prediction: str, answer: str) -> bool:
 # --- the domain -------------------------------------------------------------------
 
 
-class DatesDomain:
+class DatesDomain(GeneratedDomain):
     """Calendar arithmetic questions with eight date tools."""
 
     name = "dates"
@@ -892,29 +885,17 @@ class DatesDomain:
     system_prompt = SYSTEM_PROMPT
     difficulties = (1, 2, 3, 4)
 
-    def __init__(self) -> None:
-        self._runtime = ToolRuntime(TOOLS)
-
-    def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
-        """The task of ``seed`` (same arguments, same task, on every platform)."""
+    def random_stream(self, seed: int, ood: bool) -> random.Random:
         # A separate stream for ood, so that seed 7 in and out of distribution share no draws.
         # String seeds go through SHA-512 (not hash()), so they are the same in every process.
-        rng = random.Random(f"dates-ood-{seed}" if ood else seed)
-        level = draw_level(rng, self.difficulties, difficulty)
-        families = (OOD_FAMILIES if ood else FAMILIES)[level]
-        for _ in range(100):
-            family = rng.choice(families)
-            question, plan = family(rng)
-            try:
-                teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question, solve(plan))
-            except TeacherFailed:
-                continue  # a draw that leaves the supported years: draw again
-            return scripted_task(self.name, seed, ood, question, teacher, {
-                    "difficulty": level,
-                    "style": family.__name__,
-                    "calls": len(teacher.calls),
-                })
-        raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
+        return random.Random(f"dates-ood-{seed}" if ood else seed)
+
+    def draw(self, rng: random.Random, level: int, ood: bool) -> Draw:
+        # A draw that leaves the supported years is drawn again.
+        family = rng.choice((OOD_FAMILIES if ood else FAMILIES)[level])
+        question, plan = family(rng)
+        # The teacher makes each step's call once.
+        return Draw(question, solve(plan), {"difficulty": level, "style": family.__name__, "calls": len(plan.steps)})
 
     def judge(self, prediction: str, answer: str) -> bool:
         return judge_answer(prediction, answer)

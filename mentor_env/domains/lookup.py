@@ -75,17 +75,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from mentor_env.core.task import Task
-from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, object_schema
+from mentor_env.core.tools import Tool, ToolError, ToolResult, format_value, object_schema
 from mentor_env.domains import calc
 from mentor_env.domains.answers import numbers_match, parse_number
-from mentor_env.teachers import (
-    TeacherFailed,
-    TeacherPlan,
-    TeacherTurn,
-    draw_level,
-    record_trajectory,
-    scripted_task,
-)
+from mentor_env.domains.base import Draw, GeneratedDomain
+from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, TeacherTurn
 
 WORLD_SEED = 20251018
 CORPUS_FILE = "lookup_corpus.jsonl"
@@ -1264,7 +1258,7 @@ def judge_answer(prediction: str, answer: str) -> bool:
 # --- the domain -------------------------------------------------------------------
 
 
-class LookupDomain:
+class LookupDomain(GeneratedDomain):
     """Multi-hop questions over a fictional world's document collection."""
 
     name = "lookup"
@@ -1273,43 +1267,40 @@ class LookupDomain:
     difficulties = (1, 2, 3)
 
     def __init__(self) -> None:
-        self._runtime = ToolRuntime(TOOLS)
+        super().__init__()
         # Built here, once per process, so that no tool call pays for it under its time limit.
         world()
         search_index()
 
-    def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
-        """The task of ``seed`` (same arguments, same task, on every platform)."""
-        rng = random.Random(seed)
+    def levels(self, ood: bool) -> tuple[int, ...]:
         # Out of distribution leans to the longer chains.
-        level = draw_level(rng, (1, 2, 3, 3) if ood else self.difficulties, difficulty)
-        templates = (OOD_TEMPLATES if ood else TEMPLATES)[level]
-        for _ in range(100):
-            template = rng.choice(templates)
-            style = template.__name__.removeprefix("_")
-            question = template(rng, world())
-            try:
-                teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question.text, teach(question.plan))
-            except TeacherFailed:
-                continue  # a name outside the teacher's top k: draw again (the tests show none is)
-            task = scripted_task(self.name, seed, ood, question.text, teacher, {"difficulty": level, "style": style})
-            answer = task.answer
-            if not judge_answer(answer, question.expected):  # pragma: no cover - corpus and world disagree
-                raise RuntimeError(
-                    f"teacher answered {answer!r} but the world says {question.expected!r} ({style}); "
-                    "regenerate the corpus with python -m mentor_env.domains.lookup"
-                )
-            documents = [call.arguments["doc_id"] for call in teacher.calls if call.name == "get_document"]
-            return replace(
-                task,
-                meta={
-                    **task.meta,
-                    "hops": max(len(chain.hops) for chain in question.plan.chains),
-                    "documents": documents,  # the gold documents, for retrieval metrics
-                    "answer_type": "number" if parse_number(answer) is not None else "name",
-                },
+        return (1, 2, 3, 3) if ood else self.difficulties
+
+    def draw(self, rng: random.Random, level: int, ood: bool) -> Draw:
+        # A name outside the teacher's top k is drawn again (the tests show none is).
+        template = rng.choice((OOD_TEMPLATES if ood else TEMPLATES)[level])
+        style = template.__name__.removeprefix("_")
+        question = template(rng, world())
+        return Draw(question.text, teach(question.plan), {"difficulty": level, "style": style}, source=question)
+
+    def finish(self, task: Task, drawn: Draw) -> Task:
+        """Checks the teacher against the world; adds the hops, the gold documents and the answer type."""
+        question, answer = drawn.source, task.answer
+        if not judge_answer(answer, question.expected):  # pragma: no cover - corpus and world disagree
+            raise RuntimeError(
+                f"teacher answered {answer!r} but the world says {question.expected!r} ({task.meta['style']}); "
+                "regenerate the corpus with python -m mentor_env.domains.lookup"
             )
-        raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
+        documents = [call.arguments["doc_id"] for call in task.teacher.calls if call.name == "get_document"]
+        return replace(
+            task,
+            meta={
+                **task.meta,
+                "hops": max(len(chain.hops) for chain in question.plan.chains),
+                "documents": documents,  # the gold documents, for retrieval metrics
+                "answer_type": "number" if parse_number(answer) is not None else "name",
+            },
+        )
 
     def judge(self, prediction: str, answer: str) -> bool:
         return judge_answer(prediction, answer)

@@ -79,26 +79,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Callable, Iterator, Sequence
 
-from mentor_env.core.task import Task
 from mentor_env.core.tools import (
     Tool,
     ToolError,
     ToolResult,
-    ToolRuntime,
     ToolTimeout,
     call_deadline,
     format_value,
     object_schema,
 )
 from mentor_env.domains.answers import numbers_match, parse_number
-from mentor_env.teachers import (
-    TeacherFailed,
-    TeacherPlan,
-    TeacherTurn,
-    draw_level,
-    record_trajectory,
-    scripted_task,
-)
+from mentor_env.domains.base import Draw, GeneratedDomain
+from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, TeacherTurn
 
 # A query that runs longer than this is stopped by the progress handler, with a
 # clear message. Every task query takes well under 10 ms.
@@ -1340,7 +1332,7 @@ def normalise_name(text: str) -> str:
 # --- the domain -------------------------------------------------------------
 
 
-class TableDomain:
+class TableDomain(GeneratedDomain):
     """Questions over a seeded SQLite database, answered with list_tables, describe_table and query."""
 
     name = "table"
@@ -1348,30 +1340,23 @@ class TableDomain:
     system_prompt = SYSTEM_PROMPT
     difficulties = (1, 2, 3, 4)
 
-    def __init__(self) -> None:
-        self._runtime = ToolRuntime(_GENERATION_TOOLS)
+    def generation_tools(self) -> tuple[Tool, ...]:
+        return _GENERATION_TOOLS
 
-    def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
-        """The task of ``seed`` (same arguments, same task, on every platform)."""
-        rng = random.Random(seed)
-        level = draw_level(rng, self.difficulties, difficulty)
+    def draw(self, rng: random.Random, level: int, ood: bool) -> Draw | None:
+        # A query that returns no rows, NULL or 0 is drawn again.
         templates, weights = zip(*(OOD_TEMPLATES if ood else TEMPLATES)[level])
-        for _ in range(100):
-            template = rng.choices(templates, weights)[0]
-            draft = template(rng)
-            if not has_unique_top(draft):
-                continue  # the top two rows tie: the answer would not be unique
-            try:
-                teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, draft.question, solve(draft))
-            except TeacherFailed:
-                continue  # no rows, NULL or 0: draw again
-            return scripted_task(self.name, seed, ood, draft.question, teacher, {
-                    "difficulty": level,
-                    "style": template.__name__.removeprefix("ood_"),
-                    "family": FAMILY_OF_TABLE[draft.tables[0]],
-                    "tables": list(draft.tables),
-                })
-        raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
+        template = rng.choices(templates, weights)[0]
+        draft = template(rng)
+        if not has_unique_top(draft):
+            return None  # the top two rows tie: the answer would not be unique
+        meta = {
+            "difficulty": level,
+            "style": template.__name__.removeprefix("ood_"),
+            "family": FAMILY_OF_TABLE[draft.tables[0]],
+            "tables": list(draft.tables),
+        }
+        return Draw(draft.question, solve(draft), meta)
 
     def judge(self, prediction: str, answer: str) -> bool:
         """Numbers within a relative 1e-6; names equal after :func:`normalise_name`."""

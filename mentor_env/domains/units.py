@@ -55,18 +55,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Union
 
-from mentor_env.core.task import Task
-from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, number_param, object_schema
+from mentor_env.core.tools import Tool, ToolError, ToolResult, format_value, number_param, object_schema
 from mentor_env.domains import calc
 from mentor_env.domains.answers import numbers_match
-from mentor_env.teachers import (
-    TeacherFailed,
-    TeacherPlan,
-    TeacherTurn,
-    draw_level,
-    record_trajectory,
-    scripted_task,
-)
+from mentor_env.domains.base import Draw, GeneratedDomain
+from mentor_env.domains.scripted import TeacherPlan, TeacherTurn
 
 # Inputs as large as the calculator tools accept, so any value can go on to them.
 VALUE_LIMIT = 1e12
@@ -897,7 +890,7 @@ OOD_FAMILIES: dict[int, tuple[Family, ...]] = {
 _TRAILING_UNIT = re.compile(r"\s*(?:/\s*[A-Za-z°]+|m\^?3|m³|[A-Za-z]*\s*per\s+[A-Za-z°]+)\s*\.?\s*$")
 
 
-class UnitsDomain:
+class UnitsDomain(GeneratedDomain):
     """Unit-conversion word problems with ``convert``, ``lookup_factor`` and six calculator tools."""
 
     name = "units"
@@ -905,27 +898,12 @@ class UnitsDomain:
     system_prompt = SYSTEM_PROMPT
     difficulties = (1, 2, 3, 4)
 
-    def __init__(self) -> None:
-        self._runtime = ToolRuntime(TOOLS)
-
-    def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
-        """The task of ``seed`` (same arguments, same task, on every platform)."""
-        rng = random.Random(seed)
-        level = draw_level(rng, self.difficulties, difficulty)
-        families = OOD_FAMILIES[level] if ood else FAMILIES[level]
-        for _ in range(100):
-            family = rng.choice(families)
-            question, root = family(rng)
-            try:
-                teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question, solve(root))
-            except TeacherFailed:
-                continue  # a value pushed a call out of range: draw again
-            return scripted_task(self.name, seed, ood, question, teacher, {
-                    "difficulty": level,
-                    "style": family.__name__.removeprefix("family_"),
-                    "operations": root.count(),
-                })
-        raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
+    def draw(self, rng: random.Random, level: int, ood: bool) -> Draw:
+        # A plan whose values push a call out of range is drawn again.
+        family = rng.choice(OOD_FAMILIES[level] if ood else FAMILIES[level])
+        question, root = family(rng)
+        meta = {"difficulty": level, "style": family.__name__.removeprefix("family_"), "operations": root.count()}
+        return Draw(question, solve(root), meta)
 
     def judge(self, prediction: str, answer: str) -> bool:
         """Numeric match within 1e-6 (relative); a trailing unit such as ``km``, ``°F`` or ``m³`` is ignored."""
