@@ -42,9 +42,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 from mentor_env.domains.answers import numbers_match
-from mentor_env.core.tools import Tool, ToolError, ToolResult, format_value, number_param, object_schema
+from mentor_env.core.tools import Tool, ToolError, format_value, number_param, object_schema
 from mentor_env.domains.base import Draw, GeneratedDomain
-from mentor_env.domains.scripted import TeacherPlan, TeacherTurn
+from mentor_env.domains.scripted import Call, TeacherPlan, read_number, solve_calls
 
 RESULT_LIMIT = 1e15
 MAX_EXPONENT = 64
@@ -210,7 +210,11 @@ class Node:
     def count_ops(self) -> int:
         return 0 if self.is_leaf else 1 + sum(child.count_ops() for child in self.children)
 
-    def arguments(self, values: list[int | float]) -> dict[str, Any]:
+    def call(self) -> Call:
+        """The tool call of this operation; its operands are numbers or the calls that compute them."""
+        return Call(self.op, self.arguments([child.value if child.is_leaf else child.call() for child in self.children]))
+
+    def arguments(self, values: list[Any]) -> dict[str, Any]:
         if self.op == "sum_numbers":
             return {"numbers": values}
         if self.op == "power":
@@ -242,38 +246,14 @@ def _flatten_sums(node: Node) -> Node:
     return node
 
 
-def parse_toolnumber_param(text: str) -> int | float:
-    """A tool's printed result back as the JSON number a model would pass on."""
-    value = float(text)
-    return int(value) if value.is_integer() and "." not in text and "e" not in text else value
+def _write_answer(call: Call, result: str) -> str:
+    # The number the last call printed, written as format_value writes it ("-6.85346103807e+12" is -6853461038070).
+    return format_value(read_number(result))
 
 
-def solve(root: Node, content: str = "") -> TeacherPlan:
+def solve(root: Node) -> TeacherPlan:
     """The scripted teacher: every ready operation in the same turn, bottom-up."""
-    values: dict[int, int | float] = {}
-
-    def value_of(node: Node) -> int | float | None:
-        return node.value if node.is_leaf else values.get(id(node))
-
-    while id(root) not in values:
-        ready: list[Node] = []
-
-        def collect(node: Node) -> None:
-            if node.is_leaf or id(node) in values:
-                return
-            if all(value_of(child) is not None for child in node.children):
-                ready.append(node)
-            else:
-                for child in node.children:
-                    collect(child)
-
-        collect(root)
-        calls = [(node.op, node.arguments([value_of(child) for child in node.children])) for node in ready]
-        results: list[ToolResult] = yield TeacherTurn(content, calls)
-        for node, result in zip(ready, results):
-            values[id(node)] = parse_toolnumber_param(result.content)
-        content = ""
-    yield TeacherTurn(f"The answer is \\boxed{{{format_value(values[id(root)])}}}.")
+    return solve_calls(root.call(), write=_write_answer)
 
 
 # --- wording ----------------------------------------------------------------

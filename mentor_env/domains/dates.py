@@ -58,13 +58,12 @@ import datetime
 import functools
 import random
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
-from mentor_env.core.tools import Tool, ToolError, ToolResult, object_schema
+from mentor_env.core.tools import Tool, ToolError, object_schema
 from mentor_env.domains.answers import parse_number
 from mentor_env.domains.base import Draw, GeneratedDomain
-from mentor_env.domains.scripted import TeacherPlan, TeacherTurn
+from mentor_env.domains.scripted import Call, Read, TeacherPlan, solve_calls
 
 MAX_DAYS = 1_000_000
 MAX_WEEKS = 150_000
@@ -254,64 +253,36 @@ TOOL_NAMES = tuple(tool.name for tool in TOOLS)
 # --- plans: what the teacher computes ---------------------------------------
 
 
-@dataclass(frozen=True)
-class Ref:
-    """An argument taken from an earlier step's result: the whole text, or the year or month of a date."""
-
-    step: str
-    part: str = "value"  # "value", "year" or "month"
+# The calls that answer a question, in the order a turn lists them; the last call's result is the answer.
+Plan = tuple[Call, ...]
 
 
-@dataclass(frozen=True)
-class MonthEnd:
-    """The last day of the month of ``date_step``'s result; ``length_step`` is its days_in_month call."""
-
-    date_step: str
-    length_step: str
+def _year(date: str) -> int:
+    return int(date[:4])
 
 
-@dataclass(frozen=True)
-class Step:
-    """One tool call; argument values may be :class:`Ref` or :class:`MonthEnd`."""
-
-    key: str
-    tool: str
-    arguments: Mapping[str, Any]
-
-    @property
-    def needs(self) -> tuple[str, ...]:
-        keys: list[str] = []
-        for value in self.arguments.values():
-            if isinstance(value, Ref):
-                keys.append(value.step)
-            elif isinstance(value, MonthEnd):
-                keys.extend((value.date_step, value.length_step))
-        return tuple(keys)
+def _month(date: str) -> int:
+    return int(date[5:7])
 
 
-@dataclass(frozen=True)
-class Plan:
-    """The calls that answer a question; the answer is the result of the last step."""
-
-    steps: tuple[Step, ...]
-
-    @property
-    def answer_step(self) -> Step:
-        return self.steps[-1]
+def _month_end(date: str, length: str) -> str:
+    # Copying the month from one result and the day count from another: no arithmetic.
+    return f"{date[:7]}-{int(length):02d}"
 
 
-def _resolve(value: Any, results: Mapping[str, str]) -> Any:
-    if isinstance(value, Ref):
-        text = results[value.step]
-        if value.part == "year":
-            return int(text[:4])
-        if value.part == "month":
-            return int(text[5:7])
-        return text
-    if isinstance(value, MonthEnd):
-        # Copying the month from one result and the day count from another: no arithmetic.
-        return f"{results[value.date_step][:7]}-{int(results[value.length_step]):02d}"
-    return value
+def year_of(call: Call) -> Read:
+    """The year of the date ``call`` returned."""
+    return Read((call,), _year)
+
+
+def month_of(call: Call) -> Read:
+    """The month (1-12) of the date ``call`` returned."""
+    return Read((call,), _month)
+
+
+def last_day(date_call: Call, length_call: Call) -> Read:
+    """The last day of the month of ``date_call``'s date; ``length_call`` is that month's days_in_month call."""
+    return Read((date_call, length_call), _month_end)
 
 
 def answer_text(tool: str, result: str) -> str:
@@ -321,38 +292,29 @@ def answer_text(tool: str, result: str) -> str:
     return result
 
 
+def _write_answer(call: Call, result: str) -> str:
+    return answer_text(call.tool, result)
+
+
 def solve(plan: Plan) -> TeacherPlan:
-    """The scripted teacher: every call whose inputs are known in the same turn."""
-    results: dict[str, str] = {}
-    pending = list(plan.steps)
-    while pending:
-        ready = [step for step in pending if all(key in results for key in step.needs)]
-        if not ready:  # pragma: no cover - a plan that refers to a later step
-            raise ValueError(f"plan steps {[step.key for step in pending]} wait on each other")
-        calls = [(step.tool, {name: _resolve(v, results) for name, v in step.arguments.items()}) for step in ready]
-        replies: list[ToolResult] = yield TeacherTurn("", calls)
-        for step, reply in zip(ready, replies):
-            results[step.key] = reply.content
-        pending = [step for step in pending if step.key not in results]
-    last = plan.answer_step
-    yield TeacherTurn(f"The answer is \\boxed{{{answer_text(last.tool, results[last.key])}}}.")
+    """The scripted teacher: every call whose inputs are known in the same turn (date results read as text)."""
+    return solve_calls(plan[-1], plan, read=str, write=_write_answer)
 
 
-def chain(start: Any, offsets: Sequence[tuple[str, int]], prefix: str = "s") -> list[Step]:
-    """Steps applying ``(tool, amount)`` offsets one after another from ``start``."""
+def chain(start: Any, offsets: Sequence[tuple[str, int]]) -> list[Call]:
+    """Calls applying ``(tool, amount)`` offsets one after another from ``start``."""
     amount_names = {"add_days": "days", "add_weeks": "weeks", "add_months": "months", "add_years": "years"}
-    steps: list[Step] = []
+    calls: list[Call] = []
     current = start
-    for index, (tool, amount) in enumerate(offsets):
-        key = f"{prefix}{index}"
-        steps.append(Step(key, tool, {"date": current, amount_names[tool]: amount}))
-        current = Ref(key)
-    return steps
+    for tool, amount in offsets:
+        calls.append(Call(tool, {"date": current, amount_names[tool]: amount}))
+        current = calls[-1]
+    return calls
 
 
-def month_length_of(date_step: str, key: str = "n") -> Step:
+def month_length_of(date_call: Call) -> Call:
     """A days_in_month call on the year and month of an earlier date result."""
-    return Step(key, "days_in_month", {"year": Ref(date_step, "year"), "month": Ref(date_step, "month")})
+    return Call("days_in_month", {"year": year_of(date_call), "month": month_of(date_call)})
 
 
 # --- wording helpers ----------------------------------------------------------
@@ -427,15 +389,15 @@ def near(rng: random.Random, anchor: datetime.date, within_days: int, month_end:
 def weekday_of(rng: random.Random) -> tuple[str, Plan]:
     d = _date(rng).isoformat()
     question = rng.choice(("What day of the week is {d}?", "On which weekday does {d} fall?")).format(d=d)
-    return question, Plan((Step("w", "weekday", {"date": d}),))
+    return question, (Call("weekday", {"date": d}),)
 
 
 def days_from_to(rng: random.Random) -> tuple[str, Plan]:
     start = _date(rng)
     end = start + datetime.timedelta(days=rng.randint(1, 1500))
     question = rng.choice(("How many days are there from {a} to {b}?", "How many days after {a} is {b}?"))
-    step = Step("n", "days_between", {"start": start.isoformat(), "end": end.isoformat()})
-    return question.format(a=start, b=end), Plan((step,))
+    step = Call("days_between", {"start": start.isoformat(), "end": end.isoformat()})
+    return question.format(a=start, b=end), (step,)
 
 
 def _simple_offset(
@@ -444,7 +406,7 @@ def _simple_offset(
     d = _date(rng, month_end, leap_day).isoformat()
     phrase, amount = _offset_phrase(rng, rng.randint(1, high), unit)
     question = rng.choice(("What date is {p} {d}?", "Which date falls {p} {d}?")).format(p=phrase, d=d)
-    return question, Plan(tuple(chain(d, [(tool, amount)])))
+    return question, tuple(chain(d, [(tool, amount)]))
 
 
 def days_offset(rng: random.Random) -> tuple[str, Plan]:
@@ -467,14 +429,14 @@ def month_length(rng: random.Random) -> tuple[str, Plan]:
     year = rng.randint(FIRST_YEAR, LAST_YEAR) if rng.random() < 0.7 else rng.choice((1900, 2000, 2100))
     month = 2 if rng.random() < 0.5 else rng.randint(1, 12)
     question = rng.choice(("How many days are in {m} {y}?", "How many days does {m} {y} have?"))
-    step = Step("n", "days_in_month", {"year": year, "month": month})
-    return question.format(m=MONTHS[month - 1], y=year), Plan((step,))
+    step = Call("days_in_month", {"year": year, "month": month})
+    return question.format(m=MONTHS[month - 1], y=year), (step,)
 
 
 def leap_year(rng: random.Random) -> tuple[str, Plan]:
     year = rng.randint(FIRST_YEAR, LAST_YEAR) if rng.random() < 0.7 else rng.choice((1800, 1900, 2000, 2100, 2400))
     question = rng.choice(("Is {y} a leap year? Answer yes or no.", "Is the year {y} a leap year? Answer yes or no."))
-    return question.format(y=year), Plan((Step("leap", "is_leap_year", {"year": year}),))
+    return question.format(y=year), (Call("is_leap_year", {"year": year}),)
 
 
 def delivery_weekday(rng: random.Random) -> tuple[str, Plan]:
@@ -482,7 +444,8 @@ def delivery_weekday(rng: random.Random) -> tuple[str, Plan]:
     question = (
         f"A parcel is shipped on {d} and arrives {plural(n, 'day')} later. On what day of the week does it arrive?"
     )
-    return question, Plan((*chain(d, [("add_days", n)]), Step("w", "weekday", {"date": Ref("s0")})))
+    steps = chain(d, [("add_days", n)])
+    return question, (*steps, Call("weekday", {"date": steps[0]}))
 
 
 def course_end(rng: random.Random) -> tuple[str, Plan]:
@@ -491,13 +454,14 @@ def course_end(rng: random.Random) -> tuple[str, Plan]:
         f"A course starts on {d} and ends {plural(w, 'week')} and {plural(k, 'day')} after it starts. "
         "On what date does it end?"
     )
-    return question, Plan(tuple(chain(d, [("add_weeks", w), ("add_days", k)])))
+    return question, tuple(chain(d, [("add_weeks", w), ("add_days", k)]))
 
 
 def lease_weekday(rng: random.Random) -> tuple[str, Plan]:
     d, m = _date(rng, month_end=0.4).isoformat(), rng.randint(2, 48)
     question = f"A lease signed on {d} ends {plural(m, 'month')} later. On what weekday does it end?"
-    return question, Plan((*chain(d, [("add_months", m)]), Step("w", "weekday", {"date": Ref("s0")})))
+    steps = chain(d, [("add_months", m)])
+    return question, (*steps, Call("weekday", {"date": steps[0]}))
 
 
 def renewal_month_length(rng: random.Random) -> tuple[str, Plan]:
@@ -507,7 +471,7 @@ def renewal_month_length(rng: random.Random) -> tuple[str, Plan]:
         "How many days are in the month of the renewal?"
     )
     steps = chain(d, [("add_months", m)])
-    return question, Plan((*steps, month_length_of("s0")))
+    return question, (*steps, month_length_of(steps[0]))
 
 
 def loan_days(rng: random.Random) -> tuple[str, Plan]:
@@ -515,7 +479,8 @@ def loan_days(rng: random.Random) -> tuple[str, Plan]:
     question = (
         f"A loan taken out on {d} is due {plural(m, 'month')} later. How many days after the loan starts is it due?"
     )
-    return question, Plan((*chain(d, [("add_months", m)]), Step("n", "days_between", {"start": d, "end": Ref("s0")})))
+    steps = chain(d, [("add_months", m)])
+    return question, (*steps, Call("days_between", {"start": d, "end": steps[0]}))
 
 
 def birthday_weekday(rng: random.Random) -> tuple[str, Plan]:
@@ -524,13 +489,15 @@ def birthday_weekday(rng: random.Random) -> tuple[str, Plan]:
         f"Someone was born on {d}. On what day of the week is their {ordinal(age)} birthday? "
         "(A 29 February birthday is kept on 28 February in common years.)"
     )
-    return question, Plan((*chain(d, [("add_years", age)]), Step("w", "weekday", {"date": Ref("s0")})))
+    steps = chain(d, [("add_years", age)])
+    return question, (*steps, Call("weekday", {"date": steps[0]}))
 
 
 def leap_year_after(rng: random.Random) -> tuple[str, Plan]:
     d, n = _date(rng).isoformat(), rng.randint(100, 3000)
     question = f"Does the date {plural(n, 'day')} after {d} fall in a leap year? Answer yes or no."
-    return question, Plan((*chain(d, [("add_days", n)]), Step("leap", "is_leap_year", {"year": Ref("s0", "year")})))
+    steps = chain(d, [("add_days", n)])
+    return question, (*steps, Call("is_leap_year", {"year": year_of(steps[0])}))
 
 
 def project_end_weekday(rng: random.Random) -> tuple[str, Plan]:
@@ -540,7 +507,7 @@ def project_end_weekday(rng: random.Random) -> tuple[str, Plan]:
         "On what weekday does it end?"
     )
     steps = chain(d, [("add_weeks", w), ("add_days", k)])
-    return question, Plan((*steps, Step("w", "weekday", {"date": Ref("s1")})))
+    return question, (*steps, Call("weekday", {"date": steps[1]}))
 
 
 def deadline_gap(rng: random.Random) -> tuple[str, Plan]:
@@ -553,12 +520,14 @@ def deadline_gap(rng: random.Random) -> tuple[str, Plan]:
         f"Report A is due {plural(n, 'day')} after {first}, and report B is due {plural(m, 'month')} after {second}. "
         "How many days after report A is report B due? (Give a negative number if report B is due first.)"
     )
+    a_steps = chain(first, [("add_days", n)])
+    b_steps = chain(second, [("add_months", m)])
     steps = [
-        *chain(first, [("add_days", n)], prefix="a"),
-        *chain(second, [("add_months", m)], prefix="b"),
-        Step("n", "days_between", {"start": Ref("a0"), "end": Ref("b0")}),
+        *a_steps,
+        *b_steps,
+        Call("days_between", {"start": a_steps[0], "end": b_steps[0]}),
     ]
-    return question, Plan(tuple(steps))
+    return question, tuple(steps)
 
 
 def contract_month_length(rng: random.Random) -> tuple[str, Plan]:
@@ -568,7 +537,7 @@ def contract_month_length(rng: random.Random) -> tuple[str, Plan]:
         "How many days are in the month in which it ends?"
     )
     steps = chain(d, [("add_months", m), ("add_days", k)])
-    return question, Plan((*steps, month_length_of("s1")))
+    return question, (*steps, month_length_of(steps[1]))
 
 
 def warranty_days(rng: random.Random) -> tuple[str, Plan]:
@@ -578,7 +547,7 @@ def warranty_days(rng: random.Random) -> tuple[str, Plan]:
         "How many days does it cover?"
     )
     steps = chain(d, [("add_years", y), ("add_months", m)])
-    return question, Plan((*steps, Step("n", "days_between", {"start": d, "end": Ref("s1")})))
+    return question, (*steps, Call("days_between", {"start": d, "end": steps[1]}))
 
 
 def review_weekday(rng: random.Random) -> tuple[str, Plan]:
@@ -588,7 +557,7 @@ def review_weekday(rng: random.Random) -> tuple[str, Plan]:
         f"A review is held {plural(m, 'month')} after the project ends. On what weekday is the review?"
     )
     steps = chain(d, [("add_weeks", w), ("add_days", k), ("add_months", m)])
-    return question, Plan((*steps, Step("w", "weekday", {"date": Ref("s2")})))
+    return question, (*steps, Call("weekday", {"date": steps[2]}))
 
 
 def trial_vs_subscription(rng: random.Random) -> tuple[str, Plan]:
@@ -600,12 +569,14 @@ def trial_vs_subscription(rng: random.Random) -> tuple[str, Plan]:
         f"{trial} runs for {plural(w, 'week')} and {plural(k, 'day')}. How many days after the trial ends does the "
         "subscription end? (Give a negative number if the subscription ends first.)"
     )
+    sub_steps = chain(subscription, [("add_months", m)])
+    trial_steps = chain(trial, [("add_weeks", w), ("add_days", k)])
     steps = [
-        *chain(subscription, [("add_months", m)], prefix="sub"),
-        *chain(trial, [("add_weeks", w), ("add_days", k)], prefix="trial"),
-        Step("n", "days_between", {"start": Ref("trial1"), "end": Ref("sub0")}),
+        *sub_steps,
+        *trial_steps,
+        Call("days_between", {"start": trial_steps[1], "end": sub_steps[0]}),
     ]
-    return question, Plan(tuple(steps))
+    return question, tuple(steps)
 
 
 def tenure_weekday(rng: random.Random) -> tuple[str, Plan]:
@@ -616,7 +587,7 @@ def tenure_weekday(rng: random.Random) -> tuple[str, Plan]:
         "of service on what day of the week?"
     )
     steps = chain(d, [("add_years", y), ("add_months", m), ("add_days", k)])
-    return question, Plan((*steps, Step("w", "weekday", {"date": Ref("s2")})))
+    return question, (*steps, Call("weekday", {"date": steps[2]}))
 
 
 FAMILIES: dict[int, tuple[Family, ...]] = {
@@ -666,7 +637,8 @@ def leap_birthday_weekday(rng: random.Random) -> tuple[str, Plan]:
         f"{name} was born on {in_words(born, rng)}. In years without a 29 February, {name} celebrates on "
         f"28 February. Which day of the week is {name}'s {ordinal(age)} birthday party?"
     )
-    return question, Plan((*chain(born.isoformat(), [("add_years", age)]), Step("w", "weekday", {"date": Ref("s0")})))
+    steps = chain(born.isoformat(), [("add_years", age)])
+    return question, (*steps, Call("weekday", {"date": steps[0]}))
 
 
 def countdown_leap(rng: random.Random) -> tuple[str, Plan]:
@@ -676,7 +648,7 @@ def countdown_leap(rng: random.Random) -> tuple[str, Plan]:
         "Is the year in which it reaches zero a leap year? Reply yes or no."
     )
     steps = chain(start.isoformat(), [("add_days", n)])
-    return question, Plan((*steps, Step("leap", "is_leap_year", {"year": Ref("s0", "year")})))
+    return question, (*steps, Call("is_leap_year", {"year": year_of(steps[0])}))
 
 
 def holiday_deadline(rng: random.Random) -> tuple[str, Plan]:
@@ -688,7 +660,7 @@ def holiday_deadline(rng: random.Random) -> tuple[str, Plan]:
         f"{plural(k, 'day')} after {name} of that year. On which day of the week is the deadline?"
     )
     steps = chain(holiday.isoformat(), [("add_weeks", w), ("add_days", k)])
-    return question, Plan((*steps, Step("w", "weekday", {"date": Ref("s1")})))
+    return question, (*steps, Call("weekday", {"date": steps[1]}))
 
 
 def quarter_close(rng: random.Random) -> tuple[str, Plan]:
@@ -698,12 +670,9 @@ def quarter_close(rng: random.Random) -> tuple[str, Plan]:
         f"Per clause {clause} of the agreement, the books close on the last day of the month that is "
         f"{plural(m, 'month')} after {in_words(start, rng)}. What day of the week is closing day?"
     )
-    steps = (
-        *chain(start.isoformat(), [("add_months", m)]),
-        month_length_of("s0", key="len"),
-        Step("w", "weekday", {"date": MonthEnd("s0", "len")}),
-    )
-    return question, Plan(steps)
+    (moved,) = chain(start.isoformat(), [("add_months", m)])
+    length = month_length_of(moved)
+    return question, (moved, length, Call("weekday", {"date": last_day(moved, length)}))
 
 
 def leap_birthday_gap(rng: random.Random) -> tuple[str, Plan]:
@@ -715,12 +684,14 @@ def leap_birthday_gap(rng: random.Random) -> tuple[str, Plan]:
         f"A person born on {in_words(datetime.date(year, 2, 29), rng)} keeps their birthday on 28 February in "
         f"common years. How many days pass from their {ordinal(first)} birthday to their {ordinal(second)}?"
     )
+    a_steps = chain(born, [("add_years", first)])
+    b_steps = chain(born, [("add_years", second)])
     steps = (
-        *chain(born, [("add_years", first)], prefix="a"),
-        *chain(born, [("add_years", second)], prefix="b"),
-        Step("n", "days_between", {"start": Ref("a0"), "end": Ref("b0")}),
+        *a_steps,
+        *b_steps,
+        Call("days_between", {"start": a_steps[0], "end": b_steps[0]}),
     )
-    return question, Plan(steps)
+    return question, steps
 
 
 def net_terms(rng: random.Random) -> tuple[str, Plan]:
@@ -733,7 +704,7 @@ def net_terms(rng: random.Random) -> tuple[str, Plan]:
         f"is closed {plural(w, 'week')} after that. On which weekday would the account be closed?"
     )
     steps = chain(issued.isoformat(), [("add_days", n), ("add_months", m), ("add_weeks", w)])
-    return question, Plan((*steps, Step("w", "weekday", {"date": Ref("s2")})))
+    return question, (*steps, Call("weekday", {"date": steps[2]}))
 
 
 def time_capsule(rng: random.Random) -> tuple[str, Plan]:
@@ -744,7 +715,7 @@ def time_capsule(rng: random.Random) -> tuple[str, Plan]:
         f"{plural(m, 'month')} and {plural(k, 'day')} later. For how many days will it stay sealed?"
     )
     steps = chain(sealed.isoformat(), [("add_years", y), ("add_months", m), ("add_days", k)])
-    return question, Plan((*steps, Step("n", "days_between", {"start": sealed.isoformat(), "end": Ref("s2")})))
+    return question, (*steps, Call("days_between", {"start": sealed.isoformat(), "end": steps[2]}))
 
 
 def mission_log(rng: random.Random) -> tuple[str, Plan]:
@@ -758,7 +729,7 @@ def mission_log(rng: random.Random) -> tuple[str, Plan]:
     )
     offsets = [("add_years", y), ("add_months", m), ("add_weeks", w), ("add_days", k), ("add_days", n)]
     steps = chain(launch.isoformat(), offsets)
-    return question, Plan((*steps, Step("w", "weekday", {"date": Ref("s4")})))
+    return question, (*steps, Call("weekday", {"date": steps[4]}))
 
 
 def dual_lease(rng: random.Random) -> tuple[str, Plan]:
@@ -771,12 +742,14 @@ def dual_lease(rng: random.Random) -> tuple[str, Plan]:
         f"Ground lease B begins on {in_words(lease_b, rng)} and runs {plural(w, 'week')} and {plural(n, 'day')}. "
         "By how many days does lease B end after lease A? (Negative if lease B ends first.)"
     )
+    a_steps = chain(lease_a.isoformat(), [("add_years", y), ("add_months", m)])
+    b_steps = chain(lease_b.isoformat(), [("add_weeks", w), ("add_days", n)])
     steps = (
-        *chain(lease_a.isoformat(), [("add_years", y), ("add_months", m)], prefix="a"),
-        *chain(lease_b.isoformat(), [("add_weeks", w), ("add_days", n)], prefix="b"),
-        Step("n", "days_between", {"start": Ref("a1"), "end": Ref("b1")}),
+        *a_steps,
+        *b_steps,
+        Call("days_between", {"start": a_steps[1], "end": b_steps[1]}),
     )
-    return question, Plan(steps)
+    return question, steps
 
 
 OOD_FAMILIES: dict[int, tuple[Family, ...]] = {
@@ -895,7 +868,7 @@ class DatesDomain(GeneratedDomain):
         family = rng.choice((OOD_FAMILIES if ood else FAMILIES)[level])
         question, plan = family(rng)
         # The teacher makes each step's call once.
-        return Draw(question, solve(plan), {"difficulty": level, "style": family.__name__, "calls": len(plan.steps)})
+        return Draw(question, solve(plan), {"difficulty": level, "style": family.__name__, "calls": len(plan)})
 
     def judge(self, prediction: str, answer: str) -> bool:
         return judge_answer(prediction, answer)

@@ -79,7 +79,7 @@ from mentor_env.core.tools import Tool, ToolError, ToolResult, format_value, obj
 from mentor_env.domains import calc
 from mentor_env.domains.answers import numbers_match, parse_number
 from mentor_env.domains.base import Draw, GeneratedDomain
-from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, TeacherTurn
+from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, TeacherTurn, read_number
 
 WORLD_SEED = 20251018
 CORPUS_FILE = "lookup_corpus.jsonl"
@@ -773,12 +773,6 @@ class Question:
     expected: str  # the answer computed from the world, to check the teacher against
 
 
-def _number(text: str) -> int | float:
-    """A number read from a document or a tool result, as the JSON number a model passes on."""
-    value = float(text)
-    return int(value) if value.is_integer() and "." not in text else value
-
-
 _SEARCH_HIT = re.compile(r"^\d+\. (doc-\d{5}) \| (.+?) \| ", re.MULTILINE)
 
 
@@ -820,12 +814,12 @@ def teach(plan: Plan) -> TeacherPlan:
             step[i] += 1
 
     facts = [fact for chain_facts in kept for fact in chain_facts]
-    numbers = [_number(fact) for fact in facts] if plan.combine != "value" else []
+    numbers = [read_number(fact) for fact in facts] if plan.combine != "value" else []
     if plan.combine == "value":
         answer = facts[0]
     elif plan.combine in ("smallest", "largest"):
         # Each chain keeps one fact; the answer is the name of the chain whose fact wins.
-        firsts = [_number(chain_facts[0]) for chain_facts in kept]
+        firsts = [read_number(chain_facts[0]) for chain_facts in kept]
         pick = min if plan.combine == "smallest" else max
         answer = plan.chains[firsts.index(pick(firsts))].start
     else:
@@ -845,7 +839,7 @@ def teach(plan: Plan) -> TeacherPlan:
         results = yield TeacherTurn("", [call])
         answer = results[0].content
         if plan.combine == "average":
-            results = yield TeacherTurn("", [("divide", {"a": _number(answer), "b": len(numbers)})])
+            results = yield TeacherTurn("", [("divide", {"a": read_number(answer), "b": len(numbers)})])
             answer = results[0].content
     yield TeacherTurn(f"The answer is \\boxed{{{answer}}}.")
 

@@ -51,15 +51,15 @@ from __future__ import annotations
 import math
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable, Union
 
-from mentor_env.core.tools import Tool, ToolError, ToolResult, format_value, number_param, object_schema
+from mentor_env.core.tools import Tool, ToolError, format_value, number_param, object_schema
 from mentor_env.domains import calc
 from mentor_env.domains.answers import numbers_match
 from mentor_env.domains.base import Draw, GeneratedDomain
-from mentor_env.domains.scripted import TeacherPlan, TeacherTurn
+from mentor_env.domains.scripted import Call, TeacherPlan, solve_calls
 
 # Inputs as large as the calculator tools accept, so any value can go on to them.
 VALUE_LIMIT = 1e12
@@ -279,79 +279,31 @@ TOOL_NAMES = tuple(tool.name for tool in TOOLS)
 Number = Union[int, float]
 
 
-@dataclass
-class Step:
-    """One tool call of a problem; ``inputs`` are numbers or earlier steps."""
-
-    tool: str
-    inputs: list[Union[Step, Number]] = field(default_factory=list)
-    units: tuple[str, str] = ("", "")  # convert / lookup_factor
-    decimals: int = 0  # round_number
-
-    def count(self) -> int:
-        return 1 + sum(child.count() for child in self.inputs if isinstance(child, Step))
-
-    def arguments(self, values: list[Number]) -> dict[str, Any]:
-        if self.tool == "convert":
-            return {"value": values[0], "from_unit": self.units[0], "to_unit": self.units[1]}
-        if self.tool == "lookup_factor":
-            return {"from_unit": self.units[0], "to_unit": self.units[1]}
-        if self.tool == "sum_numbers":
-            return {"numbers": values}
-        if self.tool == "round_number":
-            return {"x": values[0], "decimals": self.decimals}
-        return {"a": values[0], "b": values[1]}
+def conv(value: Call | Number, from_unit: str, to_unit: str) -> Call:
+    """``value`` converted from ``from_unit`` to ``to_unit``."""
+    return Call("convert", {"value": value, "from_unit": from_unit, "to_unit": to_unit})
 
 
-def conv(value: Step | Number, from_unit: str, to_unit: str) -> Step:
-    return Step("convert", [value], (from_unit, to_unit))
+def factor(from_unit: str, to_unit: str) -> Call:
+    """The factor from ``from_unit`` to ``to_unit``."""
+    return Call("lookup_factor", {"from_unit": from_unit, "to_unit": to_unit})
 
 
-def factor(from_unit: str, to_unit: str) -> Step:
-    return Step("lookup_factor", [], (from_unit, to_unit))
+def arith(tool: str, *inputs: Call | Number) -> Call:
+    """A calculator call: ``sum_numbers`` over all inputs, any other tool over two (``a``, ``b``)."""
+    if tool == "sum_numbers":
+        return Call(tool, {"numbers": list(inputs)})
+    return Call(tool, {"a": inputs[0], "b": inputs[1]})
 
 
-def arith(tool: str, *inputs: Step | Number) -> Step:
-    return Step(tool, list(inputs))
+def rounded(value: Call, decimals: int) -> Call:
+    """``value`` rounded to ``decimals`` places."""
+    return Call("round_number", {"x": value, "decimals": decimals})
 
 
-def rounded(value: Step, decimals: int) -> Step:
-    return Step("round_number", [value], decimals=decimals)
-
-
-def _as_argument(text: str) -> Number:
-    """A tool's printed result back as the JSON number a model would pass on."""
-    value = float(text)
-    return int(value) if value.is_integer() and abs(value) < 1e15 and "e" not in text else value
-
-
-def solve(root: Step) -> TeacherPlan:
+def solve(root: Call) -> TeacherPlan:
     """The scripted teacher: every call whose inputs are known, in the same turn, bottom-up."""
-    results: dict[int, str] = {}
-
-    def value_of(item: Step | Number) -> Number | None:
-        if not isinstance(item, Step):
-            return item
-        return _as_argument(results[id(item)]) if id(item) in results else None
-
-    while id(root) not in results:
-        ready: list[Step] = []
-
-        def collect(step: Step) -> None:
-            if id(step) in results:
-                return
-            children = [child for child in step.inputs if isinstance(child, Step)]
-            if all(id(child) in results for child in children):
-                ready.append(step)
-            for child in children:
-                collect(child)
-
-        collect(root)
-        calls = [(step.tool, step.arguments([value_of(item) for item in step.inputs])) for step in ready]
-        outcomes: list[ToolResult] = yield TeacherTurn("", calls)
-        for step, outcome in zip(ready, outcomes):
-            results[id(step)] = outcome.content
-    yield TeacherTurn(f"The answer is \\boxed{{{results[id(root)]}}}.")
+    return solve_calls(root)
 
 
 # --- values and wording ---------------------------------------------------------
@@ -443,7 +395,7 @@ OOD_ALL_PAIRS = _pairs(True, _NON_TEMPERATURE + ("temperature",))
 
 _NAMES = ("Maya", "Tom", "Aisha", "Lukas", "Sofia", "Kenji", "Nadia", "Omar", "Priya", "Ravi", "Elena", "Sam")
 
-Family = Callable[[random.Random], tuple[str, Step]]
+Family = Callable[[random.Random], tuple[str, Call]]
 
 # --- in-distribution families -------------------------------------------------
 
@@ -453,7 +405,7 @@ def _draw_value(rng: random.Random, unit: str, scale: float = 1.0) -> Number:
     return nice_number(rng, low * scale if low > 0 else low, high * scale, rng.choice((0, 0, 1, 2)))
 
 
-def family_convert(rng: random.Random) -> tuple[str, Step]:
+def family_convert(rng: random.Random) -> tuple[str, Call]:
     from_unit, to_unit = rng.choice(ID_QUANTITY_PAIRS)
     value = _draw_value(rng, from_unit)
     spelled = rng.random() < 0.5
@@ -468,7 +420,7 @@ def family_convert(rng: random.Random) -> tuple[str, Step]:
     return question, conv(value, from_unit, to_unit)
 
 
-def family_temperature(rng: random.Random) -> tuple[str, Step]:
+def family_temperature(rng: random.Random) -> tuple[str, Call]:
     from_unit, to_unit = rng.choice(ID_TEMPERATURE_PAIRS)
     value = _draw_value(rng, from_unit)
     template = rng.choice(
@@ -481,7 +433,7 @@ def family_temperature(rng: random.Random) -> tuple[str, Step]:
     return template.format(q=quantity(value, from_unit), to=unit_name(to_unit)), conv(value, from_unit, to_unit)
 
 
-def family_unit_factor(rng: random.Random) -> tuple[str, Step]:
+def family_unit_factor(rng: random.Random) -> tuple[str, Call]:
     from_unit, to_unit = rng.choice(ID_QUANTITY_PAIRS)
     template = rng.choice(
         (
@@ -498,7 +450,7 @@ def family_unit_factor(rng: random.Random) -> tuple[str, Step]:
     return question, factor(from_unit, to_unit)
 
 
-def family_pace(rng: random.Random) -> tuple[str, Step]:
+def family_pace(rng: random.Random) -> tuple[str, Call]:
     distance_unit, pace_unit = rng.choice((("mile", "km"), ("km", "mile"), ("m", "km"), ("m", "mile")))
     distance = nice_number(rng, 2, 30, 1) if distance_unit != "m" else rng.randint(8, 200) * 50
     pace = nice_number(rng, 3.5, 12, 1)
@@ -518,7 +470,7 @@ _TRANSFERS = (
 )
 
 
-def _transfer(rng: random.Random, rounding: str) -> tuple[str, Step]:
+def _transfer(rng: random.Random, rounding: str) -> tuple[str, Call]:
     size_unit, rate_unit, rates = rng.choice(_TRANSFERS)
     size = nice_number(rng, 1, 50, 1) if size_unit == "TB" else nice_number(rng, 1, 900, 1)
     rate = rng.choice(rates)
@@ -529,7 +481,7 @@ def _transfer(rng: random.Random, rounding: str) -> tuple[str, Step]:
     return question, arith("divide", conv(size, size_unit, rate_unit), rate)
 
 
-def family_transfer(rng: random.Random) -> tuple[str, Step]:
+def family_transfer(rng: random.Random) -> tuple[str, Call]:
     return _transfer(rng, "")
 
 
@@ -538,7 +490,7 @@ _PER_SERVING = (
 )  # fmt: skip
 
 
-def family_per_serving(rng: random.Random) -> tuple[str, Step]:
+def family_per_serving(rng: random.Random) -> tuple[str, Call]:
     small, large, ingredient = rng.choice(_PER_SERVING)
     amount = rng.randint(2, 60) * 5 if small != "oz" else nice_number(rng, 1, 12, 1)
     servings = rng.randint(3, 60)
@@ -549,7 +501,7 @@ def family_per_serving(rng: random.Random) -> tuple[str, Step]:
     return question, arith("multiply", conv(amount, small, large), servings)
 
 
-def family_convert_rounded(rng: random.Random) -> tuple[str, Step]:
+def family_convert_rounded(rng: random.Random) -> tuple[str, Call]:
     from_unit, to_unit = rng.choice(ID_ALL_PAIRS)
     value = _draw_value(rng, from_unit)
     places = decimals_for(exact_result(value, from_unit, to_unit), rng)
@@ -563,7 +515,7 @@ def family_convert_rounded(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(value, from_unit, to_unit), places)
 
 
-def family_oven(rng: random.Random) -> tuple[str, Step]:
+def family_oven(rng: random.Random) -> tuple[str, Call]:
     setting = rng.randint(60, 96) * 5  # 300-480 °F, 149-249 °C
     reference = rng.randint(10, 14) * 10
     question = (
@@ -589,7 +541,7 @@ _COMBINED_WORDING = {
 }
 
 
-def family_combined(rng: random.Random) -> tuple[str, Step]:
+def family_combined(rng: random.Random) -> tuple[str, Call]:
     dimension = rng.choice(("length", "mass", "time", "volume"))
     first_unit, second_unit, to_unit = rng.choice(_COMBINED[dimension])
     first, second = _draw_value(rng, first_unit), _draw_value(rng, second_unit)
@@ -599,7 +551,7 @@ def family_combined(rng: random.Random) -> tuple[str, Step]:
     return question, arith("add", conv(first, first_unit, to_unit), conv(second, second_unit, to_unit))
 
 
-def family_recipe_scale(rng: random.Random) -> tuple[str, Step]:
+def family_recipe_scale(rng: random.Random) -> tuple[str, Call]:
     small, large, ingredient = rng.choice(_PER_SERVING[:4])
     cooks_for = rng.choice((2, 4, 5, 6, 8))
     amount = rng.randint(4, 200) * 5
@@ -617,7 +569,7 @@ _PRICED = (
 )  # fmt: skip
 
 
-def family_unit_price(rng: random.Random) -> tuple[str, Step]:
+def family_unit_price(rng: random.Random) -> tuple[str, Call]:
     per_unit, wanted_unit, item = rng.choice(_PRICED)
     price = nice_number(rng, 0.5, 40, 2)
     verb = "costs"
@@ -629,7 +581,7 @@ def family_unit_price(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", price, factor(wanted_unit, per_unit)), 2)
 
 
-def family_walk_hours(rng: random.Random) -> tuple[str, Step]:
+def family_walk_hours(rng: random.Random) -> tuple[str, Call]:
     distance_unit, pace_unit = rng.choice((("km", "mile"), ("mile", "km")))
     distance = nice_number(rng, 3, 40, 1)
     pace = nice_number(rng, 9, 22, 1)
@@ -641,12 +593,12 @@ def family_walk_hours(rng: random.Random) -> tuple[str, Step]:
     return question, conv(arith("multiply", conv(distance, distance_unit, pace_unit), pace), "min", "h")
 
 
-def family_transfer_rounded(rng: random.Random) -> tuple[str, Step]:
+def family_transfer_rounded(rng: random.Random) -> tuple[str, Call]:
     question, step = _transfer(rng, ", rounded to 1 decimal place")
     return question, rounded(step, 1)
 
 
-def family_trip_minutes(rng: random.Random) -> tuple[str, Step]:
+def family_trip_minutes(rng: random.Random) -> tuple[str, Call]:
     distance_unit, speed_unit = rng.choice((("mile", "km"), ("km", "mile")))
     distance = nice_number(rng, 5, 400, 1)
     speed = rng.randint(6, 24) * 5
@@ -659,7 +611,7 @@ def family_trip_minutes(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(hours, "h", "min"), 0)
 
 
-def family_fuel_cost(rng: random.Random) -> tuple[str, Step]:
+def family_fuel_cost(rng: random.Random) -> tuple[str, Call]:
     distance = rng.randint(20, 900)
     consumption = nice_number(rng, 4, 14, 1)
     price = nice_number(rng, 1.2, 2.4, 2)
@@ -672,7 +624,7 @@ def family_fuel_cost(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", arith("divide", kilometers, 100), cost_per_100_km), 2)
 
 
-def family_video_storage(rng: random.Random) -> tuple[str, Step]:
+def family_video_storage(rng: random.Random) -> tuple[str, Call]:
     rate = rng.choice((60, 90, 100, 130, 150, 200, 250, 350, 400, 600))
     card_unit = rng.choice(("GB", "GB", "TB"))
     card = rng.choice((32, 64, 128, 256, 512)) if card_unit == "GB" else rng.choice((1, 2, 4))
@@ -684,7 +636,7 @@ def family_video_storage(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(minutes, "min", "h"), 2)
 
 
-def family_legs_total(rng: random.Random) -> tuple[str, Step]:
+def family_legs_total(rng: random.Random) -> tuple[str, Call]:
     first = nice_number(rng, 1, 30, 1)
     miles = nice_number(rng, 1, 20, 1)
     meters = rng.randint(2, 95) * 50
@@ -697,7 +649,7 @@ def family_legs_total(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(total, 2)
 
 
-def family_recipe_mass(rng: random.Random) -> tuple[str, Step]:
+def family_recipe_mass(rng: random.Random) -> tuple[str, Call]:
     cooks_for = rng.choice((2, 4, 6, 8))
     ounces = nice_number(rng, 2, 40, 1)
     wanted = rng.choice([people for people in range(3, 30) if people != cooks_for])
@@ -719,7 +671,7 @@ FAMILIES: dict[int, tuple[Family, ...]] = {
 # --- out-of-distribution families ---------------------------------------------
 
 
-def ood_spec_sheet(rng: random.Random) -> tuple[str, Step]:
+def ood_spec_sheet(rng: random.Random) -> tuple[str, Call]:
     from_unit, to_unit = rng.choice(OOD_ALL_PAIRS)
     value = _draw_value(rng, from_unit, scale=1.0 if from_unit in ("C", "F", "K") else 20.0)
     places = decimals_for(exact_result(value, from_unit, to_unit), rng)
@@ -749,7 +701,7 @@ _OOD_RATES: tuple[tuple[str, str, str, tuple[float, float], int], ...] = (
 )
 
 
-def ood_rate_per_unit(rng: random.Random) -> tuple[str, Step]:
+def ood_rate_per_unit(rng: random.Random) -> tuple[str, Call]:
     per_unit, wanted_unit, item, (low, high), places = rng.choice(_OOD_RATES)
     price = nice_number(rng, low, high, 2)
     question = (
@@ -761,7 +713,7 @@ def ood_rate_per_unit(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", price, factor(wanted_unit, per_unit)), places)
 
 
-def ood_cryostat(rng: random.Random) -> tuple[str, Step]:
+def ood_cryostat(rng: random.Random) -> tuple[str, Call]:
     kelvin = nice_number(rng, 4, 390, 2)
     places = rng.choice((1, 2))
     question = (
@@ -771,7 +723,7 @@ def ood_cryostat(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(kelvin, "K", "F"), places)
 
 
-def ood_memory(rng: random.Random) -> tuple[str, Step]:
+def ood_memory(rng: random.Random) -> tuple[str, Call]:
     buffers = rng.randint(100, 200_000)
     size = rng.choice((4, 8, 16, 32, 64, 256, 512, 1024, 4096))
     target = rng.choice(("MB", "GB"))
@@ -783,7 +735,7 @@ def ood_memory(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(arith("multiply", buffers, size), "KiB", target), places)
 
 
-def ood_orbits(rng: random.Random) -> tuple[str, Step]:
+def ood_orbits(rng: random.Random) -> tuple[str, Call]:
     period = nice_number(rng, 88, 130, 1)
     weeks = rng.randint(2, 520)
     question = (
@@ -793,7 +745,7 @@ def ood_orbits(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("divide", conv(weeks, "week", "min"), period), 1)
 
 
-def ood_freezer_gap(rng: random.Random) -> tuple[str, Step]:
+def ood_freezer_gap(rng: random.Random) -> tuple[str, Call]:
     limit = rng.randint(-40, 10)
     kelvin = nice_number(rng, 180, 230, 1)
     question = (
@@ -803,7 +755,7 @@ def ood_freezer_gap(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("subtract", limit, conv(kelvin, "K", "F")), 2)
 
 
-def ood_tank(rng: random.Random) -> tuple[str, Step]:
+def ood_tank(rng: random.Random) -> tuple[str, Call]:
     gallons = rng.randint(50, 20_000)
     leak = rng.randint(2, 400)
     question = (
@@ -814,7 +766,7 @@ def ood_tank(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(hours, "h", "day"), 2)
 
 
-def ood_freight(rng: random.Random) -> tuple[str, Step]:
+def ood_freight(rng: random.Random) -> tuple[str, Call]:
     cartons = rng.randint(20, 5000)
     weight = nice_number(rng, 5, 120, 1)
     rate = nice_number(rng, 40, 900, 2)
@@ -826,7 +778,7 @@ def ood_freight(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", tons, rate), 2)
 
 
-def ood_backup(rng: random.Random) -> tuple[str, Step]:
+def ood_backup(rng: random.Random) -> tuple[str, Call]:
     size_unit = rng.choice(("GiB", "GiB", "TiB"))
     size = rng.randint(10, 9000) if size_unit == "GiB" else nice_number(rng, 1, 40, 1)
     link_unit = rng.choice(("Mbit", "Gbit"))
@@ -839,7 +791,7 @@ def ood_backup(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(seconds, "s", "min"), 1)
 
 
-def ood_fabric(rng: random.Random) -> tuple[str, Step]:
+def ood_fabric(rng: random.Random) -> tuple[str, Call]:
     meters = nice_number(rng, 2, 400, 1)
     feet = rng.randint(3, 900)
     inches = rng.randint(2, 700)
@@ -853,7 +805,7 @@ def ood_fabric(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", yards, price), 2)
 
 
-def ood_mpg(rng: random.Random) -> tuple[str, Step]:
+def ood_mpg(rng: random.Random) -> tuple[str, Call]:
     kilometers = rng.randint(200, 20_000)
     mpg = rng.randint(18, 55)
     price = nice_number(rng, 1.1, 2.5, 2)
@@ -865,7 +817,7 @@ def ood_mpg(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", conv(gallons, "gal", "l"), price), 2)
 
 
-def ood_server(rng: random.Random) -> tuple[str, Step]:
+def ood_server(rng: random.Random) -> tuple[str, Call]:
     records = rng.randint(10_000, 5_000_000)
     record_size = rng.choice((2, 4, 8, 12, 16, 48))
     index = rng.randint(64, 90_000)
@@ -902,7 +854,7 @@ class UnitsDomain(GeneratedDomain):
         # A plan whose values push a call out of range is drawn again.
         family = rng.choice(OOD_FAMILIES[level] if ood else FAMILIES[level])
         question, root = family(rng)
-        meta = {"difficulty": level, "style": family.__name__.removeprefix("family_"), "operations": root.count()}
+        meta = {"difficulty": level, "style": family.__name__.removeprefix("family_"), "operations": len(root.graph())}
         return Draw(question, solve(root), meta)
 
     def judge(self, prediction: str, answer: str) -> bool:
