@@ -1,312 +1,17 @@
-r"""``mentor/Units-v0``: unit-conversion word problems solved with conversion and calculator tools.
-
-Tools
-    ``convert(value, from_unit, to_unit)`` converts a quantity between two
-    units of the same dimension (temperature is affine: ``C``, ``F``, ``K``);
-    ``lookup_factor(from_unit, to_unit)`` gives the multiplicative factor
-    (how many ``to_unit`` make one ``from_unit``; refused for temperature);
-    ``add``, ``subtract``, ``multiply``, ``divide``, ``sum_numbers`` and
-    ``round_number`` are the Calc domain's tool objects, reused unchanged.
-    Units are a fixed string enum in the schema (:data:`UNITS`), grouped by
-    dimension: length, mass, time, temperature, volume, data. Data prefixes
-    are explicit: ``KB``/``MB``/``GB``/``TB`` are decimal (1000**n bytes, as
-    disk and network vendors use them), ``KiB``/``MiB``/``GiB``/``TiB`` binary
-    (1024**n bytes); ``bit`` is 1/8 byte, ``Mbit``/``Gbit`` are 10**6/10**9 bits.
-    ``gal`` and ``cup`` are US customary (3.785411784 l, 1/16 gal), ``t`` the
-    metric tonne, ``lb``/``oz`` avoirdupois. Conversions are exact (rational
-    factors) and rounded once to a float. Values are bounded to
-    ``|x| <= 1e12`` and results to ``|r| <= 1e15``; an unknown unit is refused
-    by the schema (the message lists the valid units), and mismatched
-    dimensions, temperatures below absolute zero and oversized results are
-    error messages that say what to do instead.
-
-Tasks
-    :meth:`UnitsDomain.generate` draws a word problem from a seed at
-    difficulty 1-4: 1 = one conversion (or one factor lookup); 2 = a
-    conversion and one arithmetic step (rounding included); 3 = two
-    conversions and a step, or a conversion and two steps; 4 = chained
-    problems of four or five calls (trip times, fuel bills, storage, recipe
-    scaling). ``ood=True`` uses wording templates, story families and units
-    that in-distribution tasks never use (``yd``, ``t``, ``week``, ``cup``,
-    ``gal``, the binary data units and bits, and the F<->K pair), larger
-    values, and one more call at every level. The gold answer is what the
-    tools produce, formatted by :func:`~mentor_env.core.tools.format_value`.
-
-Teacher
-    Evaluates the problem's call tree bottom-up, making every call whose
-    inputs are known in the same turn (independent conversions in parallel):
-    the fewest calls and turns. Per-unit prices and rates are converted with
-    ``lookup_factor``; quantities with ``convert``.
-
-Judge
-    Numeric comparison with a relative tolerance of 1e-6, accepting a trailing
-    unit (``21 min``, ``-3.5 °F``, ``2.5 m³``, ``$13.12/kg``).
-
-Spaces, rewards, termination and arguments are those of
-:class:`~mentor_env.core.env.ToolUseEnv`.
-"""
+"""Question templates: values and wording, in-distribution and out-of-distribution families."""
 
 from __future__ import annotations
 
 import math
 import random
-import re
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Union
+from typing import Callable
 
-from mentor_env.core.tools import Tool, ToolError, format_value, number_param, object_schema
-from mentor_env.domains import calc
-from mentor_env.domains.answers import numbers_match
-from mentor_env.domains.base import Draw, GeneratedDomain
-from mentor_env.domains.scripted import Call, TeacherPlan, solve_calls
-
-# Inputs as large as the calculator tools accept, so any value can go on to them.
-VALUE_LIMIT = 1e12
-RESULT_LIMIT = 1e15
-
-# --- units ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One unit: its dimension, its size in the dimension's base unit, and its English names."""
-
-    symbol: str
-    dimension: str
-    factor: Fraction  # size in the base unit (m, kg, s, l, B); unused for temperature
-    singular: str
-    plural: str
-
-
-def _unit(symbol: str, dimension: str, factor: Fraction | int, singular: str, plural: str) -> Unit:
-    return Unit(symbol, dimension, Fraction(factor), singular, plural)
-
-
-_POUND = Fraction(45_359_237, 100_000_000)  # kg, exact by the 1959 international agreement
-_US_GALLON = Fraction(3_785_411_784, 1_000_000_000)  # l, exact (231 cubic inches)
-
-# Dimension order and unit order are the order of the schema enum and of error messages.
-UNIT_TABLE: tuple[Unit, ...] = (
-    _unit("mm", "length", Fraction(1, 1000), "millimeter", "millimeters"),
-    _unit("cm", "length", Fraction(1, 100), "centimeter", "centimeters"),
-    _unit("m", "length", 1, "meter", "meters"),
-    _unit("km", "length", 1000, "kilometer", "kilometers"),
-    _unit("in", "length", Fraction(254, 10_000), "inch", "inches"),
-    _unit("ft", "length", Fraction(3048, 10_000), "foot", "feet"),
-    _unit("yd", "length", Fraction(9144, 10_000), "yard", "yards"),
-    _unit("mile", "length", Fraction(1_609_344, 1000), "mile", "miles"),
-    _unit("mg", "mass", Fraction(1, 1_000_000), "milligram", "milligrams"),
-    _unit("g", "mass", Fraction(1, 1000), "gram", "grams"),
-    _unit("kg", "mass", 1, "kilogram", "kilograms"),
-    _unit("t", "mass", 1000, "metric ton", "metric tons"),
-    _unit("oz", "mass", _POUND / 16, "ounce", "ounces"),
-    _unit("lb", "mass", _POUND, "pound", "pounds"),
-    _unit("ms", "time", Fraction(1, 1000), "millisecond", "milliseconds"),
-    _unit("s", "time", 1, "second", "seconds"),
-    _unit("min", "time", 60, "minute", "minutes"),
-    _unit("h", "time", 3600, "hour", "hours"),
-    _unit("day", "time", 86_400, "day", "days"),
-    _unit("week", "time", 604_800, "week", "weeks"),
-    _unit("C", "temperature", 1, "degree Celsius", "degrees Celsius"),
-    _unit("F", "temperature", 1, "degree Fahrenheit", "degrees Fahrenheit"),
-    _unit("K", "temperature", 1, "kelvin", "kelvins"),
-    _unit("ml", "volume", Fraction(1, 1000), "milliliter", "milliliters"),
-    _unit("l", "volume", 1, "liter", "liters"),
-    _unit("m3", "volume", 1000, "cubic meter", "cubic meters"),
-    _unit("cup", "volume", _US_GALLON / 16, "cup", "cups"),
-    _unit("gal", "volume", _US_GALLON, "US gallon", "US gallons"),
-    _unit("bit", "data", Fraction(1, 8), "bit", "bits"),
-    _unit("Mbit", "data", 125_000, "megabit", "megabits"),
-    _unit("Gbit", "data", 125_000_000, "gigabit", "gigabits"),
-    _unit("B", "data", 1, "byte", "bytes"),
-    _unit("KB", "data", 10**3, "kilobyte", "kilobytes"),
-    _unit("MB", "data", 10**6, "megabyte", "megabytes"),
-    _unit("GB", "data", 10**9, "gigabyte", "gigabytes"),
-    _unit("TB", "data", 10**12, "terabyte", "terabytes"),
-    _unit("KiB", "data", 2**10, "kibibyte", "kibibytes"),
-    _unit("MiB", "data", 2**20, "mebibyte", "mebibytes"),
-    _unit("GiB", "data", 2**30, "gibibyte", "gibibytes"),
-    _unit("TiB", "data", 2**40, "tebibyte", "tebibytes"),
-)
-UNITS: dict[str, Unit] = {unit.symbol: unit for unit in UNIT_TABLE}
-DIMENSIONS: tuple[str, ...] = ("length", "mass", "time", "temperature", "volume", "data")
-UNITS_BY_DIMENSION: dict[str, tuple[str, ...]] = {
-    dimension: tuple(unit.symbol for unit in UNIT_TABLE if unit.dimension == dimension) for dimension in DIMENSIONS
-}
-
-# Kelvin = (value + offset) * scale, exactly.
-_TO_KELVIN: dict[str, tuple[Fraction, Fraction]] = {
-    "C": (Fraction(27315, 100), Fraction(1)),
-    "F": (Fraction(45967, 100), Fraction(5, 9)),
-    "K": (Fraction(0), Fraction(1)),
-}
-
-# Held out of in-distribution tasks: any task that touches one of these units
-# (or converts between F and K) is out of distribution.
-OOD_UNITS: frozenset[str] = frozenset(
-    {"yd", "t", "week", "cup", "gal", "bit", "Mbit", "Gbit", "KiB", "MiB", "GiB", "TiB"}
-)
-OOD_PAIRS: frozenset[tuple[str, str]] = frozenset({("F", "K"), ("K", "F")})
-
-
-def is_ood_pair(from_unit: str, to_unit: str) -> bool:
-    """Whether a conversion between these units only ever appears in ood tasks."""
-    return from_unit in OOD_UNITS or to_unit in OOD_UNITS or (from_unit, to_unit) in OOD_PAIRS
-
-
-def _unit_listing() -> str:
-    return "; ".join(f"{dimension}: {', '.join(UNITS_BY_DIMENSION[dimension])}" for dimension in DIMENSIONS)
-
-
-SYSTEM_PROMPT = (
-    "You are a careful assistant that answers unit-conversion questions with the tools provided. "
-    "Use convert for every change of unit of a quantity, lookup_factor for the factor between two units "
-    "(for example to turn a price per pound into a price per kilogram), and the calculator tools for every "
-    "other arithmetic step; you may make several independent calls in one turn. "
-    "Data sizes: KB, MB, GB and TB are decimal (1000, 1000^2, ... bytes); KiB, MiB, GiB and TiB are binary "
-    "(1024, 1024^2, ... bytes). Gallons and cups are US customary units and t is the metric ton. "
-    "Give the answer in the unit the question asks for, exactly as the tools printed it unless the question "
-    "asks for rounding, and reply without a tool call with the final answer in \\boxed{}."
-)
-
-# --- tools ------------------------------------------------------------------
-
-
-def _lookup_unit(symbol: Any) -> Unit:
-    # The schema enum already refuses unknown units; this guards direct calls.
-    unit = UNITS.get(symbol) if isinstance(symbol, str) else None
-    if unit is None:
-        raise ToolError(f"unknown unit {str(symbol)[:40]!r}; valid units are {_unit_listing()}")
-    return unit
-
-
-def _same_dimension(from_unit: str, to_unit: str) -> tuple[Unit, Unit]:
-    source, target = _lookup_unit(from_unit), _lookup_unit(to_unit)
-    if source.dimension != target.dimension:
-        raise ToolError(
-            f"cannot convert {source.symbol} ({source.dimension}) to {target.symbol} ({target.dimension}); "
-            f"both units must measure the same quantity. {source.dimension} units are: "
-            f"{', '.join(UNITS_BY_DIMENSION[source.dimension])}"
-        )
-    return source, target
-
-
-def _exact(value: float) -> Fraction:
-    """The decimal number the model wrote (0.1 is 1/10, not the nearest binary float)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ToolError(f"value must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ToolError("value must be a finite number")
-    return Fraction(value) if isinstance(value, int) else Fraction(repr(value))
-
-
-def _checked(result: Fraction, unit: str) -> float:
-    if abs(result) > RESULT_LIMIT:
-        raise ToolError(
-            f"the result {float(result):.3g} {unit} is outside the supported range (|result| <= {RESULT_LIMIT:g}); "
-            "convert to a larger unit"
-        )
-    return float(result)
-
-
-def convert(value: float, from_unit: str, to_unit: str) -> float:
-    """``value`` in ``from_unit`` expressed in ``to_unit``."""
-    source, target = _same_dimension(from_unit, to_unit)
-    exact = _exact(value)
-    if source.dimension != "temperature":
-        return _checked(exact * source.factor / target.factor, target.symbol)
-    offset, scale = _TO_KELVIN[source.symbol]
-    kelvin = (exact + offset) * scale
-    if kelvin < 0:
-        zero = format_value(float(-offset))
-        raise ToolError(
-            f"{format_value(value)} {source.symbol} is below absolute zero ({zero} {source.symbol}); "
-            "no temperature is lower"
-        )
-    target_offset, target_scale = _TO_KELVIN[target.symbol]
-    return _checked(kelvin / target_scale - target_offset, target.symbol)
-
-
-def lookup_factor(from_unit: str, to_unit: str) -> float:
-    """How many ``to_unit`` make one ``from_unit`` (multiply a value in ``from_unit`` by it)."""
-    source, target = _same_dimension(from_unit, to_unit)
-    if source.dimension == "temperature":
-        raise ToolError(
-            f"{source.symbol} to {target.symbol} is not a multiplicative conversion (temperature scales have "
-            "different zero points); call convert with the temperature instead"
-        )
-    return _checked(source.factor / target.factor, target.symbol)
-
-
-def _unit_param(description: str) -> dict[str, Any]:
-    return {"type": "string", "enum": list(UNITS), "description": description}
-
-
-CONVERT = Tool(
-    "convert",
-    "Convert a quantity from one unit to another of the same dimension (temperature included). "
-    f"Units: {_unit_listing()}. KB/MB/GB/TB are decimal, KiB/MiB/GiB/TiB binary.",
-    object_schema(
-        {
-            "value": number_param("The quantity, in from_unit.", VALUE_LIMIT),
-            "from_unit": _unit_param("The unit the value is in."),
-            "to_unit": _unit_param("The unit to express the value in."),
-        }
-    ),
-    convert,
-)
-LOOKUP_FACTOR = Tool(
-    "lookup_factor",
-    "The multiplicative conversion factor: how many to_unit make one from_unit "
-    "(not available for temperatures, whose scales have different zero points).",
-    object_schema(
-        {
-            "from_unit": _unit_param("The unit to convert from."),
-            "to_unit": _unit_param("The unit to convert to."),
-        }
-    ),
-    lookup_factor,
-)
-
-_CALC_TOOLS = {tool.name: tool for tool in calc.TOOLS}
-ARITHMETIC_TOOL_NAMES = ("add", "subtract", "multiply", "divide", "sum_numbers", "round_number")
-TOOLS: tuple[Tool, ...] = (CONVERT, LOOKUP_FACTOR) + tuple(_CALC_TOOLS[name] for name in ARITHMETIC_TOOL_NAMES)
-TOOL_NAMES = tuple(tool.name for tool in TOOLS)
-
-# --- call trees and the teacher ---------------------------------------------
-
-Number = Union[int, float]
-
-
-def conv(value: Call | Number, from_unit: str, to_unit: str) -> Call:
-    """``value`` converted from ``from_unit`` to ``to_unit``."""
-    return Call("convert", {"value": value, "from_unit": from_unit, "to_unit": to_unit})
-
-
-def factor(from_unit: str, to_unit: str) -> Call:
-    """The factor from ``from_unit`` to ``to_unit``."""
-    return Call("lookup_factor", {"from_unit": from_unit, "to_unit": to_unit})
-
-
-def arith(tool: str, *inputs: Call | Number) -> Call:
-    """A calculator call: ``sum_numbers`` over all inputs, any other tool over two (``a``, ``b``)."""
-    if tool == "sum_numbers":
-        return Call(tool, {"numbers": list(inputs)})
-    return Call(tool, {"a": inputs[0], "b": inputs[1]})
-
-
-def rounded(value: Call, decimals: int) -> Call:
-    """``value`` rounded to ``decimals`` places."""
-    return Call("round_number", {"x": value, "decimals": decimals})
-
-
-def solve(root: Call) -> TeacherPlan:
-    """The scripted teacher: every call whose inputs are known, in the same turn, bottom-up."""
-    return solve_calls(root)
-
-
-# --- values and wording ---------------------------------------------------------
+from mentor_env.core.tools import format_value
+from mentor_env.domains.scripted import Call
+from mentor_env.domains.units.measures import UNITS, UNITS_BY_DIMENSION, is_ood_pair
+from mentor_env.domains.units.teacher import Number, arith, conv, factor, rounded
+from mentor_env.domains.units.tools import convert
 
 # A typical range of quantities written in each unit, so that questions read naturally.
 TYPICAL_RANGE: dict[str, tuple[float, float]] = {
@@ -395,9 +100,8 @@ OOD_ALL_PAIRS = _pairs(True, _NON_TEMPERATURE + ("temperature",))
 
 _NAMES = ("Maya", "Tom", "Aisha", "Lukas", "Sofia", "Kenji", "Nadia", "Omar", "Priya", "Ravi", "Elena", "Sam")
 
-Family = Callable[[random.Random], tuple[str, Call]]
+Template = Callable[[random.Random], tuple[str, Call]]
 
-# --- in-distribution families -------------------------------------------------
 
 
 def _draw_value(rng: random.Random, unit: str, scale: float = 1.0) -> Number:
@@ -661,14 +365,13 @@ def family_recipe_mass(rng: random.Random) -> tuple[str, Call]:
     return question, rounded(arith("multiply", conv(ounces, "oz", "g"), arith("divide", wanted, cooks_for)), 0)
 
 
-FAMILIES: dict[int, tuple[Family, ...]] = {
+TEMPLATES: dict[int, tuple[Template, ...]] = {
     1: (family_convert, family_convert, family_temperature, family_unit_factor),
     2: (family_pace, family_transfer, family_per_serving, family_convert_rounded, family_oven),
     3: (family_combined, family_recipe_scale, family_unit_price, family_walk_hours, family_transfer_rounded),
     4: (family_trip_minutes, family_fuel_cost, family_video_storage, family_legs_total, family_recipe_mass),
 }
 
-# --- out-of-distribution families ---------------------------------------------
 
 
 def ood_spec_sheet(rng: random.Random) -> tuple[str, Call]:
@@ -830,35 +533,9 @@ def ood_server(rng: random.Random) -> tuple[str, Call]:
 
 
 # One more call than the in-distribution families of the same level.
-OOD_FAMILIES: dict[int, tuple[Family, ...]] = {
+OOD_TEMPLATES: dict[int, tuple[Template, ...]] = {
     1: (ood_spec_sheet, ood_spec_sheet, ood_cryostat),
     2: (ood_memory, ood_orbits, ood_freezer_gap, ood_rate_per_unit),
     3: (ood_tank, ood_freight, ood_backup),
     4: (ood_fabric, ood_mpg, ood_server),
 }
-
-# --- the domain ---------------------------------------------------------------
-
-_TRAILING_UNIT = re.compile(r"\s*(?:/\s*[A-Za-z°]+|m\^?3|m³|[A-Za-z]*\s*per\s+[A-Za-z°]+)\s*\.?\s*$")
-
-
-class UnitsDomain(GeneratedDomain):
-    """Unit-conversion word problems with ``convert``, ``lookup_factor`` and six calculator tools."""
-
-    name = "units"
-    tools = TOOLS
-    system_prompt = SYSTEM_PROMPT
-    difficulties = (1, 2, 3, 4)
-
-    def draw(self, rng: random.Random, level: int, ood: bool) -> Draw:
-        # A plan whose values push a call out of range is drawn again.
-        family = rng.choice(OOD_FAMILIES[level] if ood else FAMILIES[level])
-        question, root = family(rng)
-        meta = {"difficulty": level, "style": family.__name__.removeprefix("family_"), "operations": len(root.graph())}
-        return Draw(question, solve(root), meta)
-
-    def judge(self, prediction: str, answer: str) -> bool:
-        """Numeric match within 1e-6 (relative); a trailing unit such as ``km``, ``°F`` or ``m³`` is ignored."""
-        if not isinstance(prediction, str) or len(prediction) > 200:
-            return False
-        return numbers_match(_TRAILING_UNIT.sub("", prediction.strip()), answer)

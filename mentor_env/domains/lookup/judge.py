@@ -1,0 +1,30 @@
+"""Comparing final answers: numbers numerically, names after normalisation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from mentor_env.domains.answers import numbers_match, parse_number
+
+_LATEX_TEXT = re.compile(r"\\(?:text|mathrm|textbf|mbox)\{([^{}]*)\}")
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def normalize_name(text: str) -> str:
+    """A name reduced for comparison: no accents, case, punctuation, ``\\text{}`` or articles."""
+    text = _LATEX_TEXT.sub(r"\1", text)
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    text = _ARTICLES.sub(" ", _NON_WORD.sub(" ", text.casefold()))
+    return " ".join(text.split())
+
+
+def judge_answer(prediction: str, answer: str) -> bool:
+    """Numbers compare numerically, names after :func:`normalize_name`. Never raises."""
+    if not isinstance(prediction, str) or len(prediction) > 1_000:
+        return False
+    if parse_number(answer) is not None:
+        return numbers_match(prediction, answer)
+    gold = normalize_name(answer)
+    return bool(gold) and normalize_name(prediction) == gold

@@ -1,0 +1,19 @@
+"""Comparing final answers: numbers numerically, names as stored."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_TEXT_WRAPPER = re.compile(r"^\\(?:text|textbf|mathrm|mbox)\{(.*)\}$", re.DOTALL)
+_QUOTES = "\"'`“”‘’"
+
+
+def normalize_name(text: str) -> str:
+    """A name as the judge compares it: NFKC, no wrapper or quotes, single spaces, case-folded."""
+    value = unicodedata.normalize("NFKC", text).strip()
+    wrapped = _TEXT_WRAPPER.match(value)
+    if wrapped:
+        value = wrapped.group(1).strip()
+    value = value.rstrip(".").strip().strip(_QUOTES).strip()
+    return " ".join(value.split()).casefold()
