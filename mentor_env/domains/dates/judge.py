@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from mentor_env.domains.answers import parse_number
+from mentor_env.domains.answers import parse_number, readable
 from mentor_env.domains.dates.tools import MONTHS, WEEKDAYS
 
 _MONTH_NUMBERS: dict[str, int] = {}
@@ -45,7 +45,7 @@ def _clean(text: str) -> str:
 
 def read_date(text: str) -> datetime.date | None:
     """A final answer read as a date (the formats in the module doc); ``None`` otherwise. Never raises."""
-    if not isinstance(text, str) or len(text) > MAX_PREDICTION_CHARS:
+    if not readable(text, MAX_PREDICTION_CHARS):
         return None
     s = _clean(text)
     match = _NUMERIC_DATE.fullmatch(s) or _MONTH_FIRST.fullmatch(s) or _DAY_FIRST.fullmatch(s)
@@ -65,13 +65,14 @@ def read_date(text: str) -> datetime.date | None:
 
 def read_weekday(text: str) -> int | None:
     """A final answer read as a weekday (0 = Monday), full name or abbreviated; ``None`` otherwise."""
-    if not isinstance(text, str) or len(text) > MAX_PREDICTION_CHARS:
+    if not readable(text, MAX_PREDICTION_CHARS):
         return None
     return _WEEKDAY_NUMBERS.get(_clean(text))
 
 
 def read_yes_no(text: str) -> bool | None:
-    if not isinstance(text, str) or len(text) > MAX_PREDICTION_CHARS:
+    """A final answer read as yes (also true) or no (also false); ``None`` otherwise."""
+    if not readable(text, MAX_PREDICTION_CHARS):
         return None
     return {"yes": True, "true": True, "no": False, "false": False}.get(_clean(text))
 

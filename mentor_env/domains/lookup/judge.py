@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from mentor_env.domains.answers import numbers_match, parse_number
+from mentor_env.domains.answers import number_or_name_match
 
 _LATEX_TEXT = re.compile(r"\\(?:text|mathrm|textbf|mbox)\{([^{}]*)\}")
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
@@ -20,11 +20,12 @@ def normalize_name(text: str) -> str:
     return " ".join(text.split())
 
 
-def judge_answer(prediction: str, answer: str) -> bool:
-    """Numbers compare numerically, names after :func:`normalize_name`. Never raises."""
-    if not isinstance(prediction, str) or len(prediction) > 1_000:
-        return False
-    if parse_number(answer) is not None:
-        return numbers_match(prediction, answer)
+def same_name(prediction: str, answer: str) -> bool:
+    """Equal after :func:`normalize_name`, and not empty."""
     gold = normalize_name(answer)
     return bool(gold) and normalize_name(prediction) == gold
+
+
+def judge_answer(prediction: str, answer: str) -> bool:
+    """Numbers compare numerically, names after :func:`normalize_name`. Never raises."""
+    return number_or_name_match(prediction, answer, same_name, max_chars=1_000)

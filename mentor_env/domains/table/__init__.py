@@ -66,7 +66,6 @@ from __future__ import annotations
 import random
 
 from mentor_env.core.tools import Tool
-from mentor_env.domains.answers import numbers_match, parse_number
 from mentor_env.domains.base import Draw, GeneratedDomain
 from mentor_env.domains.table.db import (
     ADJECTIVES,
@@ -112,7 +111,7 @@ from mentor_env.domains.table.db import (
     build_rows,
     database,
 )
-from mentor_env.domains.table.judge import normalize_name
+from mentor_env.domains.table.judge import judge_answer, normalize_name
 from mentor_env.domains.table.teacher import first_cell, has_unique_top, names_every_table, solve
 from mentor_env.domains.table.templates import (
     FAMILY_OF_TABLE,
@@ -140,7 +139,7 @@ __all__ = [
     "DB_SEED", "DEPARTMENTS", "describe_table", "Draft", "FAMILY_OF_TABLE", "first_cell", "FIRST_NAMES",
     "has_unique_top", "HIRE_YEARS", "INVENTORY", "ITEMS", "LAST_NAMES", "list_tables", "MANAGER_BASE",
     "MANAGER_TITLE", "MAX_CELL_CHARS", "MAX_COLUMNS", "MAX_EXPR_DEPTH", "MAX_SQL_CHARS", "MAX_TABLE_CHARS",
-    "MAX_VALUE_BYTES", "MAX_VDBE_OPS", "MONTHS", "names_every_table", "normalize_name", "OOD_TEMPLATES",
+    "MAX_VALUE_BYTES", "MAX_VDBE_OPS", "MONTHS", "names_every_table", "normalize_name", "judge_answer", "OOD_TEMPLATES",
     "ORDER_YEARS", "PAYROLL", "Period", "PRODUCTS_PER_CATEGORY", "PROGRESS_STEPS", "query", "QUERY_KILL_AFTER_S",
     "QUERY_TIME_LIMIT_S", "QueryResult", "READ_ONLY", "render_result", "ROW_LIMIT", "SALARY_YEARS", "SALES",
     "SIGNUP_YEARS", "solve", "STATUSES", "SUPPLIERS", "SYSTEM_PROMPT", "TABLE_NAMES", "TABLE_SPECS", "TableDomain",
@@ -186,8 +185,4 @@ class TableDomain(GeneratedDomain):
 
     def judge(self, prediction: str, answer: str) -> bool:
         """Numbers within a relative 1e-6; names equal after :func:`normalize_name`."""
-        if not isinstance(prediction, str) or len(prediction) > 200:
-            return False
-        if parse_number(answer) is not None:
-            return numbers_match(prediction, answer)
-        return normalize_name(prediction) == normalize_name(answer)
+        return judge_answer(prediction, answer)

@@ -49,10 +49,9 @@ Spaces, rewards, termination and arguments are those of
 from __future__ import annotations
 
 import random
-import re
 
-from mentor_env.domains.answers import numbers_match
 from mentor_env.domains.base import Draw, GeneratedDomain
+from mentor_env.domains.units.judge import judge_answer
 from mentor_env.domains.units.measures import (
     DIMENSIONS,
     OOD_PAIRS,
@@ -93,7 +92,7 @@ from mentor_env.domains.units.tools import (
 
 __all__ = [
     "arith", "ARITHMETIC_TOOL_NAMES", "conv", "CONVERT", "convert", "decimals_for", "DIMENSIONS", "exact_result",
-    "factor", "TEMPLATES", "Template", "ID_ALL_PAIRS", "ID_QUANTITY_PAIRS", "ID_TEMPERATURE_PAIRS", "is_ood_pair",
+    "factor", "TEMPLATES", "Template", "ID_ALL_PAIRS", "ID_QUANTITY_PAIRS", "ID_TEMPERATURE_PAIRS", "is_ood_pair", "judge_answer",
     "lookup_factor", "LOOKUP_FACTOR", "Number", "OOD_ALL_PAIRS", "OOD_TEMPLATES", "OOD_PAIRS", "OOD_UNITS",
     "place_words", "quantity", "RESULT_LIMIT", "rounded", "solve", "SYSTEM_PROMPT", "TOOL_NAMES", "TOOLS",
     "TYPICAL_RANGE", "Unit", "unit_name", "UNIT_TABLE", "UNITS", "UNITS_BY_DIMENSION", "UnitsDomain", "VALUE_LIMIT",
@@ -109,9 +108,6 @@ SYSTEM_PROMPT = (
     "Give the answer in the unit the question asks for, exactly as the tools printed it unless the question "
     "asks for rounding, and reply without a tool call with the final answer in \\boxed{}."
 )
-
-
-_TRAILING_UNIT = re.compile(r"\s*(?:/\s*[A-Za-z°]+|m\^?3|m³|[A-Za-z]*\s*per\s+[A-Za-z°]+)\s*\.?\s*$")
 
 
 class UnitsDomain(GeneratedDomain):
@@ -131,6 +127,4 @@ class UnitsDomain(GeneratedDomain):
 
     def judge(self, prediction: str, answer: str) -> bool:
         """Numeric match within 1e-6 (relative); a trailing unit such as ``km``, ``°F`` or ``m³`` is ignored."""
-        if not isinstance(prediction, str) or len(prediction) > 200:
-            return False
-        return numbers_match(_TRAILING_UNIT.sub("", prediction.strip()), answer)
+        return judge_answer(prediction, answer)
