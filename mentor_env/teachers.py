@@ -11,8 +11,10 @@ A scripted teacher is a generator that, turn by turn, yields what it writes
 (:class:`TeacherTurn`: text plus tool calls) and receives the results of its
 calls; :func:`record_trajectory` plays it through the same
 :class:`~mentor_env.core.tools.ToolRuntime` and message constructors that the
-environment uses, so a teacher trajectory is exactly the conversation the
-environment would record if a model wrote the teacher's turns.
+environment uses. Those live with the domains
+(:mod:`mentor_env.domains.scripted`, :mod:`mentor_env.domains.base`) and are
+importable from here too. :class:`ReplayPolicy` replays teacher trajectories,
+as a policy or as an env agent.
 """
 
 from __future__ import annotations

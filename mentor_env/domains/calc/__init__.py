@@ -29,6 +29,14 @@ Judge
     Numeric comparison with a relative tolerance of 1e-6, after normalising
     forms such as ``12.0``, ``1,200``, ``\frac{24}{2}``, ``$12``, ``12 apples``.
 
+Modules
+    :mod:`.tools` (the calculator tools), :mod:`.expressions` (expression
+    trees), :mod:`.templates` (story templates, symbolic and verbal wordings,
+    random expressions), :mod:`.teacher` (the tree as a
+    :class:`~mentor_env.domains.scripted.Call` graph for
+    :func:`~mentor_env.domains.scripted.solve_calls`); the judge is
+    :func:`~mentor_env.domains.answers.numbers_match`.
+
 Spaces, rewards, termination and arguments are those of
 :class:`~mentor_env.core.env.ToolUseEnv`.
 """

@@ -47,6 +47,12 @@ Judge
     true/false; counts as exact integers after :func:`parse_number`
     (``"1,234 days"``). Never raises.
 
+Modules
+    :mod:`.tools`, :mod:`.templates` (wording helpers, question templates),
+    :mod:`.teacher` (a question's plan as
+    :class:`~mentor_env.domains.scripted.Call` objects for
+    :func:`~mentor_env.domains.scripted.solve_calls`), :mod:`.judge`.
+
 Spaces, rewards, termination and arguments are those of
 :class:`~mentor_env.core.env.ToolUseEnv`.
 """

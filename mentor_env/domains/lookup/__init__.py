@@ -6,7 +6,7 @@ is generated from a fixed seed, with invented names built from syllables so
 that no model knows the answers in advance. Every entity has one short fact
 document (2-4 sentences, ids ``doc-00000`` ...); the collection ships as
 ``mentor_env/domains/data/lookup_corpus.jsonl`` and :func:`corpus_jsonl`
-rebuilds it byte for byte (``python -m mentor_env.domains.lookup`` rewrites it).
+rebuilds it byte for byte.
 
 Tools
     ``search(query, k=5)``: BM25 ranking (k1 = 1.2, b = 0.75, title words
@@ -53,6 +53,12 @@ Judge
     ``$24.90``, ``1987.0`` all match). Names: equal after Unicode
     normalisation, dropping accents, case, punctuation, ``\text{}`` and the
     articles a/an/the.
+
+Modules
+    :mod:`.corpus` (the world, its documents, the shipped corpus file),
+    :mod:`.index` (BM25), :mod:`.tools`, :mod:`.teacher` (question plans and
+    the teacher that follows them), :mod:`.templates`, :mod:`.judge`;
+    ``python -m mentor_env.domains.lookup`` rewrites the corpus file.
 
 Spaces, rewards and termination are those of
 :class:`~mentor_env.core.env.ToolUseEnv`; ``max_turns`` defaults to 12 here

@@ -57,6 +57,12 @@ Judge
     accepted); names compare after Unicode normalisation, case folding, and
     stripping quotes, ``\text{}`` and surrounding whitespace.
 
+Modules
+    :mod:`.db` (schema, seeded rows, the read-only connection), :mod:`.tools`
+    (``query`` is importable as ``mentor_env.domains.table.tools:query``, which
+    the sandbox child imports), :mod:`.templates`, :mod:`.teacher`,
+    :mod:`.judge`.
+
 Spaces, rewards, termination and arguments are those of
 :class:`~mentor_env.core.env.ToolUseEnv`.
 """

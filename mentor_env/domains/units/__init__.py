@@ -42,6 +42,12 @@ Judge
     Numeric comparison with a relative tolerance of 1e-6, accepting a trailing
     unit (``21 min``, ``-3.5 °F``, ``2.5 m³``, ``$13.12/kg``).
 
+Modules
+    :mod:`.measures` (the unit table), :mod:`.tools`, :mod:`.templates`
+    (values, wording, question templates), :mod:`.teacher` (a problem as a
+    :class:`~mentor_env.domains.scripted.Call` graph for
+    :func:`~mentor_env.domains.scripted.solve_calls`), :mod:`.judge`.
+
 Spaces, rewards, termination and arguments are those of
 :class:`~mentor_env.core.env.ToolUseEnv`.
 """
