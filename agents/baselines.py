@@ -1,7 +1,7 @@
 """Two reference policies without a language model, and a run that compares them.
 
-* :class:`TeacherReplayAgent` writes the teacher's turns (read from
-  ``env.unwrapped.task``): the ceiling of every reward mode.
+* :class:`mentor_env.teachers.ReplayPolicy` writes the teacher's turns (read
+  from ``env.unwrapped.task``): the ceiling of every reward mode.
 * :class:`RandomAgent` calls random tools on numbers taken from the question
   and answers a random one of the numbers it saw: the floor.
 
@@ -22,9 +22,9 @@ import numpy as np
 
 import mentor_env
 from mentor_env.core.files import write_json_atomically
-from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.parsing import format_tool_call
 from mentor_env.rewards import REWARD_MODES
+from mentor_env.teachers import ReplayPolicy
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -33,17 +33,6 @@ class Agent(Protocol):
     def reset(self, env: gym.Env, observation: str, info: dict[str, Any]) -> None: ...
 
     def act(self, observation: str, info: dict[str, Any]) -> str: ...
-
-
-class TeacherReplayAgent:
-    """Writes the reference trajectory's assistant turns, one per step."""
-
-    def reset(self, env: gym.Env, observation: str, info: dict[str, Any]) -> None:
-        teacher = env.unwrapped.task.teacher
-        self._turns = [render_assistant_text(m) for m in teacher.messages if m["role"] == "assistant"]
-
-    def act(self, observation: str, info: dict[str, Any]) -> str:
-        return self._turns.pop(0) if self._turns else "I cannot continue."
 
 
 class RandomAgent:
@@ -119,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     env = gym.make(args.env_id)
     results = {
-        "teacher replay": play(env, TeacherReplayAgent(), args.episodes, args.seed),
+        "teacher replay": play(env, ReplayPolicy(), args.episodes, args.seed),
         "random": play(env, RandomAgent(args.seed), args.episodes, args.seed),
     }
     print(f"{args.env_id}, {args.episodes} episodes per agent, seeds {args.seed}..{args.seed + args.episodes - 1}")

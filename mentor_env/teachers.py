@@ -11,75 +11,35 @@ A scripted teacher is a generator that, turn by turn, yields what it writes
 (:class:`TeacherTurn`: text plus tool calls) and receives the results of its
 calls; :func:`record_trajectory` plays it through the same
 :class:`~mentor_env.core.tools.ToolRuntime` and message constructors that the
-environment uses, so a teacher trajectory is exactly the conversation the
-environment would record if a model wrote the teacher's turns.
+environment uses. Those live with the domains
+(:mod:`mentor_env.domains.scripted`, :mod:`mentor_env.domains.base`) and are
+importable from here too. :class:`ReplayPolicy` replays teacher trajectories,
+as a policy or as an env agent.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Generator, Iterable, Protocol, Sequence
+from typing import Any, Iterable, Protocol, Sequence
+
+import gymnasium as gym
 
 from mentor_env.core.domain import Domain
-from mentor_env.core.messages import (
-    Message,
-    assistant_message,
-    render_assistant_text,
-    system_message,
-    tool_message,
-    user_message,
-)
-from mentor_env.core.parsing import last_boxed
 from mentor_env.core.files import write_text_atomically
+from mentor_env.core.messages import Message, render_assistant_text
 from mentor_env.core.splits import read_jsonl, to_jsonl
 from mentor_env.core.task import Task, TeacherTrajectory
-from mentor_env.core.tools import ToolResult, ToolRuntime
+from mentor_env.domains.base import draw_level, scripted_task
+from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, TeacherTurn, record_trajectory
+from mentor_env.rollouts import run_episodes
 
-
-@dataclass(frozen=True)
-class TeacherTurn:
-    """One teacher turn; a turn without calls is the final answer turn."""
-
-    content: str
-    calls: Sequence[tuple[str, dict[str, Any]]] = field(default=())
-
-
-TeacherPlan = Generator[TeacherTurn, list[ToolResult], None]
-
-
-class TeacherFailed(RuntimeError):
-    """A scripted teacher's call failed: the task generator must resample."""
-
-
-def record_trajectory(
-    runtime: ToolRuntime,
-    system_prompt: str,
-    question: str,
-    plan: TeacherPlan,
-    source: str = "scripted",
-    max_turns: int = 32,
-) -> TeacherTrajectory:
-    """Play ``plan`` against the tools and return the recorded trajectory.
-
-    Raises:
-        TeacherFailed: a call returned an error (the plan is wrong for this task)
-            or the plan did not end within ``max_turns``.
-    """
-    messages: list[Message] = [system_message(system_prompt), user_message(question)]
-    turn = next(plan)
-    for _ in range(max_turns):
-        messages.append(assistant_message(turn.content, turn.calls))
-        if not turn.calls:
-            return TeacherTrajectory.from_messages(messages, source)
-        results = [runtime.execute(name, arguments) for name, arguments in turn.calls]
-        failed = [result.error for result in results if not result.ok]
-        if failed:
-            raise TeacherFailed(f"teacher call failed: {failed}")
-        messages.extend(tool_message(result.name, result.shown) for result in results)
-        turn = plan.send(results)
-    raise TeacherFailed(f"teacher did not answer within {max_turns} turns")
+__all__ = [
+    # Where reference trajectories come from.
+    "Teacher", "ScriptedTeacher", "DatasetTeacher", "LMTeacher", "annotate", "write_jsonl", "ReplayPolicy",
+    # The scripted-teacher protocol, defined in mentor_env.domains.scripted and .base (importable here too).
+    "TeacherTurn", "TeacherPlan", "TeacherFailed", "record_trajectory", "draw_level", "scripted_task",
+]  # fmt: skip
 
 
 # --- teachers: where a task's reference trajectory comes from ----------------
@@ -154,10 +114,6 @@ class LMTeacher:
 
     def teach_all(self, tasks: Sequence[Task], seed: int = 0) -> list[TeacherTrajectory | None]:
         """One trajectory (or ``None``) per task, all attempts batched together."""
-        import gymnasium as gym
-
-        from mentor_env.rollouts import run_episodes
-
         blank = [replace(task, teacher=TeacherTrajectory(source="none")) for task in tasks]
         resets = [
             {"seed": seed + index * self.attempts + attempt, "options": {"task": task}}
@@ -196,51 +152,44 @@ def write_jsonl(tasks: Iterable[Task], path: str | Path) -> Path:
     return write_text_atomically(Path(path), to_jsonl(tasks))
 
 
-class ReplayPolicy:
-    """A policy that writes the teacher's turns for known tasks (matched by question).
+def teacher_turns(task: Task) -> list[str]:
+    """The teacher's assistant turns of ``task``, as the text a model would write them."""
+    return [render_assistant_text(message) for message in task.teacher.messages if message["role"] == "assistant"]
 
-    The ceiling of every metric; useful to check an evaluation or training
-    pipeline end to end without a model.
+
+class ReplayPolicy:
+    """Writes the teacher's turns: the ceiling of every metric.
+
+    Useful to check an evaluation or training pipeline end to end without a
+    model. It plays in two ways:
+
+    * as a policy, ``policy(messages, tools)``, over the ``tasks`` it was given
+      (matched by question): the teacher turn after the assistant turns
+      already in ``messages``;
+    * as an agent of one env (the protocol of ``agents.baselines``):
+      :meth:`reset` takes the env's current task, whatever it is, and each
+      :meth:`act` writes its next teacher turn, from the first, whatever was
+      written before the reset.
+
+    When the teacher has no turn left it writes :attr:`fallback`.
     """
 
-    def __init__(self, tasks: Iterable[Task]) -> None:
-        self.turns = {
-            task.question: [render_assistant_text(m) for m in task.teacher.messages if m["role"] == "assistant"]
-            for task in tasks
-        }
+    fallback = "I do not know."
+
+    def __init__(self, tasks: Iterable[Task] = ()) -> None:
+        self.turns = {task.question: teacher_turns(task) for task in tasks}
+        self._queue: list[str] = []
 
     def __call__(self, messages: list[Message], tools: list[dict[str, Any]]) -> str:
         question = next(m["content"] for m in messages if m["role"] == "user")
         turns = self.turns.get(question, [])
         played = sum(1 for m in messages if m["role"] == "assistant")
-        return turns[played] if played < len(turns) else "I do not know."
+        return turns[played] if played < len(turns) else self.fallback
 
+    def reset(self, env: gym.Env, observation: str, info: dict[str, Any]) -> None:
+        """Replay the teacher of ``env``'s current task from its first turn."""
+        self._queue = teacher_turns(env.unwrapped.task)
 
-# --- shared by the domains' generators ------------------------------------------
-
-
-def draw_level(rng: random.Random, difficulties: Sequence[int], difficulty: int | None) -> int:
-    """The task's difficulty: ``difficulty`` if given, else drawn from ``rng``.
-
-    Raises:
-        ValueError: ``difficulty`` is not one of ``difficulties``.
-    """
-    level = difficulty if difficulty is not None else rng.choice(difficulties)
-    if level not in difficulties:
-        raise ValueError(f"difficulty must be one of {tuple(difficulties)}, got {level}")
-    return level
-
-
-def scripted_task(domain_name: str, seed: int, ood: bool, question: str, teacher: TeacherTrajectory, meta: dict[str, Any]) -> Task:
-    """A generated task whose gold answer is the one the scripted teacher boxed."""
-    answer = last_boxed(teacher.messages[-1]["content"])
-    if answer is None:
-        raise TeacherFailed(f"the teacher's last turn has no \\boxed{{}} answer: {teacher.messages[-1]['content']!r}")
-    return Task(
-        id=f"{domain_name}-ood-{seed}" if ood else f"{domain_name}-{seed}",
-        domain=domain_name,
-        question=question,
-        answer=answer,
-        teacher=teacher,
-        meta={**meta, "seed": seed, "ood": ood},
-    )
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        """The next teacher turn of the task taken at :meth:`reset`."""
+        return self._queue.pop(0) if self._queue else self.fallback

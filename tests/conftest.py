@@ -7,6 +7,7 @@ import gymnasium as gym
 import pytest
 
 import mentor_env  # noqa: F401  (registers the ids)
+from mentor_env.teachers import ReplayPolicy
 
 # (2 + 3) * 4 = 20: the teacher adds, then multiplies.
 SMALL_TASK: dict[str, Any] = {
@@ -37,9 +38,7 @@ def raw(body: str) -> str:
 
 def finish_with_teacher(env, observation: str, info: dict[str, Any]) -> tuple[bool, bool, dict[str, Any]]:
     """Play the teacher's turns from the current state until the episode ends."""
-    from agents.baselines import TeacherReplayAgent
-
-    agent = TeacherReplayAgent()
+    agent = ReplayPolicy()
     agent.reset(env, observation, info)
     terminated = truncated = False
     while not (terminated or truncated):

@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.tools import ERROR_CATEGORIES, ToolRuntime
-from mentor_env.domains.dates import FAMILIES, OOD_FAMILIES, TOOL_NAMES, TOOLS, DatesDomain
+from mentor_env.domains.dates import OOD_TEMPLATES, TEMPLATES, TOOL_NAMES, TOOLS, DatesDomain
 from tests.conftest import call, raw
 
 runtime = ToolRuntime(TOOLS)
@@ -240,11 +240,11 @@ def test_generated_tasks_cover_every_tool_difficulty_and_style():
     tasks = [domain.generate(seed) for seed in range(600)]
     assert set(Counter(call.name for task in tasks for call in task.teacher.calls)) == set(TOOL_NAMES)
     assert {task.meta["difficulty"] for task in tasks} == {1, 2, 3, 4}
-    assert {task.meta["style"] for task in tasks} == {family.__name__ for level in FAMILIES.values() for family in level}
+    assert {task.meta["style"] for task in tasks} == {family.__name__ for level in TEMPLATES.values() for family in level}
     ood_tasks = [domain.generate(seed, ood=True) for seed in range(300)]
     assert {task.meta["difficulty"] for task in ood_tasks} == {1, 2, 3, 4}
     ood_styles = {task.meta["style"] for task in ood_tasks}
-    assert ood_styles == {family.__name__ for level in OOD_FAMILIES.values() for family in level}
+    assert ood_styles == {family.__name__ for level in OOD_TEMPLATES.values() for family in level}
     # Out-of-distribution wording never appears in distribution.
     assert ood_styles.isdisjoint(task.meta["style"] for task in tasks)
     # Every kind of answer occurs: dates, weekdays, counts, yes/no.

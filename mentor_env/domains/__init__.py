@@ -5,6 +5,15 @@ and that env's default arguments; the env ids, ``DOMAIN_ENV_IDS`` and every
 "which domain is this" lookup (``gym.make``, :func:`mentor_env.scoring.score_completion`,
 the TRL and verl adapters) are derived from it. A domain written outside the
 package joins the table through :func:`mentor_env.register_domain`.
+
+Each built-in domain is a package (``calc``, ``units``, ``dates``, ``lookup``,
+``table``: tools, question templates, the scripted teacher's plan, the judge)
+built on what they share: :mod:`~mentor_env.domains.base` (the
+:class:`~mentor_env.domains.base.GeneratedDomain` generate driver),
+:mod:`~mentor_env.domains.scripted` (scripted teachers and the call-graph
+solver) and :mod:`~mentor_env.domains.answers` (judge helpers). A new
+generated domain subclasses ``GeneratedDomain`` with its tools, system prompt,
+levels and a ``draw`` that returns a question with its teacher plan.
 """
 
 from __future__ import annotations

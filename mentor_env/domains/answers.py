@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Callable
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _FRACTION = re.compile(r"(-?)\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}")
 _LATEX_TEXT = re.compile(r"\\(?:text|mathrm|textbf|mbox)\{[^{}]*\}")
 _UNIT_SUFFIX = re.compile(r"(?:\s*(?:[A-Za-z°][A-Za-z°./ ]*|%))$")
+
+# Judges refuse longer predictions outright (no reading of megabyte answers).
+MAX_ANSWER_CHARS = 200
+
+
+def readable(prediction: object, max_chars: int = MAX_ANSWER_CHARS) -> bool:
+    """Whether ``prediction`` is text of at most ``max_chars`` characters, which a judge reads at all."""
+    return isinstance(prediction, str) and len(prediction) <= max_chars
 
 
 def parse_number(text: str) -> float | None:
@@ -50,3 +59,17 @@ def numbers_match(prediction: str, answer: str) -> bool:
     if predicted is None or gold is None:
         return False
     return math.isclose(predicted, gold, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def number_or_name_match(
+    prediction: str, answer: str, same_name: Callable[[str, str], bool], max_chars: int = MAX_ANSWER_CHARS
+) -> bool:
+    """Numbers (a gold answer :func:`parse_number` reads) by :func:`numbers_match`, names by ``same_name``.
+
+    ``same_name(prediction, answer)`` is the domain's comparison of names. Never raises.
+    """
+    if not readable(prediction, max_chars):
+        return False
+    if parse_number(answer) is not None:
+        return numbers_match(prediction, answer)
+    return same_name(prediction, answer)

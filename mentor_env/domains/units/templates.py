@@ -1,367 +1,17 @@
-r"""``mentor/Units-v0``: unit-conversion word problems solved with conversion and calculator tools.
-
-Tools
-    ``convert(value, from_unit, to_unit)`` converts a quantity between two
-    units of the same dimension (temperature is affine: ``C``, ``F``, ``K``);
-    ``lookup_factor(from_unit, to_unit)`` gives the multiplicative factor
-    (how many ``to_unit`` make one ``from_unit``; refused for temperature);
-    ``add``, ``subtract``, ``multiply``, ``divide``, ``sum_numbers`` and
-    ``round_number`` are the Calc domain's tool objects, reused unchanged.
-    Units are a fixed string enum in the schema (:data:`UNITS`), grouped by
-    dimension: length, mass, time, temperature, volume, data. Data prefixes
-    are explicit: ``KB``/``MB``/``GB``/``TB`` are decimal (1000**n bytes, as
-    disk and network vendors use them), ``KiB``/``MiB``/``GiB``/``TiB`` binary
-    (1024**n bytes); ``bit`` is 1/8 byte, ``Mbit``/``Gbit`` are 10**6/10**9 bits.
-    ``gal`` and ``cup`` are US customary (3.785411784 l, 1/16 gal), ``t`` the
-    metric tonne, ``lb``/``oz`` avoirdupois. Conversions are exact (rational
-    factors) and rounded once to a float. Values are bounded to
-    ``|x| <= 1e12`` and results to ``|r| <= 1e15``; an unknown unit is refused
-    by the schema (the message lists the valid units), and mismatched
-    dimensions, temperatures below absolute zero and oversized results are
-    error messages that say what to do instead.
-
-Tasks
-    :meth:`UnitsDomain.generate` draws a word problem from a seed at
-    difficulty 1-4: 1 = one conversion (or one factor lookup); 2 = a
-    conversion and one arithmetic step (rounding included); 3 = two
-    conversions and a step, or a conversion and two steps; 4 = chained
-    problems of four or five calls (trip times, fuel bills, storage, recipe
-    scaling). ``ood=True`` uses wording templates, story families and units
-    that in-distribution tasks never use (``yd``, ``t``, ``week``, ``cup``,
-    ``gal``, the binary data units and bits, and the F<->K pair), larger
-    values, and one more call at every level. The gold answer is what the
-    tools produce, formatted by :func:`~mentor_env.core.tools.format_value`.
-
-Teacher
-    Evaluates the problem's call tree bottom-up, making every call whose
-    inputs are known in the same turn (independent conversions in parallel):
-    the fewest calls and turns. Per-unit prices and rates are converted with
-    ``lookup_factor``; quantities with ``convert``.
-
-Judge
-    Numeric comparison with a relative tolerance of 1e-6, accepting a trailing
-    unit (``21 min``, ``-3.5 °F``, ``2.5 m³``, ``$13.12/kg``).
-
-Spaces, rewards, termination and arguments are those of
-:class:`~mentor_env.core.env.ToolUseEnv`.
-"""
+"""Question templates: values and wording, in-distribution and out-of-distribution families."""
 
 from __future__ import annotations
 
 import math
 import random
-import re
-from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Union
+from typing import Callable
 
-from mentor_env.core.task import Task
-from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, number_param, object_schema
-from mentor_env.domains import calc
-from mentor_env.domains.answers import numbers_match
-from mentor_env.teachers import (
-    TeacherFailed,
-    TeacherPlan,
-    TeacherTurn,
-    draw_level,
-    record_trajectory,
-    scripted_task,
-)
-
-# Inputs as large as the calculator tools accept, so any value can go on to them.
-VALUE_LIMIT = 1e12
-RESULT_LIMIT = 1e15
-
-# --- units ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One unit: its dimension, its size in the dimension's base unit, and its English names."""
-
-    symbol: str
-    dimension: str
-    factor: Fraction  # size in the base unit (m, kg, s, l, B); unused for temperature
-    singular: str
-    plural: str
-
-
-def _unit(symbol: str, dimension: str, factor: Fraction | int, singular: str, plural: str) -> Unit:
-    return Unit(symbol, dimension, Fraction(factor), singular, plural)
-
-
-_POUND = Fraction(45_359_237, 100_000_000)  # kg, exact by the 1959 international agreement
-_US_GALLON = Fraction(3_785_411_784, 1_000_000_000)  # l, exact (231 cubic inches)
-
-# Dimension order and unit order are the order of the schema enum and of error messages.
-UNIT_TABLE: tuple[Unit, ...] = (
-    _unit("mm", "length", Fraction(1, 1000), "millimeter", "millimeters"),
-    _unit("cm", "length", Fraction(1, 100), "centimeter", "centimeters"),
-    _unit("m", "length", 1, "meter", "meters"),
-    _unit("km", "length", 1000, "kilometer", "kilometers"),
-    _unit("in", "length", Fraction(254, 10_000), "inch", "inches"),
-    _unit("ft", "length", Fraction(3048, 10_000), "foot", "feet"),
-    _unit("yd", "length", Fraction(9144, 10_000), "yard", "yards"),
-    _unit("mile", "length", Fraction(1_609_344, 1000), "mile", "miles"),
-    _unit("mg", "mass", Fraction(1, 1_000_000), "milligram", "milligrams"),
-    _unit("g", "mass", Fraction(1, 1000), "gram", "grams"),
-    _unit("kg", "mass", 1, "kilogram", "kilograms"),
-    _unit("t", "mass", 1000, "metric ton", "metric tons"),
-    _unit("oz", "mass", _POUND / 16, "ounce", "ounces"),
-    _unit("lb", "mass", _POUND, "pound", "pounds"),
-    _unit("ms", "time", Fraction(1, 1000), "millisecond", "milliseconds"),
-    _unit("s", "time", 1, "second", "seconds"),
-    _unit("min", "time", 60, "minute", "minutes"),
-    _unit("h", "time", 3600, "hour", "hours"),
-    _unit("day", "time", 86_400, "day", "days"),
-    _unit("week", "time", 604_800, "week", "weeks"),
-    _unit("C", "temperature", 1, "degree Celsius", "degrees Celsius"),
-    _unit("F", "temperature", 1, "degree Fahrenheit", "degrees Fahrenheit"),
-    _unit("K", "temperature", 1, "kelvin", "kelvins"),
-    _unit("ml", "volume", Fraction(1, 1000), "milliliter", "milliliters"),
-    _unit("l", "volume", 1, "liter", "liters"),
-    _unit("m3", "volume", 1000, "cubic meter", "cubic meters"),
-    _unit("cup", "volume", _US_GALLON / 16, "cup", "cups"),
-    _unit("gal", "volume", _US_GALLON, "US gallon", "US gallons"),
-    _unit("bit", "data", Fraction(1, 8), "bit", "bits"),
-    _unit("Mbit", "data", 125_000, "megabit", "megabits"),
-    _unit("Gbit", "data", 125_000_000, "gigabit", "gigabits"),
-    _unit("B", "data", 1, "byte", "bytes"),
-    _unit("KB", "data", 10**3, "kilobyte", "kilobytes"),
-    _unit("MB", "data", 10**6, "megabyte", "megabytes"),
-    _unit("GB", "data", 10**9, "gigabyte", "gigabytes"),
-    _unit("TB", "data", 10**12, "terabyte", "terabytes"),
-    _unit("KiB", "data", 2**10, "kibibyte", "kibibytes"),
-    _unit("MiB", "data", 2**20, "mebibyte", "mebibytes"),
-    _unit("GiB", "data", 2**30, "gibibyte", "gibibytes"),
-    _unit("TiB", "data", 2**40, "tebibyte", "tebibytes"),
-)
-UNITS: dict[str, Unit] = {unit.symbol: unit for unit in UNIT_TABLE}
-DIMENSIONS: tuple[str, ...] = ("length", "mass", "time", "temperature", "volume", "data")
-UNITS_BY_DIMENSION: dict[str, tuple[str, ...]] = {
-    dimension: tuple(unit.symbol for unit in UNIT_TABLE if unit.dimension == dimension) for dimension in DIMENSIONS
-}
-
-# Kelvin = (value + offset) * scale, exactly.
-_TO_KELVIN: dict[str, tuple[Fraction, Fraction]] = {
-    "C": (Fraction(27315, 100), Fraction(1)),
-    "F": (Fraction(45967, 100), Fraction(5, 9)),
-    "K": (Fraction(0), Fraction(1)),
-}
-
-# Held out of in-distribution tasks: any task that touches one of these units
-# (or converts between F and K) is out of distribution.
-OOD_UNITS: frozenset[str] = frozenset(
-    {"yd", "t", "week", "cup", "gal", "bit", "Mbit", "Gbit", "KiB", "MiB", "GiB", "TiB"}
-)
-OOD_PAIRS: frozenset[tuple[str, str]] = frozenset({("F", "K"), ("K", "F")})
-
-
-def is_ood_pair(from_unit: str, to_unit: str) -> bool:
-    """Whether a conversion between these units only ever appears in ood tasks."""
-    return from_unit in OOD_UNITS or to_unit in OOD_UNITS or (from_unit, to_unit) in OOD_PAIRS
-
-
-def _unit_listing() -> str:
-    return "; ".join(f"{dimension}: {', '.join(UNITS_BY_DIMENSION[dimension])}" for dimension in DIMENSIONS)
-
-
-SYSTEM_PROMPT = (
-    "You are a careful assistant that answers unit-conversion questions with the tools provided. "
-    "Use convert for every change of unit of a quantity, lookup_factor for the factor between two units "
-    "(for example to turn a price per pound into a price per kilogram), and the calculator tools for every "
-    "other arithmetic step; you may make several independent calls in one turn. "
-    "Data sizes: KB, MB, GB and TB are decimal (1000, 1000^2, ... bytes); KiB, MiB, GiB and TiB are binary "
-    "(1024, 1024^2, ... bytes). Gallons and cups are US customary units and t is the metric ton. "
-    "Give the answer in the unit the question asks for, exactly as the tools printed it unless the question "
-    "asks for rounding, and reply without a tool call with the final answer in \\boxed{}."
-)
-
-# --- tools ------------------------------------------------------------------
-
-
-def _lookup_unit(symbol: Any) -> Unit:
-    # The schema enum already refuses unknown units; this guards direct calls.
-    unit = UNITS.get(symbol) if isinstance(symbol, str) else None
-    if unit is None:
-        raise ToolError(f"unknown unit {str(symbol)[:40]!r}; valid units are {_unit_listing()}")
-    return unit
-
-
-def _same_dimension(from_unit: str, to_unit: str) -> tuple[Unit, Unit]:
-    source, target = _lookup_unit(from_unit), _lookup_unit(to_unit)
-    if source.dimension != target.dimension:
-        raise ToolError(
-            f"cannot convert {source.symbol} ({source.dimension}) to {target.symbol} ({target.dimension}); "
-            f"both units must measure the same quantity. {source.dimension} units are: "
-            f"{', '.join(UNITS_BY_DIMENSION[source.dimension])}"
-        )
-    return source, target
-
-
-def _exact(value: float) -> Fraction:
-    """The decimal number the model wrote (0.1 is 1/10, not the nearest binary float)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ToolError(f"value must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ToolError("value must be a finite number")
-    return Fraction(value) if isinstance(value, int) else Fraction(repr(value))
-
-
-def _checked(result: Fraction, unit: str) -> float:
-    if abs(result) > RESULT_LIMIT:
-        raise ToolError(
-            f"the result {float(result):.3g} {unit} is outside the supported range (|result| <= {RESULT_LIMIT:g}); "
-            "convert to a larger unit"
-        )
-    return float(result)
-
-
-def convert(value: float, from_unit: str, to_unit: str) -> float:
-    """``value`` in ``from_unit`` expressed in ``to_unit``."""
-    source, target = _same_dimension(from_unit, to_unit)
-    exact = _exact(value)
-    if source.dimension != "temperature":
-        return _checked(exact * source.factor / target.factor, target.symbol)
-    offset, scale = _TO_KELVIN[source.symbol]
-    kelvin = (exact + offset) * scale
-    if kelvin < 0:
-        zero = format_value(float(-offset))
-        raise ToolError(
-            f"{format_value(value)} {source.symbol} is below absolute zero ({zero} {source.symbol}); "
-            "no temperature is lower"
-        )
-    target_offset, target_scale = _TO_KELVIN[target.symbol]
-    return _checked(kelvin / target_scale - target_offset, target.symbol)
-
-
-def lookup_factor(from_unit: str, to_unit: str) -> float:
-    """How many ``to_unit`` make one ``from_unit`` (multiply a value in ``from_unit`` by it)."""
-    source, target = _same_dimension(from_unit, to_unit)
-    if source.dimension == "temperature":
-        raise ToolError(
-            f"{source.symbol} to {target.symbol} is not a multiplicative conversion (temperature scales have "
-            "different zero points); call convert with the temperature instead"
-        )
-    return _checked(source.factor / target.factor, target.symbol)
-
-
-def _unit_param(description: str) -> dict[str, Any]:
-    return {"type": "string", "enum": list(UNITS), "description": description}
-
-
-CONVERT = Tool(
-    "convert",
-    "Convert a quantity from one unit to another of the same dimension (temperature included). "
-    f"Units: {_unit_listing()}. KB/MB/GB/TB are decimal, KiB/MiB/GiB/TiB binary.",
-    object_schema(
-        {
-            "value": number_param("The quantity, in from_unit.", VALUE_LIMIT),
-            "from_unit": _unit_param("The unit the value is in."),
-            "to_unit": _unit_param("The unit to express the value in."),
-        }
-    ),
-    convert,
-)
-LOOKUP_FACTOR = Tool(
-    "lookup_factor",
-    "The multiplicative conversion factor: how many to_unit make one from_unit "
-    "(not available for temperatures, whose scales have different zero points).",
-    object_schema(
-        {
-            "from_unit": _unit_param("The unit to convert from."),
-            "to_unit": _unit_param("The unit to convert to."),
-        }
-    ),
-    lookup_factor,
-)
-
-_CALC_TOOLS = {tool.name: tool for tool in calc.TOOLS}
-ARITHMETIC_TOOL_NAMES = ("add", "subtract", "multiply", "divide", "sum_numbers", "round_number")
-TOOLS: tuple[Tool, ...] = (CONVERT, LOOKUP_FACTOR) + tuple(_CALC_TOOLS[name] for name in ARITHMETIC_TOOL_NAMES)
-TOOL_NAMES = tuple(tool.name for tool in TOOLS)
-
-# --- call trees and the teacher ---------------------------------------------
-
-Number = Union[int, float]
-
-
-@dataclass
-class Step:
-    """One tool call of a problem; ``inputs`` are numbers or earlier steps."""
-
-    tool: str
-    inputs: list[Union[Step, Number]] = field(default_factory=list)
-    units: tuple[str, str] = ("", "")  # convert / lookup_factor
-    decimals: int = 0  # round_number
-
-    def count(self) -> int:
-        return 1 + sum(child.count() for child in self.inputs if isinstance(child, Step))
-
-    def arguments(self, values: list[Number]) -> dict[str, Any]:
-        if self.tool == "convert":
-            return {"value": values[0], "from_unit": self.units[0], "to_unit": self.units[1]}
-        if self.tool == "lookup_factor":
-            return {"from_unit": self.units[0], "to_unit": self.units[1]}
-        if self.tool == "sum_numbers":
-            return {"numbers": values}
-        if self.tool == "round_number":
-            return {"x": values[0], "decimals": self.decimals}
-        return {"a": values[0], "b": values[1]}
-
-
-def conv(value: Step | Number, from_unit: str, to_unit: str) -> Step:
-    return Step("convert", [value], (from_unit, to_unit))
-
-
-def factor(from_unit: str, to_unit: str) -> Step:
-    return Step("lookup_factor", [], (from_unit, to_unit))
-
-
-def arith(tool: str, *inputs: Step | Number) -> Step:
-    return Step(tool, list(inputs))
-
-
-def rounded(value: Step, decimals: int) -> Step:
-    return Step("round_number", [value], decimals=decimals)
-
-
-def _as_argument(text: str) -> Number:
-    """A tool's printed result back as the JSON number a model would pass on."""
-    value = float(text)
-    return int(value) if value.is_integer() and abs(value) < 1e15 and "e" not in text else value
-
-
-def solve(root: Step) -> TeacherPlan:
-    """The scripted teacher: every call whose inputs are known, in the same turn, bottom-up."""
-    results: dict[int, str] = {}
-
-    def value_of(item: Step | Number) -> Number | None:
-        if not isinstance(item, Step):
-            return item
-        return _as_argument(results[id(item)]) if id(item) in results else None
-
-    while id(root) not in results:
-        ready: list[Step] = []
-
-        def collect(step: Step) -> None:
-            if id(step) in results:
-                return
-            children = [child for child in step.inputs if isinstance(child, Step)]
-            if all(id(child) in results for child in children):
-                ready.append(step)
-            for child in children:
-                collect(child)
-
-        collect(root)
-        calls = [(step.tool, step.arguments([value_of(item) for item in step.inputs])) for step in ready]
-        outcomes: list[ToolResult] = yield TeacherTurn("", calls)
-        for step, outcome in zip(ready, outcomes):
-            results[id(step)] = outcome.content
-    yield TeacherTurn(f"The answer is \\boxed{{{results[id(root)]}}}.")
-
-
-# --- values and wording ---------------------------------------------------------
+from mentor_env.core.tools import format_value
+from mentor_env.domains.scripted import Call
+from mentor_env.domains.units.measures import UNITS, UNITS_BY_DIMENSION, is_ood_pair
+from mentor_env.domains.units.teacher import Number, arith, conv, factor, rounded
+from mentor_env.domains.units.tools import convert
 
 # A typical range of quantities written in each unit, so that questions read naturally.
 TYPICAL_RANGE: dict[str, tuple[float, float]] = {
@@ -450,9 +100,8 @@ OOD_ALL_PAIRS = _pairs(True, _NON_TEMPERATURE + ("temperature",))
 
 _NAMES = ("Maya", "Tom", "Aisha", "Lukas", "Sofia", "Kenji", "Nadia", "Omar", "Priya", "Ravi", "Elena", "Sam")
 
-Family = Callable[[random.Random], tuple[str, Step]]
+Template = Callable[[random.Random], tuple[str, Call]]
 
-# --- in-distribution families -------------------------------------------------
 
 
 def _draw_value(rng: random.Random, unit: str, scale: float = 1.0) -> Number:
@@ -460,7 +109,7 @@ def _draw_value(rng: random.Random, unit: str, scale: float = 1.0) -> Number:
     return nice_number(rng, low * scale if low > 0 else low, high * scale, rng.choice((0, 0, 1, 2)))
 
 
-def family_convert(rng: random.Random) -> tuple[str, Step]:
+def family_convert(rng: random.Random) -> tuple[str, Call]:
     from_unit, to_unit = rng.choice(ID_QUANTITY_PAIRS)
     value = _draw_value(rng, from_unit)
     spelled = rng.random() < 0.5
@@ -475,7 +124,7 @@ def family_convert(rng: random.Random) -> tuple[str, Step]:
     return question, conv(value, from_unit, to_unit)
 
 
-def family_temperature(rng: random.Random) -> tuple[str, Step]:
+def family_temperature(rng: random.Random) -> tuple[str, Call]:
     from_unit, to_unit = rng.choice(ID_TEMPERATURE_PAIRS)
     value = _draw_value(rng, from_unit)
     template = rng.choice(
@@ -488,7 +137,7 @@ def family_temperature(rng: random.Random) -> tuple[str, Step]:
     return template.format(q=quantity(value, from_unit), to=unit_name(to_unit)), conv(value, from_unit, to_unit)
 
 
-def family_unit_factor(rng: random.Random) -> tuple[str, Step]:
+def family_unit_factor(rng: random.Random) -> tuple[str, Call]:
     from_unit, to_unit = rng.choice(ID_QUANTITY_PAIRS)
     template = rng.choice(
         (
@@ -505,7 +154,7 @@ def family_unit_factor(rng: random.Random) -> tuple[str, Step]:
     return question, factor(from_unit, to_unit)
 
 
-def family_pace(rng: random.Random) -> tuple[str, Step]:
+def family_pace(rng: random.Random) -> tuple[str, Call]:
     distance_unit, pace_unit = rng.choice((("mile", "km"), ("km", "mile"), ("m", "km"), ("m", "mile")))
     distance = nice_number(rng, 2, 30, 1) if distance_unit != "m" else rng.randint(8, 200) * 50
     pace = nice_number(rng, 3.5, 12, 1)
@@ -525,7 +174,7 @@ _TRANSFERS = (
 )
 
 
-def _transfer(rng: random.Random, rounding: str) -> tuple[str, Step]:
+def _transfer(rng: random.Random, rounding: str) -> tuple[str, Call]:
     size_unit, rate_unit, rates = rng.choice(_TRANSFERS)
     size = nice_number(rng, 1, 50, 1) if size_unit == "TB" else nice_number(rng, 1, 900, 1)
     rate = rng.choice(rates)
@@ -536,7 +185,7 @@ def _transfer(rng: random.Random, rounding: str) -> tuple[str, Step]:
     return question, arith("divide", conv(size, size_unit, rate_unit), rate)
 
 
-def family_transfer(rng: random.Random) -> tuple[str, Step]:
+def family_transfer(rng: random.Random) -> tuple[str, Call]:
     return _transfer(rng, "")
 
 
@@ -545,7 +194,7 @@ _PER_SERVING = (
 )  # fmt: skip
 
 
-def family_per_serving(rng: random.Random) -> tuple[str, Step]:
+def family_per_serving(rng: random.Random) -> tuple[str, Call]:
     small, large, ingredient = rng.choice(_PER_SERVING)
     amount = rng.randint(2, 60) * 5 if small != "oz" else nice_number(rng, 1, 12, 1)
     servings = rng.randint(3, 60)
@@ -556,7 +205,7 @@ def family_per_serving(rng: random.Random) -> tuple[str, Step]:
     return question, arith("multiply", conv(amount, small, large), servings)
 
 
-def family_convert_rounded(rng: random.Random) -> tuple[str, Step]:
+def family_convert_rounded(rng: random.Random) -> tuple[str, Call]:
     from_unit, to_unit = rng.choice(ID_ALL_PAIRS)
     value = _draw_value(rng, from_unit)
     places = decimals_for(exact_result(value, from_unit, to_unit), rng)
@@ -570,7 +219,7 @@ def family_convert_rounded(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(value, from_unit, to_unit), places)
 
 
-def family_oven(rng: random.Random) -> tuple[str, Step]:
+def family_oven(rng: random.Random) -> tuple[str, Call]:
     setting = rng.randint(60, 96) * 5  # 300-480 °F, 149-249 °C
     reference = rng.randint(10, 14) * 10
     question = (
@@ -596,7 +245,7 @@ _COMBINED_WORDING = {
 }
 
 
-def family_combined(rng: random.Random) -> tuple[str, Step]:
+def family_combined(rng: random.Random) -> tuple[str, Call]:
     dimension = rng.choice(("length", "mass", "time", "volume"))
     first_unit, second_unit, to_unit = rng.choice(_COMBINED[dimension])
     first, second = _draw_value(rng, first_unit), _draw_value(rng, second_unit)
@@ -606,7 +255,7 @@ def family_combined(rng: random.Random) -> tuple[str, Step]:
     return question, arith("add", conv(first, first_unit, to_unit), conv(second, second_unit, to_unit))
 
 
-def family_recipe_scale(rng: random.Random) -> tuple[str, Step]:
+def family_recipe_scale(rng: random.Random) -> tuple[str, Call]:
     small, large, ingredient = rng.choice(_PER_SERVING[:4])
     cooks_for = rng.choice((2, 4, 5, 6, 8))
     amount = rng.randint(4, 200) * 5
@@ -624,7 +273,7 @@ _PRICED = (
 )  # fmt: skip
 
 
-def family_unit_price(rng: random.Random) -> tuple[str, Step]:
+def family_unit_price(rng: random.Random) -> tuple[str, Call]:
     per_unit, wanted_unit, item = rng.choice(_PRICED)
     price = nice_number(rng, 0.5, 40, 2)
     verb = "costs"
@@ -636,7 +285,7 @@ def family_unit_price(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", price, factor(wanted_unit, per_unit)), 2)
 
 
-def family_walk_hours(rng: random.Random) -> tuple[str, Step]:
+def family_walk_hours(rng: random.Random) -> tuple[str, Call]:
     distance_unit, pace_unit = rng.choice((("km", "mile"), ("mile", "km")))
     distance = nice_number(rng, 3, 40, 1)
     pace = nice_number(rng, 9, 22, 1)
@@ -648,12 +297,12 @@ def family_walk_hours(rng: random.Random) -> tuple[str, Step]:
     return question, conv(arith("multiply", conv(distance, distance_unit, pace_unit), pace), "min", "h")
 
 
-def family_transfer_rounded(rng: random.Random) -> tuple[str, Step]:
+def family_transfer_rounded(rng: random.Random) -> tuple[str, Call]:
     question, step = _transfer(rng, ", rounded to 1 decimal place")
     return question, rounded(step, 1)
 
 
-def family_trip_minutes(rng: random.Random) -> tuple[str, Step]:
+def family_trip_minutes(rng: random.Random) -> tuple[str, Call]:
     distance_unit, speed_unit = rng.choice((("mile", "km"), ("km", "mile")))
     distance = nice_number(rng, 5, 400, 1)
     speed = rng.randint(6, 24) * 5
@@ -666,7 +315,7 @@ def family_trip_minutes(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(hours, "h", "min"), 0)
 
 
-def family_fuel_cost(rng: random.Random) -> tuple[str, Step]:
+def family_fuel_cost(rng: random.Random) -> tuple[str, Call]:
     distance = rng.randint(20, 900)
     consumption = nice_number(rng, 4, 14, 1)
     price = nice_number(rng, 1.2, 2.4, 2)
@@ -679,7 +328,7 @@ def family_fuel_cost(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", arith("divide", kilometers, 100), cost_per_100_km), 2)
 
 
-def family_video_storage(rng: random.Random) -> tuple[str, Step]:
+def family_video_storage(rng: random.Random) -> tuple[str, Call]:
     rate = rng.choice((60, 90, 100, 130, 150, 200, 250, 350, 400, 600))
     card_unit = rng.choice(("GB", "GB", "TB"))
     card = rng.choice((32, 64, 128, 256, 512)) if card_unit == "GB" else rng.choice((1, 2, 4))
@@ -691,7 +340,7 @@ def family_video_storage(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(minutes, "min", "h"), 2)
 
 
-def family_legs_total(rng: random.Random) -> tuple[str, Step]:
+def family_legs_total(rng: random.Random) -> tuple[str, Call]:
     first = nice_number(rng, 1, 30, 1)
     miles = nice_number(rng, 1, 20, 1)
     meters = rng.randint(2, 95) * 50
@@ -704,7 +353,7 @@ def family_legs_total(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(total, 2)
 
 
-def family_recipe_mass(rng: random.Random) -> tuple[str, Step]:
+def family_recipe_mass(rng: random.Random) -> tuple[str, Call]:
     cooks_for = rng.choice((2, 4, 6, 8))
     ounces = nice_number(rng, 2, 40, 1)
     wanted = rng.choice([people for people in range(3, 30) if people != cooks_for])
@@ -716,17 +365,16 @@ def family_recipe_mass(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", conv(ounces, "oz", "g"), arith("divide", wanted, cooks_for)), 0)
 
 
-FAMILIES: dict[int, tuple[Family, ...]] = {
+TEMPLATES: dict[int, tuple[Template, ...]] = {
     1: (family_convert, family_convert, family_temperature, family_unit_factor),
     2: (family_pace, family_transfer, family_per_serving, family_convert_rounded, family_oven),
     3: (family_combined, family_recipe_scale, family_unit_price, family_walk_hours, family_transfer_rounded),
     4: (family_trip_minutes, family_fuel_cost, family_video_storage, family_legs_total, family_recipe_mass),
 }
 
-# --- out-of-distribution families ---------------------------------------------
 
 
-def ood_spec_sheet(rng: random.Random) -> tuple[str, Step]:
+def ood_spec_sheet(rng: random.Random) -> tuple[str, Call]:
     from_unit, to_unit = rng.choice(OOD_ALL_PAIRS)
     value = _draw_value(rng, from_unit, scale=1.0 if from_unit in ("C", "F", "K") else 20.0)
     places = decimals_for(exact_result(value, from_unit, to_unit), rng)
@@ -756,7 +404,7 @@ _OOD_RATES: tuple[tuple[str, str, str, tuple[float, float], int], ...] = (
 )
 
 
-def ood_rate_per_unit(rng: random.Random) -> tuple[str, Step]:
+def ood_rate_per_unit(rng: random.Random) -> tuple[str, Call]:
     per_unit, wanted_unit, item, (low, high), places = rng.choice(_OOD_RATES)
     price = nice_number(rng, low, high, 2)
     question = (
@@ -768,7 +416,7 @@ def ood_rate_per_unit(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", price, factor(wanted_unit, per_unit)), places)
 
 
-def ood_cryostat(rng: random.Random) -> tuple[str, Step]:
+def ood_cryostat(rng: random.Random) -> tuple[str, Call]:
     kelvin = nice_number(rng, 4, 390, 2)
     places = rng.choice((1, 2))
     question = (
@@ -778,7 +426,7 @@ def ood_cryostat(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(kelvin, "K", "F"), places)
 
 
-def ood_memory(rng: random.Random) -> tuple[str, Step]:
+def ood_memory(rng: random.Random) -> tuple[str, Call]:
     buffers = rng.randint(100, 200_000)
     size = rng.choice((4, 8, 16, 32, 64, 256, 512, 1024, 4096))
     target = rng.choice(("MB", "GB"))
@@ -790,7 +438,7 @@ def ood_memory(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(arith("multiply", buffers, size), "KiB", target), places)
 
 
-def ood_orbits(rng: random.Random) -> tuple[str, Step]:
+def ood_orbits(rng: random.Random) -> tuple[str, Call]:
     period = nice_number(rng, 88, 130, 1)
     weeks = rng.randint(2, 520)
     question = (
@@ -800,7 +448,7 @@ def ood_orbits(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("divide", conv(weeks, "week", "min"), period), 1)
 
 
-def ood_freezer_gap(rng: random.Random) -> tuple[str, Step]:
+def ood_freezer_gap(rng: random.Random) -> tuple[str, Call]:
     limit = rng.randint(-40, 10)
     kelvin = nice_number(rng, 180, 230, 1)
     question = (
@@ -810,7 +458,7 @@ def ood_freezer_gap(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("subtract", limit, conv(kelvin, "K", "F")), 2)
 
 
-def ood_tank(rng: random.Random) -> tuple[str, Step]:
+def ood_tank(rng: random.Random) -> tuple[str, Call]:
     gallons = rng.randint(50, 20_000)
     leak = rng.randint(2, 400)
     question = (
@@ -821,7 +469,7 @@ def ood_tank(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(hours, "h", "day"), 2)
 
 
-def ood_freight(rng: random.Random) -> tuple[str, Step]:
+def ood_freight(rng: random.Random) -> tuple[str, Call]:
     cartons = rng.randint(20, 5000)
     weight = nice_number(rng, 5, 120, 1)
     rate = nice_number(rng, 40, 900, 2)
@@ -833,7 +481,7 @@ def ood_freight(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", tons, rate), 2)
 
 
-def ood_backup(rng: random.Random) -> tuple[str, Step]:
+def ood_backup(rng: random.Random) -> tuple[str, Call]:
     size_unit = rng.choice(("GiB", "GiB", "TiB"))
     size = rng.randint(10, 9000) if size_unit == "GiB" else nice_number(rng, 1, 40, 1)
     link_unit = rng.choice(("Mbit", "Gbit"))
@@ -846,7 +494,7 @@ def ood_backup(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(conv(seconds, "s", "min"), 1)
 
 
-def ood_fabric(rng: random.Random) -> tuple[str, Step]:
+def ood_fabric(rng: random.Random) -> tuple[str, Call]:
     meters = nice_number(rng, 2, 400, 1)
     feet = rng.randint(3, 900)
     inches = rng.randint(2, 700)
@@ -860,7 +508,7 @@ def ood_fabric(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", yards, price), 2)
 
 
-def ood_mpg(rng: random.Random) -> tuple[str, Step]:
+def ood_mpg(rng: random.Random) -> tuple[str, Call]:
     kilometers = rng.randint(200, 20_000)
     mpg = rng.randint(18, 55)
     price = nice_number(rng, 1.1, 2.5, 2)
@@ -872,7 +520,7 @@ def ood_mpg(rng: random.Random) -> tuple[str, Step]:
     return question, rounded(arith("multiply", conv(gallons, "gal", "l"), price), 2)
 
 
-def ood_server(rng: random.Random) -> tuple[str, Step]:
+def ood_server(rng: random.Random) -> tuple[str, Call]:
     records = rng.randint(10_000, 5_000_000)
     record_size = rng.choice((2, 4, 8, 12, 16, 48))
     index = rng.randint(64, 90_000)
@@ -885,50 +533,9 @@ def ood_server(rng: random.Random) -> tuple[str, Step]:
 
 
 # One more call than the in-distribution families of the same level.
-OOD_FAMILIES: dict[int, tuple[Family, ...]] = {
+OOD_TEMPLATES: dict[int, tuple[Template, ...]] = {
     1: (ood_spec_sheet, ood_spec_sheet, ood_cryostat),
     2: (ood_memory, ood_orbits, ood_freezer_gap, ood_rate_per_unit),
     3: (ood_tank, ood_freight, ood_backup),
     4: (ood_fabric, ood_mpg, ood_server),
 }
-
-# --- the domain ---------------------------------------------------------------
-
-_TRAILING_UNIT = re.compile(r"\s*(?:/\s*[A-Za-z°]+|m\^?3|m³|[A-Za-z]*\s*per\s+[A-Za-z°]+)\s*\.?\s*$")
-
-
-class UnitsDomain:
-    """Unit-conversion word problems with ``convert``, ``lookup_factor`` and six calculator tools."""
-
-    name = "units"
-    tools = TOOLS
-    system_prompt = SYSTEM_PROMPT
-    difficulties = (1, 2, 3, 4)
-
-    def __init__(self) -> None:
-        self._runtime = ToolRuntime(TOOLS)
-
-    def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
-        """The task of ``seed`` (same arguments, same task, on every platform)."""
-        rng = random.Random(seed)
-        level = draw_level(rng, self.difficulties, difficulty)
-        families = OOD_FAMILIES[level] if ood else FAMILIES[level]
-        for _ in range(100):
-            family = rng.choice(families)
-            question, root = family(rng)
-            try:
-                teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question, solve(root))
-            except TeacherFailed:
-                continue  # a value pushed a call out of range: draw again
-            return scripted_task(self.name, seed, ood, question, teacher, {
-                    "difficulty": level,
-                    "style": family.__name__.removeprefix("family_"),
-                    "operations": root.count(),
-                })
-        raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
-
-    def judge(self, prediction: str, answer: str) -> bool:
-        """Numeric match within 1e-6 (relative); a trailing unit such as ``km``, ``°F`` or ``m³`` is ignored."""
-        if not isinstance(prediction, str) or len(prediction) > 200:
-            return False
-        return numbers_match(_TRAILING_UNIT.sub("", prediction.strip()), answer)

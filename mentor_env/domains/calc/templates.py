@@ -1,289 +1,12 @@
-r"""``mentor/Calc-v0``: arithmetic word problems solved with calculator tools.
-
-The math setting of MENTOR: the model has the twelve calculator tools of the
-published runs and must answer a word problem with ``\boxed{}``.
-
-Tools
-    ``add(a, b)``, ``subtract(a, b)``, ``multiply(a, b)``, ``divide(a, b)``,
-    ``sum_numbers(numbers)``, ``floor(x)``, ``ceil(x)``,
-    ``round_number(x, decimals)``, ``power(base, exponent)``, ``sqrt(x)``,
-    ``abs_value(x)``, ``modulo(a, b)``. Inputs are bounded to
-    ``|x| <= 1e12`` (exponents to ``|e| <= 64``, lists to 100 numbers) and
-    results to ``|r| <= 1e15``; division by zero, roots of negatives and
-    oversized results are error messages, never exceptions or hangs.
-
-Tasks
-    :meth:`CalcDomain.generate` builds a problem from a seed at difficulty
-    1-5 (the number of tool operations the teacher needs, with nesting),
-    worded as a story, a symbolic expression or a verbal expression, with
-    integers and, from difficulty 3, decimals. The gold answer is what the
-    tools produce, formatted as :func:`~mentor_env.core.tools.format_value`
-    does.
-
-Teacher
-    Solves the expression tree bottom-up, calling every operation whose inputs
-    are known in the same turn (independent calls in parallel), using
-    ``sum_numbers`` for sums of three or more terms: the fewest calls and turns.
-
-Judge
-    Numeric comparison with a relative tolerance of 1e-6, after normalising
-    forms such as ``12.0``, ``1,200``, ``\frac{24}{2}``, ``$12``, ``12 apples``.
-
-Spaces, rewards, termination and arguments are those of
-:class:`~mentor_env.core.env.ToolUseEnv`.
-"""
+"""Question templates: story families, symbolic and verbal wordings, random expressions."""
 
 from __future__ import annotations
 
-import math
 import random
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable
+from typing import Callable
 
-from mentor_env.domains.answers import numbers_match
-from mentor_env.core.task import Task
-from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime, format_value, number_param, object_schema
-from mentor_env.teachers import (
-    TeacherFailed,
-    TeacherPlan,
-    TeacherTurn,
-    draw_level,
-    record_trajectory,
-    scripted_task,
-)
-
-RESULT_LIMIT = 1e15
-MAX_EXPONENT = 64
-MAX_LIST = 100
-
-SYSTEM_PROMPT = (
-    "You are a careful assistant that solves math word problems with the calculator tools provided. "
-    "Do every arithmetic step with a tool call; you may make several independent calls in one turn. "
-    "When you know the result, reply without a tool call and put the final answer in \\boxed{}."
-)
-
-# --- tools ------------------------------------------------------------------
-
-
-def _checked(value: float | int) -> float | int:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ToolError("the result is not a finite number")
-    if abs(value) > RESULT_LIMIT:
-        raise ToolError(f"the result {value:.3g} is outside the supported range (|result| <= {RESULT_LIMIT:g})")
-    return value
-
-
-def add(a: float, b: float) -> float:
-    return _checked(a + b)
-
-
-def subtract(a: float, b: float) -> float:
-    return _checked(a - b)
-
-
-def multiply(a: float, b: float) -> float:
-    return _checked(a * b)
-
-
-def divide(a: float, b: float) -> float:
-    if b == 0:
-        raise ToolError("division by zero")
-    if isinstance(a, int) and isinstance(b, int) and a % b == 0:
-        return _checked(a // b)
-    return _checked(a / b)
-
-
-def sum_numbers(numbers: list[float]) -> float:
-    if all(isinstance(number, int) for number in numbers):
-        return _checked(sum(numbers))
-    return _checked(math.fsum(numbers))
-
-
-def floor(x: float) -> int:
-    return math.floor(x)
-
-
-def ceil(x: float) -> int:
-    return math.ceil(x)
-
-
-def round_number(x: float, decimals: int = 0) -> float:
-    # Half away from zero, as people round; Python's round() rounds half to even.
-    quantum = Decimal(1).scaleb(-int(decimals))  # JSON Schema counts 2.0 as an integer
-    rounded = Decimal(repr(x)).quantize(quantum, rounding=ROUND_HALF_UP)
-    return int(rounded) if decimals == 0 else float(rounded)
-
-
-def power(base: float, exponent: float) -> float:
-    if base == 0 and exponent < 0:
-        raise ToolError("zero cannot be raised to a negative power")
-    if base < 0 and not float(exponent).is_integer():
-        raise ToolError("a negative base needs a whole-number exponent")
-    if base != 0 and exponent * math.log10(abs(base)) > math.log10(RESULT_LIMIT):
-        raise ToolError(f"the result is outside the supported range (|result| <= {RESULT_LIMIT:g})")
-    if isinstance(base, int) and isinstance(exponent, int) and exponent >= 0:
-        return _checked(base**exponent)
-    return _checked(float(base) ** float(exponent))
-
-
-def sqrt(x: float) -> float:
-    if x < 0:
-        raise ToolError("the square root of a negative number is not real")
-    if isinstance(x, int) and math.isqrt(x) ** 2 == x:
-        return math.isqrt(x)
-    return math.sqrt(x)
-
-
-def abs_value(x: float) -> float:
-    return abs(x)
-
-
-def modulo(a: float, b: float) -> float:
-    if b == 0:
-        raise ToolError("modulo by zero")
-    return _checked(a % b)
-
-
-_PAIR = object_schema({"a": number_param("The first number."), "b": number_param("The second number.")})
-_ONE = object_schema({"x": number_param("The number.")})
-
-TOOLS: tuple[Tool, ...] = (
-    Tool("add", "Add two numbers: a + b.", _PAIR, add),
-    Tool("subtract", "Subtract the second number from the first: a - b.", _PAIR, subtract),
-    Tool("multiply", "Multiply two numbers: a * b.", _PAIR, multiply),
-    Tool("divide", "Divide the first number by the second: a / b.", _PAIR, divide),
-    Tool(
-        "sum_numbers",
-        "Add up a list of numbers.",
-        object_schema(
-            {
-                "numbers": {
-                    "type": "array",
-                    "items": number_param("A number."),
-                    "minItems": 1,
-                    "maxItems": MAX_LIST,
-                    "description": "The numbers to add.",
-                }
-            }
-        ),
-        sum_numbers,
-    ),
-    Tool("floor", "Round a number down to the nearest integer.", _ONE, floor),
-    Tool("ceil", "Round a number up to the nearest integer.", _ONE, ceil),
-    Tool(
-        "round_number",
-        "Round a number to a given number of decimal places (halves round away from zero).",
-        object_schema(
-            {
-                "x": number_param("The number to round."),
-                "decimals": {"type": "integer", "minimum": 0, "maximum": 10, "description": "Decimal places to keep."},
-            },
-            required=["x"],
-        ),
-        round_number,
-    ),
-    Tool(
-        "power",
-        "Raise a base to an exponent: base ** exponent.",
-        object_schema({"base": number_param("The base."), "exponent": number_param("The exponent.", MAX_EXPONENT)}),
-        power,
-    ),
-    Tool("sqrt", "The square root of a non-negative number.", _ONE, sqrt),
-    Tool("abs_value", "The absolute value of a number.", _ONE, abs_value),
-    Tool("modulo", "The remainder of a divided by b (a mod b).", _PAIR, modulo),
-)
-
-TOOL_NAMES = tuple(tool.name for tool in TOOLS)
-
-# --- expression trees -------------------------------------------------------
-
-INFIX = {"add": "+", "subtract": "-", "multiply": "×", "divide": "÷", "sum_numbers": "+", "modulo": "mod", "power": "^"}
-
-
-@dataclass
-class Node:
-    """A number (``op`` is ``None``) or a tool operation over child nodes."""
-
-    op: str | None = None
-    value: int | float | None = None
-    children: list[Node] = field(default_factory=list)
-    decimals: int = 0  # round_number only
-
-    @property
-    def is_leaf(self) -> bool:
-        return self.op is None
-
-    def count_ops(self) -> int:
-        return 0 if self.is_leaf else 1 + sum(child.count_ops() for child in self.children)
-
-    def arguments(self, values: list[int | float]) -> dict[str, Any]:
-        if self.op == "sum_numbers":
-            return {"numbers": values}
-        if self.op == "power":
-            return {"base": values[0], "exponent": values[1]}
-        if self.op == "round_number":
-            return {"x": values[0], "decimals": self.decimals}
-        if len(values) == 1:
-            return {"x": values[0]}
-        return {"a": values[0], "b": values[1]}
-
-
-def leaf(value: int | float) -> Node:
-    return Node(value=value)
-
-
-def op(name: str, *children: Node, decimals: int = 0) -> Node:
-    return Node(op=name, children=list(children), decimals=decimals)
-
-
-def _flatten_sums(node: Node) -> Node:
-    """Merge nested additions into one ``sum_numbers`` (fewer calls, as a strong model would)."""
-    node.children = [_flatten_sums(child) for child in node.children]
-    if node.op in ("add", "sum_numbers"):
-        terms: list[Node] = []
-        for child in node.children:
-            terms.extend(child.children if child.op in ("add", "sum_numbers") else [child])
-        node.children = terms
-        node.op = "add" if len(terms) == 2 else "sum_numbers"
-    return node
-
-
-def parse_toolnumber_param(text: str) -> int | float:
-    """A tool's printed result back as the JSON number a model would pass on."""
-    value = float(text)
-    return int(value) if value.is_integer() and "." not in text and "e" not in text else value
-
-
-def solve(root: Node, content: str = "") -> TeacherPlan:
-    """The scripted teacher: every ready operation in the same turn, bottom-up."""
-    values: dict[int, int | float] = {}
-
-    def value_of(node: Node) -> int | float | None:
-        return node.value if node.is_leaf else values.get(id(node))
-
-    while id(root) not in values:
-        ready: list[Node] = []
-
-        def collect(node: Node) -> None:
-            if node.is_leaf or id(node) in values:
-                return
-            if all(value_of(child) is not None for child in node.children):
-                ready.append(node)
-            else:
-                for child in node.children:
-                    collect(child)
-
-        collect(root)
-        calls = [(node.op, node.arguments([value_of(child) for child in node.children])) for node in ready]
-        results: list[ToolResult] = yield TeacherTurn(content, calls)
-        for node, result in zip(ready, results):
-            values[id(node)] = parse_toolnumber_param(result.content)
-        content = ""
-    yield TeacherTurn(f"The answer is \\boxed{{{format_value(values[id(root)])}}}.")
-
-
-# --- wording ----------------------------------------------------------------
+from mentor_env.core.tools import format_value
+from mentor_env.domains.calc.expressions import INFIX, Node, flatten_sums, leaf, op
 
 _FUNCTION_SYMBOLS = {"floor": "floor", "ceil": "ceil", "sqrt": "sqrt", "abs_value": "abs"}
 
@@ -483,8 +206,8 @@ def _story_tax(rng: random.Random, decimals: bool) -> tuple[str, Node]:
     )
 
 
-# Story families by difficulty (= operations the teacher performs).
-STORIES: dict[int, tuple[Callable[[random.Random, bool], tuple[str, Node]], ...]] = {
+# Story templates by difficulty (= operations the teacher performs).
+TEMPLATES: dict[int, tuple[Callable[[random.Random, bool], tuple[str, Node]], ...]] = {
     1: (_story_total, _story_leftover, _story_square_side),
     2: (_story_buses, _story_temperature, _story_perimeter),
     3: (_story_shopping, _story_average, _story_savings),
@@ -492,7 +215,6 @@ STORIES: dict[int, tuple[Callable[[random.Random, bool], tuple[str, Node]], ...]
     5: (_story_tax,),
 }
 
-# --- out-of-distribution stories: families in-distribution tasks never use --
 
 
 def _story_tiles(rng: random.Random, decimals: bool) -> tuple[str, Node]:
@@ -564,7 +286,7 @@ def _story_pace(rng: random.Random, decimals: bool) -> tuple[str, Node]:
     )
 
 
-OOD_STORIES = (_story_tiles, _story_overtime, _story_recipe, _story_unit_price, _story_loan, _story_pace)
+OOD_TEMPLATES = (_story_tiles, _story_overtime, _story_recipe, _story_unit_price, _story_loan, _story_pace)
 # Out-of-distribution random expressions need this many more operations than the level.
 OOD_EXTRA_OPS = 2
 
@@ -620,66 +342,26 @@ def random_tree(rng: random.Random, n_ops: int, decimals: bool, high: int | None
         left = rng.randint(0, rest)
         return op(kind, build(left), build(rest - left))
 
-    return _flatten_sums(build(n_ops))
+    return flatten_sums(build(n_ops))
 
 
-# --- the domain -------------------------------------------------------------
-
-
-class CalcDomain:
-    """Arithmetic word problems with the twelve MENTOR calculator tools."""
-
-    name = "calc"
-    tools = TOOLS
-    system_prompt = SYSTEM_PROMPT
-    difficulties = (1, 2, 3, 4, 5)
-    # reasoning-gym's tasks that these tools solve (mentor_env.external.reasoning_gym).
-    extra_splits = {"ood-reasoning-gym": "mentor_env.external.reasoning_gym:calc_tasks"}
-
-    def __init__(self) -> None:
-        self._runtime = ToolRuntime(TOOLS)
-
-    def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
-        """The task of ``seed`` (same arguments, same task, on every platform).
-
-        ``ood=True``: story families, wordings and magnitudes that in-distribution
-        tasks never use, and random expressions with two more operations.
-        """
-        rng = random.Random(seed)
-        level = draw_level(rng, self.difficulties, difficulty)
-        for _ in range(100):
-            question, tree, style = self._draw_ood(rng, level) if ood else self._draw(rng, level)
-            try:
-                teacher = record_trajectory(self._runtime, SYSTEM_PROMPT, question, solve(tree))
-            except TeacherFailed:
-                continue  # e.g. a division by zero deep in a random tree: draw again
-            meta = {"difficulty": level, "style": style, "operations": tree.count_ops()}
-            return scripted_task(self.name, seed, ood, question, teacher, meta)
-        raise RuntimeError(f"could not generate a valid task for seed {seed}")  # pragma: no cover
-
-    @staticmethod
-    def _draw(rng: random.Random, level: int) -> tuple[str, Node, str]:
-        decimals = level >= 3
-        style = rng.choice(("story", "story", "symbolic", "verbal"))
+def draw_question(rng: random.Random, level: int, ood: bool) -> tuple[str, Node, str]:
+    """A question of ``level``: its text, its expression tree and its style (a story family or a wording)."""
+    style = rng.choice(("story", "story", "symbolic", "verbal"))
+    if ood:
         if style == "story":
-            question, tree = rng.choice(STORIES[level])(rng, decimals)
-            return question, tree, style
-        tree = _random_tree_with(rng, level, decimals)
-        if style == "symbolic":
-            return rng.choice(_SYMBOLIC_PROMPTS).format(e=render_symbolic(tree)), tree, style
-        return rng.choice(_VERBAL_PROMPTS).format(e=render_verbal(tree)), tree, style
-
-    @staticmethod
-    def _draw_ood(rng: random.Random, level: int) -> tuple[str, Node, str]:
-        style = rng.choice(("story", "story", "symbolic", "verbal"))
-        if style == "story":
-            story = rng.choice(OOD_STORIES)
+            story = rng.choice(OOD_TEMPLATES)
             question, tree = story(rng, True)
             return question, tree, f"ood_{story.__name__.removeprefix('_story_')}"
         tree = _random_tree_with(rng, level + OOD_EXTRA_OPS, True, high=9999)
         if style == "symbolic":
             return rng.choice(_OOD_SYMBOLIC_PROMPTS).format(e=render_symbolic(tree)), tree, "ood_symbolic"
         return rng.choice(_OOD_VERBAL_PROMPTS).format(e=render_verbal(tree, ood=True)), tree, "ood_verbal"
-
-    def judge(self, prediction: str, answer: str) -> bool:
-        return numbers_match(prediction, answer)
+    decimals = level >= 3
+    if style == "story":
+        question, tree = rng.choice(TEMPLATES[level])(rng, decimals)
+        return question, tree, style
+    tree = _random_tree_with(rng, level, decimals)
+    if style == "symbolic":
+        return rng.choice(_SYMBOLIC_PROMPTS).format(e=render_symbolic(tree)), tree, style
+    return rng.choice(_VERBAL_PROMPTS).format(e=render_verbal(tree)), tree, style
