@@ -36,7 +36,7 @@ from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.tools import INVALID_ACTION, ToolResult, ToolRuntime, error_result
 from mentor_env.rewards import REWARD_MODES
 
-__all__ = ["EpisodeSession", "StepRecord", "make_text_env"]
+__all__ = ["EpisodeSession", "StepRecord", "describe_argument", "make_text_env"]
 
 # info keys a step record keeps (the conversation and tool specs are left out: they grow with the episode).
 LEAN_INFO_KEYS = ("rewards", "reward_components", "tool_calls", "errors", "turn", "task_id", "final_answer")
@@ -56,6 +56,21 @@ def make_text_env(env_id: str, reward_mode: str = "mentor", **env_kwargs: Any) -
     if not isinstance(env, ToolUseEnv):
         raise ValueError(f"{env_id!r} is not a text tool-use env (its actions are not text); use a mentor/<Domain>-v0 id")
     return env
+
+
+def describe_argument(name: str, schema: Mapping[str, Any]) -> str:
+    """An argument's description with its schema's bounds in words, for tool formats that keep only the text.
+
+    TRL (through type hints and docstrings) and verl (its pydantic tool schema)
+    keep a property's type, description and enum and drop ``minimum``,
+    ``maxItems`` and the like; the environment still enforces them.
+    """
+    units = {"minLength": " characters", "maxLength": " characters", "minItems": " items", "maxItems": " items"}
+    labels = {"minimum": "at least", "maximum": "at most", "minLength": "at least", "maxLength": "at most",
+              "minItems": "at least", "maxItems": "at most"}
+    bounds = [f"{label} {schema[key]}{units.get(key, '')}" for key, label in labels.items() if key in schema]
+    text = str(schema.get("description") or name).strip().replace("\n", " ")
+    return f"{text} ({', '.join(bounds)})" if bounds else text
 
 
 @dataclass(frozen=True)

@@ -371,14 +371,9 @@ def _type_hint(schema: Mapping[str, Any]) -> Any:
 
 def _argument_doc(name: str, schema: Mapping[str, Any]) -> str:
     """One ``Args:`` line: the description and the schema's bounds (an enum is the type hint, a ``Literal``)."""
-    parts = [str(schema.get("description") or name).strip().replace("\n", " ")]
-    units = {"minLength": " characters", "maxLength": " characters", "minItems": " items", "maxItems": " items"}
-    labels = {"minimum": "at least", "maximum": "at most", "minLength": "at least", "maxLength": "at most",
-              "minItems": "at least", "maxItems": "at most"}
-    bounds = [f"{label} {schema[key]}{units.get(key, '')}" for key, label in labels.items() if key in schema]
-    if bounds:
-        parts.append(f"({', '.join(bounds)})")
-    return f"    {name}: {' '.join(parts)}"
+    from mentor_env.integrations.session import describe_argument
+
+    return f"    {name}: {describe_argument(name, schema)}"
 
 
 def _tool_method(spec: Mapping[str, Any]) -> Any:
