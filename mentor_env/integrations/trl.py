@@ -60,24 +60,29 @@ Multi-turn tool use
 
 from __future__ import annotations
 
+import inspect
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence, Union
 
 from mentor_env.core.domain import Domain
 from mentor_env.core.messages import render_tools_block
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.core.tools import ToolRuntime
-from mentor_env.integrations import require
+from mentor_env.integrations import require, warm_start_path
 from mentor_env.rewards import TERMINAL_MODES, check_compat
 from mentor_env.scoring import resolve_domain, score_completion
 
 __all__ = [
+    "EnvReward",
     "HERMES_RESPONSE_TEMPLATE",
+    "MentorEnvFactory",
     "MentorReward",
+    "MentorToolEnv",
     "REWARD_FUNCS",
     "TRLTool",
     "add_hermes_response_template",
+    "environment_factory",
     "mentor_f1_reward",
     "mentor_nomatch_reward",
     "mentor_partial_reward",
@@ -87,6 +92,7 @@ __all__ = [
     "task_row",
     "to_hf_dataset",
     "trl_tools",
+    "warm_start_path",
 ]
 
 # Columns the reward functions read the teacher from, in order of preference.
@@ -342,3 +348,303 @@ def add_hermes_response_template(tokenizer: Any) -> Any:
         except (ImportError, ValueError):
             tokenizer.response_template = HERMES_RESPONSE_TEMPLATE
     return tokenizer
+
+
+# --- environment_factory: the env runs the calls ------------------------------
+
+_PYTHON_TYPES: dict[str, type] = {"number": float, "integer": int, "string": str, "boolean": bool, "object": dict}
+
+
+def _type_hint(schema: Mapping[str, Any]) -> Any:
+    """The Python type hint whose JSON schema (transformers' ``get_json_schema``) has ``schema``'s type."""
+    kind = schema.get("type")
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return Literal[tuple(schema["enum"])]  # type: ignore[misc]
+    if kind == "array":
+        items = schema.get("items")
+        return list[_type_hint(items)] if isinstance(items, Mapping) and items.get("type") else list  # type: ignore[misc]
+    if isinstance(kind, list):
+        hints = tuple(_type_hint({"type": item}) for item in kind)
+        return Union[hints] if len(hints) > 1 else hints[0]  # type: ignore[valid-type]
+    return _PYTHON_TYPES.get(str(kind), str)
+
+
+def _argument_doc(name: str, schema: Mapping[str, Any]) -> str:
+    """One ``Args:`` line: the description and the schema's bounds (an enum is the type hint, a ``Literal``)."""
+    from mentor_env.integrations.session import describe_argument
+
+    return f"    {name}: {describe_argument(name, schema)}"
+
+
+def _tool_method(spec: Mapping[str, Any]) -> Any:
+    """A method named after the tool, with the spec's signature and a Google-style docstring.
+
+    TRL (through transformers' ``get_json_schema``) reads the signature's type
+    hints and the docstring to render the tool for the model. The method itself
+    takes any keyword arguments, so that wrong or missing ones reach the
+    environment's validator and get its error message instead of a Python
+    ``TypeError``.
+    """
+    function = spec["function"]
+    name = str(function["name"])
+    parameters = function.get("parameters", {})
+    properties: Mapping[str, Any] = parameters.get("properties", {})
+    required = set(parameters.get("required", properties))
+
+    def method(self: "MentorToolEnv", **arguments: Any) -> str:
+        return self._call_tool(name, arguments)
+
+    signature_parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    annotations: dict[str, Any] = {}
+    for argument, schema in properties.items():
+        hint = _type_hint(schema)
+        annotations[argument] = hint
+        signature_parameters.append(
+            inspect.Parameter(
+                argument,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=inspect.Parameter.empty if argument in required else None,
+                annotation=hint,
+            )
+        )
+    annotations["return"] = str
+    lines = [str(function.get("description") or name).strip(), ""]
+    if properties:
+        lines += ["Args:"] + [_argument_doc(argument, schema) for argument, schema in properties.items()] + [""]
+    lines += ["Returns:", "    The result as text, or an error message saying what was wrong."]
+    method.__name__ = name
+    method.__qualname__ = f"MentorToolEnv.{name}"
+    method.__doc__ = "\n".join(lines)
+    method.__signature__ = inspect.Signature(signature_parameters, return_annotation=str)  # type: ignore[attr-defined]
+    method.__annotations__ = annotations
+    return method
+
+
+class MentorToolEnv:
+    """One episode of a mentor-env text environment, in the shape TRL's ``environment_factory`` takes.
+
+    Do not build it directly: :func:`environment_factory` makes a subclass per
+    env id whose public methods are the domain's tools. TRL exposes every
+    public method (except ``reset`` and ``get_reward``) as a tool, so this
+    class has no other public method; the per-turn values are properties.
+
+    ``reset(**row)`` starts the episode on the row's ``task_id``; each tool
+    call runs through the environment (:class:`~mentor_env.integrations.session.EpisodeSession`);
+    the reward function of the factory (``factory.reward``) then plays the
+    finished completion, final answer included, through ``env.step``.
+    """
+
+    _env_id: str = ""
+    _reward_mode: str = "mentor"
+    _env_kwargs: Mapping[str, Any] = {}
+
+    def __init__(self) -> None:
+        from mentor_env.integrations.session import EpisodeSession, make_text_env
+
+        self._session = EpisodeSession(make_text_env(self._env_id, self._reward_mode, **dict(self._env_kwargs)))
+        self._scored = False
+
+    def reset(self, **row: Any) -> str | None:
+        """Start an episode on the row's task (TRL passes every dataset column).
+
+        The task is the row's ``task_id`` (``to_hf_dataset`` writes it: split
+        ids, or ``"<domain>-<seed>"`` ids the env generates). A row without a
+        ``prompt`` (TRL's env-owned data) and without a ``task_id`` gets a task
+        the env draws; its question is returned, which TRL appends to the
+        prompt. With a ``prompt``, nothing is returned (the prompt holds the question).
+
+        Raises:
+            ValueError: a ``domain`` column that is not this env's domain, or
+                a ``prompt`` without a ``task_id`` (the env could not know the task).
+        """
+        domain = row.get("domain")
+        own = self._session.env.domain.name
+        if domain is not None and resolve_domain(str(domain)).name != own:
+            raise ValueError(f"the row is of domain {domain!r}; this {self._env_id!r} environment plays {own!r}")
+        task_id = row.get("task_id")
+        if task_id is None and "prompt" in row:
+            raise ValueError(
+                "the row has a prompt but no task_id, so the environment cannot know its task; build the dataset "
+                f"with to_hf_dataset (it writes task_id), or add the column. Columns given: {sorted(row)}"
+            )
+        self._session.reset(task_id=None if task_id is None else str(task_id))
+        self._scored = False
+        if "prompt" in row:
+            return None
+        assert self._session.env.task is not None
+        return self._session.env.task.question
+
+    def get_reward(self) -> float | None:
+        """The episode's return, for TRL's env-owned reward; ``None`` once ``factory.reward`` has paid it.
+
+        TRL calls this with no argument after the rollout, so it cannot see the
+        model's final answer. When the factory's reward function is among the
+        trainer's ``reward_funcs`` it has already played the whole completion
+        and returned the score, and this returns ``None`` (TRL then ignores
+        this column, so the reward is not counted twice). Alone, it scores the
+        calls it ran, one per turn, followed by an empty final turn: an episode
+        without an answer (0.1 in every mode).
+        """
+        if self._scored:
+            return None
+        session = self._session
+        if not session.done:
+            from mentor_env.core.parsing import format_tool_call
+
+            for ran in list(session._ran):
+                if session.done:
+                    break
+                session.play_turn(format_tool_call(ran.name, ran.arguments))
+            if not session.done:
+                session.play_turn("")
+        return session.episode_return
+
+    # --- per-turn values (properties: TRL would expose a method as a tool) ---
+
+    @property
+    def session(self) -> Any:
+        """The :class:`~mentor_env.integrations.session.EpisodeSession` (the env is ``session.env``)."""
+        return self._session
+
+    @property
+    def step_rewards(self) -> list[float]:
+        """This episode's reward per turn, in the env's reward mode (per-turn shaping included in ``dense``)."""
+        return [step.reward for step in self._session.steps]
+
+    @property
+    def episode_return(self) -> float:
+        """The sum of :attr:`step_rewards`."""
+        return self._session.episode_return
+
+    # --- private -------------------------------------------------------------
+
+    def _call_tool(self, name: str, arguments: Mapping[str, Any]) -> str:
+        return self._session.call(name, arguments).shown
+
+    def _finish(self, completion: Any) -> float:
+        value = self._session.finish(completion)
+        self._scored = True
+        return value
+
+
+class EnvReward:
+    """The reward of an :func:`environment_factory` run: each env's return over the executed calls and the final answer.
+
+    TRL passes the rollouts' environments to reward functions
+    (``environments=[...]``, one per completion, in order). For each, this
+    plays the completion's assistant turns through ``env.step`` (the calls the
+    env already ran are not run again) and returns the episode's return in the
+    env's reward mode: what ``gym.make`` gives for the same turns. It logs the
+    mean turns, tool calls, errors, correctness and every mode's return under
+    ``mentor_env/...``. Rows whose environment is not a :class:`MentorToolEnv`
+    get ``None`` (TRL ignores them).
+
+    Args:
+        name: the name TRL logs (``rewards/<name>/mean``).
+    """
+
+    def __init__(self, name: str = "mentor") -> None:
+        self.__name__ = name
+
+    def __repr__(self) -> str:
+        return f"EnvReward(name={self.__name__!r})"
+
+    def __call__(self, completions: Sequence[Any], environments: Sequence[Any] | None = None, **kwargs: Any) -> list[float | None]:
+        if environments is None:
+            raise ValueError(
+                f"the {self.__name__!r} reward needs TRL's environments: pass environment_factory=factory to "
+                "GRPOTrainer (TRL >= 1.16 hands the environments to the reward functions)"
+            )
+        if len(environments) != len(completions):
+            raise ValueError(f"got {len(completions)} completions but {len(environments)} environments")
+        rewards: list[float | None] = []
+        summaries = []
+        for completion, environment in zip(completions, environments):
+            if not isinstance(environment, MentorToolEnv):
+                rewards.append(None)
+                continue
+            rewards.append(environment._finish(completion))
+            summaries.append(environment.session.summary())
+        log_metric = kwargs.get("log_metric")
+        if callable(log_metric) and summaries:
+            for key in summaries[0]:
+                log_metric(f"mentor_env/{key}", sum(summary[key] for summary in summaries) / len(summaries))
+        log_extra = kwargs.get("log_extra")
+        if callable(log_extra):
+            log_extra(
+                "step_rewards",
+                [json.dumps(env.step_rewards) if isinstance(env, MentorToolEnv) else "" for env in environments],
+            )
+        return rewards
+
+
+class MentorEnvFactory:
+    """What :func:`environment_factory` returns: call it for a new environment; ``reward`` is its reward function.
+
+    Attributes:
+        env_class: the generated :class:`MentorToolEnv` subclass (one method per tool).
+        reward: an :class:`EnvReward` named after the reward mode.
+        env_id, reward_mode, env_kwargs: what every environment is made with.
+    """
+
+    def __init__(self, env_id: str, reward_mode: str, env_kwargs: Mapping[str, Any]) -> None:
+        from mentor_env.integrations.session import make_text_env
+
+        probe = make_text_env(env_id, reward_mode, **dict(env_kwargs))  # fail here on a bad id or argument
+        domain = probe.domain
+        probe.runtime.close()
+        methods = {str(spec["function"]["name"]): _tool_method(spec) for spec in probe.runtime.specs}
+        clash = sorted(set(methods) & {"reset", "get_reward", "session", "step_rewards", "episode_return"})
+        if clash:
+            raise ValueError(f"the tools {clash} of {env_id!r} clash with the environment's own methods")
+        class_name = "".join(part.capitalize() for part in domain.name.split("_")) + "ToolEnv"
+        attributes: dict[str, Any] = {
+            "_env_id": env_id,
+            "_reward_mode": reward_mode,
+            "_env_kwargs": dict(env_kwargs),
+            "__doc__": f"{env_id} for TRL's environment_factory: the tools {sorted(methods)}, reward mode {reward_mode!r}.",
+            "__module__": __name__,
+            **methods,
+        }
+        self.env_class: type[MentorToolEnv] = type(class_name, (MentorToolEnv,), attributes)
+        self.env_id = env_id
+        self.reward_mode = reward_mode
+        self.env_kwargs = dict(env_kwargs)
+        self.reward = EnvReward(reward_mode)
+        self.__name__ = class_name
+
+    def __call__(self) -> MentorToolEnv:
+        return self.env_class()
+
+    def __repr__(self) -> str:
+        return f"environment_factory({self.env_id!r}, reward_mode={self.reward_mode!r})"
+
+
+def environment_factory(env_id: str = "mentor/Calc-v0", reward_mode: str = "mentor", **env_kwargs: Any) -> MentorEnvFactory:
+    """An environment factory for ``GRPOTrainer(environment_factory=...)`` over a mentor-env text env.
+
+    Pass the factory and its reward function to the trainer::
+
+        factory = environment_factory("mentor/Calc-v0", reward_mode="mentor")
+        GRPOTrainer(..., environment_factory=factory, reward_funcs=[factory.reward],
+                    train_dataset=to_hf_dataset("calc", "train", tools_in_prompt=False))
+
+    Each rollout gets its own environment. The model's tools are the domain's
+    tools (methods with their real signatures and docstrings); each call runs
+    through the environment (same validation, limits and error text as
+    ``env.step``); ``reset`` takes the row's ``task_id``; ``factory.reward``
+    plays the finished completion, final answer included, through ``env.step``
+    and returns the episode's return in ``reward_mode``, equal to what
+    ``gym.make(env_id, reward_mode=reward_mode, **env_kwargs)`` gives for the
+    same turns. Per-turn rewards stay on each environment (``step_rewards``)
+    and are logged (``mentor_env/...``).
+
+    Args:
+        env_id: a text env id (``mentor/Calc-v0``, ``mentor/Table-v0``, ...).
+        reward_mode: one of :data:`mentor_env.rewards.REWARD_MODES`.
+        env_kwargs: passed to ``gym.make`` (``max_turns``, ``reward_compat``, ...).
+
+    Raises:
+        ValueError: an unknown or non-text env id, or arguments ``gym.make`` refuses.
+    """
+    return MentorEnvFactory(env_id, reward_mode, env_kwargs)

@@ -118,13 +118,17 @@ def verl_row(
     index: int | None = None,
     split: str | None = None,
     tools_in_prompt: bool = True,
+    agent: bool = False,
 ) -> dict[str, Any]:
     """One verl dataset row for ``task``.
 
     ``prompt`` is the system + user chat (the tool specs in the system message
     when ``tools_in_prompt``; verl's tool agent loop renders its own tools, so
     pass False there). ``extra_info`` carries ``teacher_tools``, ``task_id``,
-    ``domain``, ``question``, ``index`` and ``split``.
+    ``domain``, ``question``, ``index`` and ``split``; with ``agent`` also
+    ``tools_kwargs`` (each tool's ``create_kwargs`` holds the ``task_id``) and
+    ``interaction_kwargs``, which verl's tool agent loop hands to
+    :mod:`mentor_env.integrations.verl_agent`'s tools and interaction.
     """
     domain = domain or resolve_domain(task.domain)
     system = domain.system_prompt
@@ -140,6 +144,9 @@ def verl_row(
         extra_info["index"] = index
     if split is not None:
         extra_info["split"] = split
+    if agent:
+        extra_info["tools_kwargs"] = {tool.name: {"create_kwargs": {"task_id": task.id}} for tool in domain.tools}
+        extra_info["interaction_kwargs"] = {"name": "mentor", "task_id": task.id}
     return {
         "data_source": f"{DATA_SOURCE_PREFIX}{task.domain}",
         "prompt": [{"role": "system", "content": system}, {"role": "user", "content": task.question}],
@@ -156,6 +163,7 @@ def to_verl_rows(
     tasks: Sequence[Task] | None = None,
     limit: int | None = None,
     tools_in_prompt: bool = True,
+    agent: bool = False,
 ) -> list[dict[str, Any]]:
     """verl rows (:func:`verl_row`) for a frozen split of ``domain`` (or for ``tasks``)."""
     resolved = resolve_domain(domain)
@@ -163,6 +171,8 @@ def to_verl_rows(
     if limit is not None:
         chosen = chosen[:limit]
     return [
-        verl_row(task, resolved, index=index, split=split if tasks is None else None, tools_in_prompt=tools_in_prompt)
+        verl_row(
+            task, resolved, index=index, split=split if tasks is None else None, tools_in_prompt=tools_in_prompt, agent=agent
+        )
         for index, task in enumerate(chosen)
     ]

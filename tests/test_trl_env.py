@@ -1,0 +1,174 @@
+"""environment_factory: TRL's GRPOTrainer drives mentor-env episodes, and its reward is gym.make's."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import gymnasium as gym
+import pytest
+
+from mentor_env.core.messages import render_assistant_text
+from mentor_env.integrations import warm_start_path
+from mentor_env.integrations.trl import EnvReward, MentorToolEnv, environment_factory
+
+from tests.conftest import call
+
+try:
+    import datasets  # noqa: F401
+    import trl  # noqa: F401
+
+    MISSING = ""
+except ImportError as exc:
+    MISSING = f"the TRL integration needs the trl and datasets packages: pip install 'mentor-env[trl]' ({exc})"
+needs_trl = pytest.mark.skipif(bool(MISSING), reason=MISSING)
+
+
+def gym_return(env_id: str, task_id: str, completion: list[dict], **kwargs) -> tuple[float, list[str]]:
+    """Play the completion's assistant turns through gym.make; the return and the tool results it gave.
+
+    The results leave out parse errors: TRL does not run (or answer) a call block it could not parse.
+    """
+    env = gym.make(env_id, **kwargs)
+    env.reset(seed=0, options={"task_id": task_id})
+    total, results, done = 0.0, [], False
+    for message in completion:
+        if message["role"] != "assistant" or done:
+            continue
+        _, reward, terminated, truncated, info = env.step(render_assistant_text(message))
+        total += reward
+        # A block TRL's parser could not read stays in the message text: TRL ran nothing for it, the env says why.
+        results += [r.shown for r in env.unwrapped.trajectory.turns[-1].results if r.error_category != "parse_error"]
+        done = terminated or truncated
+    env.close()
+    return (round(total, 10) if done else 0.0), results
+
+
+def test_tools_are_methods_with_real_signatures_and_docstrings():
+    from transformers.utils import get_json_schema
+
+    factory = environment_factory("mentor/Calc-v0")
+    env = factory()
+    assert isinstance(env, MentorToolEnv) and type(env).__name__ == "CalcToolEnv"
+    public = sorted(name for name, _ in inspect.getmembers(type(env), predicate=inspect.isfunction) if not name.startswith("_"))
+    tools = {spec["function"]["name"]: spec["function"] for spec in env.session.env.runtime.specs}
+    assert public == sorted([*tools, "reset", "get_reward"])  # what TRL turns into tools: the domain's, nothing else
+    schema = get_json_schema(env.round_number)["function"]
+    assert schema["name"] == "round_number" and schema["description"] == tools["round_number"]["description"]
+    assert schema["parameters"]["required"] == ["x"]
+    assert schema["parameters"]["properties"]["decimals"]["type"] == "integer"
+    assert "at most 10" in schema["parameters"]["properties"]["decimals"]["description"]
+    assert str(inspect.signature(env.add)) == "(*, a: float, b: float) -> str"
+    units = environment_factory("mentor/Units-v0")()
+    unit = get_json_schema(units.convert)["function"]["parameters"]["properties"]["from_unit"]
+    assert unit["type"] == "string" and "km" in unit["enum"]
+
+
+def test_calls_run_through_the_env_and_the_reward_equals_gym_make():
+    factory = environment_factory("mentor/Calc-v0", reward_mode="dense", max_turns=4)
+    env = factory()
+    assert env.reset(task_id="calc-0", prompt=[{"role": "user", "content": "..."}]) is None
+    task = env.session.env.task
+    # The env's errors, not Python's: a missing argument, an unknown one, a bad type.
+    assert env.add(a=2).startswith("Error (invalid_args): 'b' is a required property")
+    assert "'c' was unexpected" in env.add(a=1, b=2, c=3)
+    assert env.divide(a=1, b=0).startswith("Error (execution_error)")
+    completion = []
+    for message in task.teacher.messages[2:]:
+        if message["role"] == "assistant":
+            for tool_call in message.get("tool_calls", []):
+                getattr(env, tool_call["function"]["name"])(**tool_call["function"]["arguments"])
+        completion.append(dict(message))
+    reward = factory.reward(completions=[completion], environments=[env])
+    expected, _ = gym_return("mentor/Calc-v0", "calc-0", completion, reward_mode="dense", max_turns=4)
+    assert reward == [pytest.approx(expected)] and expected == pytest.approx(1.1)
+    assert len(env.step_rewards) == len(task.teacher.tool_names)  # one reward per turn, the shaping per turn
+    assert env.step_rewards[0] > 0 and sum(env.step_rewards) == pytest.approx(1.1)
+    assert env.get_reward() is None  # already paid through factory.reward
+
+
+def test_reset_and_rewards_edge_cases():
+    factory = environment_factory("mentor/Calc-v0", reward_mode="mentor", max_turns=2)
+    env = factory()
+    question = env.reset()  # TRL without a dataset: the env draws the task and returns its question
+    assert question == env.session.env.task.question
+    with pytest.raises(ValueError, match="has a prompt but no task_id"):
+        env.reset(prompt=[])
+    with pytest.raises(ValueError, match="this 'mentor/Calc-v0' environment plays 'calc'"):
+        env.reset(task_id="units-1", domain="units")
+    env.reset(task_id="calc-1", prompt=[])
+    cut = [{"role": "assistant", "content": call("add", a=1, b=2)}, {"role": "tool", "content": "3"}] * 3
+    assert factory.reward(completions=[cut], environments=[env]) == [0.0]  # the turn budget ran out: truncated
+    env.reset(task_id="calc-1", prompt=[])
+    still_calling = [{"role": "assistant", "content": call("add", a=1, b=2)}]  # TRL's tool budget cut it
+    assert factory.reward(completions=[still_calling], environments=[env]) == [0.0]
+    alone = factory()
+    alone.reset(task_id="calc-1", prompt=[])
+    alone.add(a=1, b=2)
+    assert alone.get_reward() == pytest.approx(0.1)  # get_reward alone never sees an answer
+    with pytest.raises(ValueError, match="needs TRL's environments"):
+        EnvReward()(completions=[still_calling])
+    with pytest.raises(ValueError, match="unknown env id"):
+        environment_factory("mentor/Algebra-v0")
+    with pytest.raises(ValueError, match="not a text tool-use env"):
+        environment_factory("mentor/Calc-Structured-v0")
+
+
+def test_warm_start_path_is_the_committed_checkpoint():
+    path = warm_start_path()
+    assert path.endswith("agents/checkpoints/tiny-calc-sft") and json.loads(open(f"{path}/config.json").read())
+
+
+@needs_trl
+def test_grpo_trainer_with_environment_factory_gets_gym_makes_reward(tmp_path):
+    """A real GRPOTrainer, the committed warm start sampling, two steps on CPU."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from mentor_env.integrations.trl import add_hermes_response_template, to_hf_dataset
+
+    torch.set_num_threads(1)
+    factory = environment_factory("mentor/Calc-v0", reward_mode="mentor")
+    seen = []
+
+    def spy(completions, environments, **kwargs):
+        rewards = factory.reward(completions=completions, environments=environments, **kwargs)
+        seen.append((completions, kwargs["task_id"], rewards, [list(env.step_rewards) for env in environments]))
+        return rewards
+
+    spy.__name__ = "mentor"
+    path = warm_start_path()
+    tokenizer = add_hermes_response_template(AutoTokenizer.from_pretrained(path))
+    trainer = GRPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(path),
+        reward_funcs=[spy],
+        args=GRPOConfig(
+            output_dir=str(tmp_path / "grpo"), max_steps=2, num_generations=2, per_device_train_batch_size=4,
+            max_completion_length=96, max_tool_calling_iterations=4, use_cpu=True, bf16=False, report_to="none",
+            logging_steps=1, save_strategy="no", seed=0,
+        ),
+        train_dataset=to_hf_dataset("calc", "train", limit=8, tools_in_prompt=False),
+        processing_class=tokenizer,
+        environment_factory=factory,
+    )
+    trainer.train()
+
+    assert trainer.state.global_step == 2
+    logs = [entry for entry in trainer.state.log_history if "rewards/mentor/mean" in entry]
+    assert len(logs) == 2 and all(entry["tools/call_frequency"] > 0 for entry in logs)
+    assert all("mentor_env/turns" in entry for entry in logs)
+    calls = 0
+    for completions, task_ids, rewards, step_rewards in seen:
+        for completion, task_id, reward, steps in zip(completions, task_ids, rewards, step_rewards):
+            expected, env_results = gym_return("mentor/Calc-v0", task_id, completion, reward_mode="mentor")
+            assert reward == pytest.approx(expected), (task_id, completion)
+            assert sum(steps) == pytest.approx(reward)
+            # What the model read after each call is what gym.make's env answers.
+            # (TRL drops the results of a last turn that would overrun max_completion_length; the env ran them.)
+            trl_results = [m["content"] for m in completion if m["role"] == "tool"]
+            assert trl_results == env_results[: len(trl_results)]
+            if not completion[-1].get("tool_calls"):
+                assert trl_results == env_results
+            calls += len(trl_results)
+    assert calls > 0
