@@ -67,9 +67,9 @@ from gymnasium.utils import seeding
 import mentor_env  # noqa: F401  (registers the ids)
 from benchmarks.reporting import machine
 from mentor_env import rewards as R
+from mentor_env.core.files import write_text_atomically
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.parsing import format_tool_call
-from mentor_env.core.files import write_text_atomically
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolRuntime, compile_fast_check, format_value

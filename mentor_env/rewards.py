@@ -81,7 +81,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from mentor_env.core.parsing import LiteralReading, ParsedTurn, ToolCallParser
+from mentor_env.core.parsing import ParsedTurn, ToolCallParser
 
 TERMINAL_MODES = ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1")
 REWARD_MODES = TERMINAL_MODES + ("dense",)

@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 
 from mentor_env.core.tools import ToolRuntime
-from mentor_env.domains.answers import numbers_match as judge, parse_number
+from mentor_env.domains.answers import numbers_match as judge
+from mentor_env.domains.answers import parse_number
 from mentor_env.domains.calc import TOOL_NAMES, TOOLS, CalcDomain
 
 runtime = ToolRuntime(TOOLS)

@@ -27,7 +27,6 @@ from mentor_env.integrations.verl import compute_score
 from mentor_env.registration import DOMAIN_ENV_IDS
 from mentor_env.rewards import TERMINAL_MODES, check_compat
 from mentor_env.scoring import completion_outcome, score_completion, score_details
-
 from tests.conftest import SMALL_TASK, call, play
 
 NO_MATCH = 0.7999999999999999  # 0.7 + (0.0 + 0.1), and 0.7 + 0.1 in mentor_nomatch: the published sums, unrounded

@@ -22,7 +22,8 @@ from typing import Any
 
 import gymnasium as gym
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mentor_env.core.tools import ERROR_CATEGORIES, Tool, ToolRuntime
 from mentor_env.domains.calc import TOOL_NAMES

@@ -25,7 +25,6 @@ from mentor_env.scoring import (
     score_task,
     teacher_tool_names,
 )
-
 from tests.conftest import SMALL_TASK, call
 
 TEACHER = ["add", "multiply"]  # (2 + 3) × 4 = 20

@@ -20,6 +20,7 @@ import pytest
 
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.tools import ToolRuntime
+from mentor_env.domains.calc import TOOLS as CALC_TOOLS
 from mentor_env.domains.table import (
     MAX_SQL_CHARS,
     MAX_VALUE_BYTES,
@@ -31,7 +32,6 @@ from mentor_env.domains.table import (
     TableDomain,
     database,
 )
-from mentor_env.domains.calc import TOOLS as CALC_TOOLS
 from tests.conftest import assert_teacher_solved, call, replay_teacher
 
 runtime = ToolRuntime(TOOLS)

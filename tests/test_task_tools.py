@@ -9,7 +9,7 @@ import pytest
 
 from mentor_env.core.domain import EpisodeJudgeDomain, TaskToolsDomain
 from mentor_env.core.env import ToolUseEnv
-from mentor_env.core.task import TeacherCall, TeacherTrajectory, Task
+from mentor_env.core.task import Task, TeacherCall, TeacherTrajectory
 from mentor_env.core.tools import Tool, object_schema
 from mentor_env.domains.calc import CalcDomain
 from tests.conftest import call

@@ -77,8 +77,8 @@ class ScriptedAttempts:
 
 
 def test_lm_teacher_keeps_the_correct_attempt_with_fewest_calls():
-    from tests.conftest import SMALL_TASK
     from mentor_env.core.task import Task
+    from tests.conftest import SMALL_TASK
 
     task = Task.from_dict(SMALL_TASK)
     teacher = LMTeacher(ScriptedAttempts(), "mentor/Calc-v0", attempts=4, batch_size=2, source="lm:fake")

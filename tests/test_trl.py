@@ -11,8 +11,8 @@ from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.splits import load_split
 from mentor_env.domains import get_domain
 from mentor_env.integrations.trl import (
-    REWARD_FUNCS,
     HERMES_RESPONSE_TEMPLATE,
+    REWARD_FUNCS,
     MentorReward,
     add_hermes_response_template,
     mentor_reward,
@@ -21,7 +21,6 @@ from mentor_env.integrations.trl import (
     trl_tools,
 )
 from mentor_env.scoring import score_completion
-
 from tests.conftest import call
 
 try:

@@ -11,7 +11,6 @@ import pytest
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.integrations import warm_start_path
 from mentor_env.integrations.trl import EnvReward, MentorToolEnv, environment_factory
-
 from tests.conftest import call
 
 try:

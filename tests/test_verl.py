@@ -137,7 +137,7 @@ def test_loads_the_way_verl_loads_a_custom_reward_file():
     spec = importlib.util.spec_from_file_location("custom_module", module.__file__)
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)
-    fn = functools.partial(getattr(loaded, "compute_score"), reward_mode="sparse")
+    fn = functools.partial(loaded.compute_score, reward_mode="sparse")
     row, task = ROWS[0], TASKS[0]
     result = fn(data_source=row["data_source"], solution_str=teacher_text(task), ground_truth=task.answer, extra_info=row["extra_info"])
     assert result["score"] == 1.0 and result["mentor"] == pytest.approx(1.1)

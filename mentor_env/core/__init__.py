@@ -3,7 +3,7 @@
 from mentor_env.core.domain import Domain
 from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.parsing import HermesParser, ParsedCall, ParsedTurn, ToolCallParser
-from mentor_env.core.task import TeacherCall, TeacherTrajectory, Task
+from mentor_env.core.task import Task, TeacherCall, TeacherTrajectory
 from mentor_env.core.tools import Tool, ToolError, ToolResult, ToolRuntime
 from mentor_env.core.trajectory import Trajectory, Turn
 

@@ -67,7 +67,7 @@ from typing import Any, Iterable
 
 from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.messages import assistant_message, system_message, tool_message, user_message
-from mentor_env.core.task import TeacherTrajectory, Task
+from mentor_env.core.task import Task, TeacherTrajectory
 from mentor_env.core.tools import Tool
 from mentor_env.core.trajectory import Trajectory
 

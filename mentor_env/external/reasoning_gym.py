@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from mentor_env.core.splits import tasks_dir, to_jsonl, write_text_atomically
-from mentor_env.core.task import TeacherTrajectory, Task
+from mentor_env.core.task import Task, TeacherTrajectory
 
 SPLIT = "ood-reasoning-gym"
 TASKS_PER_DATASET = 100
