@@ -57,7 +57,7 @@ import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import gymnasium as gym
 import jsonschema
@@ -234,6 +234,41 @@ class TeacherFloor:
         return "", mentor - self.potential
 
 
+def play_env(env: gym.Env, actions: Sequence[str]) -> tuple[list[tuple[str, float]], float, dict[str, Any]]:
+    """Step ``env`` through ``actions`` until the episode ends.
+
+    Returns ``(observation, teacher_reward)`` per step, the seconds spent in
+    ``env.step`` and the last step's info.
+    """
+    expected: list[tuple[str, float]] = []
+    spent, info = 0.0, {}
+    for action in actions:
+        start = time.perf_counter()
+        observation, _, terminated, truncated, info = env.step(action)
+        spent += time.perf_counter() - start
+        expected.append((observation, info["teacher_reward"]))
+        if terminated or truncated:
+            break
+    return expected, spent, info
+
+
+def matching_steps(
+    expected: Sequence[tuple[str, float]], floor_runs: Iterable[Sequence[tuple[str, float]]]
+) -> tuple[int, int]:
+    """``(floor steps equal to the env's, floor steps compared)`` over the floors' runs of one episode.
+
+    A step is equal when its observation is and its reward is within 1e-9; a
+    length difference counts as that many different steps.
+    """
+    equal = compared = 0
+    for steps in floor_runs:
+        for (observation, reward), (floor_observation, floor_reward) in zip(expected, steps):
+            equal += floor_observation == observation and abs(floor_reward - reward) <= 1e-9
+            compared += 1
+        compared += abs(len(steps) - len(expected))
+    return equal, compared
+
+
 def measure_teacher_steps(domain: str, tasks: Sequence[Task], settings: Settings) -> dict[str, Any]:
     """Whole teacher episodes over the split, each played by the env then by the floor.
 
@@ -254,17 +289,6 @@ def measure_teacher_steps(domain: str, tasks: Sequence[Task], settings: Settings
 
     rounds = [0]
 
-    def play_env(actions: list[str]) -> tuple[list[tuple[str, float]], float, dict[str, Any]]:
-        expected, spent, info = [], 0.0, {}
-        for action in actions:
-            start = time.perf_counter()
-            observation, _, terminated, truncated, info = env.step(action)
-            spent += time.perf_counter() - start
-            expected.append((observation, info["teacher_reward"]))
-            if terminated or truncated:
-                break
-        return expected, spent, info
-
     def play_floor(check: str, task: Task, actions: list[str]) -> list[tuple[str, float]]:
         floor, results = floors[check], []
         floor.start(task)
@@ -281,18 +305,16 @@ def measure_teacher_steps(domain: str, tasks: Sequence[Task], settings: Settings
         # Alternate who goes first: the second to run a query meets SQLite's caches warm.
         rounds[0] += 1
         if rounds[0] % 2:
-            expected, spent, info = play_env(actions)
+            expected, spent, info = play_env(env, actions)
             results = {check: play_floor(check, task, actions) for check in floors}
         else:
             results = {check: play_floor(check, task, actions) for check in floors}
-            expected, spent, info = play_env(actions)
+            expected, spent, info = play_env(env, actions)
         solved[0] += info["reward_components"]["correct"] == 1.0
         solved[1] += 1
-        for steps in results.values():
-            for (observation, reward), (floor_observation, floor_reward) in zip(expected, steps):
-                same[0] += floor_observation == observation and abs(floor_reward - reward) <= 1e-9
-                same[1] += 1
-            same[1] += abs(len(steps) - len(expected))  # a length difference counts as different steps
+        equal, compared = matching_steps(expected, results.values())
+        same[0] += equal
+        same[1] += compared
         return len(expected), spent
 
     for _ in range(settings.warmup):
