@@ -148,6 +148,19 @@ def tiny_policy() -> Any:
     return HFChatPolicy(model, tokenizer, max_new_tokens=64, temperature=0.0, stop_at_tool_call=False)
 
 
+def make_policy(
+    name: str, tasks: Sequence[Task], tools_of: dict[str, list[dict[str, Any]]], seed: int, tiny: Any
+) -> Any:
+    """The policy ``name`` (``gold``, ``random`` or ``tiny``) for one set's tasks; the caller builds ``tiny`` once."""
+    if name == "gold":
+        return GoldPolicy(tasks, tools_of)
+    if name == "random":
+        return RandomPolicy(seed)
+    if name == "tiny":
+        return tiny
+    raise KeyError(name)
+
+
 def run(bfcl_n: int, rg_n: int, max_turns: int, policies: Sequence[str], seed: int = 0) -> dict[str, Any]:
     chosen = sets(bfcl_n, rg_n)
     results: dict[str, dict[str, Any]] = {name: {} for name in policies}
@@ -156,7 +169,7 @@ def run(bfcl_n: int, rg_n: int, max_turns: int, policies: Sequence[str], seed: i
     for entry in chosen:
         tasks, tools_of = _tasks_and_tools(entry)
         for name in policies:
-            policy = {"gold": lambda: GoldPolicy(tasks, tools_of), "random": lambda: RandomPolicy(seed), "tiny": lambda: tiny}[name]()
+            policy = make_policy(name, tasks, tools_of, seed, tiny)
             started = time.perf_counter()
             metrics = evaluate(
                 policy,

@@ -45,6 +45,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,7 @@ async def throughput(server: Server, count: int, seconds: float) -> dict[str, An
         seed = index * 100_000
         while time.monotonic() < stop_at:
             try:
-                for request in (lambda: client.reset(seed=seed), lambda: client.step(CALL), lambda: client.step("\\boxed{5}")):
+                for request in (partial(client.reset, seed=seed), partial(client.step, CALL), partial(client.step, "\\boxed{5}")):
                     started = time.monotonic()
                     await request()
                     latencies.append(time.monotonic() - started)
