@@ -385,14 +385,30 @@ def _compile_object(schema: Mapping[str, Any]) -> _FastCheck | None:
         return None
     if type(extra) is not bool or not all(isinstance(name, str) for name in (*properties, *required)):
         return None
+    checks = _compile_properties(properties)
+    if checks is None:
+        return None
+    return _object_check(checks, tuple(required), closed=extra is False)
+
+
+def _compile_properties(properties: Mapping[str, Any]) -> dict[str, _FastCheck] | None:
+    """Each property's fast check, in order; ``None`` when one of them has none."""
     checks: dict[str, _FastCheck] = {}
     for name, subschema in properties.items():
         check = compile_fast_check(subschema)
         if check is None:
             return None
         checks[name] = check
-    required_names = tuple(required)
-    closed = extra is False
+    return checks
+
+
+def _object_check(checks: Mapping[str, _FastCheck], required_names: tuple[str, ...], closed: bool) -> _FastCheck:
+    """The fast check of an object schema.
+
+    A value passes when it is a dict holding every name in ``required_names``,
+    with string keys, each known key's item passing its check in ``checks``,
+    and no unknown key when ``closed``.
+    """
 
     def check_object(value: Any) -> bool:
         if type(value) is not dict:
