@@ -305,44 +305,65 @@ def _random_tree_with(rng: random.Random, n_ops: int, decimals: bool, high: int 
 def random_tree(rng: random.Random, n_ops: int, decimals: bool, high: int | None = None) -> Node:
     """A random expression needing ``n_ops`` tool operations, leaves up to ``high``."""
     high = high or (20 if n_ops <= 2 else 99)
+    return flatten_sums(_RandomTree(rng, decimals, high).build(n_ops))
 
-    def number() -> int | float:
-        if decimals and rng.random() < 0.3:
-            return round(rng.randint(1, high * 10) / 10, 1)
-        return rng.randint(2, high)
 
-    def build(ops: int) -> Node:
+_KINDS = ("add", "subtract", "multiply", "divide", "sum_numbers", "unary", "power", "modulo")
+
+
+class _RandomTree:
+    """Draws the nodes of :func:`random_tree` from ``rng``, in the order the draws are made."""
+
+    def __init__(self, rng: random.Random, decimals: bool, high: int) -> None:
+        self.rng, self.decimals, self.high = rng, decimals, high
+
+    def number(self) -> int | float:
+        """A leaf value: up to ``high``, with one decimal 30% of the time when ``decimals``."""
+        if self.decimals and self.rng.random() < 0.3:
+            return round(self.rng.randint(1, self.high * 10) / 10, 1)
+        return self.rng.randint(2, self.high)
+
+    def build(self, ops: int) -> Node:
+        """A tree needing ``ops`` operations (before sums are merged)."""
+        rng = self.rng
         if ops == 0:
-            return leaf(number())
+            return leaf(self.number())
         if ops == 1 and rng.random() < 0.1:
             root = rng.randint(2, 25)
             return op("sqrt", leaf(root * root))
-        kind = rng.choices(
-            ("add", "subtract", "multiply", "divide", "sum_numbers", "unary", "power", "modulo"),
-            weights=(4, 4, 4, 3, 2, 2 if ops >= 2 else 0, 1, 1),
-        )[0]
+        kind = rng.choices(_KINDS, weights=(4, 4, 4, 3, 2, 2 if ops >= 2 else 0, 1, 1))[0]
         rest = ops - 1
         if kind == "unary":
-            name = rng.choice(_UNARY)
-            if name == "abs_value":
-                child = op("subtract", build(rest - 1), leaf(number() + high)) if rest >= 1 else leaf(number())
-            else:
-                child = op("divide", build(rest - 1), leaf(rng.randint(3, 9)))
-            return op(name, child, decimals=rng.choice((1, 2)) if name == "round_number" else 0)
+            return self.unary(rest)
         if kind == "power":
-            return op("power", build(rest) if rest else leaf(rng.randint(2, 12)), leaf(rng.choice((2, 2, 3))))
+            return op("power", self.build(rest) if rest else leaf(rng.randint(2, 12)), leaf(rng.choice((2, 2, 3))))
         if kind == "modulo":
-            return op("modulo", build(rest), leaf(rng.randint(3, 12)))
+            return op("modulo", self.build(rest), leaf(rng.randint(3, 12)))
         if kind == "sum_numbers":
-            terms = rng.randint(3, 5)
-            split = [0] * terms
-            for _ in range(rest):
-                split[rng.randrange(terms)] += 1
-            return op("sum_numbers", *(build(k) for k in split))
+            return self.sum_numbers(rest)
         left = rng.randint(0, rest)
-        return op(kind, build(left), build(rest - left))
+        return op(kind, self.build(left), self.build(rest - left))
 
-    return flatten_sums(build(n_ops))
+    def unary(self, rest: int) -> Node:
+        """``floor``, ``ceil``, ``round_number`` or ``abs_value`` of a child needing ``rest`` operations."""
+        rng = self.rng
+        name = rng.choice(_UNARY)
+        if name == "abs_value" and rest >= 1:
+            child = op("subtract", self.build(rest - 1), leaf(self.number() + self.high))
+        elif name == "abs_value":
+            child = leaf(self.number())
+        else:
+            child = op("divide", self.build(rest - 1), leaf(rng.randint(3, 9)))
+        return op(name, child, decimals=rng.choice((1, 2)) if name == "round_number" else 0)
+
+    def sum_numbers(self, rest: int) -> Node:
+        """``sum_numbers`` of 3 to 5 terms sharing ``rest`` operations at random."""
+        rng = self.rng
+        terms = rng.randint(3, 5)
+        split = [0] * terms
+        for _ in range(rest):
+            split[rng.randrange(terms)] += 1
+        return op("sum_numbers", *(self.build(k) for k in split))
 
 
 def draw_question(rng: random.Random, level: int, ood: bool) -> tuple[str, Node, str]:
