@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, Generator
 
 from mentor_env.core.tools import ToolResult
 from mentor_env.domains.lookup.corpus import read_fact
@@ -63,6 +64,13 @@ def solve(plan: Plan) -> TeacherPlan:
     is read at once; otherwise it searches for the name first. Every id read
     comes from a search result the teacher received.
     """
+    kept = yield from _follow_chains(plan)
+    answer = yield from _combine(plan, kept)
+    yield TeacherTurn(f"The answer is \\boxed{{{answer}}}.")
+
+
+def _follow_chains(plan: Plan) -> Generator[TeacherTurn, list[ToolResult], list[list[str]]]:
+    """The lookup turns of :func:`solve`; returns the facts each chain kept, in order."""
     current = [chain.start for chain in plan.chains]
     step = [0] * len(plan.chains)
     kept: list[list[str]] = [[] for _ in plan.chains]
@@ -70,20 +78,12 @@ def solve(plan: Plan) -> TeacherPlan:
     while True:
         active = [i for i, chain in enumerate(plan.chains) if step[i] < len(chain.hops)]
         if not active:
-            break
-        calls = [
-            ("get_document", {"doc_id": seen[current[i]]})
-            if current[i] in seen
-            else ("search", {"query": current[i], "k": TEACHER_K})
-            for i in active
-        ]
+            return kept
+        calls = [_next_call(current[i], seen) for i in active]
         results: list[ToolResult] = yield TeacherTurn("", calls)
         for i, (tool, _), result in zip(active, calls, results):
             if tool == "search":
-                for doc_id, title in _SEARCH_HIT.findall(result.content):
-                    seen.setdefault(title, doc_id)
-                if current[i] not in seen:
-                    raise TeacherFailed(f"{current[i]!r} is not among the search hits: {result.content[:300]!r}")
+                _note_hits(result, current[i], seen)
                 continue
             hop = plan.chains[i].hops[step[i]]
             text = result.content.split("\n", 1)[1]
@@ -92,32 +92,51 @@ def solve(plan: Plan) -> TeacherPlan:
                 current[i] = read_fact(hop.kind, hop.follow, text)
             step[i] += 1
 
+
+def _next_call(name: str, seen: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Read ``name``'s document when a search hit has shown its doc id, else search for ``name``."""
+    if name in seen:
+        return ("get_document", {"doc_id": seen[name]})
+    return ("search", {"query": name, "k": TEACHER_K})
+
+
+def _note_hits(result: ToolResult, name: str, seen: dict[str, str]) -> None:
+    """Add a search result's hits to ``seen`` (a title keeps its first doc id); fail unless ``name`` is one."""
+    for doc_id, title in _SEARCH_HIT.findall(result.content):
+        seen.setdefault(title, doc_id)
+    if name not in seen:
+        raise TeacherFailed(f"{name!r} is not among the search hits: {result.content[:300]!r}")
+
+
+def _combine(plan: Plan, kept: list[list[str]]) -> Generator[TeacherTurn, list[ToolResult], str]:
+    """The answer from the kept facts, with the arithmetic turns ``plan.combine`` needs."""
     facts = [fact for chain_facts in kept for fact in chain_facts]
     numbers = [read_number(fact) for fact in facts] if plan.combine != "value" else []
     if plan.combine == "value":
-        answer = facts[0]
-    elif plan.combine in ("smallest", "largest"):
+        return facts[0]
+    if plan.combine in ("smallest", "largest"):
         # Each chain keeps one fact; the answer is the name of the chain whose fact wins.
         firsts = [read_number(chain_facts[0]) for chain_facts in kept]
         pick = min if plan.combine == "smallest" else max
-        answer = plan.chains[firsts.index(pick(firsts))].start
-    else:
-        if plan.combine == "difference":
-            call = ("subtract", {"a": max(numbers), "b": min(numbers)})
-        elif plan.combine == "sum":
-            if len(numbers) == 2:
-                call = ("add", {"a": numbers[0], "b": numbers[1]})
-            else:
-                call = ("sum_numbers", {"numbers": numbers})
-        elif plan.combine == "times":
-            call = ("multiply", {"a": plan.factor, "b": numbers[0]})
-        elif plan.combine == "average":
-            call = ("add", {"a": numbers[0], "b": numbers[1]})
-        else:
-            raise ValueError(f"unknown combine {plan.combine!r}")
-        results = yield TeacherTurn("", [call])
+        return plan.chains[firsts.index(pick(firsts))].start
+    results = yield TeacherTurn("", [_arithmetic_call(plan, numbers)])
+    answer = results[0].content
+    if plan.combine == "average":
+        results = yield TeacherTurn("", [("divide", {"a": read_number(answer), "b": len(numbers)})])
         answer = results[0].content
-        if plan.combine == "average":
-            results = yield TeacherTurn("", [("divide", {"a": read_number(answer), "b": len(numbers)})])
-            answer = results[0].content
-    yield TeacherTurn(f"The answer is \\boxed{{{answer}}}.")
+    return answer
+
+
+def _arithmetic_call(plan: Plan, numbers: list[int | float]) -> tuple[str, dict[str, Any]]:
+    """The calculator call that combines the kept numbers (the first of two for ``average``)."""
+    if plan.combine == "difference":
+        return ("subtract", {"a": max(numbers), "b": min(numbers)})
+    if plan.combine == "sum" and len(numbers) == 2:
+        return ("add", {"a": numbers[0], "b": numbers[1]})
+    if plan.combine == "sum":
+        return ("sum_numbers", {"numbers": numbers})
+    if plan.combine == "times":
+        return ("multiply", {"a": plan.factor, "b": numbers[0]})
+    if plan.combine == "average":
+        return ("add", {"a": numbers[0], "b": numbers[1]})
+    raise ValueError(f"unknown combine {plan.combine!r}")
