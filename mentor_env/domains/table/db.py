@@ -210,17 +210,35 @@ def _person_names(rng: random.Random, count: int) -> list[str]:
     return rng.sample(pairs, count)
 
 
-def build_rows(seed: int = DB_SEED) -> dict[str, list[tuple[Any, ...]]]:
+# Each table's rows, by table name.
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+def build_rows(seed: int = DB_SEED) -> Rows:
     """Every table's rows, drawn from ``seed`` (pure Python, no SQLite involved)."""
     rng = random.Random(seed)
-    rows: dict[str, list[tuple[Any, ...]]] = {spec.name: [] for spec in TABLE_SPECS}
+    rows: Rows = {spec.name: [] for spec in TABLE_SPECS}
     people = _person_names(rng, 200)
+    # The families draw from ``rng`` one after the other, in this order.
+    _add_customers(rng, rows, people[:80])
+    prices = _add_products(rng, rows)
+    _add_orders(rng, rows, prices)
+    bases, hired = _add_employees(rng, rows, people[80:200])
+    _add_salaries(rng, rows, bases, hired)
+    _add_inventory(rng, rows)
+    return rows
 
-    # Orders family. Unequal weights make "which ... the most" questions rarely tie.
+
+def _add_customers(rng: random.Random, rows: Rows, names: list[str]) -> None:
+    """One customer per name. Unequal city weights make "which ... the most" questions rarely tie."""
     city_weights = [rng.uniform(0.5, 2.0) for _ in CITIES]
-    for customer_id, name in enumerate(people[:80], start=1):
+    for customer_id, name in enumerate(names, start=1):
         city = rng.choices(CITIES, city_weights)[0]
         rows["customers"].append((customer_id, name, city, rng.choice(SIGNUP_YEARS)))
+
+
+def _add_products(rng: random.Random, rows: Rows) -> list[float]:
+    """:data:`PRODUCTS_PER_CATEGORY` products per category; returns their prices by product id - 1."""
     prices: list[float] = []
     for category, (nouns, (low, high)) in CATEGORIES.items():
         names = rng.sample([f"{adjective} {noun}" for adjective in ADJECTIVES for noun in nouns], PRODUCTS_PER_CATEGORY)
@@ -228,6 +246,11 @@ def build_rows(seed: int = DB_SEED) -> dict[str, list[tuple[Any, ...]]]:
             price = round(rng.uniform(low, high), 2)
             prices.append(price)
             rows["products"].append((len(rows["products"]) + 1, name, category, price))
+    return prices
+
+
+def _add_orders(rng: random.Random, rows: Rows, prices: list[float]) -> None:
+    """900 orders over :data:`ORDER_YEARS` by the 80 customers, with their items at ``prices`` or 10% off."""
     activity = [rng.uniform(0.3, 3.0) for _ in range(80)]
     first_day = date(ORDER_YEARS[0], 1, 1)
     days = (date(ORDER_YEARS[-1] + 1, 1, 1) - first_day).days
@@ -241,13 +264,18 @@ def build_rows(seed: int = DB_SEED) -> dict[str, list[tuple[Any, ...]]]:
             unit_price = price if rng.random() < 0.8 else round(price * 0.9, 2)
             rows["order_items"].append((order_id, product_id, rng.randint(1, 6), unit_price))
 
-    # Employees family: employee i (1..8) manages department i.
+
+def _add_employees(rng: random.Random, rows: Rows, names: list[str]) -> tuple[dict[int, int], dict[int, int]]:
+    """The departments and one employee per name: employee i (1..8) manages department i.
+
+    Returns each employee's base salary and hire year, by employee id.
+    """
     for department_id, (name, city, budget) in enumerate(DEPARTMENTS, start=1):
         rows["departments"].append((department_id, name, city, budget))
     department_weights = [rng.uniform(0.6, 2.0) for _ in DEPARTMENTS]
     bases: dict[int, int] = {}
     hired: dict[int, int] = {}
-    for employee_id, name in enumerate(people[80:200], start=1):
+    for employee_id, name in enumerate(names, start=1):
         if employee_id <= len(DEPARTMENTS):
             department_id, title, manager_id = employee_id, MANAGER_TITLE, None
             hire_year, bases[employee_id] = rng.randint(2010, 2017), MANAGER_BASE
@@ -257,6 +285,11 @@ def build_rows(seed: int = DB_SEED) -> dict[str, list[tuple[Any, ...]]]:
             manager_id, hire_year, bases[employee_id] = department_id, rng.choice(HIRE_YEARS), TITLES[title]
         hired[employee_id] = hire_year
         rows["employees"].append((employee_id, name, department_id, title, hire_year, manager_id))
+    return bases, hired
+
+
+def _add_salaries(rng: random.Random, rows: Rows, bases: dict[int, int], hired: dict[int, int]) -> None:
+    """Each employee's salary in every year of :data:`SALARY_YEARS` from their hire year, with yearly raises."""
     for employee_id, base in bases.items():
         amount = round(base * rng.uniform(0.85, 1.2), -2)
         for year in SALARY_YEARS:
@@ -264,7 +297,9 @@ def build_rows(seed: int = DB_SEED) -> dict[str, list[tuple[Any, ...]]]:
                 rows["salaries"].append((employee_id, year, int(amount)))
                 amount = round(amount * (1 + rng.choice((0.0, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08))), -2)
 
-    # Inventory family.
+
+def _add_inventory(rng: random.Random, rows: Rows) -> None:
+    """The warehouses, the suppliers and each warehouse's stock."""
     for warehouse_id, name in enumerate(WAREHOUSES, start=1):
         rows["warehouses"].append((warehouse_id, name, rng.choice(CITIES), rng.randrange(5_000, 50_001, 500)))
     for supplier_id, name in enumerate(SUPPLIERS, start=1):
@@ -276,7 +311,6 @@ def build_rows(seed: int = DB_SEED) -> dict[str, list[tuple[Any, ...]]]:
             rows["stock"].append(
                 (warehouse_id, item, supplier_id, rng.randint(0, 900), round(rng.uniform(0.4, 95.0), 2))
             )
-    return rows
 
 
 @dataclass(frozen=True)
