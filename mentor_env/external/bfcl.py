@@ -169,12 +169,29 @@ def to_json_schema(schema: Mapping[str, Any], top_level: bool = True) -> dict[st
         if keyword in schema:
             out[keyword] = copy.deepcopy(schema[keyword])
     if "enum" in out:
-        # BFCL's checker does not enforce enums (some possible answers lie outside them), so
-        # the allowed values are shown in the description instead of refusing other values.
-        values = out.pop("enum")
-        if isinstance(values, list) and values:
-            listed = ", ".join(json.dumps(value, ensure_ascii=False) for value in values)
-            out["description"] = f"{out.get('description', '')} (one of: {listed})".strip()
+        _describe_enum(out)
+    _convert_children(schema, out)
+    if top_level:
+        out["type"] = "object"
+        out.setdefault("properties", {})
+        out["additionalProperties"] = False
+    return out
+
+
+def _describe_enum(out: dict[str, Any]) -> None:
+    """Move ``out``'s ``enum`` into its description.
+
+    BFCL's checker does not enforce enums (some possible answers lie outside
+    them), so the allowed values are shown instead of refusing other values.
+    """
+    values = out.pop("enum")
+    if isinstance(values, list) and values:
+        listed = ", ".join(json.dumps(value, ensure_ascii=False) for value in values)
+        out["description"] = f"{out.get('description', '')} (one of: {listed})".strip()
+
+
+def _convert_children(schema: Mapping[str, Any], out: dict[str, Any]) -> None:
+    """Add ``schema``'s ``properties`` (and the ``required`` names among them) and ``items``, converted, to ``out``."""
     properties = schema.get("properties")
     if isinstance(properties, Mapping):
         out["properties"] = {name: to_json_schema(sub, top_level=False) for name, sub in properties.items()}
@@ -183,11 +200,6 @@ def to_json_schema(schema: Mapping[str, Any], top_level: bool = True) -> dict[st
             out["required"] = [name for name in required if isinstance(name, str) and name in properties]
     if isinstance(schema.get("items"), Mapping):
         out["items"] = to_json_schema(schema["items"], top_level=False)
-    if top_level:
-        out["type"] = "object"
-        out.setdefault("properties", {})
-        out["additionalProperties"] = False
-    return out
 
 
 def tool_spec(function: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,54 +272,79 @@ def check_call(
     for name, value in arguments.items():
         if name not in properties or name not in acceptable:
             return f"unexpected parameter {name!r}"
-        options = list(acceptable[name])
-        declared = properties[name].get("type", "any")
-        expected = PYTHON_TYPES.get(declared, str)
-        if declared == "float" and _exact_type(value) is int:
-            value = float(value)
-        answer_type = _answer_type(options)
-        # BFCL's "variable" case: the possible answer holds values of another type than declared.
-        variable = answer_type is not None and answer_type is not expected
-        if _exact_type(value) is expected:
-            if declared in ("array", "tuple") and isinstance(properties[name].get("items"), Mapping):
-                item_declared = properties[name]["items"].get("type", "any")
-                item_type = PYTHON_TYPES.get(item_declared, str)
-                if not any(_items_typed(value, item_type, option) for option in options):
-                    return f"parameter {name!r}: an element is not of type {item_declared}"
-        elif answer_type is not None and _exact_type(value) is answer_type:
-            variable = True
-        else:
-            return f"parameter {name!r}: expected type {declared}, got {type(value).__name__}"
-        if variable:
-            if value not in options:
-                return f"parameter {name!r}: {value!r} is not one of {options!r}"
-            continue
-        if expected is dict:
-            if not any(isinstance(option, Mapping) and _dict_matches(value, option) for option in options):
-                return f"parameter {name!r}: the dict {value!r} matches no acceptable dict"
-        elif expected is list and _item_type_name(properties[name]) == "dict":
-            if not any(
-                isinstance(option, list)
-                and len(option) == len(value)
-                and all(isinstance(v, Mapping) and isinstance(o, Mapping) and _dict_matches(v, o) for v, o in zip(value, option))
-                for option in options
-            ):
-                return f"parameter {name!r}: the list of dicts matches no acceptable list"
-        elif expected is str:
-            if standardize(value) not in [standardize(option) for option in options if isinstance(option, str)]:
-                return f"parameter {name!r}: {value!r} is not one of {options!r} (after standardisation)"
-        elif expected is list:
-            standard = [_standard(item) for item in value]
-            if not any(
-                isinstance(option, list) and standard == [_standard(item) for item in option] for option in options
-            ):
-                return f"parameter {name!r}: {value!r} is not one of {options!r}"
-        elif value not in options:
-            return f"parameter {name!r}: {value!r} is not one of {options!r}"
+        problem = _argument_problem(name, value, list(acceptable[name]), properties[name])
+        if problem is not None:
+            return problem
     for name, options in acceptable.items():
         if name not in arguments and OPTIONAL not in options:
             return f"parameter {name!r} is left out but is not optional"
     return None
+
+
+def _argument_problem(name: str, value: Any, options: list[Any], schema: Mapping[str, Any]) -> str | None:
+    """Why the argument ``name`` (declared by ``schema``) is not one of ``options``; ``None`` when it is."""
+    declared = schema.get("type", "any")
+    expected = PYTHON_TYPES.get(declared, str)
+    if declared == "float" and _exact_type(value) is int:
+        value = float(value)
+    answer_type = _answer_type(options)
+    # BFCL's "variable" case: the possible answer holds values of another type than declared.
+    variable = answer_type is not None and answer_type is not expected
+    if _exact_type(value) is expected:
+        problem = _element_type_problem(name, value, options, schema, declared)
+        if problem is not None:
+            return problem
+    elif answer_type is not None and _exact_type(value) is answer_type:
+        variable = True
+    else:
+        return f"parameter {name!r}: expected type {declared}, got {type(value).__name__}"
+    if variable:
+        return f"parameter {name!r}: {value!r} is not one of {options!r}" if value not in options else None
+    return _value_problem(name, value, options, schema, expected)
+
+
+def _element_type_problem(
+    name: str, value: Any, options: list[Any], schema: Mapping[str, Any], declared: str
+) -> str | None:
+    """For an array with a declared item type: why no option accepts the types of ``value``'s elements."""
+    if declared in ("array", "tuple") and isinstance(schema.get("items"), Mapping):
+        item_declared = schema["items"].get("type", "any")
+        item_type = PYTHON_TYPES.get(item_declared, str)
+        if not any(_items_typed(value, item_type, option) for option in options):
+            return f"parameter {name!r}: an element is not of type {item_declared}"
+    return None
+
+
+def _value_problem(name: str, value: Any, options: list[Any], schema: Mapping[str, Any], expected: type) -> str | None:
+    """Why ``value``, of the declared type ``expected``, equals no option the way BFCL compares that type."""
+    if expected is dict:
+        if not any(isinstance(option, Mapping) and _dict_matches(value, option) for option in options):
+            return f"parameter {name!r}: the dict {value!r} matches no acceptable dict"
+    elif expected is list and _item_type_name(schema) == "dict":
+        if not any(_dict_list_matches(value, option) for option in options):
+            return f"parameter {name!r}: the list of dicts matches no acceptable list"
+    elif expected is str:
+        if standardize(value) not in [standardize(option) for option in options if isinstance(option, str)]:
+            return f"parameter {name!r}: {value!r} is not one of {options!r} (after standardisation)"
+    elif expected is list:
+        standard = [_standard(item) for item in value]
+        if not any(isinstance(option, list) and standard == [_standard(item) for item in option] for option in options):
+            return f"parameter {name!r}: {value!r} is not one of {options!r}"
+    elif value not in options:
+        return f"parameter {name!r}: {value!r} is not one of {options!r}"
+    return None
+
+
+def _dict_list_matches(value: list[Any], option: Any) -> bool:
+    """``option`` is a list of acceptable dicts, of ``value``'s length, each matching ``value``'s dict there."""
+    return (
+        isinstance(option, list)
+        and len(option) == len(value)
+        and all(
+            isinstance(item, Mapping) and isinstance(accepted, Mapping) and _dict_matches(item, accepted)
+            for item, accepted in zip(value, option)
+        )
+    )
 
 
 def _item_type_name(schema: Mapping[str, Any]) -> str | None:
