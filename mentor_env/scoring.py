@@ -205,19 +205,29 @@ def teacher_tool_names(teacher: Any = None, teacher_tools: Any = None) -> tuple[
             message says what was expected and what came).
     """
     if teacher_tools is not None:
-        try:
-            names = _decode_json(teacher_tools, "teacher_tools")
-        except ValueError:
-            names = teacher_tools
-        if isinstance(names, (list, tuple)) and all(isinstance(name, str) for name in names):
-            return tuple(names)
-        raise ValueError(f"teacher_tools must be a list of tool names (or its JSON), got {str(names)[:120]!r}")
+        return _listed_tool_names(teacher_tools)
     if teacher is None:
         raise ValueError(
             "missing teacher fields: expected `teacher_tools` (a list of tool names, the published "
             "`tool_calls_used`) or `teacher` (a record {'messages', 'tool_calls', 'source'} or the "
             "teacher's messages); got neither"
         )
+    return _teacher_record_tool_names(teacher)
+
+
+def _listed_tool_names(teacher_tools: Any) -> tuple[str, ...]:
+    """The names of a ``teacher_tools`` field: a list of tool names or its JSON encoding."""
+    try:
+        names = _decode_json(teacher_tools, "teacher_tools")
+    except ValueError:
+        names = teacher_tools
+    if isinstance(names, (list, tuple)) and all(isinstance(name, str) for name in names):
+        return tuple(names)
+    raise ValueError(f"teacher_tools must be a list of tool names (or its JSON), got {str(names)[:120]!r}")
+
+
+def _teacher_record_tool_names(teacher: Any) -> tuple[str, ...]:
+    """The tool names of a ``teacher`` field (the shapes :func:`teacher_tool_names` takes)."""
     if isinstance(teacher, TeacherTrajectory):
         return tuple(teacher.tool_names)
     record = _decode_json(teacher, "teacher")
