@@ -27,6 +27,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The lint gate (ruff.toml: pyflakes, import order, bugbear, complexity); .ci/run runs it before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
 # SB3 PPO, sparse vs mentor vs dense on mentor/Calc-Structured-v0 (about 5 minutes on 2 CPUs).
 bench-sb3: $(STAMP)
 	$(BIN)/python -m benchmarks.sb3_sparse_vs_dense
