@@ -23,7 +23,7 @@ import numpy as np
 import mentor_env
 from mentor_env.core.files import write_json_atomically
 from mentor_env.core.parsing import format_tool_call
-from mentor_env.rewards import REWARD_MODES
+from mentor_env.core.rewards import REWARD_MODES
 from mentor_env.teachers import ReplayPolicy
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")

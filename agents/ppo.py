@@ -79,7 +79,7 @@ import mentor_env  # noqa: F401  (registers the ids)
 from agents.lm_policy import ChatLayout, LMPolicy, TokenEpisode
 from mentor_env.core.files import FolderLock, append_jsonl, atomic_folder, discard, lock_folder, read_jsonl_records, write_text_atomically
 from mentor_env.evaluation import summarize
-from mentor_env.rewards import REWARD_MODES
+from mentor_env.core.rewards import REWARD_MODES
 from mentor_env.rollouts import Episode
 
 

@@ -23,7 +23,7 @@ Per domain (``mentor/Calc-v0``, ``Units``, ``Dates``, ``Lookup``, ``Table``):
    turn), each the first turn of a fresh episode; a step that raises is counted
    (the env promises it never does) and the run goes on.
 
-Then the pure reward functions of :mod:`mentor_env.rewards`, µs per call for
+Then the pure reward functions of :mod:`mentor_env.core.rewards`, µs per call for
 each reward mode (``dense``: the teacher progress, the shaping term and the
 ``mentor`` score of the last step), plus the helpers the env calls around them
 (``outcome_from_turns``, ``episode_rewards``, ``outcome_components``), on the
@@ -66,7 +66,7 @@ from gymnasium.utils import seeding
 
 import mentor_env  # noqa: F401  (registers the ids)
 from benchmarks.reporting import machine
-from mentor_env import rewards as R
+from mentor_env.core import rewards as R
 from mentor_env.core.files import write_text_atomically
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.parsing import format_tool_call
@@ -166,7 +166,7 @@ class TeacherFloor:
     per tool, the call of the domain's own tool function (an isolated tool
     through a :class:`ToolRuntime`'s child process, as the env runs it) and
     ``format_value`` of the result; the ``<tool_response>`` text; the teacher
-    progress of the new calls (:class:`mentor_env.rewards.TeacherProgress`)
+    progress of the new calls (:class:`mentor_env.core.rewards.TeacherProgress`)
     and the shaping term. A turn without a call: the last ``\boxed{}`` by
     regex, the domain's judge, the ``mentor`` score (tool-set match and
     invented tools) and the dense reward. No action checks, no messages, no

@@ -35,7 +35,7 @@ from typing import Any, Iterable, Sequence
 
 import gymnasium as gym
 
-from mentor_env.rewards import REWARD_MODES
+from mentor_env.core.rewards import REWARD_MODES
 from mentor_env.rollouts import BatchedPolicy, Episode, SinglePolicy, run_episodes
 
 _FORMAT_ERRORS = ("parse_error:", "invalid_action:")

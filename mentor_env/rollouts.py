@@ -18,7 +18,7 @@ import gymnasium as gym
 
 from mentor_env.core.messages import Message
 from mentor_env.core.task import Task
-from mentor_env.rewards import REWARD_MODES
+from mentor_env.core.rewards import REWARD_MODES
 
 ToolSpec = dict[str, Any]
 

@@ -5,8 +5,8 @@ the reward function the model's completion, not an environment trajectory:
 a string, or (TRL's conversational format) a list of chat messages, holding
 one or several assistant turns with ``<tool_call>`` blocks and, where the
 trainer ran the tools, the tool responses in between. This module turns such a
-completion and a task's teacher fields into a :class:`mentor_env.rewards.Outcome`
-and returns :func:`mentor_env.rewards.episode_rewards` of it: the same numbers,
+completion and a task's teacher fields into a :class:`mentor_env.core.rewards.Outcome`
+and returns :func:`mentor_env.core.rewards.episode_rewards` of it: the same numbers,
 mode for mode, as the environment's last-step ``info["rewards"]`` for the same
 turns.
 
@@ -52,7 +52,7 @@ Single- and multi-turn completions (``multi_turn``):
   trailing piece holding only chat scaffolding (``<|im_start|>assistant``,
   ``assistant``) is no turn, so a final turn left empty reads as none.
 
-Two settings (``compat``, see :mod:`mentor_env.rewards`): ``"ours"`` (the
+Two settings (``compat``, see :mod:`mentor_env.core.rewards`): ``"ours"`` (the
 default) reads the completion by the rules above. ``"official"`` gives the
 numbers of the published MENTOR reward files, for every mode: it reads each
 model turn literally (:class:`~mentor_env.core.parsing.LiteralReading`:
@@ -100,9 +100,9 @@ from mentor_env.core.parsing import (
     ParsedTurn,
     ToolCallParser,
 )
+from mentor_env.core.rewards import Outcome, check_compat, episode_rewards, outcome_components, outcome_from_turns
 from mentor_env.core.task import Task, TeacherTrajectory
 from mentor_env.domains import DOMAINS, get_domain
-from mentor_env.rewards import Outcome, check_compat, episode_rewards, outcome_components, outcome_from_turns
 
 __all__ = [
     "Completion",
@@ -348,7 +348,7 @@ def completion_outcome(
     parser: ToolCallParser | None = None,
     compat: str = "ours",
 ) -> Outcome:
-    """The :class:`~mentor_env.rewards.Outcome` of a completion (see the module doc).
+    """The :class:`~mentor_env.core.rewards.Outcome` of a completion (see the module doc).
 
     Args:
         completion: the generated text, or a list of chat messages (TRL's

@@ -7,8 +7,8 @@ import math
 from typing import Any, Iterator
 
 from benchmarks import env_throughput
+from mentor_env.core.rewards import REWARD_MODES
 from mentor_env.domains import DOMAINS
-from mentor_env.rewards import REWARD_MODES
 
 
 def numbers(value: Any) -> Iterator[float]:

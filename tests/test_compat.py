@@ -22,10 +22,10 @@ import pytest
 
 import mentor_env  # noqa: F401  (registers the ids)
 from mentor_env.core.parsing import HermesParser, ParsedTurn, literal_reading
+from mentor_env.core.rewards import TERMINAL_MODES, check_compat
 from mentor_env.integrations.trl import MentorReward
 from mentor_env.integrations.verl import compute_score
 from mentor_env.registration import DOMAIN_ENV_IDS
-from mentor_env.rewards import TERMINAL_MODES, check_compat
 from mentor_env.scoring import completion_outcome, score_completion, score_details
 from tests.conftest import SMALL_TASK, call, play
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from mentor_env import rewards as R
+from mentor_env.core import rewards as R
 from tests.conftest import call, play
 
 MODES = ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1")

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 import mentor_env  # noqa: F401  (registers the ids)
 from mentor_env.core.messages import render_assistant_text
+from mentor_env.core.rewards import REWARD_MODES, TERMINAL_MODES
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.domains import get_domain
-from mentor_env.rewards import REWARD_MODES, TERMINAL_MODES
 from mentor_env.scoring import (
     completion_outcome,
     completion_turns,

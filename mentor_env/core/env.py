@@ -15,7 +15,7 @@ Episode
     never ended (0.0).
 
 Reward
-    ``reward_mode`` picks what ``step`` returns (see :mod:`mentor_env.rewards`):
+    ``reward_mode`` picks what ``step`` returns (see :mod:`mentor_env.core.rewards`):
     ``sparse``, ``mentor``, ``mentor_partial``, ``mentor_nomatch``,
     ``mentor_f1`` pay on the last step only; ``dense`` pays ``mentor`` at the end
     plus potential-based shaping toward the teacher on every step.
@@ -35,9 +35,9 @@ Info (every step)
 Arguments
     domain: the :class:`~mentor_env.core.domain.Domain` that supplies tools,
         tasks and the judge.
-    reward_mode: one of :data:`mentor_env.rewards.REWARD_MODES`.
+    reward_mode: one of :data:`mentor_env.core.rewards.REWARD_MODES`.
     reward_compat: ``"ours"`` (default) or ``"official"``: the episode scores
-        of the published MENTOR reward files (:mod:`mentor_env.rewards`);
+        of the published MENTOR reward files (:mod:`mentor_env.core.rewards`);
         ``dense`` is then their ``mentor`` plus the same shaping.
     max_turns: assistant turns before truncation.
     difficulty: a level (or a collection of levels) of ``domain.difficulties``:
@@ -79,7 +79,7 @@ from typing import Any, Sequence
 
 import gymnasium as gym
 
-from mentor_env import rewards as R
+from mentor_env.core import rewards as R
 from mentor_env.core.domain import Domain, EpisodeJudgeDomain, TaskToolsDomain
 from mentor_env.core.messages import (
     assistant_message,

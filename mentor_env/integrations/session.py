@@ -33,8 +33,8 @@ import gymnasium as gym
 import mentor_env  # noqa: F401  (registers the ids)
 from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.messages import render_assistant_text
+from mentor_env.core.rewards import REWARD_MODES
 from mentor_env.core.tools import INVALID_ACTION, ToolResult, ToolRuntime, error_result
-from mentor_env.rewards import REWARD_MODES
 
 __all__ = ["EpisodeSession", "StepRecord", "describe_argument", "make_text_env"]
 

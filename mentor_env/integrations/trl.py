@@ -24,7 +24,7 @@ Reward functions
     ``mask_truncated_completions=True`` is the other way to leave cut
     completions out of the loss).
     ``reward_func(mode, compat="official")`` gives the published MENTOR reward
-    files' numbers instead of ours (the differences: :mod:`mentor_env.rewards`).
+    files' numbers instead of ours (the differences: :mod:`mentor_env.core.rewards`).
 
 Why there is no ``dense`` reward function
     ``dense`` is ``mentor`` plus potential-based shaping paid per environment
@@ -70,7 +70,7 @@ from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.core.tools import ToolRuntime
 from mentor_env.integrations import require, warm_start_path
-from mentor_env.rewards import TERMINAL_MODES, check_compat
+from mentor_env.core.rewards import TERMINAL_MODES, check_compat
 from mentor_env.scoring import resolve_domain, score_completion
 
 __all__ = [
@@ -103,7 +103,7 @@ class MentorReward:
     """A TRL reward function for one reward mode (see the module doc).
 
     Args:
-        mode: one of :data:`mentor_env.rewards.TERMINAL_MODES`.
+        mode: one of :data:`mentor_env.core.rewards.TERMINAL_MODES`.
         eos_token_id: the end-of-sequence id(s); when given, a completion whose
             last id is not one of them is scored as cut off (never ended).
         domain: the domain of every row, for datasets without a ``domain`` column.
@@ -641,7 +641,7 @@ def environment_factory(env_id: str = "mentor/Calc-v0", reward_mode: str = "ment
 
     Args:
         env_id: a text env id (``mentor/Calc-v0``, ``mentor/Table-v0``, ...).
-        reward_mode: one of :data:`mentor_env.rewards.REWARD_MODES`.
+        reward_mode: one of :data:`mentor_env.core.rewards.REWARD_MODES`.
         env_kwargs: passed to ``gym.make`` (``max_turns``, ``reward_compat``, ...).
 
     Raises:

@@ -28,9 +28,9 @@ from typing import Any, Mapping, Sequence
 
 from mentor_env.core.domain import Domain
 from mentor_env.core.messages import render_tools_block
+from mentor_env.core.rewards import TERMINAL_MODES, check_compat
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
-from mentor_env.rewards import TERMINAL_MODES, check_compat
 from mentor_env.scoring import resolve_domain, score_details
 
 __all__ = ["compute_score", "to_verl_rows", "verl_row"]
@@ -65,7 +65,7 @@ def compute_score(
             default read from ``num_turns`` > 2, which verl sets).
         reward_mode: the mode whose value is ``"score"`` (default ``"mentor"``;
             also read from ``extra_info``). One of
-            :data:`~mentor_env.rewards.TERMINAL_MODES`; ``dense`` equals ``mentor`` here.
+            :data:`~mentor_env.core.rewards.TERMINAL_MODES`; ``dense`` equals ``mentor`` here.
         return_dict: return ``{"score": ..., "acc": ..., every mode, the outcome's
             parts}`` (verl logs the extra keys) rather than the bare float.
         compat: ``"ours"`` (default) or ``"official"``, the published MENTOR
