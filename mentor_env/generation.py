@@ -708,7 +708,9 @@ class PrefixCacheBackend:
                 leader_of[slot] = by_prompt.setdefault(tuple(prompt), slot)
         followers = [slot for slot in slots if leader_of.get(slot, slot) != slot]
         running = [slot for slot in slots if leader_of.get(slot, slot) == slot]
-        needed = max(self.length[self.row_of[slot]] + len(self.pending[self.row_of[slot]]) for slot in slots)
+        # A prefill pads every row to the longest pending run, so a row may write that far past its length.
+        rows = [self.row_of[slot] for slot in slots]
+        needed = max(self.length[row] for row in rows) + max(len(self.pending[row]) for row in rows)
         self._ensure_capacity(len(self.slot_at), needed + self.settings.max_new_tokens + 1)
         # The rows of this call go to the front: the prefill rows first, then the followers.
         for target, slot in enumerate(running + followers):

@@ -532,6 +532,11 @@ def test_prefix_cache_generation_equals_hf_generate_over_two_turns(tiny_student_
             backend.extend(slot, response)
     # A second turn for some slots, in another order: the tool response is appended to each cache.
     assert ours.generate([7, 2, 5, 9]) == theirs.generate([7, 2, 5, 9])
+    # A fresh episode next to long ones: the prefill pads every row to the longest pending run.
+    for backend in (ours, theirs):
+        backend.open(3, prompts[4])
+        backend.extend(7, response)
+    assert ours.generate([3, 7]) == theirs.generate([3, 7])
 
 
 def test_shared_prefix_logprobs_equal_a_plain_full_sequence_forward(tiny_student_path):
