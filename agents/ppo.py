@@ -273,6 +273,7 @@ class PPOTrainer:
             self.value_head = prepared[3]
         self.reference.to(self.accelerator.device)
         self.update = 0
+        self._env_steps = 0
         self.tasks = self._tasks(config.split)
         self.eval_tasks = self._tasks(config.eval_split)
         self.pad_token_id = self.layout.pad_token_id
