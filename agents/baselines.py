@@ -24,6 +24,7 @@ import mentor_env
 from mentor_env.core.files import write_json_atomically
 from mentor_env.core.parsing import format_tool_call
 from mentor_env.core.rewards import REWARD_MODES
+from mentor_env.rollouts import run_episodes
 from mentor_env.teachers import ReplayPolicy
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -61,29 +62,33 @@ class RandomAgent:
         return format_tool_call(spec["name"], arguments)
 
 
+class _AgentSlots:
+    """An :class:`Agent` (one episode at a time) as a slot policy of :func:`mentor_env.rollouts.run_episodes`."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    def start(self, slot: int, env: gym.Env, observation: str, info: dict[str, Any]) -> None:
+        self.agent.reset(env, observation, info)
+
+    def act(self, slots: Sequence[int], observations: Sequence[str], infos: Sequence[dict[str, Any]]) -> list[str]:
+        return [self.agent.act(observation, info) for observation, info in zip(observations, infos)]
+
+    def observe(self, slot: int, action: str, observation: str, info: dict[str, Any], done: bool) -> None:
+        pass
+
+    def finish(self, slot: int) -> None:
+        return None
+
+
 def play(env: gym.Env, agent: Agent, episodes: int, seed: int) -> dict[str, Any]:
     """Run ``episodes`` episodes; returns success rate, mean calls and mean return per mode."""
-    returns = {mode: [] for mode in REWARD_MODES}
-    successes, calls = [], []
-    for episode in range(episodes):
-        observation, info = env.reset(seed=seed + episode)
-        agent.reset(env, observation, info)
-        totals = dict.fromkeys(REWARD_MODES, 0.0)
-        done = False
-        while not done:
-            observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
-            for mode in REWARD_MODES:
-                totals[mode] += info["rewards"][mode]
-            done = terminated or truncated
-        for mode in REWARD_MODES:
-            returns[mode].append(totals[mode])
-        successes.append(info["reward_components"]["correct"])
-        calls.append(info["reward_components"]["tool_calls"])
+    played = run_episodes(_AgentSlots(agent), [env], [{"seed": seed + episode} for episode in range(episodes)], batch_size=1)
     return {
         "episodes": episodes,
-        "success_rate": float(np.mean(successes)),
-        "mean_tool_calls": float(np.mean(calls)),
-        "mean_return": {mode: float(np.mean(values)) for mode, values in returns.items()},
+        "success_rate": float(np.mean([e.components["correct"] for e in played])),
+        "mean_tool_calls": float(np.mean([e.components["tool_calls"] for e in played])),
+        "mean_return": {mode: float(np.mean([e.returns[mode] for e in played])) for mode in REWARD_MODES},
     }
 
 

@@ -5,13 +5,20 @@ Run from the repository root::
     python -m agents.ppo --model tiny --init-from runs/sft-tiny --reward-mode dense --total-updates 40
     accelerate launch -m agents.ppo --model PATH ...      # several GPUs or nodes, same code
 
-One episode is one growing token sequence (:mod:`agents.lm_policy`): the prompt,
-then the sampled tokens of each assistant turn and the tokens of each tool
-response. Everything below happens on that sequence; the choices, each with
-why, in the spirit of "The 37 Implementation Details of PPO":
+The file reads top to bottom like CleanRL's ``ppo.py``: the config, the few
+pieces of math, then :meth:`PPOTrainer.run_update`, where one whole update
+happens in order (rollout, old and reference log-probabilities, advantages,
+minibatch epochs), then checkpoints and the command line.
+
+One episode is one growing token sequence (:class:`mentor_env.lm.TokenTrace`):
+the prompt, then the sampled tokens of each assistant turn and the tokens of
+each tool response. Everything below happens on that sequence; the choices,
+each with why, in the spirit of "The 37 Implementation Details of PPO":
 
 1. Actions are tokens: only sampled tokens (``action_mask``) enter the policy
    and value losses; prompt and tool-response tokens are context, not actions.
+   Every per-token quantity lives in a compact ``[episodes, sampled tokens]``
+   layout (:class:`mentor_env.generation.ActionOutputs`).
 2. The env's reward for a turn (``reward_mode``: sparse, mentor, dense or an
    ablation) sits on the last token of that turn, so dense shaping lands on
    the turn that earned it; every mode is still logged from ``info``.
@@ -32,9 +39,10 @@ why, in the spirit of "The 37 Implementation Details of PPO":
    old values, ``clip_value`` (PPO2); both are means over generated tokens.
 8. Log-probabilities use the sampling temperature (logits / T), so the ratio
    compares the distributions that were actually sampled from; top-p stays 1.
-9. Old log-probabilities and values come from one batched forward pass after
-   the rollout, with the same function the update uses (no drift between
-   generation kernels and training kernels).
+9. Old log-probabilities and values come from one pass after the rollout,
+   with the same function the update uses, and the rollout itself runs the
+   same decoder code (:class:`mentor_env.generation.DecoderStack`): no drift
+   between generation kernels and training kernels.
 10. Minibatches of episodes, ``update_epochs`` passes, gradient clipping at
     ``max_grad_norm``, learning rate linearly annealed to zero.
 11. Checkpoints every ``checkpoint_every`` updates hold the weights, value
@@ -57,12 +65,26 @@ why, in the spirit of "The 37 Implementation Details of PPO":
     Hugging Face Accelerate (``accelerate launch`` for several GPUs: each
     process collects its own episodes, gradients are averaged). ``--lora``
     trains LoRA adapters through ``peft`` for models that do not fit.
+13. Shared prefixes are computed once. Every episode starts with the same
+    system prompt and tool specs (in GRPO a group also shares its task
+    prompt): generation computes their keys and values once and copies them
+    into each episode's KV cache, and a turn appends the tool response to
+    that cache instead of re-reading the conversation
+    (:class:`mentor_env.generation.PrefixCacheBackend`); the old, reference
+    and training passes run the shared prefix once per pass and each episode
+    only its own tokens, padded to the longest in its minibatch, not in the
+    batch (:func:`mentor_env.generation.action_logprobs`). The log-probabilities
+    equal those of a plain full-sequence forward pass (a test compares them).
+14. The LM head and log-softmax run only at positions that predict a sampled
+    token; the entropy is backpropagated only when ``entropy_coef > 0`` (it is
+    logged from the no-gradient pass otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import json
 import random
 import re
@@ -76,11 +98,20 @@ import numpy as np
 import torch
 
 import mentor_env  # noqa: F401  (registers the ids)
-from agents.lm_policy import ChatLayout, LMPolicy, TokenEpisode
-from mentor_env.core.files import FolderLock, append_jsonl, atomic_folder, discard, lock_folder, read_jsonl_records, write_text_atomically
-from mentor_env.evaluation import summarize
+from mentor_env.core.files import (
+    FolderLock,
+    append_jsonl,
+    atomic_folder,
+    discard,
+    lock_folder,
+    read_jsonl_records,
+    write_text_atomically,
+)
 from mentor_env.core.rewards import REWARD_MODES
-from mentor_env.rollouts import Episode
+from mentor_env.evaluation import summarize
+from mentor_env.generation import ActionOutputs, GenerationSettings, action_logprobs
+from mentor_env.lm import ChatLayout, ChatPolicy
+from mentor_env.rollouts import Episode, run_episodes
 
 
 @dataclass
@@ -93,7 +124,7 @@ class PPOConfig:
     model: str = "tiny"  # 'tiny' or a local Hugging Face model directory
     init_from: str | None = None  # warm-start weights (e.g. the SFT checkpoint)
     advantage: str = "gae"  # 'gae' (PPO with a value head) or 'grpo' (group-relative, no value head)
-    seed: int = 0
+    seed: int = 0  # seeds python, numpy and torch; env seeds derive from it and the update index
     total_updates: int = 40  # PPO updates (each collects episodes_per_update episodes)
     episodes_per_update: int = 32  # episodes per update, split into groups of group_size
     group_size: int = 1  # rollouts of the same task in an update (GRPO needs > 1)
@@ -120,7 +151,8 @@ class PPOConfig:
     checkpoint_every: int = 10  # updates between checkpoints (0: never)
     output_dir: str = "runs/ppo"  # metrics.jsonl, checkpoint-<update>/, final/ (one trainer at a time)
     lora: bool = False  # train LoRA adapters (needs peft) instead of all weights
-    batch_envs: int = 32  # environments stepped together (one generate call per turn)
+    batch_envs: int = 32  # environments stepped together (one generation batch per turn)
+    generation_backend: str = "auto"  # 'auto' (prefix-cache for Llama-family models, else 'hf'), 'prefix-cache' or 'hf'
     progress_bar: bool = True  # a tqdm bar with success, reward, KL and tokens/s
 
 
@@ -139,7 +171,7 @@ TINY_WARM_START_SETTINGS: dict[str, Any] = {
 }
 
 
-# --- model pieces --------------------------------------------------------------
+# --- model pieces and math ------------------------------------------------------------------
 
 
 class ValueHead(torch.nn.Module):
@@ -153,43 +185,6 @@ class ValueHead(torch.nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.linear(hidden.float()).squeeze(-1)
-
-
-def token_logprobs(
-    model: Any, value_head: ValueHead | None, input_ids: torch.Tensor, attention_mask: torch.Tensor, temperature: float
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """Per-position log π(token_t | tokens_<t), V(state before t) and entropy; position 0 is 0."""
-    output = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=value_head is not None)
-    logits = output.logits[:, :-1].float() / max(temperature, 1e-6)
-    log_probs = torch.log_softmax(logits, dim=-1)
-    chosen = log_probs.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-    entropy = -(log_probs.exp() * log_probs).sum(-1)
-    pad = torch.zeros_like(chosen[:, :1])
-    values = None
-    if value_head is not None:
-        values = torch.cat([pad, value_head(output.hidden_states[-1][:, :-1])], dim=1)
-    return torch.cat([pad, chosen], dim=1), values, torch.cat([pad, entropy], dim=1)
-
-
-# --- advantages -------------------------------------------------------------------
-
-
-def compress(values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gather each row's masked positions to the left: ``[B, L] -> [B, A]`` plus a validity mask."""
-    counts = mask.sum(1)
-    width = int(counts.max().item()) if len(counts) else 0
-    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :width]
-    valid = torch.arange(width, device=mask.device).unsqueeze(0) < counts.unsqueeze(1)
-    return values.gather(1, order) * valid, valid
-
-
-def expand(compressed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`compress`: scatter ``[B, A]`` back to the masked positions of ``[B, L]``."""
-    out = torch.zeros(mask.shape, dtype=compressed.dtype, device=compressed.device)
-    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, : compressed.shape[1]]
-    valid = torch.arange(compressed.shape[1], device=mask.device).unsqueeze(0) < mask.sum(1).unsqueeze(1)
-    out.scatter_(1, order, torch.where(valid, compressed, torch.zeros_like(compressed)))
-    return out * mask
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, valid: torch.Tensor, gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,106 +215,19 @@ def group_advantages(returns: torch.Tensor, groups: torch.Tensor, eps: float = 1
     return advantages
 
 
-# --- rollouts ----------------------------------------------------------------------
+def turn_rewards(episodes: Sequence[Episode], valid: torch.Tensor) -> torch.Tensor:
+    """The env's reward of each turn on the turn's last sampled token, in the compact ``[B, A]`` layout."""
+    rewards = torch.zeros(valid.shape, dtype=torch.float32)
+    for row, episode in enumerate(episodes):
+        trace = episode.trace
+        sampled_before = np.cumsum(trace.action_mask) - 1  # index of each sampled token among the sampled ones
+        for end, reward in zip(trace.turn_ends, episode.turn_rewards):
+            rewards[row, int(sampled_before[end])] += reward
+    return rewards.to(valid.device)
 
 
-def collect_episodes(
-    policy: LMPolicy,
-    make_env: Any,
-    resets: Sequence[dict[str, Any]],
-    groups: Sequence[int],
-    batch_envs: int,
-) -> tuple[list[TokenEpisode], list[Episode]]:
-    """Play one episode per reset, generating each turn for all waiting episodes at once.
-
-    Returns the token episodes (for training) and the same episodes as
-    :class:`mentor_env.rollouts.Episode` (for :func:`mentor_env.evaluation.summarize`).
-    """
-    layout = policy.layout
-    envs = [make_env() for _ in range(min(batch_envs, len(resets)))]
-    token_episodes: list[TokenEpisode | None] = [None] * len(resets)
-    records: list[Episode | None] = [None] * len(resets)
-    state: dict[int, dict[str, Any]] = {}
-    pending = iter(range(len(resets)))
-
-    def start(slot: int) -> None:
-        index = next(pending, None)
-        if index is None:
-            state.pop(slot, None)
-            return
-        _, info = envs[slot].reset(**resets[index])
-        prompt = layout.prompt_ids(info["messages"], info["tools"])
-        state[slot] = {
-            "index": index,
-            "info": info,
-            "episode": TokenEpisode(prompt, [False] * len(prompt), task_id=info["task_id"], group=groups[index]),
-            "returns": dict.fromkeys(REWARD_MODES, 0.0),
-            "errors": [],
-            "tools": [],
-        }
-
-    for slot in range(len(envs)):
-        start(slot)
-    while state:
-        slots = sorted(state)
-        completions = policy.sample([state[slot]["episode"].token_ids for slot in slots])
-        for slot, completion in zip(slots, completions):
-            current = state[slot]
-            episode: TokenEpisode = current["episode"]
-            episode.token_ids += completion
-            episode.action_mask += [True] * len(completion)
-            episode.turn_ends.append(len(episode.token_ids) - 1)
-            before = len(current["info"]["messages"])
-            _, reward, terminated, truncated, info = envs[slot].step(policy.decode(completion))
-            episode.turn_rewards.append(float(reward))
-            for mode in REWARD_MODES:
-                current["returns"][mode] += info["rewards"][mode]
-            current["errors"] += info["errors"]
-            current["tools"] += [call["name"] for call in info["tool_calls"] if call["name"] is not None]
-            current["info"] = info
-            if terminated or truncated:
-                episode.returns = dict(current["returns"])
-                episode.success = info["reward_components"].get("correct", 0.0) == 1.0
-                episode.tool_calls = len(current["tools"])
-                token_episodes[current["index"]] = episode
-                records[current["index"]] = Episode(
-                    task=envs[slot].unwrapped.task,
-                    messages=info["messages"],
-                    returns=episode.returns,
-                    components=info["reward_components"],
-                    errors=current["errors"],
-                    turns=info["turn"],
-                    terminated=terminated,
-                    truncated=truncated,
-                    final_answer=info["final_answer"],
-                    tool_names=current["tools"],
-                )
-                start(slot)
-            else:
-                tool_messages = info["messages"][before + 1 :]
-                environment = layout.environment_ids(completion, tool_messages)
-                episode.token_ids += environment
-                episode.action_mask += [False] * len(environment)
-    for env in envs:
-        env.close()
-    return [e for e in token_episodes if e is not None], [r for r in records if r is not None]
-
-
-def episode_tensors(episodes: Sequence[TokenEpisode], pad_token_id: int, device: torch.device) -> dict[str, torch.Tensor]:
-    """Right-padded ids, attention and action masks, and the per-token env reward."""
-    width = max(len(e.token_ids) for e in episodes)
-    batch = len(episodes)
-    input_ids = torch.full((batch, width), pad_token_id, dtype=torch.long)
-    attention = torch.zeros((batch, width), dtype=torch.long)
-    actions = torch.zeros((batch, width), dtype=torch.bool)
-    rewards = torch.zeros((batch, width), dtype=torch.float32)
-    for row, e in enumerate(episodes):
-        input_ids[row, : len(e.token_ids)] = torch.tensor(e.token_ids)
-        attention[row, : len(e.token_ids)] = 1
-        actions[row, : len(e.action_mask)] = torch.tensor(e.action_mask)
-        for end, reward in zip(e.turn_ends, e.turn_rewards):
-            rewards[row, end] += reward
-    return {k: v.to(device) for k, v in dict(input_ids=input_ids, attention_mask=attention, actions=actions, rewards=rewards).items()}
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (values * mask).sum() / mask.sum().clamp(min=1)
 
 
 # --- the trainer -----------------------------------------------------------------
@@ -373,9 +281,10 @@ class PPOTrainer:
             self.value_head = prepared[3]
         self.reference.to(self.accelerator.device)
         self.update = 0
+        self._env_steps = 0
         self.tasks = self._tasks(config.split)
         self.eval_tasks = self._tasks(config.eval_split)
-        self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.layout.eos_token_id
+        self.pad_token_id = self.layout.pad_token_id
 
     # --- set-up helpers ---
 
@@ -416,11 +325,11 @@ class PPOTrainer:
     def _make_env(self, tasks: list[Any]) -> Any:
         return lambda: gym.make(self.config.env_id, tasks=tasks, reward_mode=self.config.reward_mode, max_turns=self.config.max_turns)
 
-    def policy(self, temperature: float) -> LMPolicy:
-        model = self.accelerator.unwrap_model(self.model)
-        return LMPolicy(model, self.layout, self.config.max_new_tokens, temperature, stop_at_tool_call=self.config.stop_at_tool_call)
-
-    # --- one update ---
+    def policy(self, temperature: float) -> ChatPolicy:
+        """The current weights as a slot policy (sampling from torch's global RNG, which checkpoints keep)."""
+        c = self.config
+        settings = GenerationSettings(max_new_tokens=c.max_new_tokens, temperature=temperature, stop_at_tool_call=c.stop_at_tool_call)
+        return ChatPolicy(self.accelerator.unwrap_model(self.model), self.layout, settings, backend=c.generation_backend)
 
     def rollout_plan(self, update: int) -> tuple[list[dict[str, Any]], list[int]]:
         """Which tasks and env seeds update ``update`` plays: a function of the seed and the update index."""
@@ -434,68 +343,153 @@ class PPOTrainer:
                 groups.append(group)
         return resets, groups
 
-    def train_step(self, episodes: list[TokenEpisode]) -> dict[str, float]:
+    def rollout(self, update: int, clock: dict[str, float] | None = None) -> list[Episode]:
+        """The episodes of update ``update``, sampled from the current policy (``clock``: see :func:`run_episodes`)."""
+        resets, groups = self.rollout_plan(update)
+        policy = self.policy(self.config.temperature)
+        return run_episodes(policy, self._make_env(self.tasks), resets, self.config.batch_envs, groups=groups, clock=clock)
+
+    def logprobs(self, model: Any, episodes: Sequence[Episode], value_head: Any = None, entropy: bool = False, entropy_grad: bool = True) -> ActionOutputs:
+        """:func:`mentor_env.generation.action_logprobs` of ``episodes`` (shared prefixes once, reasons 13-14)."""
+        return action_logprobs(
+            model,
+            [e.trace.token_ids for e in episodes],
+            [e.trace.action_mask for e in episodes],
+            self.config.temperature,
+            self.pad_token_id,
+            value_head=value_head,
+            groups=[e.group for e in episodes],
+            entropy=entropy,
+            entropy_grad=entropy_grad,
+            chunk_size=self.config.minibatch_size,
+        )
+
+    # --- one update, top to bottom ---
+
+    def run_update(self) -> dict[str, Any]:
+        """Update ``self.update + 1``: rollout, old/reference pass, advantages, minibatch epochs; its metrics row."""
         c = self.config
         device = self.accelerator.device
-        batch = episode_tensors(episodes, self.pad_token_id, device)
-        actions = batch["actions"]
+        clock = {"started": time.perf_counter()}
+
+        # 1. Rollout: one episode per reset of the update's plan, every waiting env's turn in one batch.
+        self.model.eval()
+        rollout_clock: dict[str, float] = {}
+        episodes = self.rollout(self.update, rollout_clock)
+        clock["rollout"] = time.perf_counter()
+
+        # 2. Old log-probabilities and values, and the reference's (reasons 8, 9, 13), without gradient.
+        # Episodes of similar length run together (order does not change any result).
+        by_length = sorted(range(len(episodes)), key=lambda i: len(episodes[i].trace.token_ids))
         with torch.no_grad(), self.accelerator.autocast():
-            old_logp, old_values, _ = token_logprobs(self.model, self.value_head, batch["input_ids"], batch["attention_mask"], c.temperature)
-            ref_logp, _, _ = token_logprobs(self.reference, None, batch["input_ids"], batch["attention_mask"], c.temperature)
-        kl = (old_logp - ref_logp) * actions
+            sorted_episodes = [episodes[i] for i in by_length]
+            old = self.logprobs(self.model, sorted_episodes, self.value_head, entropy=c.entropy_coef == 0)
+            ref = self.logprobs(self.reference, sorted_episodes)
+        back = torch.as_tensor(np.argsort(by_length), device=device)
+        valid = old.valid[back]
+        old_logp, ref_logp = old.logp[back], ref.logp[back]
+        old_values = old.values[back] if old.values is not None else None
+        clock["old_ref"] = time.perf_counter()
+
+        # 3. Advantages (reasons 2-6), in the compact [episodes, sampled tokens] layout (reason 1).
+        kl = (old_logp - ref_logp) * valid
         if c.advantage == "gae":
-            rewards = batch["rewards"] - c.kl_coef * kl
-            compact_rewards, valid = compress(rewards, actions)
-            compact_values, _ = compress(old_values, actions)
-            compact_adv, compact_returns = gae(compact_rewards, compact_values, valid, c.gamma, c.gae_lambda)
-            advantages, returns = expand(compact_adv, actions), expand(compact_returns, actions)
+            assert old_values is not None
+            rewards = turn_rewards(episodes, valid) - c.kl_coef * kl
+            advantages, returns = gae(rewards, old_values, valid, c.gamma, c.gae_lambda)
             if c.norm_advantages:
-                selected = advantages[actions]
-                advantages = (advantages - selected.mean()) / (selected.std() + 1e-8) * actions
+                selected = advantages[valid]
+                advantages = (advantages - selected.mean()) / (selected.std() + 1e-8) * valid
         else:
             episode_returns = torch.tensor([sum(e.turn_rewards) for e in episodes], device=device)
             groups = torch.tensor([e.group for e in episodes], device=device)
-            advantages = group_advantages(episode_returns, groups).unsqueeze(1) * actions
+            advantages = group_advantages(episode_returns, groups).unsqueeze(1) * valid
             returns = torch.zeros_like(advantages)
 
-        stats: dict[str, list[float]] = {"policy_loss": [], "value_loss": [], "entropy": [], "clip_fraction": [], "approx_kl": []}
+        # 4. Minibatch epochs (reasons 7, 10): clipped policy loss, clipped value loss or k3 KL, entropy bonus.
+        self.model.train()
+        stats: dict[str, list[float]] = {"policy_loss": [], "value_loss": [], "clip_fraction": [], "approx_kl": []}
+        if c.entropy_coef == 0 and old.entropy is not None:
+            stats["entropy"] = [masked_mean(old.entropy, old.valid).item()]
+        else:
+            stats["entropy"] = []
+        timing = {"forward": 0.0, "backward": 0.0}
         order = np.random.default_rng([c.seed, self.update, 7]).permutation(len(episodes))
         for _ in range(c.update_epochs):
             for start in range(0, len(episodes), c.minibatch_size):
-                rows = torch.as_tensor(order[start : start + c.minibatch_size], device=device)
-                mask = actions[rows]
-                tokens = mask.sum().clamp(min=1)
+                rows = order[start : start + c.minibatch_size]
+                index = torch.as_tensor(rows, device=device)
+                began = time.perf_counter()
                 with self.accelerator.autocast():
-                    logp, values, entropy = token_logprobs(
-                        self.model, self.value_head, batch["input_ids"][rows], batch["attention_mask"][rows], c.temperature
-                    )
-                log_ratio = (logp - old_logp[rows]) * mask
+                    new = self.logprobs(self.model, [episodes[i] for i in rows], self.value_head, entropy=c.entropy_coef > 0)
+                width = new.logp.shape[1]
+                mask = valid[index][:, :width]
+                log_ratio = (new.logp - old_logp[index][:, :width]) * mask
                 ratio = log_ratio.exp()
-                adv = advantages[rows]
-                policy_loss = (torch.max(-adv * ratio, -adv * ratio.clamp(1 - c.clip_coef, 1 + c.clip_coef)) * mask).sum() / tokens
-                loss = policy_loss - c.entropy_coef * (entropy * mask).sum() / tokens
-                if values is not None:
-                    clipped = old_values[rows] + (values - old_values[rows]).clamp(-c.clip_value, c.clip_value)
-                    value_loss = 0.5 * (torch.max((values - returns[rows]) ** 2, (clipped - returns[rows]) ** 2) * mask).sum() / tokens
+                adv = advantages[index][:, :width]
+                policy_loss = masked_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - c.clip_coef, 1 + c.clip_coef)), mask)
+                loss = policy_loss
+                if new.entropy is not None:
+                    entropy = masked_mean(new.entropy, mask)
+                    loss = loss - c.entropy_coef * entropy
+                    stats["entropy"].append(entropy.item())
+                if c.advantage == "gae":
+                    assert new.values is not None and old_values is not None
+                    old_v, target = old_values[index][:, :width], returns[index][:, :width]
+                    clipped = old_v + (new.values - old_v).clamp(-c.clip_value, c.clip_value)
+                    value_loss = 0.5 * masked_mean(torch.max((new.values - target) ** 2, (clipped - target) ** 2), mask)
                     loss = loss + c.value_coef * value_loss
                     stats["value_loss"].append(value_loss.item())
-                if c.advantage == "grpo":
+                else:
                     # k3 estimator of KL(π || π_ref), always >= 0.
-                    delta = (ref_logp[rows] - logp) * mask
-                    loss = loss + c.kl_coef * ((delta.exp() - delta - 1) * mask).sum() / tokens
+                    delta = (ref_logp[index][:, :width] - new.logp) * mask
+                    loss = loss + c.kl_coef * masked_mean(delta.exp() - delta - 1, mask)
+                middle = time.perf_counter()
                 self.optimizer.zero_grad(set_to_none=True)
                 self.accelerator.backward(loss)
                 parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
                 self.accelerator.clip_grad_norm_(parameters, c.max_grad_norm)
                 self.optimizer.step()
+                timing["forward"] += middle - began
+                timing["backward"] += time.perf_counter() - middle
                 stats["policy_loss"].append(policy_loss.item())
-                stats["entropy"].append(((entropy * mask).sum() / tokens).item())
-                stats["clip_fraction"].append(((((ratio - 1).abs() > c.clip_coef) & mask).sum() / tokens).item())
-                stats["approx_kl"].append((((ratio - 1) - log_ratio) * mask).sum().item() / tokens.item())
+                stats["clip_fraction"].append(masked_mean(((ratio - 1).abs() > c.clip_coef).float(), mask).item())
+                stats["approx_kl"].append(masked_mean((ratio - 1) - log_ratio, mask).item())
         self.scheduler.step()
-        result = {name: float(np.mean(values)) for name, values in stats.items() if values}
-        result["kl_to_reference"] = (kl.sum() / actions.sum().clamp(min=1)).item()
-        return result
+        self.model.eval()
+        clock["train"] = time.perf_counter()
+
+        # 5. The metrics row.
+        rollout_seconds = clock["rollout"] - clock["started"]
+        generated = sum(e.trace.generated_tokens for e in episodes)
+        turns = sum(e.turns for e in episodes)
+        row: dict[str, Any] = {"update": self.update + 1}
+        row.update({name: float(np.mean(values)) for name, values in stats.items() if values})
+        row["kl_to_reference"] = (kl.sum() / valid.sum().clamp(min=1)).item()
+        row.update(
+            {
+                "success_rate": float(np.mean([e.correct for e in episodes])),
+                "mean_return": {mode: float(np.mean([e.returns[mode] for e in episodes])) for mode in REWARD_MODES},
+                "mean_tool_calls": float(np.mean([len(e.tool_names) for e in episodes])),
+                "generated_tokens": generated,
+                "generated_tokens_per_s": generated / rollout_seconds,
+                "env_steps_per_s": turns / rollout_seconds,
+                "seconds": clock["train"] - clock["started"],
+                "time": {
+                    "rollout": rollout_seconds - rollout_clock.get("env", 0.0),
+                    "env": rollout_clock.get("env", 0.0),
+                    "old_ref": clock["old_ref"] - clock["rollout"],
+                    "forward": timing["forward"],
+                    "backward": timing["backward"],
+                    "other": clock["train"] - clock["old_ref"] - timing["forward"] - timing["backward"],
+                },
+            }
+        )
+        self._env_steps += turns
+        row["env_steps"] = self._env_steps
+        return row
+
+    # --- evaluation ---
 
     def evaluate(self, update: int) -> dict[str, Any]:
         """The first ``eval_episodes`` held-out tasks, greedy (or sampled at ``eval_temperature``)."""
@@ -509,8 +503,7 @@ class PPOTrainer:
         def make_env() -> gym.Env:
             return gym.make(env_id, tasks=list(tasks), reward_mode=self.config.reward_mode, max_turns=self.config.max_turns)
 
-        _, records = collect_episodes(policy, make_env, resets, list(range(len(resets))), self.config.batch_envs)
-        return summarize(records)
+        return summarize(run_episodes(policy, make_env, resets, self.config.batch_envs))
 
     # --- the loop ---
 
@@ -539,30 +532,9 @@ class PPOTrainer:
                 write_text_atomically(metrics_path, "")
         history = self._history
         bar = tqdm(total=c.total_updates, initial=self.update, desc=f"ppo[{c.advantage}:{c.reward_mode}]", disable=not (c.progress_bar and self.accelerator.is_main_process))
-        env_steps = history[-1]["env_steps"] if history else 0
+        self._env_steps = history[-1]["env_steps"] if history else 0
         while self.update < c.total_updates:
-            started = time.perf_counter()
-            resets, groups = self.rollout_plan(self.update)
-            self.model.eval()
-            episodes, records = collect_episodes(self.policy(c.temperature), self._make_env(self.tasks), resets, groups, c.batch_envs)
-            rollout_seconds = time.perf_counter() - started
-            self.model.train()
-            row: dict[str, Any] = {"update": self.update + 1}
-            row.update(self.train_step(episodes))
-            self.model.eval()
-            env_steps += sum(record.turns for record in records)
-            generated = sum(e.generated_tokens for e in episodes)
-            row.update(
-                {
-                    "env_steps": env_steps,
-                    "success_rate": float(np.mean([e.success for e in episodes])),
-                    "mean_return": {mode: float(np.mean([e.returns[mode] for e in episodes])) for mode in REWARD_MODES},
-                    "mean_tool_calls": float(np.mean([e.tool_calls for e in episodes])),
-                    "generated_tokens_per_s": generated / rollout_seconds,
-                    "env_steps_per_s": sum(record.turns for record in records) / rollout_seconds,
-                    "seconds": time.perf_counter() - started,
-                }
-            )
+            row = self.run_update()
             self.update += 1
             if (c.eval_every and self.update % c.eval_every == 0) or self.update == c.total_updates:
                 row["eval"] = self.evaluate(self.update)
@@ -708,19 +680,32 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
     return next((output_dir / name for name in LEGACY_CHECKPOINTS if (output_dir / name / "state.pt").is_file()), None)
 
 
+def field_comments(cls: type) -> dict[str, str]:
+    """The comment after each field of a dataclass's source (what ``--help`` shows)."""
+    comments = {}
+    for line in inspect.getsource(cls).splitlines():
+        match = re.match(r"\s+(\w+): [^=]+=.*?  # (.*)$", line)
+        if match:
+            comments[match.group(1)] = match.group(2)
+    return comments
+
+
 def parse_config(argv: Sequence[str] | None = None) -> tuple[PPOConfig, bool]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """The command line: one flag per :class:`PPOConfig` field, its comment as the help, plus ``--resume``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    comments = field_comments(PPOConfig)
     for f in fields(PPOConfig):
         default = getattr(PPOConfig(), f.name)
         flag = f"--{f.name.replace('_', '-')}"
+        help_text = comments.get(f.name, "")
         if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         elif f.name == "max_difficulty":
-            parser.add_argument(flag, type=int, default=default)
+            parser.add_argument(flag, type=int, default=default, help=help_text)
         elif f.name == "init_from":
-            parser.add_argument(flag, type=str, default=default)
+            parser.add_argument(flag, type=str, default=default, help=help_text)
         else:
-            parser.add_argument(flag, type=type(default), default=default)
+            parser.add_argument(flag, type=type(default), default=default, help=help_text)
     parser.add_argument("--resume", action="store_true", help="continue from the newest output_dir/checkpoint-<update>/")
     args = parser.parse_args(argv)
     resume = args.resume

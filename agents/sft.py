@@ -21,12 +21,11 @@ from typing import Any, Sequence
 
 import torch
 
-from agents.lm_policy import ChatLayout, TokenEpisode
+from agents.lm_policy import ChatLayout, TokenTrace
 from mentor_env.core.files import atomic_files, lock_folder, write_text_atomically
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.domains import get_domain
-
 
 # The committed SFT warm start of the tiny student (`make warm-start` rebuilds it; its README.md says how
 # it was trained). RL runs start from it so they need not pay the 18 CPU minutes of SFT each time.
@@ -45,7 +44,7 @@ class SFTConfig:
     seed: int = 0
 
 
-def teacher_episode(layout: ChatLayout, task: Task, tools: list[dict[str, Any]]) -> TokenEpisode:
+def teacher_episode(layout: ChatLayout, task: Task, tools: list[dict[str, Any]]) -> TokenTrace:
     """A teacher trajectory in the RL token layout, with the assistant tokens marked."""
     messages = list(task.teacher.messages)
     if len(messages) < 3 or messages[2]["role"] != "assistant":
@@ -66,10 +65,10 @@ def teacher_episode(layout: ChatLayout, task: Task, tools: list[dict[str, Any]])
             answer = layout.environment_ids(turn, tool_messages)
             ids += answer
             mask += [False] * len(answer)
-    return TokenEpisode(token_ids=ids, action_mask=mask, task_id=task.id)
+    return TokenTrace(token_ids=ids, action_mask=mask)
 
 
-def build_dataset(layout: ChatLayout, tasks: Sequence[Task], max_tokens: int) -> list[TokenEpisode]:
+def build_dataset(layout: ChatLayout, tasks: Sequence[Task], max_tokens: int) -> list[TokenTrace]:
     episodes = []
     for task in tasks:
         tools = [tool.spec for tool in get_domain(task.domain).tools]
@@ -79,7 +78,7 @@ def build_dataset(layout: ChatLayout, tasks: Sequence[Task], max_tokens: int) ->
     return episodes
 
 
-def collate(episodes: Sequence[TokenEpisode], pad_token_id: int) -> dict[str, torch.Tensor]:
+def collate(episodes: Sequence[TokenTrace], pad_token_id: int) -> dict[str, torch.Tensor]:
     """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (-100 outside assistant tokens)."""
     width = max(len(episode.token_ids) for episode in episodes)
     input_ids = torch.full((len(episodes), width), pad_token_id, dtype=torch.long)

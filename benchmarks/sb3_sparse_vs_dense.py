@@ -79,30 +79,38 @@ def _tasks(split: str, difficulties: tuple[int, ...]) -> list:
     return [task for task in load_split(get_domain("calc"), split) if task.meta.get("difficulty") in difficulties]
 
 
+class PredictPolicy:
+    """A Stable-Baselines3 model's deterministic policy as a slot policy of :func:`mentor_env.rollouts.run_episodes`."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def start(self, slot: int, env: Any, observation: Any, info: dict[str, Any]) -> None:
+        pass
+
+    def act(self, slots: Any, observations: Any, infos: Any) -> list[Any]:
+        return [self.model.predict(observation, deterministic=True)[0] for observation in observations]
+
+    def observe(self, slot: int, action: Any, observation: Any, info: dict[str, Any], done: bool) -> None:
+        pass
+
+    def finish(self, slot: int) -> None:
+        return None
+
+
 def evaluate(model: Any, env: Any, tasks: list) -> dict[str, float]:
     """Deterministic policy, each task once; success, mean returns, tool-set match, error share."""
-    successes, matches, calls, failed = 0, 0, 0, 0
-    returns = {mode: 0.0 for mode in RETURN_MODES}
-    for task in tasks:
-        obs, _ = env.reset(seed=0, options={"task": task})
-        done = False
-        while not done:
-            action, _ = model.predict(obs, deterministic=True)
-            obs, _, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
-            for mode in RETURN_MODES:
-                returns[mode] += info["rewards"][mode]
-            calls += len(info["tool_calls"])
-            failed += len(info["errors"])
-        components = info["reward_components"]
-        successes += int(components.get("correct", 0.0) == 1.0)
-        matches += int(components.get("tool_set_match", 0.0) == 1.0)
+    from mentor_env.rollouts import run_episodes
+
+    episodes = run_episodes(PredictPolicy(model), [env], [{"seed": 0, "options": {"task": task}} for task in tasks], batch_size=1)
+    calls = sum(e.tool_calls for e in episodes)
+    failed = sum(len(e.errors) for e in episodes)
     n = len(tasks)
     return {
-        "success": successes / n,
-        "tool_set_match": matches / n,
+        "success": sum(e.correct for e in episodes) / n,
+        "tool_set_match": sum(e.components.get("tool_set_match", 0.0) == 1.0 for e in episodes) / n,
         "call_error_rate": failed / calls if calls else 0.0,
-        **{f"return_{mode}": value / n for mode, value in returns.items()},
+        **{f"return_{mode}": sum(e.returns[mode] for e in episodes) / n for mode in RETURN_MODES},
     }
 
 

@@ -36,7 +36,7 @@ from typing import Any, Iterable, Sequence
 import gymnasium as gym
 
 from mentor_env.core.rewards import REWARD_MODES
-from mentor_env.rollouts import BatchedPolicy, Episode, SinglePolicy, run_episodes
+from mentor_env.rollouts import BatchedPolicy, Episode, SinglePolicy, SlotPolicy, run_episodes
 
 _FORMAT_ERRORS = ("parse_error:", "invalid_action:")
 
@@ -105,7 +105,7 @@ def summarize(episodes: Sequence[Episode]) -> dict[str, Any]:
 
 
 def evaluate(
-    policy: BatchedPolicy | SinglePolicy,
+    policy: SlotPolicy | BatchedPolicy | SinglePolicy,
     env_ids: Sequence[str] = ("mentor/Calc-v0",),
     n: int = 100,
     seed: int = 0,
@@ -116,8 +116,10 @@ def evaluate(
 ) -> dict[str, dict[str, Any]]:
     """Play ``n`` episodes of ``policy`` on each env id; returns metrics per id (module doc).
 
-    ``policy`` is ``messages, tools -> text``, or a batched policy
-    (``policy.batched = True``) taking lists of both. ``verbose`` prints the table.
+    ``policy`` is a slot policy (:mod:`mentor_env.rollouts`; the LM policy
+    :class:`mentor_env.lm.ChatPolicy` is one), ``messages, tools -> text``, or
+    a batched policy (``policy.batched = True``) taking lists of both.
+    ``verbose`` prints the table.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")

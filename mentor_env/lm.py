@@ -5,15 +5,26 @@ the prompt text of a Hugging Face tokenizer: with the model's own chat
 template when it renders tools, otherwise (SmolLM2 and other templates without
 tool support) with the tool specs written into the system message and tool
 calls and responses written as Hermes text, and with our ChatML rendering when
-the tokenizer has no template at all.
+the tokenizer has no template at all. It is the one prompt renderer:
+:class:`ChatLayout` builds the token layout of an episode with it.
 
-:class:`HFChatPolicy` is a batched policy (see :mod:`mentor_env.rollouts`)
-around any causal LM: one ``generate`` call per turn for every waiting
-conversation.
+Re-tokenising a whole conversation after every turn drifts from the tokens the
+model sampled (templates rewrite earlier turns, BPE merges across boundaries),
+so an LM episode is one growing list of token ids (:class:`TokenTrace`): the
+prompt rendered at ``reset``, then, turn after turn, the tokens the model
+sampled and the tokens of what the environment answered, with a mask marking
+the sampled tokens.
+
+:class:`ChatPolicy` is the LM policy of the suite, a slot policy of
+:func:`mentor_env.rollouts.run_episodes`: it keeps each slot's tokens, and a
+generation backend (:mod:`mentor_env.generation`) keeps each slot's KV cache,
+so a turn only runs the tokens the environment added. :class:`HFChatPolicy`
+is the same policy built from a model and its tokenizer.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from mentor_env.core.messages import (
@@ -55,83 +66,218 @@ def hermes_messages(messages: Sequence[Message], tools: Sequence[dict[str, Any]]
     return plain
 
 
-def render_prompt(tokenizer: Any, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> str:
-    """The prompt text for the next assistant turn (see module doc)."""
+def render_prompt(
+    tokenizer: Any, messages: Sequence[Message], tools: Sequence[dict[str, Any]], add_generation_prompt: bool = True
+) -> str:
+    """The prompt text of ``messages`` (see module doc), opening the next assistant turn by default."""
     if template_renders_tools(tokenizer):
-        return tokenizer.apply_chat_template(list(messages), tools=list(tools), add_generation_prompt=True, tokenize=False)
+        return tokenizer.apply_chat_template(
+            list(messages), tools=list(tools) or None, add_generation_prompt=add_generation_prompt, tokenize=False
+        )
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(hermes_messages(messages, tools), add_generation_prompt=True, tokenize=False)
-    return render_conversation(messages, tools)
+        return tokenizer.apply_chat_template(
+            hermes_messages(messages, tools), add_generation_prompt=add_generation_prompt, tokenize=False
+        )
+    return render_conversation(messages, tools, add_generation_prompt=add_generation_prompt)
 
 
 def cut_at_stop(text: str, stop_strings: Sequence[str]) -> str:
-    """``text`` up to and including the first stop string (generation overshoots in a batch)."""
+    """``text`` up to and including the first stop string."""
     ends = [text.find(stop) + len(stop) for stop in stop_strings if stop in text]
     return text[: min(ends)] if ends else text
 
 
-class HFChatPolicy:
-    """Sample one assistant turn per conversation with a Hugging Face causal LM.
+_PROBE = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+_PROBE_REPLY = "REPLY_7f3a"
+
+
+class ChatLayout:
+    """How the tokenizer's chat template frames turns, learnt once from probe messages."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError("the tokenizer has no chat template; set tokenizer.chat_template first")
+        self.tokenizer = tokenizer
+        with_reply = render_prompt(tokenizer, _PROBE + [{"role": "assistant", "content": _PROBE_REPLY}], [], add_generation_prompt=False)
+        # The text after the assistant's words up to the end of its turn, e.g. "<|im_end|>\n".
+        self.end_of_turn = with_reply[with_reply.index(_PROBE_REPLY) + len(_PROBE_REPLY) :]
+        self.eos_token_id: int = tokenizer.eos_token_id
+        self.eos_text: str = tokenizer.eos_token or ""
+        self.pad_token_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_id
+        self._probe_before = with_reply
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def prompt_ids(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> list[int]:
+        """The prompt at ``reset``: system and user turns, then the assistant's turn opening."""
+        return self.encode(render_prompt(self.tokenizer, messages, tools))
+
+    def closing_text(self, completion_ids: Sequence[int]) -> str:
+        """What must follow a sampled turn to close it (nothing if it ended with EOS and the rest)."""
+        if completion_ids and completion_ids[-1] == self.eos_token_id and self.end_of_turn.startswith(self.eos_text):
+            return self.end_of_turn[len(self.eos_text) :]
+        return self.end_of_turn
+
+    def environment_ids(self, completion_ids: Sequence[int], tool_messages: Sequence[Message]) -> list[int]:
+        """Tokens the environment adds after a tool turn: close it, tool responses, next opening."""
+        probe = _PROBE + [{"role": "assistant", "content": _PROBE_REPLY}]
+        after = render_prompt(self.tokenizer, probe + list(tool_messages), [])
+        if not after.startswith(self._probe_before):
+            raise ValueError("the chat template rewrites earlier turns when tool messages follow; cannot append tokens")
+        return self.encode(self.closing_text(completion_ids) + after[len(self._probe_before) :])
+
+    def assistant_turn_ids(self, message: Message) -> list[int]:
+        """Token ids of a teacher's assistant turn as the model should write it (for SFT)."""
+        return self.encode(render_assistant_text(message)) + [self.eos_token_id]
+
+    def stop_ids(self, stop_at_tool_call: bool) -> list[int]:
+        """The ids that end a turn: EOS, and ``</tool_call>`` with ``stop_at_tool_call``."""
+        stops = [self.eos_token_id]
+        if stop_at_tool_call:
+            closing = self.encode(TOOL_CALL_CLOSE)
+            if len(closing) != 1:
+                raise ValueError(f"stop_at_tool_call needs {TOOL_CALL_CLOSE} to be one token; this tokenizer splits it into {len(closing)}")
+            stops.append(closing[0])
+        return stops
+
+
+@dataclass
+class TokenTrace:
+    """An LM episode as tokens. ``action_mask[i]`` is true for tokens the model sampled."""
+
+    token_ids: list[int]
+    action_mask: list[bool]
+    turn_ends: list[int] = field(default_factory=list)  # index of each assistant turn's last token
+
+    @property
+    def generated_tokens(self) -> int:
+        return sum(self.action_mask)
+
+    def add(self, ids: Sequence[int], sampled: bool) -> None:
+        self.token_ids += ids
+        self.action_mask += [sampled] * len(ids)
+        if sampled:
+            self.turn_ends.append(len(self.token_ids) - 1)
+
+
+class ChatPolicy:
+    """A causal LM as a slot policy of :func:`mentor_env.rollouts.run_episodes` (see module doc).
+
+    Args:
+        model: a ``transformers`` causal LM (possibly wrapped by ``peft``), or
+            ``None`` with a ``backend`` that needs none.
+        layout: the tokenizer's :class:`ChatLayout`.
+        settings: :class:`~mentor_env.generation.GenerationSettings` (token
+            budget, temperature, top-p, stopping at ``</tool_call>``).
+        backend: ``"auto"`` (the prefix-cache backend when the model is a
+            Llama-family decoder, else ``generate``), ``"prefix-cache"``,
+            ``"hf"``, or a :class:`~mentor_env.generation.GenerationBackend`.
+        seed: when given, torch is seeded with ``seed + n`` before the n-th
+            batch of turns, so a run is repeatable on its own; ``None`` draws
+            from torch's global RNG as it stands (the trainer checkpoints it).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        layout: ChatLayout,
+        settings: Any = None,
+        backend: Any = "auto",
+        seed: int | None = None,
+    ) -> None:
+        from mentor_env.generation import GenerationSettings, make_backend
+
+        self.model = model
+        self.layout = layout
+        self.settings = settings if settings is not None else GenerationSettings()
+        self.stop_ids = layout.stop_ids(self.settings.stop_at_tool_call)
+        if isinstance(backend, str):
+            backend = make_backend(model, self.settings, self.stop_ids, layout.pad_token_id, backend)
+        self.backend = backend
+        self.seed = seed
+        self._batches = 0
+        self.traces: dict[int, TokenTrace] = {}
+        self._seen: dict[int, int] = {}  # messages in the slot's conversation before its last action
+        self._last: dict[int, list[int]] = {}
+
+    def start(self, slot: int, env: Any, observation: Any, info: dict[str, Any]) -> None:
+        prompt = self.layout.prompt_ids(info["messages"], info["tools"])
+        self.traces[slot] = TokenTrace(list(prompt), [False] * len(prompt))
+        self.backend.open(slot, prompt)
+
+    def act(self, slots: Sequence[int], observations: Sequence[Any], infos: Sequence[dict[str, Any]]) -> list[str]:
+        import torch
+
+        if self.seed is not None:
+            torch.manual_seed(self.seed + self._batches)
+        self._batches += 1
+        completions = self.backend.generate(list(slots))
+        texts = []
+        for slot, info, completion in zip(slots, infos, completions):
+            self.traces[slot].add(completion, sampled=True)
+            self._seen[slot] = len(info["messages"])
+            self._last[slot] = completion
+            texts.append(self.decode(completion))
+        return texts
+
+    def observe(self, slot: int, action: Any, observation: Any, info: dict[str, Any], done: bool) -> None:
+        if done:
+            return
+        tool_messages = info["messages"][self._seen[slot] + 1 :]
+        environment = self.layout.environment_ids(self._last[slot], tool_messages)
+        self.traces[slot].add(environment, sampled=False)
+        self.backend.extend(slot, environment)
+
+    def finish(self, slot: int) -> TokenTrace:
+        self.backend.close(slot)
+        self._seen.pop(slot, None)
+        self._last.pop(slot, None)
+        return self.traces.pop(slot)
+
+    def decode(self, completion: Sequence[int]) -> str:
+        return self.layout.tokenizer.decode(completion, skip_special_tokens=True)
+
+    def __call__(self, conversations: Sequence[list[Message]], tools: Sequence[list[dict[str, Any]]]) -> list[str]:
+        """One turn for each conversation from scratch (no state kept): the batched-policy form."""
+        slots = [-(index + 1) for index in range(len(conversations))]
+        for slot, messages, specs in zip(slots, conversations, tools):
+            self.start(slot, None, None, {"messages": messages, "tools": specs})
+        texts = self.act(slots, [None] * len(slots), [{"messages": m} for m in conversations])
+        for slot in slots:
+            self.finish(slot)
+        return texts
+
+
+class HFChatPolicy(ChatPolicy):
+    """:class:`ChatPolicy` from a Hugging Face model and tokenizer (the suite's defaults otherwise).
 
     Args:
         model: a ``transformers`` causal LM (on any device).
-        tokenizer: its tokenizer.
-        max_new_tokens: the token budget of one turn.
-        temperature: sampling temperature; 0 means greedy decoding.
-        top_p: nucleus sampling mass.
-        stop_at_tool_call: end the turn at ``</tool_call>`` (one call per
-            turn, as in Search-R1-style rollouts); otherwise only at the end
-            of turn or EOS, so a turn may hold several calls.
-        seed: seeds torch before each batch, so a run is repeatable.
+        tokenizer: its tokenizer (it needs a chat template).
+        max_new_tokens, temperature, top_p, stop_at_tool_call: override
+            :class:`~mentor_env.generation.GenerationSettings`' defaults.
+        seed: torch is seeded with ``seed + n`` before the n-th batch of turns.
+        backend: see :class:`ChatPolicy`.
     """
-
-    batched = True
 
     def __init__(
         self,
         model: Any,
         tokenizer: Any,
-        max_new_tokens: int = 256,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        stop_at_tool_call: bool = True,
-        seed: int = 0,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop_at_tool_call: bool | None = None,
+        seed: int | None = 0,
+        backend: Any = "auto",
     ) -> None:
-        self.model = model
-        self.tokenizer = tokenizer
-        self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
-        self.top_p = top_p
-        self.stop_strings = [TOOL_CALL_CLOSE] if stop_at_tool_call else []
-        self.seed = seed
-        self._batches = 0
+        from dataclasses import replace
+
+        from mentor_env.generation import GenerationSettings
+
+        given = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "stop_at_tool_call": stop_at_tool_call}
+        settings = replace(GenerationSettings(), **{k: v for k, v in given.items() if v is not None})
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-
-    def __call__(self, conversations: Sequence[list[Message]], tools: Sequence[list[dict[str, Any]]]) -> list[str]:
-        import torch
-
-        prompts = [render_prompt(self.tokenizer, messages, specs) for messages, specs in zip(conversations, tools)]
-        self.tokenizer.padding_side = "left"  # generated tokens then line up at the right
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
-            self.model.device
-        )
-        torch.manual_seed(self.seed + self._batches)
-        self._batches += 1
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p}
-            if self.temperature > 0
-            else {"do_sample": False}
-        )
-        with torch.no_grad():
-            output = self.model.generate(
-                **encoded,
-                max_new_tokens=self.max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id,
-                stop_strings=self.stop_strings or None,
-                tokenizer=self.tokenizer if self.stop_strings else None,
-                **sampling,
-            )
-        completions = output[:, encoded["input_ids"].shape[1] :]
-        texts = self.tokenizer.batch_decode(completions, skip_special_tokens=True)
-        return [cut_at_stop(text, self.stop_strings) for text in texts]
+        super().__init__(model, ChatLayout(tokenizer), settings, backend=backend, seed=seed)

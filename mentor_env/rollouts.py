@@ -1,24 +1,33 @@
-"""Playing a policy over many episodes, batched across environments.
+"""The episode loop: a policy over many episodes, batched across environments.
 
-A policy maps conversations to the next assistant turn. Language-model
-policies are batched (``policy.batched = True``: called with a list of
-conversations and returning a list of texts), so one ``generate`` call serves
-every environment that is waiting for a turn; a plain callable
-``policy(messages, tools) -> str`` works too and is called once per turn.
-:func:`run_episodes` keeps ``batch_size`` environments busy until every
-requested episode is done; the evaluation helper and the LM teacher use it.
+:func:`run_episodes` is the one loop the suite plays episodes with (the
+evaluation, the LM teacher, the reference agents' trainer and baselines, the
+Stable-Baselines3 benchmark): it keeps ``batch_size`` environments busy until
+every requested episode is done, asks the policy for the next action of every
+waiting environment at once, and returns one :class:`Episode` per reset.
+
+The policy is a *slot policy* (:class:`SlotPolicy`): an environment's place in
+the batch is a slot, and the policy is told when an episode starts in a slot,
+what each of its actions led to, and when it ends, so it can keep per-slot
+state (an LM policy keeps each slot's tokens and KV cache, a scripted agent its
+plan). Plain policies are adapted by :func:`as_slot_policy`:
+
+* a batched policy (``policy.batched = True``), called with the waiting
+  conversations and tool specs and returning one text each;
+* a plain callable ``policy(messages, tools) -> str``, called once per turn.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
 import gymnasium as gym
 
 from mentor_env.core.messages import Message
-from mentor_env.core.task import Task
 from mentor_env.core.rewards import REWARD_MODES
+from mentor_env.core.task import Task
 
 ToolSpec = dict[str, Any]
 
@@ -32,9 +41,30 @@ class BatchedPolicy(Protocol):
 SinglePolicy = Callable[[list[Message], list[ToolSpec]], str]
 
 
+class SlotPolicy(Protocol):
+    """A policy that keeps per-slot state across the steps of an episode (see module doc)."""
+
+    def start(self, slot: int, env: gym.Env, observation: Any, info: dict[str, Any]) -> None:
+        """A new episode begins in ``slot`` (``env.reset`` returned ``observation, info``)."""
+
+    def act(self, slots: Sequence[int], observations: Sequence[Any], infos: Sequence[dict[str, Any]]) -> list[Any]:
+        """The next action of each of ``slots`` (their latest observation and info)."""
+
+    def observe(self, slot: int, action: Any, observation: Any, info: dict[str, Any], done: bool) -> None:
+        """``action`` was played in ``slot``; ``env.step`` returned ``observation`` and ``info``."""
+
+    def finish(self, slot: int) -> Any:
+        """The episode in ``slot`` is over; what the policy returns is kept as :attr:`Episode.trace`."""
+
+
 @dataclass
 class Episode:
-    """One finished episode, with every reward mode's return."""
+    """One finished episode, with every reward mode's return (the one episode type of the suite).
+
+    ``trace`` is what the policy recorded (an LM policy: the episode's tokens
+    and action mask, :class:`mentor_env.lm.TokenTrace`); ``group`` is the
+    index the caller gave the reset (GRPO: episodes of the same task).
+    """
 
     task: Task
     messages: list[Message]
@@ -46,6 +76,10 @@ class Episode:
     truncated: bool
     final_answer: str | None
     tool_names: list[str] = field(default_factory=list)
+    tool_calls: int = 0  # every call the env saw, named or not
+    turn_rewards: list[float] = field(default_factory=list)  # the env's reward of each step (its reward_mode)
+    group: int = 0
+    trace: Any = None
 
     @property
     def correct(self) -> bool:
@@ -64,74 +98,142 @@ def batched(policy: BatchedPolicy | SinglePolicy) -> BatchedPolicy:
     return call_each  # type: ignore[return-value]
 
 
+class _ConversationPolicy:
+    """A batched or plain text policy as a slot policy: it reads the conversation from ``info``."""
+
+    def __init__(self, policy: BatchedPolicy | SinglePolicy) -> None:
+        self.policy = batched(policy)
+
+    def start(self, slot: int, env: gym.Env, observation: Any, info: dict[str, Any]) -> None:
+        pass
+
+    def act(self, slots: Sequence[int], observations: Sequence[Any], infos: Sequence[dict[str, Any]]) -> list[Any]:
+        return self.policy([info["messages"] for info in infos], [info["tools"] for info in infos])
+
+    def observe(self, slot: int, action: Any, observation: Any, info: dict[str, Any], done: bool) -> None:
+        pass
+
+    def finish(self, slot: int) -> Any:
+        return None
+
+
+def as_slot_policy(policy: Any) -> SlotPolicy:
+    """``policy`` as a :class:`SlotPolicy` (slot policies are returned as they are)."""
+    if all(callable(getattr(policy, name, None)) for name in ("start", "act", "observe", "finish")):
+        return policy
+    if callable(policy):
+        return _ConversationPolicy(policy)
+    raise TypeError(f"not a policy: {policy!r} (expected a slot policy, a batched policy or messages, tools -> text)")
+
+
 @dataclass
 class _Slot:
     env: gym.Env
-    info: dict[str, Any] | None = None
+    index: int | None = None  # position in resets of the episode playing here (None: idle)
+    observation: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
     returns: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     tool_names: list[str] = field(default_factory=list)
+    tool_calls: int = 0
+    rewards: list[float] = field(default_factory=list)
 
 
 def run_episodes(
-    policy: BatchedPolicy | SinglePolicy,
-    make_env: Callable[[], gym.Env],
+    policy: SlotPolicy | BatchedPolicy | SinglePolicy,
+    make_env: Callable[[], gym.Env] | Sequence[gym.Env],
     resets: Sequence[dict[str, Any]],
     batch_size: int = 16,
+    groups: Sequence[int] | None = None,
+    clock: dict[str, float] | None = None,
 ) -> list[Episode]:
     """Play one episode per entry of ``resets`` (keyword arguments of ``env.reset``).
 
+    ``make_env`` builds the ``min(batch_size, len(resets))`` environments (and
+    they are closed at the end), or is a list of environments to use as they
+    are (left open). ``groups`` gives each reset's :attr:`Episode.group`.
+    ``clock``, when given, gets the seconds spent in ``env.reset`` and
+    ``env.step`` added under ``"env"`` and those spent in the policy under
+    ``"policy"``.
     Returns the episodes in the order of ``resets``. Policy errors propagate;
     what the policy writes never makes the environment raise.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    policy = batched(policy)
-    slots = [_Slot(make_env()) for _ in range(min(batch_size, len(resets)))]
+    if groups is not None and len(groups) != len(resets):
+        raise ValueError(f"{len(groups)} groups for {len(resets)} resets")
+    agent = as_slot_policy(policy)
+    owned = callable(make_env)
+    count = min(batch_size, len(resets))
+    envs = [make_env() for _ in range(count)] if owned else list(make_env)[:count]  # type: ignore[operator, arg-type]
+    if len(envs) < count:
+        raise ValueError(f"{len(envs)} environments given for a batch of {count}")
+    slots = [_Slot(env) for env in envs]
     episodes: list[Episode | None] = [None] * len(resets)
-    owner: dict[int, int] = {}  # slot index -> index in resets
     pending = iter(range(len(resets)))
 
-    def start(slot_index: int) -> None:
-        index = next(pending, None)
-        if index is None:
-            slots[slot_index].info = None
-            return
-        slot = slots[slot_index]
-        _, slot.info = slot.env.reset(**resets[index])
-        slot.returns = dict.fromkeys(REWARD_MODES, 0.0)
-        slot.errors, slot.tool_names = [], []
-        owner[slot_index] = index
+    timing = {"env": 0.0, "policy": 0.0}
 
-    for slot_index in range(len(slots)):
-        start(slot_index)
-    while True:
-        active = [i for i, slot in enumerate(slots) if slot.info is not None]
-        if not active:
-            break
-        texts = policy([slots[i].info["messages"] for i in active], [slots[i].info["tools"] for i in active])
-        for slot_index, text in zip(active, texts):
-            slot = slots[slot_index]
-            _, _, terminated, truncated, info = slot.env.step(text)
-            for mode in REWARD_MODES:
-                slot.returns[mode] += info["rewards"][mode]
-            slot.errors += info["errors"]
-            slot.tool_names += [call["name"] for call in info["tool_calls"] if call["name"] is not None]
-            slot.info = info
-            if terminated or truncated:
-                episodes[owner[slot_index]] = Episode(
-                    task=slot.env.unwrapped.task,
-                    messages=info["messages"],
-                    returns=slot.returns,
-                    components=info["reward_components"],
-                    errors=slot.errors,
-                    turns=info["turn"],
-                    terminated=terminated,
-                    truncated=truncated,
-                    final_answer=info["final_answer"],
-                    tool_names=slot.tool_names,
-                )
-                start(slot_index)
-    for slot in slots:
-        slot.env.close()
+    def start(number: int) -> None:
+        slot = slots[number]
+        slot.index = next(pending, None)
+        if slot.index is None:
+            return
+        began = time.perf_counter()
+        slot.observation, slot.info = slot.env.reset(**resets[slot.index])
+        timing["env"] += time.perf_counter() - began
+        slot.returns = dict.fromkeys(REWARD_MODES, 0.0)
+        slot.errors, slot.tool_names, slot.tool_calls, slot.rewards = [], [], 0, []
+        agent.start(number, slot.env, slot.observation, slot.info)
+
+    try:
+        for number in range(len(slots)):
+            start(number)
+        while True:
+            active = [number for number, slot in enumerate(slots) if slot.index is not None]
+            if not active:
+                break
+            began = time.perf_counter()
+            actions = agent.act(active, [slots[n].observation for n in active], [slots[n].info for n in active])
+            timing["policy"] += time.perf_counter() - began
+            for number, action in zip(active, actions):
+                slot = slots[number]
+                began = time.perf_counter()
+                observation, reward, terminated, truncated, info = slot.env.step(action)
+                timing["env"] += time.perf_counter() - began
+                for mode in REWARD_MODES:
+                    slot.returns[mode] += info["rewards"][mode]
+                slot.rewards.append(float(reward))
+                slot.errors += info["errors"]
+                slot.tool_calls += len(info["tool_calls"])
+                slot.tool_names += [call["name"] for call in info["tool_calls"] if call["name"] is not None]
+                slot.observation, slot.info = observation, info
+                done = bool(terminated or truncated)
+                agent.observe(number, action, observation, info, done)
+                if done:
+                    assert slot.index is not None
+                    episodes[slot.index] = Episode(
+                        task=slot.env.unwrapped.task,
+                        messages=info.get("messages", []),
+                        returns=slot.returns,
+                        components=info["reward_components"],
+                        errors=slot.errors,
+                        turns=info["turn"],
+                        terminated=bool(terminated),
+                        truncated=bool(truncated),
+                        final_answer=info.get("final_answer"),
+                        tool_names=slot.tool_names,
+                        tool_calls=slot.tool_calls,
+                        turn_rewards=slot.rewards,
+                        group=groups[slot.index] if groups is not None else slot.index,
+                        trace=agent.finish(number),
+                    )
+                    start(number)
+    finally:
+        if owned:
+            for env in envs:
+                env.close()
+        if clock is not None:
+            for name, seconds in timing.items():
+                clock[name] = clock.get(name, 0.0) + seconds
     return [episode for episode in episodes if episode is not None]

@@ -90,7 +90,7 @@ class LMTeacher:
 
     Keeps the correct attempt with the fewest tool calls (ties: fewest turns,
     then the first), as the MENTOR recipe keeps a strong model's best
-    trajectory. ``policy`` is any batched policy, typically
+    trajectory. ``policy`` is any policy :func:`mentor_env.rollouts.run_episodes` plays, typically
     :class:`mentor_env.lm.HFChatPolicy` around a Hugging Face causal LM.
     """
 

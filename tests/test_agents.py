@@ -18,8 +18,8 @@ import torch
 
 pytest.importorskip("transformers")
 
-from agents.lm_policy import ChatLayout, LMPolicy  # noqa: E402
-from agents.ppo import PPOConfig, PPOTrainer, collect_episodes, compress, expand, gae, group_advantages, latest_checkpoint  # noqa: E402
+from agents.lm_policy import ChatLayout, ChatPolicy  # noqa: E402
+from agents.ppo import PPOConfig, PPOTrainer, gae, group_advantages, latest_checkpoint  # noqa: E402
 from agents.sft import SFTConfig, build_dataset, collate, sequence_loss, teacher_episode, train_sft  # noqa: E402
 from mentor_env.core.files import FolderLockedError  # noqa: E402
 from mentor_env.core.splits import load_split  # noqa: E402
@@ -40,62 +40,66 @@ def test_gae_matches_a_hand_computed_example():
     assert advantages.tolist()[0] == pytest.approx([1.5, 1.0])
 
 
-def test_compress_and_expand_keep_masked_positions():
-    values = torch.tensor([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]])
-    mask = torch.tensor([[False, True, False, True], [True, True, True, False]])
-    compact, valid = compress(values, mask)
-    assert compact.tolist() == [[2.0, 4.0, 0.0], [5.0, 6.0, 7.0]]
-    assert valid.tolist() == [[True, True, False], [True, True, True]]
-    assert expand(compact, mask).tolist() == [[0.0, 2.0, 0.0, 4.0], [5.0, 6.0, 7.0, 0.0]]
-
-
 def test_group_advantages_normalise_within_each_task():
     returns = torch.tensor([1.1, 0.1, 0.5, 0.5])
     groups = torch.tensor([0, 0, 1, 1])
     assert group_advantages(returns, groups).tolist() == pytest.approx([1.0, -1.0, 0.0, 0.0], abs=1e-5)
 
 
-class TeacherTokens(LMPolicy):
-    """Writes the teacher's turns as token ids (what a perfectly imitating model samples)."""
+class TeacherBackend:
+    """A generation backend that writes the teacher's turns as token ids (what a perfectly imitating model samples)."""
 
     def __init__(self, layout, tasks):
-        super().__init__(model=None, layout=layout)
+        self.layout = layout
         self.turns = {t.question: [m for m in t.teacher.messages if m["role"] == "assistant"] for t in tasks}
-        self.question_of = {}
+        self.sequences = {}
 
-    def sample(self, sequences):
+    def open(self, slot, prompt_ids):
+        self.sequences[slot] = list(prompt_ids)
+
+    def extend(self, slot, token_ids):
+        self.sequences[slot] += list(token_ids)
+
+    def close(self, slot):
+        del self.sequences[slot]
+
+    def generate(self, slots):
         out = []
-        for ids in sequences:
-            text = self.layout.tokenizer.decode(ids)
+        for slot in slots:
+            text = self.layout.tokenizer.decode(self.sequences[slot])
             question = next(q for q in self.turns if q in text)
             played = text.count("<|im_start|>assistant") - 1
-            out.append(self.layout.assistant_turn_ids(self.turns[question][played]))
+            turn = self.layout.assistant_turn_ids(self.turns[question][played])
+            self.sequences[slot] += turn
+            out.append(turn)
         return out
 
 
 def test_rollout_tokens_equal_the_sft_layout_and_masks_cover_exactly_the_sampled_tokens(tiny_student_path):
+    import gymnasium as gym
     from transformers import AutoTokenizer
+
+    from mentor_env.rollouts import run_episodes
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_student_path)
     layout = ChatLayout(tokenizer)
     tasks = load_split(calc, "test")[:6]
-    policy = TeacherTokens(layout, tasks)
-    import gymnasium as gym
-
+    policy = ChatPolicy(None, layout, backend=TeacherBackend(layout, tasks))
     resets = [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(tasks)]
-    episodes, records = collect_episodes(policy, lambda: gym.make("mentor/Calc-v0", split="test"), resets, list(range(6)), 4)
+    episodes = run_episodes(policy, lambda: gym.make("mentor/Calc-v0", split="test"), resets, 4)
     tools = [tool.spec for tool in calc.tools]
-    for task, episode, record in zip(tasks, episodes, records):
+    for task, episode in zip(tasks, episodes):
         expected = teacher_episode(layout, task, tools)
-        assert episode.token_ids == expected.token_ids
-        assert episode.action_mask == expected.action_mask
-        assert record.correct and episode.returns["mentor"] == pytest.approx(1.1)
+        trace = episode.trace
+        assert trace.token_ids == expected.token_ids
+        assert trace.action_mask == expected.action_mask
+        assert episode.correct and episode.returns["mentor"] == pytest.approx(1.1)
         # One reward per turn, on the last sampled token of the turn.
-        assert len(episode.turn_ends) == len(episode.turn_rewards) == sum(m["role"] == "assistant" for m in task.teacher.messages[2:])
-        assert all(episode.action_mask[end] and episode.token_ids[end] == layout.eos_token_id for end in episode.turn_ends)
-        sampled = [i for i, flag in enumerate(episode.action_mask) if flag]
+        assert len(trace.turn_ends) == len(episode.turn_rewards) == sum(m["role"] == "assistant" for m in task.teacher.messages[2:])
+        assert all(trace.action_mask[end] and trace.token_ids[end] == layout.eos_token_id for end in trace.turn_ends)
+        sampled = [i for i, flag in enumerate(trace.action_mask) if flag]
         turns = [layout.assistant_turn_ids(m) for m in task.teacher.messages if m["role"] == "assistant"]
-        assert [episode.token_ids[i] for i in sampled] == [t for turn in turns for t in turn]
+        assert [trace.token_ids[i] for i in sampled] == [t for turn in turns for t in turn]
 
 
 def test_sft_reduces_the_loss(tiny_student_path):
@@ -148,7 +152,7 @@ def test_one_update_changes_the_weights_and_keeps_losses_finite(tmp_path, tiny_s
 
 def comparable(rows):
     """Metrics rows without the wall-clock fields (which differ between runs)."""
-    timing = {"seconds", "generated_tokens_per_s", "env_steps_per_s"}
+    timing = {"seconds", "generated_tokens_per_s", "env_steps_per_s", "time"}
     return [{k: v for k, v in row.items() if k not in timing} for row in rows]
 
 
@@ -165,16 +169,17 @@ def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path, tiny_stu
         calls["n"] += 1
 
     trainer.save_checkpoint = save_then_die_on_third_update
-    original_step = trainer.train_step
+    original_rollout = trainer.rollout
 
-    def step(episodes):
+    def rollout(update, clock=None):
+        episodes = original_rollout(update, clock)
         if trainer.update == 2 and calls["n"] == 1:
             # Update 3 starts after the checkpoint at update 2: die in the middle of it.
             calls["n"] += 1
             raise KeyboardInterrupt
-        return original_step(episodes)
+        return episodes
 
-    trainer.train_step = step
+    trainer.rollout = rollout
     with pytest.raises(KeyboardInterrupt):
         trainer.train()
     resumed = PPOTrainer(small_config(killed_dir, tiny_student_path, total_updates=4, checkpoint_every=2))
@@ -339,14 +344,15 @@ def test_a_kill_during_resume_is_recovered_by_the_next_resume(tmp_path, tiny_stu
     # A run killed in update 4, after update 3 was logged: resume rewrites metrics.jsonl without that row.
     killed = tmp_path / "killed"
     trainer = PPOTrainer(small_config(killed, tiny_student_path, **CRASH_SETTINGS))
-    original_step = trainer.train_step
+    original_rollout = trainer.rollout
 
-    def die_in_update_4(episodes):
+    def die_in_update_4(update, clock=None):
+        episodes = original_rollout(update, clock)
         if trainer.update == 3:
             raise KeyboardInterrupt
-        return original_step(episodes)
+        return episodes
 
-    trainer.train_step = die_in_update_4
+    trainer.rollout = die_in_update_4
     with pytest.raises(KeyboardInterrupt):
         trainer.train()
     assert len(_logged(killed / "run")) == 3
@@ -405,14 +411,15 @@ def test_a_checkpoint_of_the_old_layout_still_resumes(tmp_path, tiny_student_pat
     # a kill between their two steps left only checkpoint.tmp/.
     run = tmp_path / "run"
     trainer = PPOTrainer(small_config(tmp_path, tiny_student_path, **CRASH_SETTINGS))
-    original_step = trainer.train_step
+    original_rollout = trainer.rollout
 
-    def die_in_update_4(episodes):
+    def die_in_update_4(update, clock=None):
+        episodes = original_rollout(update, clock)
         if trainer.update == 3:
             raise KeyboardInterrupt
-        return original_step(episodes)
+        return episodes
 
-    trainer.train_step = die_in_update_4
+    trainer.rollout = die_in_update_4
     with pytest.raises(KeyboardInterrupt):
         trainer.train()
     state = torch.load(run / "checkpoint-2" / "state.pt", weights_only=False)
@@ -485,3 +492,92 @@ def test_lora_update_trains_only_the_adapters(tmp_path, tiny_student_path):
     history = trainer.train()
     assert torch.isfinite(torch.tensor(history[0]["policy_loss"]))
     assert all(torch.equal(frozen[name], p) for name, p in trainer.model.named_parameters() if name in frozen)
+
+
+# --- the generation stack: shared prefixes change no number ---------------------------------
+
+
+def _conversations(tokenizer, count, repeat=1):
+    """Prompts of Calc test tasks (each ``repeat`` times in a row, like a GRPO group) and a tool response."""
+    import gymnasium as gym
+
+    layout = ChatLayout(tokenizer)
+    env = gym.make("mentor/Calc-v0", split="test")
+    prompts = []
+    for index in range(count):
+        _, info = env.reset(seed=index)
+        prompts += [layout.prompt_ids(info["messages"], info["tools"])] * repeat
+    response = layout.environment_ids([layout.eos_token_id], [{"role": "tool", "name": "add", "content": "42"}])
+    return layout, prompts, response
+
+
+def test_prefix_cache_generation_equals_hf_generate_over_two_turns(tiny_student_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mentor_env.generation import GenerationSettings, HFGenerateBackend, PrefixCacheBackend
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_student_path).eval()
+    layout, prompts, response = _conversations(AutoTokenizer.from_pretrained(tiny_student_path), 5, repeat=2)
+    settings = GenerationSettings(max_new_tokens=12, temperature=0.0)
+    ours = PrefixCacheBackend(model, settings, [layout.eos_token_id], layout.pad_token_id)
+    theirs = HFGenerateBackend(model, settings, [layout.eos_token_id], layout.pad_token_id)
+    for backend in (ours, theirs):
+        for slot, prompt in enumerate(prompts):
+            backend.open(slot, prompt)
+    assert ours.generate(list(range(10))) == theirs.generate(list(range(10)))
+    assert ours.stats["prefix_tokens_reused"] > 0
+    for backend in (ours, theirs):
+        for slot in range(10):
+            backend.extend(slot, response)
+    # A second turn for some slots, in another order: the tool response is appended to each cache.
+    assert ours.generate([7, 2, 5, 9]) == theirs.generate([7, 2, 5, 9])
+    # A fresh episode next to long ones: the prefill pads every row to the longest pending run.
+    for backend in (ours, theirs):
+        backend.open(3, prompts[4])
+        backend.extend(7, response)
+    assert ours.generate([3, 7]) == theirs.generate([3, 7])
+
+
+def test_shared_prefix_logprobs_equal_a_plain_full_sequence_forward(tiny_student_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from agents.ppo import ValueHead
+    from mentor_env.generation import action_logprobs, plain_action_logprobs
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_student_path)
+    layout, prompts, response = _conversations(AutoTokenizer.from_pretrained(tiny_student_path), 3, repeat=2)
+    sequences, masks = [], []
+    for index, prompt in enumerate(prompts):
+        turn = [int(t) for t in torch.randint(5, 900, (4 + index,))] + [layout.eos_token_id]
+        sequences.append(prompt + turn + response + turn[::-1])
+        masks.append([False] * len(prompt) + [True] * len(turn) + [False] * len(response) + [True] * len(turn))
+    head = ValueHead(model.config.hidden_size)
+    torch.nn.init.normal_(head.linear.weight)
+    groups = [index // 2 for index in range(len(prompts))]
+    plain = plain_action_logprobs(model, sequences, masks, 0.7, layout.pad_token_id, value_head=head, entropy=True)
+    shared = action_logprobs(model, sequences, masks, 0.7, layout.pad_token_id, value_head=head, groups=groups, entropy=True, chunk_size=4)
+    assert torch.equal(plain.valid, shared.valid)
+    assert torch.allclose(plain.logp, shared.logp, atol=1e-5)
+    assert torch.allclose(plain.values, shared.values, atol=1e-5)
+    assert torch.allclose(plain.entropy, shared.entropy, atol=1e-5)
+    # The gradients agree too: the loss sees the same function.
+    grads = []
+    for result in (plain, shared):
+        model.zero_grad()
+        (result.logp * result.valid).sum().backward(retain_graph=True)
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert torch.allclose(grads[0], grads[1], atol=1e-4)
+
+
+def test_the_inverse_cdf_sampler_draws_from_the_softmax():
+    from mentor_env.generation import sample_next
+
+    torch.manual_seed(0)
+    logits = torch.tensor([[0.0, 1.0, 2.0, -30.0]]).repeat(20000, 1)
+    counts = torch.bincount(sample_next(logits, temperature=1.0), minlength=4).float() / 20000
+    assert torch.allclose(counts, torch.softmax(logits[0], -1), atol=0.01)
+    assert sample_next(logits[:2], temperature=0.0).tolist() == [2, 2]
+    nucleus = sample_next(logits, temperature=1.0, top_p=0.5)
+    assert set(nucleus.tolist()) == {2}

@@ -274,3 +274,21 @@ def test_grpo_trainer_runs_the_domain_tools_between_turns(tiny_student_path, tmp
         assert results == [m["content"] for m in by_id[task_id].teacher.messages if m["role"] == "tool"]
         assert reward == pytest.approx(0.16 if task_id == wrong_id else 1.1)
     assert {*kwargs["task_id"]} == {task.id for task in tasks}
+
+
+def test_the_dataset_prompt_for_a_tokenizer_is_the_environments_prompt(tiny_student_path):
+    pytest.importorskip("datasets")
+    import gymnasium as gym
+    from transformers import AutoTokenizer
+
+    from mentor_env.integrations.trl import to_hf_dataset
+    from mentor_env.lm import render_prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_student_path)
+    row = to_hf_dataset("calc", "train", limit=1, tokenizer=tokenizer)[0]
+    env = gym.make("mentor/Calc-v0", split="train")
+    _, info = env.reset(seed=0, options={"task_id": row["task_id"]})
+    compact = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+    assert compact == render_prompt(tokenizer, info["messages"], info["tools"])
+    generic = to_hf_dataset("calc", "train", limit=1)[0]  # no tokenizer: the JSON Hermes block
+    assert '"name": "sum_numbers"' in generic["prompt"][0]["content"] and len(compact) < len(generic["prompt"][0]["content"])

@@ -40,8 +40,9 @@ Dataset
     system + user chat (TRL's conversational format). The installed TRL's
     ``GRPOTrainer`` reads no ``tools`` column (only ``SFTTrainer`` does): it
     renders tools from its own ``tools=`` argument. So by default the tool specs
-    are written into the system message (the Hermes block the environment's
-    prompt uses); pass ``tools_in_prompt=False`` when you give the trainer
+    are written into the system message, as the environment's prompt has them
+    for the model's tokenizer (``to_hf_dataset(..., tokenizer=tokenizer)``;
+    without a tokenizer, the Hermes block of JSON specs); pass ``tools_in_prompt=False`` when you give the trainer
     ``tools=trl_tools(domain)`` so that the chat template renders them instead.
 
 Multi-turn tool use
@@ -66,11 +67,11 @@ from typing import Any, Iterable, Literal, Mapping, Sequence, Union
 
 from mentor_env.core.domain import Domain
 from mentor_env.core.messages import render_tools_block
+from mentor_env.core.rewards import TERMINAL_MODES, check_compat
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.core.tools import ToolRuntime
 from mentor_env.integrations import require, warm_start_path
-from mentor_env.core.rewards import TERMINAL_MODES, check_compat
 from mentor_env.scoring import resolve_domain, score_completion
 
 __all__ = [
@@ -89,6 +90,7 @@ __all__ = [
     "mentor_reward",
     "reward_func",
     "sparse_reward",
+    "system_with_tools",
     "task_row",
     "to_hf_dataset",
     "trl_tools",
@@ -225,12 +227,41 @@ REWARD_FUNCS: dict[str, MentorReward] = {
 # --- datasets -----------------------------------------------------------------
 
 
-def task_row(task: Task, domain: Domain, tools_in_prompt: bool = True) -> dict[str, Any]:
+def system_with_tools(system: str, tools: Sequence[Mapping[str, Any]], tokenizer: Any = None) -> str:
+    """The system message with the tool specs written in, as the environment's prompt has them.
+
+    With a ``tokenizer`` whose chat template renders tools, the text is what
+    that template writes for ``tools`` (for the tiny student, one-line
+    signatures: ~255 prompt tokens instead of ~2,600 for the JSON block), so
+    the prompt TRL renders without ``tools=`` is the environment's prompt
+    token for token. Otherwise it is the Hermes block of JSON specs, which is
+    also what the environment shows a template without tool support.
+    """
+    block = f"{system}\n\n{render_tools_block(tools)}"
+    if tokenizer is None or not isinstance(getattr(tokenizer, "chat_template", None), str) or "tools" not in tokenizer.chat_template:
+        return block
+    user = {"role": "user", "content": "Q"}
+
+    def render(content: str, specs: Any) -> str:
+        return tokenizer.apply_chat_template([{"role": "system", "content": content}, user], tools=specs, add_generation_prompt=True, tokenize=False)
+
+    with_tools, plain = render(system, list(tools)), render(system, None)
+    end = plain.find(system) + len(system)
+    before, after = plain[:end], plain[end:]
+    if end < len(system) or not with_tools.startswith(before) or not with_tools.endswith(after):
+        return block
+    inserted = with_tools[len(before) : len(with_tools) - len(after)]
+    if render(system + inserted, None) != with_tools:  # the template does not put the tools right after the system text
+        return block
+    return system + inserted
+
+
+def task_row(task: Task, domain: Domain, tools_in_prompt: bool = True, tokenizer: Any = None) -> dict[str, Any]:
     """One dataset row for ``task`` (see :func:`to_hf_dataset` for the columns)."""
     specs = [tool.spec for tool in domain.tools]
     system = domain.system_prompt
     if tools_in_prompt:
-        system = f"{system}\n\n{render_tools_block(specs)}"
+        system = system_with_tools(system, specs, tokenizer)
     return {
         "prompt": [{"role": "system", "content": system}, {"role": "user", "content": task.question}],
         "answer": task.answer,
@@ -249,15 +280,19 @@ def to_hf_dataset(
     tasks: Sequence[Task] | None = None,
     limit: int | None = None,
     tools_in_prompt: bool = True,
+    tokenizer: Any = None,
 ) -> Any:
     """A Hugging Face ``datasets.Dataset`` of a frozen split, ready for ``GRPOTrainer``.
 
     Columns:
         prompt: ``[{"role": "system", ...}, {"role": "user", ...}]`` (conversational).
             With ``tools_in_prompt`` (the default) the system message lists the
-            tools (the environment's Hermes block), because the installed TRL's
-            ``GRPOTrainer`` ignores a ``tools`` column; set it to False when the
-            trainer gets ``tools=trl_tools(domain)`` and the chat template renders them.
+            tools, because the installed TRL's ``GRPOTrainer`` ignores a ``tools``
+            column: as the ``tokenizer``'s chat template writes them when it is
+            given (the environment's own prompt, token for token:
+            :func:`system_with_tools`), else as the Hermes block of JSON specs.
+            Set it to False when the trainer gets ``tools=trl_tools(domain)``
+            and the chat template renders them.
         answer: the gold answer (str). domain: the domain name. task_id: the task's id.
         teacher_tools: the teacher's tool names, in order (list of str).
         teacher_messages: the teacher's messages, JSON-encoded (tool-call
@@ -269,6 +304,7 @@ def to_hf_dataset(
         split: ``"train"``, ``"test"`` or ``"ood"``.
         tasks: serve these tasks instead of the split.
         limit: keep the first ``limit`` tasks.
+        tokenizer: the trained model's tokenizer (see ``prompt``); pass it.
 
     Raises:
         ImportError: naming the ``trl`` extra when ``datasets`` is missing.
@@ -281,7 +317,7 @@ def to_hf_dataset(
     foreign = sorted({task.domain for task in chosen} - {resolved.name})
     if foreign:
         raise ValueError(f"tasks of domain(s) {foreign} given for the {resolved.name!r} dataset")
-    rows = [task_row(task, resolved, tools_in_prompt) for task in chosen]
+    rows = [task_row(task, resolved, tools_in_prompt, tokenizer) for task in chosen]
     return datasets.Dataset.from_list(rows)
 
 
