@@ -338,7 +338,7 @@ class PPOTrainer:
         picks = rng.choice(len(self.tasks), size=c.episodes_per_update // c.group_size, replace=False)
         resets, groups = [], []
         for group, pick in enumerate(picks):
-            for member in range(c.group_size):
+            for _ in range(c.group_size):
                 resets.append({"seed": int(rng.integers(2**31 - 1)), "options": {"task_id": self.tasks[pick].id}})
                 groups.append(group)
         return resets, groups

@@ -29,6 +29,7 @@ tasks are generated from ``seed + i``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from typing import Any, Iterable, Sequence
@@ -137,7 +138,7 @@ def evaluate(
             resets = [{"seed": seed + i, "options": {"task_id": task.id}} for i, task in enumerate(tasks[:n])]
         else:
             resets = [{"seed": seed + i} for i in range(n)]
-        episodes = run_episodes(policy, lambda: gym.make(env_id, **kwargs), resets, batch_size)
+        episodes = run_episodes(policy, functools.partial(gym.make, env_id, **kwargs), resets, batch_size)
         results[env_id] = summarize(episodes)
     if verbose:
         print(format_results(results))
