@@ -39,6 +39,7 @@ from the same code.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Hashable, Protocol, Sequence
 
@@ -749,14 +750,7 @@ class PrefixCacheBackend:
         span = int(positions.max().item()) + 1
         visible = torch.arange(span, device=device).view(1, 1, span) <= positions.unsqueeze(2)
         index = positions.view(rows, 1, width, 1).expand(rows, s.kv_heads, width, s.head_dim)
-        cache = self.cache
-
-        def attend(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-            keys, values = cache[layer, 0, :rows], cache[layer, 1, :rows]
-            keys.scatter_(2, index, k)
-            values.scatter_(2, index, v)
-            return s.attention(q, keys[:, :, :span], values[:, :, :span], visible)
-
+        attend = functools.partial(_attend_through_cache, s, self.cache, rows, index, span, visible)
         hidden = s.forward(ids, positions, attend)
         self.stats["prefill_tokens"] += sum(lengths)
         last = hidden[torch.arange(rows, device=device), torch.tensor(lengths, device=device) - 1]
@@ -806,20 +800,34 @@ class PrefixCacheBackend:
             span = max(self.length[:active]) + 1
             visible = torch.arange(span, device=device).view(1, 1, span) <= pos.unsqueeze(2)
             index = pos.view(active, 1, 1, 1).expand(active, s.kv_heads, 1, s.head_dim)
-            rows = active
-            cache = self.cache
-
-            def attend(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-                keys, values = cache[layer, 0, :rows], cache[layer, 1, :rows]
-                keys.scatter_(2, index, k)
-                values.scatter_(2, index, v)
-                return s.attention(q, keys[:, :, :span], values[:, :, :span], visible)
-
+            attend = functools.partial(_attend_through_cache, s, self.cache, active, index, span, visible)
             hidden = s.forward(ids, pos, attend)
             for row in range(active):
                 self.length[row] += 1
             token = sample_next(s.logits(hidden[:, 0]), settings.temperature, settings.top_p)
         return out
+
+
+def _attend_through_cache(
+    stack: DecoderStack,
+    cache: torch.Tensor,
+    rows: int,
+    index: torch.Tensor,
+    span: int,
+    visible: torch.Tensor,
+    layer: int,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+) -> torch.Tensor:
+    """Attention of ``layer`` over cache rows ``0..rows-1``: write ``k``, ``v`` at ``index``, attend to ``[0, span)``.
+
+    Bound with :func:`functools.partial` to the ``attend(layer, q, k, v)`` callback of :meth:`DecoderStack.forward`.
+    """
+    keys, values = cache[layer, 0, :rows], cache[layer, 1, :rows]
+    keys.scatter_(2, index, k)
+    values.scatter_(2, index, v)
+    return stack.attention(q, keys[:, :, :span], values[:, :, :span], visible)
 
 
 def make_backend(
