@@ -346,50 +346,8 @@ def action_logprobs(
     if not DecoderStack.supports(model) or isinstance(model, torch.nn.parallel.DistributedDataParallel):
         return plain_action_logprobs(model, sequences, action_masks, temperature, pad_token_id, value_head, entropy, entropy_grad)
     stack = DecoderStack(model)
-    device = stack.device
-    first_action = min(p[0] for p in positions)
-    # Tokens [0, shared) are context only: the first prediction needed is made at first_action - 1.
-    shared = min(common_prefix_length(sequences), first_action) - 1
-    shared = max(shared, 0)
-    shared_kv: list[tuple[torch.Tensor, torch.Tensor]] = []
-    if shared:
-        ids = torch.tensor([list(sequences[0][:shared])], device=device)
-        shared_kv = _run_context(stack, ids, torch.arange(shared, device=device).unsqueeze(0), None, None)
-
-    # The group level: each group's common prefix beyond the shared one, run once per group.
-    starts = [shared] * len(sequences)
-    group_kv: list[tuple[torch.Tensor, torch.Tensor]] = []
-    group_valid = None
-    row_group = None
-    if groups is not None:
-        members: dict[Hashable, list[int]] = {}
-        for row, group in enumerate(groups):
-            members.setdefault(group, []).append(row)
-        spans = {}
-        for group, rows in members.items():
-            if len(rows) > 1:
-                end = min(common_prefix_length([sequences[r] for r in rows]), min(positions[r][0] for r in rows)) - 1
-                if end > shared:
-                    spans[group] = end
-        if spans:
-            order = list(spans)
-            width = max(spans[g] - shared for g in order)
-            ids = torch.zeros((len(order), width), dtype=torch.long)
-            valid = torch.zeros((len(order), width), dtype=torch.bool)
-            for index, group in enumerate(order):
-                length = spans[group] - shared
-                ids[index, :length] = torch.tensor(list(sequences[members[group][0]][shared : spans[group]]))
-                valid[index, :length] = True
-            ids, valid = ids.to(device), valid.to(device)
-            group_positions = shared + torch.arange(width, device=device).unsqueeze(0).expand(len(order), width)
-            group_kv = _run_context(stack, ids, group_positions, shared_kv, valid)
-            group_valid = valid
-            slot = {group: index for index, group in enumerate(order)}
-            row_group = [slot.get(group, -1) for group in groups]
-            for row, group in enumerate(groups):
-                if group in spans:
-                    starts[row] = spans[group]
-
+    shared, shared_kv = _shared_prefix_context(stack, sequences, positions)
+    starts, group_kv, group_valid, row_group = _group_prefix_context(stack, sequences, positions, groups, shared, shared_kv)
     chunk = chunk_size or len(sequences)
     logp_parts, value_parts, entropy_parts = [], [], []
     for begin in range(0, len(sequences), chunk):
@@ -409,6 +367,100 @@ def action_logprobs(
     if entropy:
         result.entropy = _compact(torch.cat(entropy_parts), counts)[0]
     return result
+
+
+def _shared_prefix_context(
+    stack: DecoderStack, sequences: Sequence[Sequence[int]], positions: list[list[int]]
+) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """The length of the context every sequence shares, and its keys and values (run once; empty when 0)."""
+    device = stack.device
+    first_action = min(p[0] for p in positions)
+    # Tokens [0, shared) are context only: the first prediction needed is made at first_action - 1.
+    shared = min(common_prefix_length(sequences), first_action) - 1
+    shared = max(shared, 0)
+    shared_kv: list[tuple[torch.Tensor, torch.Tensor]] = []
+    if shared:
+        ids = torch.tensor([list(sequences[0][:shared])], device=device)
+        shared_kv = _run_context(stack, ids, torch.arange(shared, device=device).unsqueeze(0), None, None)
+    return shared, shared_kv
+
+
+def _group_members(groups: Sequence[Hashable]) -> dict[Hashable, list[int]]:
+    """The rows of each group, groups in order of first appearance."""
+    members: dict[Hashable, list[int]] = {}
+    for row, group in enumerate(groups):
+        members.setdefault(group, []).append(row)
+    return members
+
+
+def _group_prefix_ends(
+    sequences: Sequence[Sequence[int]],
+    positions: list[list[int]],
+    members: dict[Hashable, list[int]],
+    shared: int,
+) -> dict[Hashable, int]:
+    """Where each group's own context ends, for the groups of 2+ rows whose context goes beyond ``shared``."""
+    spans = {}
+    for group, rows in members.items():
+        if len(rows) > 1:
+            end = min(common_prefix_length([sequences[r] for r in rows]), min(positions[r][0] for r in rows)) - 1
+            if end > shared:
+                spans[group] = end
+    return spans
+
+
+def _run_group_contexts(
+    stack: DecoderStack,
+    sequences: Sequence[Sequence[int]],
+    members: dict[Hashable, list[int]],
+    spans: dict[Hashable, int],
+    shared: int,
+    shared_kv: list[tuple[torch.Tensor, torch.Tensor]],
+) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+    """Keys and values of each group's tokens ``[shared, spans[group])`` (one row per group, in ``spans`` order),
+    right-padded, and the mask of their real tokens."""
+    device = stack.device
+    order = list(spans)
+    width = max(spans[g] - shared for g in order)
+    ids = torch.zeros((len(order), width), dtype=torch.long)
+    valid = torch.zeros((len(order), width), dtype=torch.bool)
+    for index, group in enumerate(order):
+        length = spans[group] - shared
+        ids[index, :length] = torch.tensor(list(sequences[members[group][0]][shared : spans[group]]))
+        valid[index, :length] = True
+    ids, valid = ids.to(device), valid.to(device)
+    group_positions = shared + torch.arange(width, device=device).unsqueeze(0).expand(len(order), width)
+    return _run_context(stack, ids, group_positions, shared_kv, valid), valid
+
+
+def _group_prefix_context(
+    stack: DecoderStack,
+    sequences: Sequence[Sequence[int]],
+    positions: list[list[int]],
+    groups: Sequence[Hashable] | None,
+    shared: int,
+    shared_kv: list[tuple[torch.Tensor, torch.Tensor]],
+) -> tuple[list[int], list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor | None, list[int] | None]:
+    """The group level: each group's common prefix beyond the shared one, run once per group.
+
+    Returns where each row's own tokens start, the groups' keys and values and valid mask (see
+    :func:`_run_group_contexts`), and each row's group slot (-1: none); ``[]``, ``None``, ``None``
+    without groups that share more than the shared prefix.
+    """
+    starts = [shared] * len(sequences)
+    if groups is None:
+        return starts, [], None, None
+    members = _group_members(groups)
+    spans = _group_prefix_ends(sequences, positions, members, shared)
+    if not spans:
+        return starts, [], None, None
+    group_kv, group_valid = _run_group_contexts(stack, sequences, members, spans, shared, shared_kv)
+    slot = {group: index for index, group in enumerate(spans)}
+    row_group = [slot.get(group, -1) for group in groups]
+    for row, group in enumerate(groups):
+        if group in spans:
+            starts[row] = spans[group]
+    return starts, group_kv, group_valid, row_group
 
 
 def _run_context(
