@@ -138,6 +138,108 @@ class _Slot:
     tool_calls: int = 0
     rewards: list[float] = field(default_factory=list)
 
+    def record(self, observation: Any, reward: float, info: dict[str, Any]) -> None:
+        """Add one env step's rewards, errors and tool calls to the episode, and keep its observation and info."""
+        for mode in REWARD_MODES:
+            self.returns[mode] += info["rewards"][mode]
+        self.rewards.append(float(reward))
+        self.errors += info["errors"]
+        self.tool_calls += len(info["tool_calls"])
+        self.tool_names += [call["name"] for call in info["tool_calls"] if call["name"] is not None]
+        self.observation, self.info = observation, info
+
+
+class _Scheduler:
+    """Plays one episode per entry of ``resets`` on ``slots``; a slot starts the next pending reset when one ends.
+
+    ``timing`` collects the seconds spent in the environments (``"env"``) and in the policy (``"policy"``);
+    ``episodes`` holds the finished episodes at the index of their reset.
+    """
+
+    def __init__(
+        self, agent: SlotPolicy, slots: list[_Slot], resets: Sequence[dict[str, Any]], groups: Sequence[int] | None
+    ) -> None:
+        self.agent = agent
+        self.slots = slots
+        self.resets = resets
+        self.groups = groups
+        self.episodes: list[Episode | None] = [None] * len(resets)
+        self.pending = iter(range(len(resets)))
+        self.timing = {"env": 0.0, "policy": 0.0}
+
+    def run(self) -> None:
+        """Start every slot, then step the active ones together until no reset is left."""
+        for number in range(len(self.slots)):
+            self.start(number)
+        while True:
+            active = [number for number, slot in enumerate(self.slots) if slot.index is not None]
+            if not active:
+                break
+            for number, action in zip(active, self.act(active)):
+                self.step(number, action)
+
+    def start(self, number: int) -> None:
+        """Reset slot ``number``'s env with the next pending reset (the slot goes idle when none is left)."""
+        slot = self.slots[number]
+        slot.index = next(self.pending, None)
+        if slot.index is None:
+            return
+        began = time.perf_counter()
+        slot.observation, slot.info = slot.env.reset(**self.resets[slot.index])
+        self.timing["env"] += time.perf_counter() - began
+        slot.returns = dict.fromkeys(REWARD_MODES, 0.0)
+        slot.errors, slot.tool_names, slot.tool_calls, slot.rewards = [], [], 0, []
+        self.agent.start(number, slot.env, slot.observation, slot.info)
+
+    def act(self, active: list[int]) -> list[Any]:
+        """The policy's actions for the slots ``active``, in one call."""
+        slots = self.slots
+        began = time.perf_counter()
+        actions = self.agent.act(active, [slots[n].observation for n in active], [slots[n].info for n in active])
+        self.timing["policy"] += time.perf_counter() - began
+        return actions
+
+    def step(self, number: int, action: Any) -> None:
+        """Play ``action`` in slot ``number``; when the episode ends, record it and start the next one there."""
+        slot = self.slots[number]
+        began = time.perf_counter()
+        observation, reward, terminated, truncated, info = slot.env.step(action)
+        self.timing["env"] += time.perf_counter() - began
+        slot.record(observation, reward, info)
+        done = bool(terminated or truncated)
+        self.agent.observe(number, action, observation, info, done)
+        if done:
+            self.finish(number, info, terminated, truncated)
+            self.start(number)
+
+    def finish(self, number: int, info: dict[str, Any], terminated: bool, truncated: bool) -> None:
+        """Store slot ``number``'s finished episode (the policy's trace from ``agent.finish``)."""
+        slot = self.slots[number]
+        assert slot.index is not None
+        self.episodes[slot.index] = Episode(
+            task=slot.env.unwrapped.task,
+            messages=info.get("messages", []),
+            returns=slot.returns,
+            components=info["reward_components"],
+            errors=slot.errors,
+            turns=info["turn"],
+            terminated=bool(terminated),
+            truncated=bool(truncated),
+            final_answer=info.get("final_answer"),
+            tool_names=slot.tool_names,
+            tool_calls=slot.tool_calls,
+            turn_rewards=slot.rewards,
+            group=self.groups[slot.index] if self.groups is not None else slot.index,
+            trace=self.agent.finish(number),
+        )
+
+
+def _add_time(clock: dict[str, float] | None, timing: dict[str, float]) -> None:
+    """Add ``timing``'s seconds to ``clock`` (when given)."""
+    if clock is not None:
+        for name, seconds in timing.items():
+            clock[name] = clock.get(name, 0.0) + seconds
+
 
 def run_episodes(
     policy: SlotPolicy | BatchedPolicy | SinglePolicy,
@@ -168,72 +270,12 @@ def run_episodes(
     envs = [make_env() for _ in range(count)] if owned else list(make_env)[:count]  # type: ignore[operator, arg-type]
     if len(envs) < count:
         raise ValueError(f"{len(envs)} environments given for a batch of {count}")
-    slots = [_Slot(env) for env in envs]
-    episodes: list[Episode | None] = [None] * len(resets)
-    pending = iter(range(len(resets)))
-
-    timing = {"env": 0.0, "policy": 0.0}
-
-    def start(number: int) -> None:
-        slot = slots[number]
-        slot.index = next(pending, None)
-        if slot.index is None:
-            return
-        began = time.perf_counter()
-        slot.observation, slot.info = slot.env.reset(**resets[slot.index])
-        timing["env"] += time.perf_counter() - began
-        slot.returns = dict.fromkeys(REWARD_MODES, 0.0)
-        slot.errors, slot.tool_names, slot.tool_calls, slot.rewards = [], [], 0, []
-        agent.start(number, slot.env, slot.observation, slot.info)
-
+    scheduler = _Scheduler(agent, [_Slot(env) for env in envs], resets, groups)
     try:
-        for number in range(len(slots)):
-            start(number)
-        while True:
-            active = [number for number, slot in enumerate(slots) if slot.index is not None]
-            if not active:
-                break
-            began = time.perf_counter()
-            actions = agent.act(active, [slots[n].observation for n in active], [slots[n].info for n in active])
-            timing["policy"] += time.perf_counter() - began
-            for number, action in zip(active, actions):
-                slot = slots[number]
-                began = time.perf_counter()
-                observation, reward, terminated, truncated, info = slot.env.step(action)
-                timing["env"] += time.perf_counter() - began
-                for mode in REWARD_MODES:
-                    slot.returns[mode] += info["rewards"][mode]
-                slot.rewards.append(float(reward))
-                slot.errors += info["errors"]
-                slot.tool_calls += len(info["tool_calls"])
-                slot.tool_names += [call["name"] for call in info["tool_calls"] if call["name"] is not None]
-                slot.observation, slot.info = observation, info
-                done = bool(terminated or truncated)
-                agent.observe(number, action, observation, info, done)
-                if done:
-                    assert slot.index is not None
-                    episodes[slot.index] = Episode(
-                        task=slot.env.unwrapped.task,
-                        messages=info.get("messages", []),
-                        returns=slot.returns,
-                        components=info["reward_components"],
-                        errors=slot.errors,
-                        turns=info["turn"],
-                        terminated=bool(terminated),
-                        truncated=bool(truncated),
-                        final_answer=info.get("final_answer"),
-                        tool_names=slot.tool_names,
-                        tool_calls=slot.tool_calls,
-                        turn_rewards=slot.rewards,
-                        group=groups[slot.index] if groups is not None else slot.index,
-                        trace=agent.finish(number),
-                    )
-                    start(number)
+        scheduler.run()
     finally:
         if owned:
             for env in envs:
                 env.close()
-        if clock is not None:
-            for name, seconds in timing.items():
-                clock[name] = clock.get(name, 0.0) + seconds
-    return [episode for episode in episodes if episode is not None]
+        _add_time(clock, scheduler.timing)
+    return [episode for episode in scheduler.episodes if episode is not None]
