@@ -81,13 +81,25 @@ def test_learning_numbers_are_the_committed_ones():
 
 
 def test_throughput_tables_are_the_committed_ones():
-    agent = json.loads((ROOT / "benchmarks/results/agent_throughput-tiny.json").read_text())
-    for row in agent["results"]:
-        line = (
-            f"| {row['model']} | {row['advantage']} | {row['episodes_per_update']} | {row['env_steps_per_s']:.1f} | "
-            f"{row['generated_tokens_per_s']:.0f} | {row['seconds_per_update']:.2f} |"
-        )
-        assert line in README, line
+    agent = json.loads((ROOT / "benchmarks/results/agent_throughput-tiny.json").read_text())["results"]
+    for row in agent["updates"]:
+        ours, before = row["ours"], row["baseline"]
+        tokens, cpu = ours["generated_tokens_per_cpu_s"], ours["cpu_seconds_per_update"]
+        wall = ours["wall_seconds_per_update"]
+        assert (
+            f"| {row['advantage']}, before | {before['generated_tokens_per_cpu_s']:.0f} | "
+            f"{before['cpu_seconds_per_update']:.1f} | {before['wall_seconds_per_update']:.1f} |"
+        ) in README, row["advantage"]
+        assert (
+            f"| {row['advantage']}, now | {tokens:.0f} (x{tokens / before['generated_tokens_per_cpu_s']:.2f}) | "
+            f"{cpu:.1f} (x{before['cpu_seconds_per_update'] / cpu:.2f}) | "
+            f"{wall:.1f} (x{before['wall_seconds_per_update'] / wall:.2f}) |"
+        ) in README, row["advantage"]
+    generation, trl = agent["generation"], agent["trl"]
+    flat = _flat(README)
+    assert f"(x{generation['one_turn_speedup']:.2f}), whole rollouts" in flat
+    assert f"{generation['rollout_tokens_per_cpu_s']['hf']:.0f} (x{generation['rollout_speedup']:.2f})" in flat
+    assert f"against {trl['trl']['completion_tokens_per_cpu_s']:.0f} (x{trl['speedup']:.2f})" in flat
     env = json.loads((ROOT / "benchmarks/results/env_throughput.json").read_text())
     reset = {row["domain"]: row for row in env["reset"] if row["source"] == "split"}
     hostile = {row["domain"]: row for row in env["hostile_steps"]}
