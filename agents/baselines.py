@@ -1,6 +1,6 @@
 """Two reference policies without a language model, and a run that compares them.
 
-* :class:`mentor_env.teachers.ReplayPolicy` writes the teacher's turns (read
+* :class:`mentor_env.play.teachers.ReplayPolicy` writes the teacher's turns (read
   from ``env.unwrapped.task``): the ceiling of every reward mode.
 * :class:`RandomAgent` calls random tools on numbers taken from the question
   and answers a random one of the numbers it saw: the floor.
@@ -24,8 +24,8 @@ import mentor_env
 from mentor_env.core.files import write_json_atomically
 from mentor_env.core.parsing import format_tool_call
 from mentor_env.core.rewards import REWARD_MODES
-from mentor_env.rollouts import run_episodes
-from mentor_env.teachers import ReplayPolicy
+from mentor_env.play.rollouts import run_episodes
+from mentor_env.play.teachers import ReplayPolicy
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -63,7 +63,7 @@ class RandomAgent:
 
 
 class _AgentSlots:
-    """An :class:`Agent` (one episode at a time) as a slot policy of :func:`mentor_env.rollouts.run_episodes`."""
+    """An :class:`Agent` (one episode at a time) as a slot policy of :func:`mentor_env.play.rollouts.run_episodes`."""
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent

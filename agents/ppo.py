@@ -10,7 +10,7 @@ pieces of math, then :meth:`PPOTrainer.run_update`, where one whole update
 happens in order (rollout, old and reference log-probabilities, advantages,
 minibatch epochs), then checkpoints and the command line.
 
-One episode is one growing token sequence (:class:`mentor_env.lm.TokenTrace`):
+One episode is one growing token sequence (:class:`mentor_env.play.lm.TokenTrace`):
 the prompt, then the sampled tokens of each assistant turn and the tokens of
 each tool response. Everything below happens on that sequence; the choices,
 each with why, in the spirit of "The 37 Implementation Details of PPO":
@@ -18,7 +18,7 @@ each with why, in the spirit of "The 37 Implementation Details of PPO":
 1. Actions are tokens: only sampled tokens (``action_mask``) enter the policy
    and value losses; prompt and tool-response tokens are context, not actions.
    Every per-token quantity lives in a compact ``[episodes, sampled tokens]``
-   layout (:class:`mentor_env.generation.ActionOutputs`).
+   layout (:class:`mentor_env.play.generation.ActionOutputs`).
 2. The env's reward for a turn (``reward_mode``: sparse, mentor, dense or an
    ablation) sits on the last token of that turn, so dense shaping lands on
    the turn that earned it; every mode is still logged from ``info``.
@@ -41,7 +41,7 @@ each with why, in the spirit of "The 37 Implementation Details of PPO":
    compares the distributions that were actually sampled from; top-p stays 1.
 9. Old log-probabilities and values come from one pass after the rollout,
    with the same function the update uses, and the rollout itself runs the
-   same decoder code (:class:`mentor_env.generation.DecoderStack`): no drift
+   same decoder code (:class:`mentor_env.play.generation.DecoderStack`): no drift
    between generation kernels and training kernels.
 10. Minibatches of episodes, ``update_epochs`` passes, gradient clipping at
     ``max_grad_norm``, learning rate linearly annealed to zero.
@@ -70,10 +70,10 @@ each with why, in the spirit of "The 37 Implementation Details of PPO":
     prompt): generation computes their keys and values once and copies them
     into each episode's KV cache, and a turn appends the tool response to
     that cache instead of re-reading the conversation
-    (:class:`mentor_env.generation.PrefixCacheBackend`); the old, reference
+    (:class:`mentor_env.play.generation.PrefixCacheBackend`); the old, reference
     and training passes run the shared prefix once per pass and each episode
     only its own tokens, padded to the longest in its minibatch, not in the
-    batch (:func:`mentor_env.generation.action_logprobs`). The log-probabilities
+    batch (:func:`mentor_env.play.generation.action_logprobs`). The log-probabilities
     equal those of a plain full-sequence forward pass (a test compares them).
 14. The LM head and log-softmax run only at positions that predict a sampled
     token; the entropy is backpropagated only when ``entropy_coef > 0`` (it is
@@ -108,10 +108,10 @@ from mentor_env.core.files import (
     write_text_atomically,
 )
 from mentor_env.core.rewards import REWARD_MODES
-from mentor_env.evaluation import summarize
-from mentor_env.generation import ActionOutputs, GenerationSettings, action_logprobs
-from mentor_env.lm import ChatLayout, ChatPolicy
-from mentor_env.rollouts import Episode, run_episodes
+from mentor_env.play.evaluation import summarize
+from mentor_env.play.generation import ActionOutputs, GenerationSettings, action_logprobs
+from mentor_env.play.lm import ChatLayout, ChatPolicy
+from mentor_env.play.rollouts import Episode, run_episodes
 
 
 @dataclass
@@ -350,7 +350,7 @@ class PPOTrainer:
         return run_episodes(policy, self._make_env(self.tasks), resets, self.config.batch_envs, groups=groups, clock=clock)
 
     def logprobs(self, model: Any, episodes: Sequence[Episode], value_head: Any = None, entropy: bool = False, entropy_grad: bool = True) -> ActionOutputs:
-        """:func:`mentor_env.generation.action_logprobs` of ``episodes`` (shared prefixes once, reasons 13-14)."""
+        """:func:`mentor_env.play.generation.action_logprobs` of ``episodes`` (shared prefixes once, reasons 13-14)."""
         return action_logprobs(
             model,
             [e.trace.token_ids for e in episodes],
@@ -496,7 +496,7 @@ class PPOTrainer:
         return self.evaluate_tasks(self.config.env_id, self.eval_tasks[: self.config.eval_episodes])
 
     def evaluate_tasks(self, env_id: str, tasks: Sequence[Any], temperature: float | None = None) -> dict[str, Any]:
-        """:func:`mentor_env.evaluation.summarize` of one episode per task on ``env_id`` (env seed: the task's index)."""
+        """:func:`mentor_env.play.evaluation.summarize` of one episode per task on ``env_id`` (env seed: the task's index)."""
         resets = [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(tasks)]
         policy = self.policy(self.config.eval_temperature if temperature is None else temperature)
 

@@ -19,8 +19,8 @@ are reported next to them. Three comparisons:
    Where an update's time goes (rollout, env, old/ref pass, forward,
    backward, other) is the trainer's own ``time`` row.
 2. **Generation**: one turn for the same 64 prompts at temperature 1, 64
-   new tokens, with ``model.generate`` (:class:`~mentor_env.generation.HFGenerateBackend`)
-   and with :class:`~mentor_env.generation.PrefixCacheBackend`, alternated;
+   new tokens, with ``model.generate`` (:class:`~mentor_env.play.generation.HFGenerateBackend`)
+   and with :class:`~mentor_env.play.generation.PrefixCacheBackend`, alternated;
    and whole rollouts of an update (every turn of 64 episodes) with each
    backend through the same episode loop.
 3. **TRL**: ``trl.GRPOTrainer`` against ``agents.ppo --advantage grpo`` on
@@ -200,7 +200,7 @@ def compare_updates(advantage: str, updates: int, threads: int, commit: str | No
 
 def compare_generation(repeats: int, folder: Path) -> dict[str, Any]:
     """Section 2: one turn for 64 prompts, and whole rollouts, with HF generate and the prefix cache."""
-    from mentor_env.generation import GenerationSettings, HFGenerateBackend, PrefixCacheBackend
+    from mentor_env.play.generation import GenerationSettings, HFGenerateBackend, PrefixCacheBackend
 
     trainer = PPOTrainer(default_config(folder / "generation"))
     try:

@@ -11,7 +11,7 @@ Per domain (``mentor/Calc-v0``, ``Units``, ``Dates``, ``Lookup``, ``Table``):
    and, for the split, also ``reset()`` without a seed (what an autoreset
    does) and Gymnasium's ``seeding.np_random`` alone (what a seed costs);
 2. teacher steps: steps/s and µs/step when the actions are the scripted
-   teacher's turns (:class:`mentor_env.teachers.ReplayPolicy` over the split),
+   teacher's turns (:class:`mentor_env.play.teachers.ReplayPolicy` over the split),
    only ``env.step`` timed, interleaved episode by episode with the *floor*
    (:class:`TeacherFloor`): the same turns through a straight-line function
    doing the work a teacher step needs and none of the env's bookkeeping;
@@ -74,8 +74,8 @@ from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.core.tools import Tool, ToolRuntime, compile_fast_check, format_value
 from mentor_env.domains import get_domain
+from mentor_env.play.teachers import ReplayPolicy
 from mentor_env.registration import DOMAIN_ENV_IDS
-from mentor_env.teachers import ReplayPolicy
 
 DEFAULT_JSON = Path("benchmarks/results/env_throughput.json")
 VECTOR_MODES = ("sync", "async")

@@ -16,7 +16,7 @@ each, in BFCL's order) and the ``ood-reasoning-gym`` split of Calc and Dates
   greedy, 64 new tokens per turn, one CPU thread (``torch.set_num_threads(1)``).
 
 Every episode has at most ``--max-turns`` turns (6, as the warm start was
-trained). Metrics are :func:`mentor_env.evaluation.summarize`'s; tool-matching
+trained). Metrics are :func:`mentor_env.play.evaluation.summarize`'s; tool-matching
 metrics are ``None`` for the teacher-less reasoning-gym sets. Writes JSON
 atomically to ``--json`` and prints a Markdown table.
 """
@@ -39,9 +39,9 @@ from mentor_env.core.messages import Message, render_assistant_text
 from mentor_env.core.parsing import format_tool_call
 from mentor_env.core.splits import write_text_atomically
 from mentor_env.core.task import Task
-from mentor_env.evaluation import evaluate
 from mentor_env.external.bfcl import CATEGORIES
 from mentor_env.external.reasoning_gym import SPLIT as RG_SPLIT
+from mentor_env.play.evaluation import evaluate
 
 DEFAULT_JSON = Path("benchmarks/results/external_sets-tiny.json")
 WARM_START = Path("agents/checkpoints/tiny-calc-sft")
@@ -138,7 +138,7 @@ def tiny_policy() -> Any:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from mentor_env.lm import HFChatPolicy
+    from mentor_env.play.lm import HFChatPolicy
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -80,7 +80,7 @@ def _tasks(split: str, difficulties: tuple[int, ...]) -> list:
 
 
 class PredictPolicy:
-    """A Stable-Baselines3 model's deterministic policy as a slot policy of :func:`mentor_env.rollouts.run_episodes`."""
+    """A Stable-Baselines3 model's deterministic policy as a slot policy of :func:`mentor_env.play.rollouts.run_episodes`."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -100,7 +100,7 @@ class PredictPolicy:
 
 def evaluate(model: Any, env: Any, tasks: list) -> dict[str, float]:
     """Deterministic policy, each task once; success, mean returns, tool-set match, error share."""
-    from mentor_env.rollouts import run_episodes
+    from mentor_env.play.rollouts import run_episodes
 
     episodes = run_episodes(PredictPolicy(model), [env], [{"seed": 0, "options": {"task": task}} for task in tasks], batch_size=1)
     calls = sum(e.tool_calls for e in episodes)

@@ -7,7 +7,7 @@ registers in one go.
 
 from mentor_env.core import Task, Tool, ToolUseEnv
 from mentor_env.core.rewards import REWARD_MODES
-from mentor_env.evaluation import evaluate
+from mentor_env.play.evaluation import evaluate
 from mentor_env.registration import ENV_IDS, register_domain, register_envs
 
 __version__ = "0.1.0"

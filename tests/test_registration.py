@@ -7,8 +7,8 @@ import pytest
 
 import mentor_env
 from mentor_env.domains import DOMAINS
+from mentor_env.integrations.scoring import resolve_domain
 from mentor_env.registration import DOMAIN_ENV_IDS, ENV_IDS
-from mentor_env.scoring import resolve_domain
 from tests.test_robustness import NapDomain
 
 

@@ -1,4 +1,4 @@
-"""mentor_env.scoring: whole completions scored as the environment scores the same turns."""
+"""mentor_env.integrations.scoring: whole completions scored as the environment scores the same turns."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from mentor_env.core.rewards import REWARD_MODES, TERMINAL_MODES
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.domains import get_domain
-from mentor_env.scoring import (
+from mentor_env.integrations.scoring import (
     completion_outcome,
     completion_turns,
     resolve_domain,

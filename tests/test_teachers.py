@@ -9,7 +9,7 @@ import pytest
 
 from mentor_env.core.splits import load_split, read_jsonl
 from mentor_env.domains import get_domain
-from mentor_env.teachers import (
+from mentor_env.play.teachers import (
     DatasetTeacher,
     LMTeacher,
     ReplayPolicy,
@@ -110,7 +110,7 @@ def tiny_student(tiny_student_path):
 
 
 def test_lm_teacher_runs_a_real_model_end_to_end(tiny_student, tmp_path):
-    from mentor_env.lm import HFChatPolicy
+    from mentor_env.play.lm import HFChatPolicy
 
     model, tokenizer = tiny_student
     tasks = load_split(calc, "test")[:3]

@@ -10,6 +10,7 @@ import pytest
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.splits import load_split
 from mentor_env.domains import get_domain
+from mentor_env.integrations.scoring import score_completion
 from mentor_env.integrations.trl import (
     HERMES_RESPONSE_TEMPLATE,
     REWARD_FUNCS,
@@ -20,7 +21,6 @@ from mentor_env.integrations.trl import (
     sparse_reward,
     trl_tools,
 )
-from mentor_env.scoring import score_completion
 from tests.conftest import call
 
 try:
@@ -282,7 +282,7 @@ def test_the_dataset_prompt_for_a_tokenizer_is_the_environments_prompt(tiny_stud
     from transformers import AutoTokenizer
 
     from mentor_env.integrations.trl import to_hf_dataset
-    from mentor_env.lm import render_prompt
+    from mentor_env.play.lm import render_prompt
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_student_path)
     row = to_hf_dataset("calc", "train", limit=1, tokenizer=tokenizer)[0]

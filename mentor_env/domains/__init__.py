@@ -2,7 +2,7 @@
 
 Each row of :data:`DOMAINS` names a domain, the Gymnasium id of its text env
 and that env's default arguments; the env ids, ``DOMAIN_ENV_IDS`` and every
-"which domain is this" lookup (``gym.make``, :func:`mentor_env.scoring.score_completion`,
+"which domain is this" lookup (``gym.make``, :func:`mentor_env.integrations.scoring.score_completion`,
 the TRL and verl adapters) are derived from it. A domain written outside the
 package joins the table through :func:`mentor_env.register_domain`.
 

@@ -1,6 +1,6 @@
 """Glue for RL trainers that score whole completions: TRL (:mod:`.trl`) and verl (:mod:`.verl`).
 
-Both rest on :mod:`mentor_env.scoring`, which reads a completion the way the
+Both rest on :mod:`mentor_env.integrations.scoring`, which reads a completion the way the
 environment reads turns, so a trainer's rewards equal the environment's.
 The reward functions need nothing beyond the library; building a Hugging Face
 dataset and running TRL need the ``trl`` extra (``pip install 'mentor-env[trl]'``).

@@ -14,7 +14,7 @@ Reward functions
     :func:`to_hf_dataset` writes all of them. TRL logs each under its
     ``__name__`` (``rewards/mentor/mean``, ...).
 
-    The score of each completion is :func:`mentor_env.scoring.score_completion`,
+    The score of each completion is :func:`mentor_env.integrations.scoring.score_completion`,
     the environment's episode score for the same turns. A completion that hit
     ``max_completion_length`` scores as a rollout that never ended (0.0) only if
     the function knows the end-of-sequence token: build it with
@@ -72,7 +72,7 @@ from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.core.tools import ToolRuntime
 from mentor_env.integrations import require, warm_start_path
-from mentor_env.scoring import resolve_domain, score_completion
+from mentor_env.integrations.scoring import resolve_domain, score_completion
 
 __all__ = [
     "EnvReward",
@@ -109,11 +109,11 @@ class MentorReward:
         eos_token_id: the end-of-sequence id(s); when given, a completion whose
             last id is not one of them is scored as cut off (never ended).
         domain: the domain of every row, for datasets without a ``domain`` column.
-        multi_turn: how to read completions (:func:`mentor_env.scoring.completion_turns`);
+        multi_turn: how to read completions (:func:`mentor_env.integrations.scoring.completion_turns`);
             ``None`` decides from their shape.
         name: the name TRL logs (default: ``mode``).
         compat: ``"ours"`` (default) or ``"official"``, the published MENTOR
-            reward files' numbers (:mod:`mentor_env.scoring`).
+            reward files' numbers (:mod:`mentor_env.integrations.scoring`).
     """
 
     def __init__(

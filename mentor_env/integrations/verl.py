@@ -31,7 +31,7 @@ from mentor_env.core.messages import render_tools_block
 from mentor_env.core.rewards import TERMINAL_MODES, check_compat
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
-from mentor_env.scoring import resolve_domain, score_details
+from mentor_env.integrations.scoring import resolve_domain, score_details
 
 __all__ = ["compute_score", "to_verl_rows", "verl_row"]
 
@@ -69,7 +69,7 @@ def compute_score(
         return_dict: return ``{"score": ..., "acc": ..., every mode, the outcome's
             parts}`` (verl logs the extra keys) rather than the bare float.
         compat: ``"ours"`` (default) or ``"official"``, the published MENTOR
-            reward files' numbers (:mod:`mentor_env.scoring`); also read from
+            reward files' numbers (:mod:`mentor_env.integrations.scoring`); also read from
             ``extra_info["reward_compat"]``.
 
     Raises:

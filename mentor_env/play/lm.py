@@ -16,8 +16,8 @@ sampled and the tokens of what the environment answered, with a mask marking
 the sampled tokens.
 
 :class:`ChatPolicy` is the LM policy of the suite, a slot policy of
-:func:`mentor_env.rollouts.run_episodes`: it keeps each slot's tokens, and a
-generation backend (:mod:`mentor_env.generation`) keeps each slot's KV cache,
+:func:`mentor_env.play.rollouts.run_episodes`: it keeps each slot's tokens, and a
+generation backend (:mod:`mentor_env.play.generation`) keeps each slot's KV cache,
 so a turn only runs the tokens the environment added. :class:`HFChatPolicy`
 is the same policy built from a model and its tokenizer.
 """
@@ -162,17 +162,17 @@ class TokenTrace:
 
 
 class ChatPolicy:
-    """A causal LM as a slot policy of :func:`mentor_env.rollouts.run_episodes` (see module doc).
+    """A causal LM as a slot policy of :func:`mentor_env.play.rollouts.run_episodes` (see module doc).
 
     Args:
         model: a ``transformers`` causal LM (possibly wrapped by ``peft``), or
             ``None`` with a ``backend`` that needs none.
         layout: the tokenizer's :class:`ChatLayout`.
-        settings: :class:`~mentor_env.generation.GenerationSettings` (token
+        settings: :class:`~mentor_env.play.generation.GenerationSettings` (token
             budget, temperature, top-p, stopping at ``</tool_call>``).
         backend: ``"auto"`` (the prefix-cache backend when the model is a
             Llama-family decoder, else ``generate``), ``"prefix-cache"``,
-            ``"hf"``, or a :class:`~mentor_env.generation.GenerationBackend`.
+            ``"hf"``, or a :class:`~mentor_env.play.generation.GenerationBackend`.
         seed: when given, torch is seeded with ``seed + n`` before the n-th
             batch of turns, so a run is repeatable on its own; ``None`` draws
             from torch's global RNG as it stands (the trainer checkpoints it).
@@ -186,7 +186,7 @@ class ChatPolicy:
         backend: Any = "auto",
         seed: int | None = None,
     ) -> None:
-        from mentor_env.generation import GenerationSettings, make_backend
+        from mentor_env.play.generation import GenerationSettings, make_backend
 
         self.model = model
         self.layout = layout
@@ -256,7 +256,7 @@ class HFChatPolicy(ChatPolicy):
         model: a ``transformers`` causal LM (on any device).
         tokenizer: its tokenizer (it needs a chat template).
         max_new_tokens, temperature, top_p, stop_at_tool_call: override
-            :class:`~mentor_env.generation.GenerationSettings`' defaults.
+            :class:`~mentor_env.play.generation.GenerationSettings`' defaults.
         seed: torch is seeded with ``seed + n`` before the n-th batch of turns.
         backend: see :class:`ChatPolicy`.
     """
@@ -274,7 +274,7 @@ class HFChatPolicy(ChatPolicy):
     ) -> None:
         from dataclasses import replace
 
-        from mentor_env.generation import GenerationSettings
+        from mentor_env.play.generation import GenerationSettings
 
         given = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "stop_at_tool_call": stop_at_tool_call}
         settings = replace(GenerationSettings(), **{k: v for k, v in given.items() if v is not None})

@@ -37,7 +37,7 @@ from typing import Any, Iterable, Sequence
 import gymnasium as gym
 
 from mentor_env.core.rewards import REWARD_MODES
-from mentor_env.rollouts import BatchedPolicy, Episode, SinglePolicy, SlotPolicy, run_episodes
+from mentor_env.play.rollouts import BatchedPolicy, Episode, SinglePolicy, SlotPolicy, run_episodes
 
 _FORMAT_ERRORS = ("parse_error:", "invalid_action:")
 
@@ -117,8 +117,8 @@ def evaluate(
 ) -> dict[str, dict[str, Any]]:
     """Play ``n`` episodes of ``policy`` on each env id; returns metrics per id (module doc).
 
-    ``policy`` is a slot policy (:mod:`mentor_env.rollouts`; the LM policy
-    :class:`mentor_env.lm.ChatPolicy` is one), ``messages, tools -> text``, or
+    ``policy`` is a slot policy (:mod:`mentor_env.play.rollouts`; the LM policy
+    :class:`mentor_env.play.lm.ChatPolicy` is one), ``messages, tools -> text``, or
     a batched policy (``policy.batched = True``) taking lists of both.
     ``verbose`` prints the table.
     """

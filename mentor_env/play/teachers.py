@@ -32,7 +32,7 @@ from mentor_env.core.splits import read_jsonl, to_jsonl
 from mentor_env.core.task import Task, TeacherTrajectory
 from mentor_env.domains.base import draw_level, scripted_task
 from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, TeacherTurn, record_trajectory
-from mentor_env.rollouts import run_episodes
+from mentor_env.play.rollouts import run_episodes
 
 __all__ = [
     # Where reference trajectories come from.
@@ -90,8 +90,8 @@ class LMTeacher:
 
     Keeps the correct attempt with the fewest tool calls (ties: fewest turns,
     then the first), as the MENTOR recipe keeps a strong model's best
-    trajectory. ``policy`` is any policy :func:`mentor_env.rollouts.run_episodes` plays, typically
-    :class:`mentor_env.lm.HFChatPolicy` around a Hugging Face causal LM.
+    trajectory. ``policy`` is any policy :func:`mentor_env.play.rollouts.run_episodes` plays, typically
+    :class:`mentor_env.play.lm.HFChatPolicy` around a Hugging Face causal LM.
     """
 
     def __init__(

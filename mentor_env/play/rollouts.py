@@ -62,7 +62,7 @@ class Episode:
     """One finished episode, with every reward mode's return (the one episode type of the suite).
 
     ``trace`` is what the policy recorded (an LM policy: the episode's tokens
-    and action mask, :class:`mentor_env.lm.TokenTrace`); ``group`` is the
+    and action mask, :class:`mentor_env.play.lm.TokenTrace`); ``group`` is the
     index the caller gave the reset (GRPO: episodes of the same task).
     """
 

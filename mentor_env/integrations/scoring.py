@@ -77,7 +77,7 @@ reads them from a task record or :class:`~mentor_env.core.task.Task`.
 
 Example::
 
-    from mentor_env.scoring import score_completion
+    from mentor_env.integrations.scoring import score_completion
 
     text = ('<tool_call>{"name": "add", "arguments": {"a": 2, "b": 3}}</tool_call>\n'
             'So the total is \\boxed{5}.')

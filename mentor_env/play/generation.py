@@ -3,7 +3,7 @@
 Needs the ``lm`` extra (torch, transformers).
 
 * :class:`GenerationSettings` holds the defaults every LM policy uses (the
-  trainer's config and :class:`mentor_env.lm.ChatPolicy` start from them).
+  trainer's config and :class:`mentor_env.play.lm.ChatPolicy` start from them).
 * :func:`sample_next` is the sampler: inverse-CDF sampling from the softmax of
   ``logits / temperature`` (one uniform draw per row from torch's global RNG,
   then a ``searchsorted`` over the cumulative probabilities), ``argmax`` at
