@@ -127,3 +127,17 @@ def test_openenv_load_table_is_the_committed_one():
     assert churn["isolation"]["foreign_answers"] == 0 and results["malformed"]["all_refused"]
     rss = ", ".join(f"{row['rss_mb']:.0f}" for row in churn["rounds"])
     assert f"resident memory {rss} MB" in _flat(README)
+
+
+def test_fuzz_numbers_are_the_committed_ones():
+    report = json.loads((ROOT / "benchmarks/results/fuzz_envs.json").read_text())
+    domains = report["domains"]
+    flat = _flat(README)
+    assert sum(row["steps"] for row in domains) == 10**6 and {row["steps"] for row in domains} == {200_000}
+    assert "played 10^6 steps, 200,000 on each text env" in flat
+    assert sum(row["violations"] for row in domains) == 0 and "found 0 contract violations" in flat
+    assert report["table_database_unchanged"] is True
+    medians = sorted(row["step_ms"]["median"] for row in domains)
+    assert f"median step {medians[0]:.2f}-{medians[-1]:.2f} ms" in flat
+    slowest = max(row["step_ms"]["max"] for row in domains) / 1000
+    assert f"the slowest {slowest:.2f} s" in flat
