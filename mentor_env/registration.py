@@ -98,8 +98,9 @@ def register_domain(domain: Domain, env_id: str | None = None, **env_kwargs: Any
         raise ValueError(f"the domain name {name!r} is taken (by {entry.source!r}, env id {entry.env_id!r})")
     if env_id in gym.registry:
         raise ValueError(f"the env id {env_id!r} is already registered with Gymnasium")
-    DOMAINS[name] = DomainEntry(env_id, domain, dict(env_kwargs))
+    entry = DomainEntry(env_id, domain, dict(env_kwargs))
+    _register(name, entry)  # first: Gymnasium refuses a malformed id before the tables change
+    DOMAINS[name] = entry
     DOMAIN_ENV_IDS[name] = env_id
     ENV_IDS.insert(len(DOMAIN_ENV_IDS) - 1, env_id)
-    _register(name, DOMAINS[name])
     return env_id

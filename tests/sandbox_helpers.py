@@ -49,3 +49,27 @@ def big_result(size: int) -> str:
 def pid() -> int:
     """The process id of the process that runs the tool."""
     return os.getpid()
+
+
+def spawn_sleeper(seconds: float) -> int:
+    """Start a process that sleeps ``seconds``, then sleep past any short deadline; returns the sleeper's pid."""
+    import subprocess
+    import sys
+
+    sleeper = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
+    with open(os.environ["SANDBOX_TEST_PID_FILE"], "w") as file:
+        file.write(str(sleeper.pid))
+    time.sleep(seconds)
+    return sleeper.pid
+
+
+class UnprintableProblem(Exception):
+    """An exception whose message cannot be printed."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no message")
+
+
+def fail_unprintably() -> None:
+    """Raise an exception whose ``__str__`` raises."""
+    raise UnprintableProblem()

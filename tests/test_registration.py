@@ -59,3 +59,23 @@ def test_taken_names_and_ids_are_refused(nap_domain):
 def test_what_is_not_a_domain_is_refused(domain, error, message):
     with pytest.raises(error, match=message):
         mentor_env.register_domain(domain)
+
+
+def test_a_malformed_env_id_leaves_the_tables_as_they_were(nap_domain):
+    with pytest.raises(gym.error.Error, match="Malformed environment ID"):
+        mentor_env.register_domain(nap_domain, env_id="not a valid id!!")
+    assert "nap" not in DOMAINS and "nap" not in DOMAIN_ENV_IDS and "not a valid id!!" not in ENV_IDS
+    assert mentor_env.register_domain(nap_domain) == "mentor/Nap-v0"  # the name is still free
+
+
+def test_a_registered_name_with_digits_resolves_in_every_form():
+    domain = NapDomain(name="nap2")
+    try:
+        env_id = mentor_env.register_domain(domain)
+        assert [resolve_domain(form) is domain for form in ("nap2", "Nap2-v0", env_id, "mentor/nap2")] == [True] * 4
+    finally:
+        DOMAINS.pop("nap2", None)
+        DOMAIN_ENV_IDS.pop("nap2", None)
+        if "mentor/Nap2-v0" in ENV_IDS:
+            ENV_IDS.remove("mentor/Nap2-v0")
+        gym.registry.pop("mentor/Nap2-v0", None)

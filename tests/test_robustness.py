@@ -300,3 +300,18 @@ def test_sb3_make_vec_env_builds_the_structured_env_as_sb3_calls_it():
     assert rewards.shape == (2,) and dones.shape == (2,) and len(infos) == 2
     assert vec.get_images()[0].shape == (48, 260, 3)
     vec.close()
+
+
+def test_numpy_numbers_are_accepted_where_python_numbers_are():
+    env = gym.make(
+        "mentor/Calc-v0",
+        max_turns=np.int64(4),
+        max_calls_per_turn=np.int32(3),
+        tool_timeout_s=np.float32(1.0),
+        shaping_weight=np.float32(0.5),
+        difficulty=np.array(2),
+    )
+    base = env.unwrapped
+    assert (base.max_turns, base.max_calls_per_turn, base.tool_timeout_s, base.difficulty) == (4, 3, 1.0, 2)
+    env.reset(seed=0)
+    assert env.unwrapped.task.meta["difficulty"] == 2

@@ -208,3 +208,67 @@ def test_the_program_exits_promptly_while_a_call_runs() -> None:
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout == "exiting\n"
     assert elapsed < 5.0  # measured: about 1.5 s, mostly two child start-ups
+
+
+def test_an_exception_of_the_callers_mid_call_leaves_no_stale_answer() -> None:
+    # The caller's own alarm handler raises while an isolated call waits: the child's late answer
+    # must not be read as the next call's.
+    runtime = ToolRuntime([SLOW, BIG], timeout_s=5.0)
+    assert runtime.execute("big", {"size": 1}).content == "x"  # the child is up
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(KeyboardInterrupt):
+            runtime.execute("slow", {"seconds": 0.3})
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    time.sleep(0.4)  # the old child would have answered by now
+    assert [runtime.execute("big", {"size": size}).content for size in (2, 3)] == ["xx", "xxx"]
+    runtime.close()
+
+
+def test_a_call_whose_process_starts_after_the_turns_end_is_not_run_and_the_process_is_kept() -> None:
+    runtime = ToolRuntime([SLOW, PID], timeout_s=5.0)
+    started = time.monotonic()
+    result = runtime.execute("slow", {"seconds": 0.01}, started + 0.05)  # a cold start takes longer than that
+    assert result.error is not None and result.error.startswith("timeout: slow did not finish within 0.0")
+    assert time.monotonic() - started < 5.0
+    first = runtime.execute("pid", {})
+    assert first.ok and runtime.execute("pid", {}).content == first.content  # kept, and warm now
+    runtime.close()
+
+
+def test_a_kill_reaches_the_processes_the_tool_started(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SANDBOX_TEST_PID_FILE", str(tmp_path / "pid"))
+    spawner = Tool(
+        "spawn", "Starts a sleeper.", object_schema({"seconds": number_param("s", 100)}), helpers.spawn_sleeper, isolated=True
+    )
+    runtime = ToolRuntime([spawner], timeout_s=0.5)
+    result = runtime.execute("spawn", {"seconds": 30})
+    assert result.error is not None and result.error.startswith("timeout:")
+    sleeper = int((tmp_path / "pid").read_text())
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        try:
+            os.kill(sleeper, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the tool's own process {sleeper} outlived the kill")
+    runtime.close()
+
+
+def test_an_exception_that_cannot_be_printed_is_reported_and_the_child_lives() -> None:
+    unprintable = Tool("unprintable", "Fails oddly.", object_schema({}), helpers.fail_unprintably, isolated=True)
+    runtime = ToolRuntime([unprintable, PID], timeout_s=5.0)
+    before = runtime.execute("pid", {}).content
+    result = runtime.execute("unprintable", {})
+    assert result.error == "execution_error: unprintable failed: UnprintableProblem: <the exception's message could not be printed>"
+    assert runtime.execute("pid", {}).content == before
+    runtime.close()

@@ -44,6 +44,9 @@ TIME_LIMIT_MESSAGE = "the query was stopped after 0.5 s (the time limit)"
 # A query stuck inside one SQLite call (where the progress handler never runs) is killed with its process.
 KILLED_MESSAGE = "query timed out: the query was stopped after 0.7 s (the time limit) while one SQL function or sort was still running"
 TOO_LARGE_MESSAGE = "a value is too large (strings and blobs are limited to 4,000 bytes)"
+# A sort is one SQLite step: the progress handler stops it at 0.5 s, or, when the sort itself runs
+# past the 0.2 s grace (a loaded machine), the child is killed at 0.7 s. Both say this.
+EITHER_LIMIT_MESSAGE = "the query was stopped after 0."
 
 
 def text_of(length: int, char: str) -> str:
@@ -78,10 +81,10 @@ RUNAWAY_QUERIES: dict[str, tuple[str, str, str]] = {
     "like-500-wildcards": (f"SELECT {text_of(100_000, 'a')} LIKE '" + "%a" * 499 + "b'", "execution_error", TOO_LARGE_MESSAGE),
     "glob-500-wildcards": (f"SELECT {text_of(100_000, 'a')} GLOB '" + "*a" * 499 + "b'", "execution_error", TOO_LARGE_MESSAGE),
     "order-by-of-cross-join": (
-        "SELECT o.order_id, i.quantity FROM orders o, order_items i ORDER BY random()", "timeout", TIME_LIMIT_MESSAGE,
+        "SELECT o.order_id, i.quantity FROM orders o, order_items i ORDER BY random()", "timeout", EITHER_LIMIT_MESSAGE,
     ),
     "order-by-wide-rows": (
-        "SELECT h FROM (SELECT hex(randomblob(1900)) AS h FROM orders, products) ORDER BY h", "timeout", TIME_LIMIT_MESSAGE,
+        "SELECT h FROM (SELECT hex(randomblob(1900)) AS h FROM orders, products) ORDER BY h", "timeout", EITHER_LIMIT_MESSAGE,
     ),
     "self-join-60-tables": (
         "SELECT COUNT(*) FROM " + ", ".join(f"orders t{i}" for i in range(60)), "timeout", TIME_LIMIT_MESSAGE,

@@ -71,6 +71,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
+import operator
 import re
 import time
 from collections.abc import Collection, Mapping
@@ -250,6 +252,8 @@ class ToolUseEnv(gym.Env[str, str]):
     def close(self) -> None:
         """Stop the child process of isolated tools, if one runs (a later step starts another)."""
         self.runtime.close()
+        if self._domain_runtime is not self.runtime:
+            self._domain_runtime.close()
         super().close()
 
     def render(self) -> str | None:
@@ -350,7 +354,8 @@ class ToolUseEnv(gym.Env[str, str]):
         """``difficulty`` checked against the domain's levels (an int, a sorted tuple, or ``None``)."""
         if difficulty is None:
             return None
-        single = not isinstance(difficulty, Collection) or isinstance(difficulty, (str, bytes))
+        # A 0-d array is one level; strings are not collections of levels.
+        single = not isinstance(difficulty, Collection) or isinstance(difficulty, (str, bytes)) or getattr(difficulty, "ndim", 1) == 0
         levels = [difficulty] if single else list(difficulty)
         wrong = [level for level in levels if isinstance(level, bool) or level not in self.domain.difficulties]
         if wrong or not levels:
@@ -513,17 +518,21 @@ def _type_name(value: Any) -> str:
 
 
 def _count(name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int of at least ``minimum``, or an error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
+    """``value`` as an int of at least ``minimum`` (numpy integers too), or an error naming ``name``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got bool {value!r}")
+    try:
+        count = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+    if count < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {count}")
+    return count
 
 
 def _finite(name: str, value: Any) -> float:
-    """``value`` as a finite float, or an error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """``value`` as a finite float (numpy floats too), or an error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")

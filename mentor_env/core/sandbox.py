@@ -167,7 +167,11 @@ def _resolve(module: str, qualname: str) -> Callable[..., Any]:
 def _describe_exception(exc: BaseException) -> tuple[str, str, str]:
     """``(kind, type name, message)`` of an exception raised in the child."""
     kind = "ToolTimeout" if isinstance(exc, ToolTimeout) else "ToolError" if isinstance(exc, ToolError) else "other"
-    return kind, type(exc).__name__, str(exc)
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises still gets reported
+        message = "<the exception's message could not be printed>"
+    return kind, type(exc).__name__, message
 
 
 @functools.lru_cache(maxsize=128)
@@ -221,6 +225,8 @@ class _Child:
             bufsize=0,
             close_fds=True,
             env=env,
+            # Its own process group, so that a kill also reaches processes a tool started.
+            start_new_session=True,
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.owner = os.getpid()
@@ -308,9 +314,12 @@ def _kill(process: subprocess.Popen[bytes], owner: int) -> None:
     if os.getpid() != owner:
         return
     try:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)  # the child's group: it and what its tool started
     except OSError:
-        pass
+        try:
+            process.kill()
+        except OSError:
+            pass
     try:
         process.wait(timeout=5.0)
     except subprocess.TimeoutExpired:  # pragma: no cover - a process stuck in the kernel
@@ -339,11 +348,15 @@ class Sandbox:
         self.startup_s: float | None = None  # how long the last child took to start, for reports
         _SANDBOXES.add(self)
 
-    def call(self, function: Callable[..., Any], arguments: dict[str, Any], deadline: float) -> Any:
+    def call(
+        self, function: Callable[..., Any], arguments: dict[str, Any], deadline: float, cap: float | None = None
+    ) -> Any:
         """``function(**arguments)`` run in the child, answered by ``deadline`` (a :func:`time.monotonic` value).
 
         The deadline moves later by the time spent starting a child or importing
-        the function's module, which the call is not charged for.
+        the function's module, which the call is not charged for, but never past
+        ``cap`` (a turn's end): a call whose process started too late to run
+        before it is not run (``TimeoutError``), and the process is kept.
 
         Raises:
             TimeoutError: the call did not finish by its deadline; the child was killed.
@@ -357,14 +370,18 @@ class Sandbox:
         if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise TimeoutError("another call of this sandbox did not finish in time")
         try:
-            return self._call(module, qualname, arguments, deadline)
+            return self._call(module, qualname, arguments, deadline, cap)
         finally:
             self._lock.release()
 
-    def _call(self, module: str, qualname: str, arguments: dict[str, Any], deadline: float) -> Any:
+    def _call(self, module: str, qualname: str, arguments: dict[str, Any], deadline: float, cap: float | None) -> Any:
         prepared_at = time.monotonic()
         child = self._prepared_child(module)
         deadline += time.monotonic() - prepared_at  # start-up and imports are not the call's time
+        if cap is not None and cap < deadline:
+            deadline = cap
+            if deadline <= time.monotonic():
+                raise TimeoutError("the turn's time was spent while the tool's process started; the call was not run")
         try:
             child.send(("call", module, qualname, arguments, deadline - time.monotonic()), deadline)
             reply = child.receive(deadline + GRACE_S)
@@ -381,8 +398,10 @@ class Sandbox:
                 f"the tool's process ended during the call ({status}: a crash, or out of memory); "
                 "the call did not complete, the next call starts a new process"
             ) from None
-        except ToolError:
-            self._discard()  # an oversized reply leaves the stream out of step
+        except BaseException:
+            # An oversized reply, or the caller's own exception (Ctrl-C, its alarm) mid-call: the child's
+            # answer would arrive as the next call's. Start afresh.
+            self._discard()
             raise
         if reply[0] == "ok":
             if time.monotonic() > deadline:

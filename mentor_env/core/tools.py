@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import numbers
 import pickle
 import re
 import threading
@@ -560,7 +561,7 @@ class ToolRuntime:
             call_end = deadline
         name = tool.name
         try:
-            value = self._call(tool, arguments, call_end)
+            value = self._call(tool, arguments, call_end, deadline)
             # An isolated call is timed by its sandbox, which does not charge its start-up.
             if not tool.isolated and time.monotonic() > call_end:
                 return _timeout_result(tool, call_end - started)
@@ -601,20 +602,21 @@ class ToolRuntime:
         )
         return f"{truncate(error.message, 300, keep_end=120)}{location}. {tool.name} expects {{{expected}}}"
 
-    def _call(self, tool: Tool, arguments: dict[str, Any], deadline: float) -> Any:
+    def _call(self, tool: Tool, arguments: dict[str, Any], deadline: float, cap: float | None = None) -> Any:
+        """Run the call by ``deadline``; an isolated one is never answered after ``cap`` (the turn's end)."""
         if tool.isolated:
             if self._sandbox is None:
                 from mentor_env.core.sandbox import Sandbox
 
                 self._sandbox = Sandbox()
-            return self._sandbox.call(tool.function, arguments, deadline)
+            return self._sandbox.call(tool.function, arguments, deadline, cap=cap)
         with _deadline_scope(deadline):
             return tool.function(**arguments)
 
 
 def check_time_limit(name: str, value: Any) -> float:
     """``value`` as a positive, finite number of seconds, or a ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__} {value!r}")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive, finite number of seconds, got {value!r}")

@@ -152,7 +152,7 @@ def resolve_domain(domain: str | Domain) -> Domain:
     for prefix in ("mentor_env:", "mentor/", "mentor-"):
         if key.startswith(prefix):
             key = key[len(prefix) :]
-    versioned = re.fullmatch(r"([A-Za-z_]+)-v\d+", key)
+    versioned = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)-v\d+", key)
     if versioned:
         key = versioned.group(1)
     key = key.lower()
