@@ -340,10 +340,8 @@ def test_resume_recovers_from_a_kill_at_every_step_of_the_write_path(tmp_path, t
                 trainer.close()
 
 
-def test_a_kill_during_resume_is_recovered_by_the_next_resume(tmp_path, tiny_student_path, monkeypatch, uninterrupted):
-    # A run killed in update 4, after update 3 was logged: resume rewrites metrics.jsonl without that row.
-    killed = tmp_path / "killed"
-    trainer = PPOTrainer(small_config(killed, tiny_student_path, **CRASH_SETTINGS))
+def _train_until_killed_in_update_4(trainer: PPOTrainer) -> None:
+    """Train until a Ctrl-C in update 4's rollout, after update 3 was logged and checkpointed."""
     original_rollout = trainer.rollout
 
     def die_in_update_4(update, clock=None):
@@ -355,6 +353,13 @@ def test_a_kill_during_resume_is_recovered_by_the_next_resume(tmp_path, tiny_stu
     trainer.rollout = die_in_update_4
     with pytest.raises(KeyboardInterrupt):
         trainer.train()
+
+
+def test_a_kill_during_resume_is_recovered_by_the_next_resume(tmp_path, tiny_student_path, monkeypatch, uninterrupted):
+    # A run killed in update 4, after update 3 was logged: resume rewrites metrics.jsonl without that row.
+    killed = tmp_path / "killed"
+    trainer = PPOTrainer(small_config(killed, tiny_student_path, **CRASH_SETTINGS))
+    _train_until_killed_in_update_4(trainer)
     assert len(_logged(killed / "run")) == 3
 
     recorder = KillPointRecorder(killed / "run", tmp_path / "kills", monkeypatch)
@@ -411,17 +416,7 @@ def test_a_checkpoint_of_the_old_layout_still_resumes(tmp_path, tiny_student_pat
     # a kill between their two steps left only checkpoint.tmp/.
     run = tmp_path / "run"
     trainer = PPOTrainer(small_config(tmp_path, tiny_student_path, **CRASH_SETTINGS))
-    original_rollout = trainer.rollout
-
-    def die_in_update_4(update, clock=None):
-        episodes = original_rollout(update, clock)
-        if trainer.update == 3:
-            raise KeyboardInterrupt
-        return episodes
-
-    trainer.rollout = die_in_update_4
-    with pytest.raises(KeyboardInterrupt):
-        trainer.train()
+    _train_until_killed_in_update_4(trainer)
     state = torch.load(run / "checkpoint-2" / "state.pt", weights_only=False)
     del state["history"]
     (run / "checkpoint.tmp").mkdir()
