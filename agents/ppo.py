@@ -86,6 +86,7 @@ import argparse
 import copy
 import inspect
 import json
+import math
 import random
 import re
 import time
@@ -118,8 +119,10 @@ from mentor_env.play.rollouts import Episode, run_episodes
 class PPOConfig:
     env_id: str = "mentor/Calc-v0"  # the environment to train on
     split: str = "train"  # tasks to train on (a frozen split of the env)
-    eval_split: str = "test"  # held-out tasks for evaluation
+    eval_split: str = "test"  # held-out tasks for evaluation ("validation": the validation_tasks carved from split)
     max_difficulty: int | None = None  # keep only tasks up to this difficulty (None: all)
+    min_difficulty: int | None = None  # keep only tasks from this difficulty up (None: all)
+    validation_tasks: int = 0  # hold out the last N training tasks; eval_split="validation" evaluates on them
     reward_mode: str = "dense"  # what the policy is trained on; every mode is logged
     model: str = "tiny"  # 'tiny' or a local Hugging Face model directory
     init_from: str | None = None  # warm-start weights (e.g. the SFT checkpoint)
@@ -233,6 +236,54 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 # --- the trainer -----------------------------------------------------------------
 
 
+def _filtered(config: PPOConfig, split: str) -> list[Any]:
+    env = gym.make(config.env_id, split=split)
+    tasks = env.unwrapped.tasks
+    env.close()
+    low = -math.inf if config.min_difficulty is None else config.min_difficulty
+    high = math.inf if config.max_difficulty is None else config.max_difficulty
+    kept = [t for t in tasks if low <= t.meta.get("difficulty", 0) <= high]
+    if not kept:
+        raise ValueError(
+            f"no {split} task of {config.env_id} has a difficulty in [{config.min_difficulty}, {config.max_difficulty}]"
+        )
+    return kept
+
+
+def task_pools(config: PPOConfig) -> tuple[list[Any], list[Any]]:
+    """The training tasks and the evaluation tasks of ``config`` (difficulty filters and validation carve applied).
+
+    With ``validation_tasks = N`` the last N tasks of ``split`` are held out of
+    training; ``eval_split="validation"`` evaluates on them, so hyperparameters
+    and protocol can be chosen without touching ``test`` or ``ood``.
+    """
+    train = _filtered(config, config.split)
+    if config.validation_tasks:
+        if config.validation_tasks >= len(train):
+            raise ValueError(f"validation_tasks={config.validation_tasks} leaves no training task of the {len(train)} selected")
+        train, validation = train[: -config.validation_tasks], train[-config.validation_tasks :]
+    elif config.eval_split == "validation":
+        raise ValueError('eval_split="validation" needs validation_tasks > 0 (the tasks carved from split)')
+    evaluation = validation if config.eval_split == "validation" else _filtered(config, config.eval_split)
+    return train, evaluation
+
+
+def rollout_plan(config: PPOConfig, tasks: Sequence[Any], update: int, process_index: int = 0) -> tuple[list[dict[str, Any]], list[int]]:
+    """Which tasks and env seeds update ``update`` plays: a function of the seed, the process and the update index.
+
+    Returns the ``env.reset`` keyword arguments of each episode and its group
+    (episodes of one group play the same task: GRPO's comparison set).
+    """
+    rng = np.random.default_rng([config.seed, process_index, update])
+    picks = rng.choice(len(tasks), size=config.episodes_per_update // config.group_size, replace=False)
+    resets, groups = [], []
+    for group, pick in enumerate(picks):
+        for _ in range(config.group_size):
+            resets.append({"seed": int(rng.integers(2**31 - 1)), "options": {"task_id": tasks[pick].id}})
+            groups.append(group)
+    return resets, groups
+
+
 class PPOTrainer:
     """Holds the models, optimizer and RNG; ``train()`` runs the loop, resumable."""
 
@@ -282,8 +333,7 @@ class PPOTrainer:
         self.reference.to(self.accelerator.device)
         self.update = 0
         self._env_steps = 0
-        self.tasks = self._tasks(config.split)
-        self.eval_tasks = self._tasks(config.eval_split)
+        self.tasks, self.eval_tasks = task_pools(config)
         self.pad_token_id = self.layout.pad_token_id
 
     # --- set-up helpers ---
@@ -312,16 +362,6 @@ class PPOTrainer:
             raise ImportError("--lora needs peft: pip install peft") from exc
         return get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
 
-    def _tasks(self, split: str) -> list[Any]:
-        env = gym.make(self.config.env_id, split=split)
-        tasks = env.unwrapped.tasks
-        env.close()
-        if self.config.max_difficulty is not None:
-            tasks = [t for t in tasks if t.meta.get("difficulty", 0) <= self.config.max_difficulty]
-        if not tasks:
-            raise ValueError(f"no {split} task of {self.config.env_id} has difficulty <= {self.config.max_difficulty}")
-        return tasks
-
     def _make_env(self, tasks: list[Any]) -> Any:
         return lambda: gym.make(self.config.env_id, tasks=tasks, reward_mode=self.config.reward_mode, max_turns=self.config.max_turns)
 
@@ -332,16 +372,8 @@ class PPOTrainer:
         return ChatPolicy(self.accelerator.unwrap_model(self.model), self.layout, settings, backend=c.generation_backend)
 
     def rollout_plan(self, update: int) -> tuple[list[dict[str, Any]], list[int]]:
-        """Which tasks and env seeds update ``update`` plays: a function of the seed and the update index."""
-        c = self.config
-        rng = np.random.default_rng([c.seed, self.accelerator.process_index, update])
-        picks = rng.choice(len(self.tasks), size=c.episodes_per_update // c.group_size, replace=False)
-        resets, groups = [], []
-        for group, pick in enumerate(picks):
-            for _ in range(c.group_size):
-                resets.append({"seed": int(rng.integers(2**31 - 1)), "options": {"task_id": self.tasks[pick].id}})
-                groups.append(group)
-        return resets, groups
+        """Which tasks and env seeds update ``update`` plays (:func:`rollout_plan`)."""
+        return rollout_plan(self.config, self.tasks, update, self.accelerator.process_index)
 
     def rollout(self, update: int, clock: dict[str, float] | None = None) -> list[Episode]:
         """The episodes of update ``update``, sampled from the current policy (``clock``: see :func:`run_episodes`)."""
@@ -700,7 +732,7 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[PPOConfig, bool]:
         help_text = comments.get(f.name, "")
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
-        elif f.name == "max_difficulty":
+        elif f.name in ("max_difficulty", "min_difficulty"):
             parser.add_argument(flag, type=int, default=default, help=help_text)
         elif f.name == "init_from":
             parser.add_argument(flag, type=str, default=default, help=help_text)

@@ -460,6 +460,24 @@ def test_bad_configs_are_refused(tmp_path, tiny_student_path):
         PPOTrainer(small_config(tmp_path, tiny_student_path, reward_mode="best"))
 
 
+def test_difficulty_range_and_the_validation_carve(tmp_path):
+    from agents.ppo import PPOConfig, task_pools
+
+    config = PPOConfig(min_difficulty=2, max_difficulty=2, validation_tasks=10, eval_split="validation", output_dir=str(tmp_path))
+    train, validation = task_pools(config)
+    assert len(train) == 910 - 10 and len(validation) == 10  # Calc train has 910 level-2 tasks
+    assert {t.meta["difficulty"] for t in train + validation} == {2}
+    assert not {t.id for t in train} & {t.id for t in validation}
+    _, test = task_pools(PPOConfig(min_difficulty=5, validation_tasks=10, output_dir=str(tmp_path)))
+    assert len(test) == 97 and {t.meta["difficulty"] for t in test} == {5}  # eval_split "test", level 5
+    with pytest.raises(ValueError, match="needs validation_tasks > 0"):
+        task_pools(PPOConfig(eval_split="validation", output_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match=r"no train task of mentor/Calc-v0 has a difficulty in \[4, 3\]"):
+        task_pools(PPOConfig(min_difficulty=4, max_difficulty=3, output_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match="validation_tasks=910 leaves no training task of the 910 selected"):
+        task_pools(PPOConfig(min_difficulty=2, max_difficulty=2, validation_tasks=910, output_dir=str(tmp_path)))
+
+
 def test_smollm2_student_renders_tools_into_its_system_turn(tmp_path):
     import importlib.util
 

@@ -61,3 +61,36 @@ def test_generated_tasks_without_a_split_and_bad_arguments():
         mentor_env.evaluate(lambda m, t: "", n=0)
     with pytest.raises(ValueError, match="n=501 is more than the 500 tasks"):
         mentor_env.evaluate(lambda m, t: "", n=501, verbose=False)
+
+
+def test_progress_bar_and_transcripts_one_line_per_episode(tmp_path, capsys):
+    import json
+
+    tasks = load_split(get_domain("calc"), "test")[:6]
+    path = tmp_path / "transcripts.jsonl"
+    results = mentor_env.evaluate(
+        ReplayPolicy(tasks), ["mentor/Calc-v0"], n=6, split="test", batch_size=4, verbose=False, progress=True, transcripts=path
+    )
+    assert results["mentor/Calc-v0"]["success_rate"] == 1.0
+    assert "mentor/Calc-v0" in capsys.readouterr().err  # the bar, on stderr
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["task_id"] for line in lines] == [task.id for task in tasks]
+    first = lines[0]
+    assert first["env_id"] == "mentor/Calc-v0" and first["correct"] is True and first["answer"] == tasks[0].answer
+    assert first["messages"][0]["role"] == "system" and first["messages"][-1]["role"] == "assistant"
+    assert first["returns"]["mentor"] == pytest.approx(1.1) and first["errors"] == []
+
+
+def test_run_episodes_reports_each_episode_as_it_finishes():
+    import gymnasium as gym
+
+    from mentor_env.play.rollouts import run_episodes
+
+    tasks = load_split(get_domain("calc"), "test")[:5]
+    seen = []
+    episodes = run_episodes(
+        ReplayPolicy(tasks), lambda: gym.make("mentor/Calc-v0", split="test"),
+        [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(tasks)], batch_size=2, on_episode=seen.append,
+    )  # fmt: skip
+    assert sorted(e.task.id for e in seen) == sorted(t.id for t in tasks) and len(seen) == 5
+    assert all(any(e is s for s in seen) for e in episodes)

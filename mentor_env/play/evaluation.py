@@ -30,12 +30,15 @@ tasks are generated from ``seed + i``.
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections import Counter
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import gymnasium as gym
 
+from mentor_env.core.files import write_text_atomically
 from mentor_env.core.rewards import REWARD_MODES
 from mentor_env.play.rollouts import BatchedPolicy, Episode, SinglePolicy, SlotPolicy, run_episodes
 
@@ -97,11 +100,40 @@ def summarize(episodes: Sequence[Episode]) -> dict[str, Any]:
             any(error.startswith(_FORMAT_ERRORS) for error in e.errors)
             or e.components.get("finished", 0.0) != 1.0
             # No answer: no \boxed{} (or, where the calls are the answer, no judged outcome).
-            # No answer: no \\boxed{} (or, where the calls are the answer, no judged outcome).
             or (e.final_answer is None and e.components.get("answered", 0.0) != 1.0)
             for e in episodes
         ),
         "tool_use_jsd": jensen_shannon_divergence(student_tools, teacher_tools) if taught else None,
+    }
+
+
+def _progress_bar(total: int, label: str) -> Any:
+    """A tqdm bar (tqdm comes with the ``lm`` extra; the core install does not need it)."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise ImportError("evaluate(progress=True) needs tqdm: pip install tqdm (or mentor-env[lm])") from exc
+    return tqdm(total=total, desc=label, leave=False)
+
+
+def _counter(bar: Any) -> Any:
+    """``on_episode`` for :func:`run_episodes`: one tick of ``bar`` per finished episode."""
+    return lambda _episode: bar.update(1)
+
+
+def transcript(episode: Episode, env_id: str) -> dict[str, Any]:
+    """One episode as a JSON-ready record: the task, the whole conversation, the outcome and every return."""
+    return {
+        "env_id": env_id,
+        "task_id": episode.task.id,
+        "correct": episode.correct,
+        "final_answer": episode.final_answer,
+        "answer": episode.task.answer,
+        "turns": episode.turns,
+        "tool_names": episode.tool_names,
+        "errors": episode.errors,
+        "returns": episode.returns,
+        "messages": episode.messages,
     }
 
 
@@ -114,17 +146,22 @@ def evaluate(
     batch_size: int = 16,
     env_kwargs: dict[str, Any] | None = None,
     verbose: bool = True,
+    progress: bool = False,
+    transcripts: str | Path | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Play ``n`` episodes of ``policy`` on each env id; returns metrics per id (module doc).
 
     ``policy`` is a slot policy (:mod:`mentor_env.play.rollouts`; the LM policy
     :class:`mentor_env.play.lm.ChatPolicy` is one), ``messages, tools -> text``, or
     a batched policy (``policy.batched = True``) taking lists of both.
-    ``verbose`` prints the table.
+    ``verbose`` prints the table; ``progress`` shows a bar of finished
+    episodes per env id; ``transcripts`` names a JSONL file that gets one line
+    per episode (:func:`transcript`), written atomically at the end.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     results: dict[str, dict[str, Any]] = {}
+    lines: list[str] = []
     for env_id in env_ids:
         kwargs = dict(env_kwargs or {})
         if split is not None:
@@ -138,8 +175,18 @@ def evaluate(
             resets = [{"seed": seed + i, "options": {"task_id": task.id}} for i, task in enumerate(tasks[:n])]
         else:
             resets = [{"seed": seed + i} for i in range(n)]
-        episodes = run_episodes(policy, functools.partial(gym.make, env_id, **kwargs), resets, batch_size)
+        bar = _progress_bar(len(resets), env_id) if progress else None
+        try:
+            episodes = run_episodes(
+                policy, functools.partial(gym.make, env_id, **kwargs), resets, batch_size, on_episode=None if bar is None else _counter(bar)
+            )
+        finally:
+            if bar is not None:
+                bar.close()
         results[env_id] = summarize(episodes)
+        lines += [json.dumps(transcript(episode, env_id)) + "\n" for episode in episodes]
+    if transcripts is not None:
+        write_text_atomically(Path(transcripts), "".join(lines))
     if verbose:
         print(format_results(results))
     return results

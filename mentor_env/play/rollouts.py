@@ -157,9 +157,15 @@ class _Scheduler:
     """
 
     def __init__(
-        self, agent: SlotPolicy, slots: list[_Slot], resets: Sequence[dict[str, Any]], groups: Sequence[int] | None
+        self,
+        agent: SlotPolicy,
+        slots: list[_Slot],
+        resets: Sequence[dict[str, Any]],
+        groups: Sequence[int] | None,
+        on_episode: Callable[[Episode], None] | None = None,
     ) -> None:
         self.agent = agent
+        self.on_episode = on_episode
         self.slots = slots
         self.resets = resets
         self.groups = groups
@@ -216,7 +222,7 @@ class _Scheduler:
         """Store slot ``number``'s finished episode (the policy's trace from ``agent.finish``)."""
         slot = self.slots[number]
         assert slot.index is not None
-        self.episodes[slot.index] = Episode(
+        episode = Episode(
             task=slot.env.unwrapped.task,
             messages=info.get("messages", []),
             returns=slot.returns,
@@ -232,6 +238,9 @@ class _Scheduler:
             group=self.groups[slot.index] if self.groups is not None else slot.index,
             trace=self.agent.finish(number),
         )
+        self.episodes[slot.index] = episode
+        if self.on_episode is not None:
+            self.on_episode(episode)
 
 
 def _add_time(clock: dict[str, float] | None, timing: dict[str, float]) -> None:
@@ -248,6 +257,7 @@ def run_episodes(
     batch_size: int = 16,
     groups: Sequence[int] | None = None,
     clock: dict[str, float] | None = None,
+    on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode]:
     """Play one episode per entry of ``resets`` (keyword arguments of ``env.reset``).
 
@@ -256,7 +266,8 @@ def run_episodes(
     are (left open). ``groups`` gives each reset's :attr:`Episode.group`.
     ``clock``, when given, gets the seconds spent in ``env.reset`` and
     ``env.step`` added under ``"env"`` and those spent in the policy under
-    ``"policy"``.
+    ``"policy"``. ``on_episode``, when given, is called with each episode as
+    it finishes (a progress bar, a transcript log).
     Returns the episodes in the order of ``resets``. Policy errors propagate;
     what the policy writes never makes the environment raise.
     """
@@ -270,7 +281,7 @@ def run_episodes(
     envs = [make_env() for _ in range(count)] if owned else list(make_env)[:count]  # type: ignore[operator, arg-type]
     if len(envs) < count:
         raise ValueError(f"{len(envs)} environments given for a batch of {count}")
-    scheduler = _Scheduler(agent, [_Slot(env) for env in envs], resets, groups)
+    scheduler = _Scheduler(agent, [_Slot(env) for env in envs], resets, groups, on_episode)
     try:
         scheduler.run()
     finally:
