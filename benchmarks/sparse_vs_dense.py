@@ -1,53 +1,64 @@
-"""The main job: sparse vs teacher-guided (mentor, dense) rewards, end to end.
+"""The main job: does the teacher-guided reward beat sparse RL and SFT, in domain and out of it?
 
-    python -m benchmarks.sparse_vs_dense --profile quick      # what `make demo` runs: tiny student, CPU, <= 15 min
-    python -m benchmarks.sparse_vs_dense --profile full       # more seeds, steps and the ablations; meant for a GPU
-    python -m benchmarks.sparse_vs_dense --profile full --model PATH
+    python -m benchmarks.sparse_vs_dense --profile quick     # `make demo`: tiny student, 2 CPUs, <= 15 min
+    python -m benchmarks.sparse_vs_dense --profile medium    # <= 90 min on 2 CPUs; the README's headline table
+    python -m benchmarks.sparse_vs_dense --profile full --model PATH   # SmolLM2-135M or a local model, for a GPU
 
-Pipeline, all from the same seeds:
+Protocol (every profile; the budgets differ):
 
-1. the student (the tiny one, SmolLM2-135M or a local model) gets an SFT warm
-   start on a fixed budget of Calc teacher trajectories; this checkpoint is
-   also the SFT baseline. The quick profile starts from the committed warm
-   start ``agents/checkpoints/tiny-calc-sft`` (``make warm-start`` rebuilds it
-   with this same SFT code in 18-19 minutes, which would not leave the RL
-   runs any time on 2 CPUs); ``--profile full`` trains its own;
-2. from that same checkpoint, PPO with each reward mode for the same number
-   of updates (the same episodes per update), several seeds per mode,
-   evaluating greedy Calc ``test`` success every few updates (the learning
-   curves, against env steps);
-3. every final policy and the SFT baseline are evaluated greedily on Calc
-   ``test`` (the levels trained on: in-domain) and on the ``ood`` split of
-   every domain: success rate with a 95% interval over seeds, tool calls
-   against the teacher's, exact tool-set match, invented-tool rate and the
-   Jensen-Shannon divergence of tool use against the teacher's;
-4. outputs go atomically to ``benchmarks/results/sparse_vs_dense-<profile>-<model>/``
-   (locked for the run: a second run on the same folder fails at once):
-   ``results.json`` (profile, PPO config, package versions, device, seeds,
-   every evaluation point), ``learning_curves.png``,
-   ``similarity_vs_performance.png`` and ``summary.md``, whose tables are
-   also printed at the end.
+1. **Warm start.** One SFT checkpoint that has seen the tool-call format in
+   several domains (the tiny student: ``agents/checkpoints/tiny-multi-sft``,
+   Calc levels 1-3, then Calc, Units and Dates levels 1-4; ``make warm-start``
+   rebuilds it). Every arm starts from it.
+2. **Training setting where exploration is hard.** RL trains on Calc tasks of
+   ``train_levels`` (levels 3-4), where the warm start's sampled episodes
+   succeed about 10% of the time (16% on level 3, 4% on level 4), measured
+   on ``train`` before the protocol was fixed. The last
+   ``validation_tasks`` of those training tasks are held out: the learning
+   curves are measured on them, and nothing was chosen by looking at
+   ``test`` or ``ood``.
+3. **Arms**, each with the same seeds (paired: seed s of every arm sees the
+   same tasks in the same order with the same env seeds):
+   ``sft`` (more SFT from the warm start on the teacher trajectories of
+   exactly the tasks RL seed s plays, as many sequence passes, optimizer steps
+   and batch size as the RL arm, at the RL learning rate), ``sparse`` (PPO on
+   the sparse outcome reward), ``mentor`` (PPO on MENTOR's reward) and
+   ``dense`` (PPO on MENTOR plus per-step potential-based shaping).
+4. **Columns** (greedy, the same tasks for every policy): ``in-domain``
+   (Calc ``test`` at the trained levels), (a) Calc ``ood`` at the trained
+   levels, (b) the ``test`` and ``ood`` splits of Units and Dates (seen in
+   SFT, not in RL), (c) Lookup and Table ``ood`` (never trained on), (d) the external
+   sets: BFCL (``mentor/BFCL-v0``, categories interleaved) and reasoning-gym's
+   arithmetic and date sets.
+5. **Statistics.** Per column, each arm's paired difference against
+   ``sparse`` (and ``mentor``/``dense`` against ``sft``): the mean over seeds
+   of (arm − sparse) success, its 95% Student-t interval, the two-sided
+   paired t-test p-value and the difference the test can detect with 80%
+   power. The headline: env steps each seed of ``dense``/``mentor`` takes to
+   reach the validation success its own seed of ``sparse`` ends with.
 
-The headline figure: env steps that dense (and mentor) need to reach the
-Calc success that sparse has at the end of its budget, as a fraction of that
-budget, per seed (sparse seed s against dense seed s); below 1 means the
-teacher-guided reward got there faster; "not reached" is reported as such.
+Running it: results go to ``runs/sparse_vs_dense-<profile>-<model>/``
+(``--out`` elsewhere, e.g. ``benchmarks/results/...`` to commit one). Each
+stage (the warm start's evaluation, each SFT run, each RL run) is written to
+``stages/<stage>.json`` when it finishes, and a rerun on the same folder skips
+the stages it finds (an RL run killed midway resumes from its last PPO
+checkpoint); a folder of another profile is refused. The folder is locked
+while a run uses it. At the end: ``results.json``, ``summary.md`` (also
+printed), ``learning_curves.png``, ``paired_differences.png`` and
+``similarity_vs_success.png``, and their paths are printed.
 
-RL runs are independent: ``--workers N`` runs N at once in separate processes
-(the CPU threads shared out between them), for machines with many cores. On
-the 2-CPU machine one process with both threads was faster (9 s per update of
-64 episodes, against 22 s per update in each of two one-thread processes), so
-the quick profile runs one at a time. A run's numbers depend on its seed, not
-on the order of the runs (a different thread count can round floats differently).
+Reproducibility: torch runs with ``--threads`` threads (default 1; recorded
+in every result with torch's determinism setting). On the same machine kind,
+thread count and package versions a rerun gives the same numbers; another
+thread count or CPU rounds floats differently, which flips some sampled
+tokens, so per-seed results then move by a few episodes.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import math
-import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
@@ -57,139 +68,299 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from agents.ppo import TINY_WARM_START_SETTINGS
-from agents.sft import WARM_START
-from benchmarks.reporting import save_figure, steps_to_reach
+from benchmarks.reporting import confidence_interval, machine, paired_difference, save_figure, steps_to_reach
 from mentor_env.core.files import lock_folder, write_text_atomically
 
 REPO = Path(__file__).resolve().parent.parent
+MULTI_WARM_START = REPO / "agents" / "checkpoints" / "tiny-multi-sft"
 METRICS = ("success_rate", "mean_tool_calls", "mean_teacher_tool_calls", "tool_set_match_rate", "invented_tool_rate", "tool_use_jsd")
+RL_ARMS = ("sparse", "mentor", "dense", "mentor_partial", "mentor_nomatch", "mentor_f1")
+EXTERNAL_BFCL = "bfcl"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One evaluation column: a set of tasks every policy plays greedily."""
+
+    name: str  # shown in the tables, e.g. "calc/test"
+    group: str  # "in-domain", "a: RL domain, ood", "b: seen in SFT", "c: never trained", "d: external"
+    env_id: str
+    split: str  # a frozen split of the env ("bfcl": BFCL's categories interleaved)
+    episodes: int  # the first n tasks (after the level filter)
+    levels: tuple[int, ...] | None = None  # keep only tasks of these difficulty levels
 
 
 @dataclass(frozen=True)
 class Profile:
     model: str = "tiny"  # student: 'tiny', 'smollm2-135m' or a local model directory
-    warm_start: str | None = str(WARM_START)  # SFT checkpoint to start from; None: run the SFT here
-    sft_tasks: int = 5000  # Calc teacher trajectories for the warm start (levels <= sft_max_difficulty)
-    sft_max_difficulty: int = 3
-    sft_epochs: int = 2
-    sft_batch_size: int = 8
-    sft_learning_rate: float = 1e-3
-    modes: tuple[str, ...] = ("sparse", "mentor", "dense")  # reward modes compared
-    seeds: tuple[int, ...] = (0, 1, 2)  # RL seeds per mode
-    max_difficulty: int = TINY_WARM_START_SETTINGS["max_difficulty"]  # Calc levels trained on and evaluated in-domain
-    updates: int = 8  # PPO updates per run (the 15-minute budget of `make demo` on 2 CPUs)
-    episodes_per_update: int = 48
+    warm_start: str | None = str(MULTI_WARM_START)  # SFT checkpoint every arm starts from; None: train it here
+    sft_domains: tuple[str, ...] = ("calc", "units", "dates")  # warm start trained here: these domains' train tasks
+    sft_levels: tuple[int, ...] = (1, 2, 3, 4)  # ... of these levels
+    sft_tasks: int = 700  # ... this many per domain
+    sft_epochs: int = 3
+    sft_learning_rate: float = 5e-4
+    arms: tuple[str, ...] = ("sft", "sparse", "mentor", "dense")  # 'sft' and any reward mode
+    seeds: tuple[int, ...] = (0, 1, 2)  # one run per arm and seed, paired by seed
+    train_levels: tuple[int, ...] = (3, 4)  # Calc levels RL trains on (and in-domain columns evaluate)
+    validation_tasks: int = 96  # carved from the end of the training tasks: the learning curves
+    updates: int = 8  # PPO updates per run
+    episodes_per_update: int = 64
     eval_every: int = 4  # updates between learning-curve points
-    eval_episodes: int = 109  # Calc test episodes per learning-curve point (all level-1 test tasks)
-    ood_episodes: int = 24  # episodes per ood split in the final evaluation
-    workers: int = 1  # RL runs at once (processes; 1: in this process)
+    in_domain_episodes: int = 215  # Calc test tasks at train_levels (215: all of levels 3-4)
+    ood_episodes: int = 64  # per ood column
+    external_episodes: int = 64  # per external column
+    threads: int = 1  # torch threads per process (recorded with every figure)
+    workers: int = 1  # runs at once, in separate processes
     ppo: dict[str, Any] = field(default_factory=dict)  # other PPOConfig fields
 
 
-_TINY_PPO = {k: v for k, v in TINY_WARM_START_SETTINGS.items() if k not in ("max_difficulty", "episodes_per_update")}
+# PPO settings for the tiny student on Calc levels 3-4: agents.ppo.TINY_WARM_START_SETTINGS with turns for
+# the longer teacher trajectories (level 4 takes the teacher five) and half its learning rate: on the
+# validation tasks 2e-4 moved the policy 0.6-0.7 nats from the warm start in one update and its sampled
+# success fell to 0-2%, while 5e-5 left it where it was after six updates.
+_TINY_PPO = {"minibatch_size": 16, "max_new_tokens": 48, "max_turns": 6, "temperature": 0.7, "learning_rate": 1e-4}
 
 PROFILES = {
-    "quick": Profile(ppo=_TINY_PPO),
+    "quick": Profile(
+        seeds=(0, 1, 2),
+        updates=4,
+        episodes_per_update=32,
+        eval_every=2,
+        validation_tasks=64,
+        in_domain_episodes=96,
+        ood_episodes=24,
+        external_episodes=24,
+        workers=2,
+        ppo=_TINY_PPO,
+    ),
+    "medium": Profile(seeds=(0, 1, 2, 3, 4, 5), updates=12, eval_every=3, workers=2, ppo=_TINY_PPO),
     "full": Profile(
         model="smollm2-135m",
         warm_start=None,
+        sft_tasks=2000,
         sft_learning_rate=2e-5,
-        sft_max_difficulty=5,
-        modes=("sparse", "mentor", "dense", "mentor_partial", "mentor_nomatch", "mentor_f1"),
-        seeds=(0, 1, 2, 3, 4),
-        max_difficulty=5,
+        arms=("sft", "sparse", "mentor", "dense", "mentor_partial", "mentor_nomatch", "mentor_f1"),
+        seeds=(0, 1, 2, 3, 4, 5, 6, 7),
+        validation_tasks=256,
         updates=60,
         eval_every=6,
-        eval_episodes=500,
         ood_episodes=200,
-        workers=1,
-        ppo={"learning_rate": 1e-6, "max_new_tokens": 192, "max_turns": 6, "temperature": 0.7, "minibatch_size": 8},
+        external_episodes=200,
+        ppo={"learning_rate": 1e-6, "max_new_tokens": 192, "max_turns": 7, "temperature": 0.7, "minibatch_size": 8},
     ),
 }
 
 
-# --- statistics -------------------------------------------------------------------
-
-_T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
-
-
-def confidence_interval(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and the half-width of a 95% Student-t interval over seeds (0 with one seed)."""
-    mean = float(np.mean(values))
-    if len(values) < 2:
-        return mean, 0.0
-    half = _T_975.get(len(values) - 1, 1.96) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
-    return mean, half
-
-
-# --- one job per process -------------------------------------------------------------
-
-
-def _evaluate(trainer: Any, domain: str, split: str, episodes: int) -> dict[str, Any]:
-    """Greedy episodes of the trainer's policy on the first ``episodes`` tasks of a split."""
-    from mentor_env.core.splits import load_split
-    from mentor_env.domains import get_domain
-    from mentor_env.registration import DOMAIN_ENV_IDS
-
-    tasks = load_split(get_domain(domain), split)
-    if domain == "calc" and split == "test":
-        tasks = [t for t in tasks if t.meta.get("difficulty", 0) <= trainer.config.max_difficulty]
-    return _kept(trainer.evaluate_tasks(DOMAIN_ENV_IDS[domain], tasks[:episodes], temperature=0.0))
+def columns(profile: Profile) -> list[Column]:
+    """Every evaluation column of the protocol, in table order."""
+    levels = profile.train_levels
+    return [
+        Column("calc/test", "in-domain", "mentor/Calc-v0", "test", profile.in_domain_episodes, levels),
+        Column("calc/ood", "a: RL domain, ood", "mentor/Calc-v0", "ood", profile.ood_episodes, levels),
+        Column("units/test", "b: seen in SFT", "mentor/Units-v0", "test", profile.ood_episodes),
+        Column("dates/test", "b: seen in SFT", "mentor/Dates-v0", "test", profile.ood_episodes),
+        Column("units/ood", "b: seen in SFT", "mentor/Units-v0", "ood", profile.ood_episodes),
+        Column("dates/ood", "b: seen in SFT", "mentor/Dates-v0", "ood", profile.ood_episodes),
+        Column("lookup/ood", "c: never trained", "mentor/Lookup-v0", "ood", profile.ood_episodes),
+        Column("table/ood", "c: never trained", "mentor/Table-v0", "ood", profile.ood_episodes),
+        Column("bfcl", "d: external", "mentor/BFCL-v0", EXTERNAL_BFCL, profile.external_episodes),
+        Column("calc/reasoning-gym", "d: external", "mentor/Calc-v0", "ood-reasoning-gym", profile.external_episodes),
+        Column("dates/reasoning-gym", "d: external", "mentor/Dates-v0", "ood-reasoning-gym", profile.external_episodes),
+    ]
 
 
-def _kept(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in metrics.items() if key in METRICS or key == "episodes"}
+def column_tasks(column: Column) -> list[Any]:
+    """The tasks of a column: the first ``episodes`` of its split (BFCL: its categories taken in turn)."""
+    import gymnasium as gym
+
+    import mentor_env  # noqa: F401  (registers the ids)
+
+    if column.split == EXTERNAL_BFCL:
+        from mentor_env.external.bfcl import CATEGORIES
+
+        per_category = []
+        for category in CATEGORIES:
+            env = gym.make(column.env_id, split=category)
+            per_category.append(list(env.unwrapped.tasks))
+            env.close()
+        interleaved = [tasks[i] for i in range(max(map(len, per_category))) for tasks in per_category if i < len(tasks)]
+        return interleaved[: column.episodes]
+    env = gym.make(column.env_id, split=column.split)
+    tasks = list(env.unwrapped.tasks)
+    env.close()
+    if column.levels is not None:
+        tasks = [t for t in tasks if t.meta.get("difficulty") in column.levels]
+    if len(tasks) < column.episodes:
+        raise ValueError(f"column {column.name} asks for {column.episodes} tasks; {column.split} has {len(tasks)}")
+    return tasks[: column.episodes]
 
 
-def final_evaluation(trainer: Any, profile: Profile, calc_test: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-    """Calc ``test`` (trained levels; ``calc_test`` when the run's last curve point already has it) and every ``ood`` split."""
-    from mentor_env.domains import DOMAINS
+# --- one stage per process -------------------------------------------------------------------
 
-    results = {"calc/test": calc_test or _evaluate(trainer, "calc", "test", profile.eval_episodes)}
-    for domain in DOMAINS:
-        results[f"{domain}/ood"] = _evaluate(trainer, domain, "ood", profile.ood_episodes)
+
+def ppo_config(profile: Profile, warm_start: Path, arm: str, seed: int, output_dir: Path) -> Any:
+    """The PPOConfig of an RL arm's run (and, for ``sft``, the plan of tasks it trains on)."""
+    from agents.ppo import PPOConfig
+
+    return PPOConfig(
+        model=profile.model,
+        init_from=str(warm_start),
+        min_difficulty=min(profile.train_levels),
+        max_difficulty=max(profile.train_levels),
+        validation_tasks=profile.validation_tasks,
+        eval_split="validation",
+        eval_episodes=profile.validation_tasks,
+        eval_temperature=0.0,
+        reward_mode=arm if arm in RL_ARMS else "sparse",
+        seed=seed,
+        total_updates=profile.updates,
+        episodes_per_update=profile.episodes_per_update,
+        eval_every=profile.eval_every,
+        checkpoint_every=profile.eval_every,
+        output_dir=str(output_dir),
+        progress_bar=True,
+        **profile.ppo,
+    )
+
+
+def evaluate_columns(model: Any, tokenizer: Any, profile: Profile, max_turns: int, max_new_tokens: int) -> dict[str, Any]:
+    """Greedy episodes of ``model`` on every column: the metrics and each task's outcome (for paired statistics)."""
+    import gymnasium as gym
+    from tqdm.auto import tqdm
+
+    from mentor_env.play.evaluation import summarize
+    from mentor_env.play.generation import GenerationSettings
+    from mentor_env.play.lm import ChatLayout, ChatPolicy
+    from mentor_env.play.rollouts import run_episodes
+
+    policy = ChatPolicy(model, ChatLayout(tokenizer), GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0))
+    results = {}
+    for column in columns(profile):
+        tasks = column_tasks(column)
+        resets = [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(tasks)]
+
+        def make_env(column: Column = column, tasks: list[Any] = tasks) -> gym.Env:
+            return gym.make(column.env_id, tasks=tasks, max_turns=max_turns)
+
+        with tqdm(total=len(tasks), desc=f"eval {column.name}", leave=False) as bar:
+            episodes = run_episodes(policy, make_env, resets, 32, on_episode=lambda _: bar.update(1))
+        metrics = summarize(episodes)
+        results[column.name] = {
+            **{key: metrics[key] for key in ("episodes", *METRICS)},
+            "correct": [int(e.correct) for e in episodes],
+        }
     return results
 
 
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """One stage in a worker process: the SFT baseline's evaluation or one RL run."""
-    import torch
-    import transformers
+def sft_plan(config: Any) -> list[Any]:
+    """The tasks RL seed ``config.seed`` plays, update after update, episode after episode: the SFT arm's data."""
+    from agents.ppo import rollout_plan, task_pools
 
-    from agents.ppo import PPOConfig, PPOTrainer
+    tasks, _ = task_pools(config)
+    by_id = {t.id: t for t in tasks}
+    return [by_id[reset["options"]["task_id"]] for update in range(config.total_updates) for reset in rollout_plan(config, tasks, update)[0]]
 
-    if job["threads"]:
-        torch.set_num_threads(job["threads"])
-    # One progress bar, the parent's: the workers' PPO and weight-loading bars would interleave with it.
-    transformers.utils.logging.disable_progress_bar()
-    profile = Profile(**{**job["profile"], "modes": tuple(job["profile"]["modes"]), "seeds": tuple(job["profile"]["seeds"])})
-    config = PPOConfig(**{**job["config"], "progress_bar": False})
-    started = time.perf_counter()
-    trainer = PPOTrainer(config)
-    if job["kind"] == "baseline":
-        return {"kind": "baseline", "final": final_evaluation(trainer, profile), "seconds": time.perf_counter() - started}
-    rows = trainer.train()
-    curve = [{"update": row["update"], "env_steps": row["env_steps"], **_kept(row["eval"])} for row in rows if "eval" in row]
-    updates = [{key: value for key, value in row.items() if key != "eval"} for row in rows]
-    # The trainer evaluates the final policy on the same Calc test tasks, greedily: reuse it.
-    last = {key: value for key, value in curve[-1].items() if key not in ("update", "env_steps")}
+
+def _sft_arm(profile: Profile, config: Any) -> dict[str, Any]:
+    """More SFT from the warm start on the teacher trajectories of the tasks RL seed ``config.seed`` plays."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from agents.sft import SFTConfig, train_sft
+
+    plan = sft_plan(config)
+    model = AutoModelForCausalLM.from_pretrained(config.init_from)
+    tokenizer = AutoTokenizer.from_pretrained(config.init_from)
+    sft = SFTConfig(epochs=config.update_epochs, batch_size=config.minibatch_size, learning_rate=config.learning_rate, seed=config.seed)
+    history = train_sft(model, tokenizer, plan, sft)
     return {
-        "kind": "rl",
-        "mode": config.reward_mode,
-        "seed": config.seed,
-        "curve": curve,
-        "updates": updates,
-        "final": final_evaluation(trainer, profile, calc_test=last),
-        "seconds": time.perf_counter() - started,
+        "sft": {**asdict(sft), "examples": len(plan), "optimizer_steps": len(history), "final_loss": history[-1]["loss"]},
+        "final": evaluate_columns(model, tokenizer, profile, config.max_turns, config.max_new_tokens),
     }
 
 
-# --- the pipeline ----------------------------------------------------------------------
+def _rl_arm(profile: Profile, config: Any) -> dict[str, Any]:
+    """PPO from the warm start (resumed from its last checkpoint when a run was killed), then every column."""
+    from agents.ppo import PPOTrainer, latest_checkpoint
+
+    trainer = PPOTrainer(config)
+    if latest_checkpoint(Path(config.output_dir)) is not None:
+        trainer.load_checkpoint()
+    rows = trainer.train()
+    curve = [{"update": row["update"], "env_steps": row["env_steps"], "success_rate": row["eval"]["success_rate"]} for row in rows if "eval" in row]
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    return {
+        "curve": curve,
+        "updates": [{key: value for key, value in row.items() if key != "eval"} for row in rows],
+        "final": evaluate_columns(model, trainer.tokenizer, profile, config.max_turns, config.max_new_tokens),
+    }
 
 
-def sft_warm_start(profile: Profile, folder: Path) -> tuple[Path, dict[str, Any]]:
-    """The SFT checkpoint every RL run starts from: the committed one, or trained here."""
+def _start_point(profile: Profile, config: Any) -> dict[str, Any]:
+    """The warm start itself: every column, and its validation success (the curves' first point)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from agents.ppo import PPOTrainer
+
+    model = AutoModelForCausalLM.from_pretrained(config.init_from)
+    tokenizer = AutoTokenizer.from_pretrained(config.init_from)
+    trainer = PPOTrainer(config)
+    validation = trainer.evaluate(0)["success_rate"]
+    trainer.close()
+    return {"validation_success": validation, "final": evaluate_columns(model, tokenizer, profile, config.max_turns, config.max_new_tokens)}
+
+
+def run_stage(job: dict[str, Any]) -> dict[str, Any]:
+    """One stage (``job``: its name, arm, seed, profile and paths); returns what ``stages/<name>.json`` holds."""
+    import torch
+    import transformers
+
+    from agents.ppo import PPOConfig
+
+    torch.set_num_threads(job["threads"])
+    transformers.utils.logging.disable_progress_bar()  # weight-loading bars would drown the stage's own
+    profile = profile_from_dict(job["profile"])
+    config = PPOConfig(**job["config"])
+    torch.manual_seed(config.seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    if job["arm"] == "start":
+        outcome = _start_point(profile, config)
+    elif job["arm"] == "sft":
+        outcome = _sft_arm(profile, config)
+    else:
+        outcome = _rl_arm(profile, config)
+    return {
+        "stage": job["name"],
+        "arm": job["arm"],
+        "seed": config.seed,
+        "fingerprint": job["fingerprint"],
+        **outcome,
+        "wall_seconds": time.perf_counter() - wall,
+        "cpu_seconds": time.process_time() - cpu,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+
+def profile_from_dict(data: dict[str, Any]) -> Profile:
+    tuples = {name: tuple(data[name]) for name in ("sft_domains", "sft_levels", "arms", "seeds", "train_levels")}
+    return Profile(**{**data, **tuples})
+
+
+def fingerprint(profile: Profile) -> str:
+    """What makes two runs' stages interchangeable: the profile less its list of seeds and how many run at once.
+
+    A stage's numbers depend on its own seed only (a test checks it), so a run
+    with more seeds reuses the stages of a run with fewer, and a report can be
+    written over the seeds finished so far (``--seeds``).
+    """
+    data = {key: value for key, value in asdict(profile).items() if key not in ("workers", "seeds")}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def sft_warm_start(profile: Profile, out_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint every arm starts from: the committed one, or trained here into ``out_dir/warm-start``."""
     if profile.warm_start is not None:
         path = Path(profile.warm_start)
         if not (path / "config.json").exists():
@@ -197,306 +368,371 @@ def sft_warm_start(profile: Profile, folder: Path) -> tuple[Path, dict[str, Any]
         history = path / "sft_history.json"
         shown = path.resolve().relative_to(REPO) if path.resolve().is_relative_to(REPO) else path
         return path, {"source": str(shown), "trained_here": False, **(json.loads(history.read_text())["config"] if history.exists() else {})}
-    import torch
+    path = out_dir / "warm-start"
+    if not (path / "sft_history.json").exists():
+        from agents import sft
 
-    from agents.sft import SFTConfig, train_sft
-    from agents.students import load_student
-    from mentor_env.core.splits import load_split
-    from mentor_env.domains import get_domain
-
-    torch.manual_seed(0)
-    model, tokenizer = load_student(profile.model, seed=0)
-    tasks = [t for t in load_split(get_domain("calc"), "train") if t.meta.get("difficulty", 0) <= profile.sft_max_difficulty]
-    tasks = tasks[: profile.sft_tasks]
-    config = SFTConfig(epochs=profile.sft_epochs, batch_size=profile.sft_batch_size, learning_rate=profile.sft_learning_rate)
-    history = train_sft(model, tokenizer, tasks, config)
-    path = folder / "sft"
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path, {"source": "trained here", "trained_here": True, "tasks": len(tasks), **asdict(config), "final_loss": history[-1]["loss"]}
+        argv = ["--model", profile.model, "--domains", *profile.sft_domains, "--max-difficulty", str(max(profile.sft_levels))]
+        argv += ["--tasks", str(profile.sft_tasks), "--epochs", str(profile.sft_epochs), "--learning-rate", str(profile.sft_learning_rate)]
+        sft.main([*argv, "--out", str(path)])
+    return path, {"source": "trained here", "trained_here": True, **json.loads((path / "sft_history.json").read_text())["config"]}
 
 
-def base_config(profile: Profile, warm_start: Path, folder: Path) -> dict[str, Any]:
-    """The PPOConfig fields every run shares."""
-    from agents.ppo import PPOConfig
-
-    config = PPOConfig(
-        model=profile.model,
-        init_from=str(warm_start),
-        max_difficulty=profile.max_difficulty,
-        total_updates=profile.updates,
-        episodes_per_update=profile.episodes_per_update,
-        eval_every=profile.eval_every,
-        eval_episodes=profile.eval_episodes,
-        eval_temperature=0.0,  # greedy learning-curve points, like the final evaluation (which reuses the last)
-        checkpoint_every=0,
-        output_dir=str(folder),
-        **profile.ppo,
-    )
-    return asdict(config)
+def stage_jobs(profile: Profile, warm_start: Path, out_dir: Path) -> list[dict[str, Any]]:
+    """Every stage of the protocol: the warm start's evaluation, then each arm and seed."""
+    pairs = [("start", 0)] + [(arm, seed) for seed in profile.seeds for arm in profile.arms]
+    jobs = []
+    for arm, seed in pairs:
+        name = "start" if arm == "start" else f"{arm}-seed{seed}"
+        config = ppo_config(profile, warm_start, arm, seed, out_dir / "work" / name)
+        jobs.append({"name": name, "arm": arm, "config": asdict(config), "profile": asdict(profile), "threads": profile.threads,
+                     "fingerprint": fingerprint(profile)})  # fmt: skip
+    return jobs
 
 
-def _label(job: dict[str, Any]) -> str:
-    config = job["config"]
-    return "SFT baseline" if job["kind"] == "baseline" else f"PPO {config['reward_mode']} seed {config['seed']}"
+def finished_stage(out_dir: Path, job: dict[str, Any]) -> dict[str, Any] | None:
+    """The stage's saved result (None: not run yet); a result of another profile is refused."""
+    path = out_dir / "stages" / f"{job['name']}.json"
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    if saved.get("fingerprint") != job["fingerprint"]:
+        raise ValueError(
+            f"{path} belongs to another profile (fingerprint {saved.get('fingerprint')}, this run {job['fingerprint']}); "
+            "use another --out, or delete the folder to start over"
+        )
+    return saved
 
 
-def run_jobs(jobs: list[dict[str, Any]], workers: int, progress: Any) -> Iterator[dict[str, Any]]:
-    """Each job's outcome as it finishes: in this process, or in ``workers`` spawned ones."""
+def run_stages(jobs: list[dict[str, Any]], out_dir: Path, workers: int) -> Iterator[dict[str, Any]]:
+    """Each stage's result: saved ones first, then the others as they finish (each saved at once)."""
+    from mentor_env.core.files import discard
+
+    todo = []
+    for job in jobs:
+        saved = finished_stage(out_dir, job)
+        if saved is None:
+            todo.append(job)
+        else:
+            print(f"[sparse_vs_dense] {job['name']}: done earlier ({out_dir / 'stages' / (job['name'] + '.json')})", flush=True)
+            yield saved
+
+    def save(result: dict[str, Any], number: int) -> dict[str, Any]:
+        write_text_atomically(out_dir / "stages" / f"{result['stage']}.json", json.dumps(result) + "\n")
+        work = out_dir / "work" / result["stage"]
+        if work.exists():
+            discard(work)  # the run's checkpoints: its result is saved
+        print(f"[sparse_vs_dense] stage {number}/{len(todo)} done: {result['stage']} in {result['wall_seconds'] / 60:.1f} min", flush=True)
+        return result
+
     if workers == 1:
-        for job in jobs:
-            progress.set_description(_label(job))
-            yield run_job(job)
-            progress.update(1)
+        for number, job in enumerate(todo, 1):
+            print(f"[sparse_vs_dense] stage {number}/{len(todo)}: {job['name']}", flush=True)
+            yield save(run_stage(job), number)
         return
-    progress.set_description(f"{len(jobs)} jobs, {workers} at once")
     # spawn, not fork: the parent may hold torch threads, which do not survive a fork.
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_job, job): job for job in jobs}
-        for future in as_completed(futures):
-            progress.set_description(f"done: {_label(futures[future])}")
-            yield future.result()
-            progress.update(1)
+        futures = [pool.submit(run_stage, job) for job in todo]
+        for number, future in enumerate(as_completed(futures), 1):
+            yield save(future.result(), number)
 
 
-def run(profile: Profile, progress: Any) -> dict[str, Any]:
-    """Every stage of the pipeline; returns what results.json holds (less the summary)."""
+def run(profile: Profile, out_dir: Path) -> dict[str, Any]:
+    """Every stage (resuming from ``out_dir/stages``); returns what results.json holds (less the summary)."""
     import torch
 
-    from benchmarks.reporting import machine
-
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="sparse_vs_dense-") as scratch:
-        folder = Path(scratch)
-        progress.set_description("SFT warm start")
-        warm_start, sft = sft_warm_start(profile, folder)
-        progress.update(1)
-        base = base_config(profile, warm_start, folder / "baseline")
-        on_cpu = not torch.cuda.is_available()
-        threads = max(1, (os.cpu_count() or 1) // profile.workers) if on_cpu else 0
-        jobs = [{"kind": "baseline", "config": base}] + [
-            {"kind": "rl", "config": {**base, "reward_mode": mode, "seed": seed, "output_dir": str(folder / f"{mode}-{seed}")}}
-            for mode in profile.modes
-            for seed in profile.seeds
-        ]
-        for job in jobs:
-            job.update(profile=asdict(profile), threads=threads)
-        outcomes = list(run_jobs(jobs, profile.workers, progress))
-    baseline = next(o for o in outcomes if o["kind"] == "baseline")
-    runs = {
-        mode: sorted((o for o in outcomes if o["kind"] == "rl" and o["mode"] == mode), key=lambda o: o["seed"]) for mode in profile.modes
-    }
-    start_point = {"update": 0, "env_steps": 0, **baseline["final"]["calc/test"]}
-    for mode_runs in runs.values():
-        for item in mode_runs:
-            item["curve"].insert(0, start_point)
+    warm_start, sft = sft_warm_start(profile, out_dir)
+    jobs = stage_jobs(profile, warm_start, out_dir)
+    stages = {result["stage"]: result for result in run_stages(jobs, out_dir, profile.workers)}
+    start = stages["start"]
+    runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in profile.arms}
+    for job in jobs[1:]:
+        result = stages[job["name"]]
+        if "curve" in result:
+            result["curve"].insert(0, {"update": 0, "env_steps": 0, "success_rate": start["validation_success"]})
+        runs[job["arm"]].append(result)
     return {
         "profile": asdict(profile),
-        "machine": machine(),
-        "sft": sft,
-        "ppo_config": {k: v for k, v in base.items() if k not in ("output_dir", "reward_mode", "seed")},
-        "baseline": baseline,
+        "fingerprint": fingerprint(profile),
+        "machine": {**machine(), "torch_threads": profile.threads, "deterministic_algorithms": torch.are_deterministic_algorithms_enabled()},
+        "warm_start": sft,
+        "ppo_config": {k: v for k, v in jobs[1]["config"].items() if k not in ("output_dir", "reward_mode", "seed")},
+        "columns": [asdict(column) for column in columns(profile)],
+        "start": start,
         "runs": runs,
         "minutes": (time.perf_counter() - started) / 60,
+        "stage_minutes": sum(result["wall_seconds"] for result in stages.values()) / 60,
     }
 
 
-# --- summary, tables, plots -----------------------------------------------------------------
+# --- summary, tables, plots ---------------------------------------------------------------------
+
+
+def comparisons(arms: Sequence[str]) -> list[tuple[str, str]]:
+    """(treated, control) pairs: every arm against sparse, and the teacher-guided rewards against SFT."""
+    pairs = [(arm, "sparse") for arm in arms if arm != "sparse" and "sparse" in arms]
+    pairs += [(arm, "sft") for arm in ("mentor", "dense") if arm in arms and "sft" in arms]
+    return pairs
 
 
 def summarize_results(results: dict[str, Any]) -> dict[str, Any]:
-    """Per policy and split: mean and 95% interval over seeds; the headline steps ratios."""
-    splits = list(results["baseline"]["final"])
-    table: dict[str, dict[str, Any]] = {"SFT baseline": {}}
-    for split in splits:
-        final = results["baseline"]["final"][split]
-        table["SFT baseline"][split] = {metric: (final[metric], 0.0) for metric in METRICS}
-    for mode, runs in results["runs"].items():
-        table[mode] = {
-            split: {metric: confidence_interval([run["final"][split][metric] for run in runs]) for metric in METRICS} for split in splits
+    """Per arm and column: mean success and its 95% interval over seeds; paired differences; the headline."""
+    names = [column["name"] for column in results["columns"]]
+    runs = results["runs"]
+
+    def success(arm: str, column: str) -> list[float]:
+        return [run["final"][column]["success_rate"] for run in runs[arm]]
+
+    table: dict[str, Any] = {"warm start": {c: {m: (results["start"]["final"][c][m], 0.0) for m in METRICS} for c in names}}
+    for arm, arm_runs in runs.items():
+        table[arm] = {
+            c: {m: _interval([run["final"][c][m] for run in arm_runs]) for m in METRICS} for c in names
         }
-    headline: dict[str, Any] = {}
-    for mode in ("dense", "mentor"):
-        if "sparse" not in results["runs"] or mode not in results["runs"]:
+    differences = {
+        f"{treated} - {control}": {c: paired_difference(success(treated, c), success(control, c)) for c in names}
+        for treated, control in comparisons(list(runs))
+    }
+    reachable = [c for c in names if any(v > 0 for arm in runs for v in success(arm, c)) or results["start"]["final"][c]["success_rate"] > 0]
+    return {"table": table, "differences": differences, "headline": headline(runs), "nonzero_columns": reachable}
+
+
+def _interval(values: Sequence[float | None]) -> tuple[float | None, float]:
+    known = [v for v in values if v is not None]
+    return confidence_interval(known) if known else (None, 0.0)
+
+
+def headline(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Env steps that each seed of dense/mentor needs to reach its sparse seed's final validation success."""
+    result: dict[str, Any] = {}
+    for arm in ("dense", "mentor"):
+        if "sparse" not in runs or arm not in runs:
             continue
         ratios: list[float | None] = []
         outcomes: list[str] = []
-        for sparse_run, run in zip(results["runs"]["sparse"], results["runs"][mode]):
+        for sparse_run, run in zip(runs["sparse"], runs[arm]):
             budget = sparse_run["curve"][-1]["env_steps"]
             target = sparse_run["curve"][-1]["success_rate"]
             if target <= sparse_run["curve"][0]["success_rate"]:
-                # Nothing to catch up with: the warm start already had sparse's final success.
-                ratios.append(None)
+                ratios.append(None)  # nothing to catch up with: sparse ended at or below the warm start
                 outcomes.append("sparse did not improve")
                 continue
             reached = steps_to_reach([(p["env_steps"], p["success_rate"]) for p in run["curve"]], target)
             ratios.append(None if reached is None else reached / budget)
             outcomes.append("not reached" if reached is None else f"{reached / budget:.2f}")
         known = [r for r in ratios if r is not None]
-        headline[mode] = {
-            "ratios": ratios,
-            "per_seed": outcomes,
-            "mean": float(np.mean(known)) if known else None,
-            "min": min(known) if known else None,
-            "max": max(known) if known else None,
-            "reached": len(known),
-            "seeds": len(ratios),
-        }
-    return {"table": table, "headline": headline}
+        result[arm] = {"ratios": ratios, "per_seed": outcomes, "mean": float(np.mean(known)) if known else None,
+                       "reached": len(known), "seeds": len(ratios)}  # fmt: skip
+    return result
 
 
-def _cell(value: Sequence[float], over_seeds: bool) -> str:
+def _cell(value: Sequence[float | None], over_seeds: bool, digits: int = 3) -> str:
     mean, half = value
-    return f"{mean:.3f} ± {half:.3f}" if over_seeds else f"{mean:.3f}"
+    if mean is None:
+        return "n/a"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}" if over_seeds else f"{mean:.{digits}f}"
+
+
+def _difference_cell(test: dict[str, Any]) -> str:
+    points = 100 * test["mean"]
+    if test["half_width"] is None:
+        return f"{points:+.1f} (no spread)"
+    return f"{points:+.1f} [{100 * test['low']:+.1f}, {100 * test['high']:+.1f}] p={test['p_value']:.2f}"
 
 
 def summary_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
-    """summary.md: the set-up in one paragraph, the success table, the similarity table, the headline."""
-    profile, machine = results["profile"], results["machine"]
-    splits = list(results["baseline"]["final"])
+    """summary.md: the set-up, success per column, paired differences, power, tool use, the headline."""
+    profile, machine_info = results["profile"], results["machine"]
+    names = [column["name"] for column in results["columns"]]
+    groups = {column["name"]: column["group"] for column in results["columns"]}
     table = summary["table"]
-    steps = [run["curve"][-1]["env_steps"] for runs in results["runs"].values() for run in runs]
+    seeds = len(profile["seeds"])
     lines = [
-        f"# Sparse vs teacher-guided rewards: {profile['model']} student",
+        f"# Sparse vs teacher-guided rewards vs SFT: {profile['model']} student, profile {_profile_name(results)}",
         "",
-        f"Machine: {machine['device']}, {machine['cpus']} CPUs ({machine['platform']}), torch {machine['torch']}, "
-        f"{'one run at a time' if profile['workers'] == 1 else str(profile['workers']) + ' runs at once'}; "
-        f"{results['minutes']:.1f} min in all. SFT warm start: {results['sft']['source']}. "
-        f"PPO from it: {profile['updates']} updates of {profile['episodes_per_update']} episodes per run "
-        f"({min(steps)}-{max(steps)} env steps), seeds {list(profile['seeds'])}, Calc levels <= {profile['max_difficulty']}, "
-        "greedy evaluation. Cells: mean ± 95% interval over seeds (Student t).",
+        f"Machine: {machine_info['device']}, {machine_info['cpus']} CPUs ({machine_info['platform']}), torch {machine_info['torch']} "
+        f"with {machine_info['torch_threads']} thread(s) per run, {profile['workers']} run(s) at once, deterministic algorithms "
+        f"{'on' if machine_info['deterministic_algorithms'] else 'off'}; {results['stage_minutes']:.1f} min of stages. "
+        f"Warm start: {results['warm_start']['source']}. RL on Calc levels {list(profile['train_levels'])}: "
+        f"{profile['updates']} PPO updates of {profile['episodes_per_update']} episodes; the SFT arm trains on the teacher "
+        f"trajectories of the same tasks with as many optimizer steps. Seeds {list(profile['seeds'])}, paired. "
+        "Greedy evaluation, the same tasks for every policy.",
         "",
-        "Success rate (calc/test: the trained levels of the held-out Calc split; ood: each domain's out-of-distribution split):",
+        f"Success rate per column (mean ± 95% interval over the {seeds} seeds, Student t):",
         "",
-        "| policy | " + " | ".join(splits) + " |",
-        "|---|" + "---|" * len(splits),
+        "| policy | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        "| column group | " + " | ".join(groups[n] for n in names) + " |",
+        "| tasks | " + " | ".join(str(results["start"]["final"][n]["episodes"]) for n in names) + " |",
     ]
     for policy, row in table.items():
-        seeds = policy != "SFT baseline"
-        lines.append(f"| {policy} | " + " | ".join(_cell(row[s]["success_rate"], seeds) for s in splits) + " |")
+        lines.append(f"| {policy} | " + " | ".join(_cell(row[n]["success_rate"], policy != "warm start") for n in names) + " |")
     lines += [
         "",
-        "Tool use on calc/test against the teacher's (JSD: Jensen-Shannon divergence of tool-name frequencies, 0 = same):",
+        "Paired difference in success, points (arm − control, mean over seeds [95% interval], paired t-test p):",
         "",
-        "| policy | tool calls (teacher) | exact tool-set match | invented-tool rate | JSD | mean ood success |",
-        "|---|---|---|---|---|---|",
+        "| comparison | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for label, tests in summary["differences"].items():
+        lines.append(f"| {label} | " + " | ".join(_difference_cell(tests[n]) for n in names) + " |")
+    lines += ["", _power_sentence(summary, names[0], seeds), ""]
+    lines += [
+        f"Tool use on {names[0]} against the teacher (JSD: Jensen-Shannon divergence of tool-name frequencies, 0 = the same mix):",
+        "",
+        "| policy | tool calls (teacher) | exact tool-set match | invented-tool rate | JSD |",
+        "|---|---|---|---|---|",
     ]
     for policy, row in table.items():
-        seeds = policy != "SFT baseline"
-        calc = row["calc/test"]
-        ood = float(np.mean([row[s]["success_rate"][0] for s in splits if s.endswith("/ood")]))
+        cell = row[names[0]]
+        over = policy != "warm start"
         lines.append(
-            f"| {policy} | {calc['mean_tool_calls'][0]:.2f} ({calc['mean_teacher_tool_calls'][0]:.2f}) | "
-            f"{_cell(calc['tool_set_match_rate'], seeds)} | {_cell(calc['invented_tool_rate'], seeds)} | "
-            f"{_cell(calc['tool_use_jsd'], seeds)} | {ood:.3f} |"
+            f"| {policy} | {cell['mean_tool_calls'][0]:.2f} ({cell['mean_teacher_tool_calls'][0]:.2f}) | "
+            f"{_cell(cell['tool_set_match_rate'], over)} | {_cell(cell['invented_tool_rate'], over)} | {_cell(cell['tool_use_jsd'], over)} |"
         )
     lines.append("")
-    for mode, head in summary["headline"].items():
+    zero = [n for n in names if n not in summary["nonzero_columns"]]
+    if zero:
+        lines.append(f"- Columns where every policy scored 0 (no signal, reported as such): {', '.join(zero)}.")
+    for arm, head in summary["headline"].items():
         shown = ", ".join(head["per_seed"])
         if head["mean"] is None:
-            lines.append(f"- Headline, {mode}: no seed gives a ratio (per seed: {shown}).")
+            lines.append(f"- Headline, {arm}: no seed gives a ratio (per seed: {shown}).")
         else:
             lines.append(
-                f"- Headline, {mode}: env steps to reach the Calc success sparse ends with, as a fraction of sparse's budget: "
-                f"mean {head['mean']:.2f} over the {head['reached']}/{head['seeds']} seeds that reached it (per seed: {shown}; "
-                "below 1 = faster than sparse)."
+                f"- Headline, {arm}: env steps to reach the validation success its sparse seed ends with, as a fraction of "
+                f"sparse's budget: mean {head['mean']:.2f} over the {head['reached']}/{head['seeds']} seeds that reached it "
+                f"(per seed: {shown}; below 1 = faster than sparse)."
             )
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict[str, Any], summary: dict[str, Any], out_dir: Path) -> None:
-    """learning_curves.png and similarity_vs_performance.png, each written atomically."""
+def _profile_name(results: dict[str, Any]) -> str:
+    return results.get("profile_name", "custom")
+
+
+def _power_sentence(summary: dict[str, Any], column: str, seeds: int) -> str:
+    widths = [tests[column]["half_width"] for tests in summary["differences"].values() if tests[column]["half_width"] is not None]
+    detectable = [tests[column]["detectable"] for tests in summary["differences"].values() if tests[column]["detectable"] is not None]
+    if not widths:
+        return f"Power on {column}: no comparison has a spread over seeds to build an interval from."
+    return (
+        f"Power on {column} ({seeds} paired seeds): the 95% intervals of the differences are ±{100 * min(widths):.1f} to "
+        f"±{100 * max(widths):.1f} points wide; a true difference of {100 * min(detectable):.1f}-{100 * max(detectable):.1f} "
+        "points would be found with 80% power at the 5% level."
+    )
+
+
+def plot(results: dict[str, Any], summary: dict[str, Any], out_dir: Path) -> list[Path]:
+    """learning_curves.png, paired_differences.png and similarity_vs_success.png, each written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    written = []
     figure, axis = plt.subplots(figsize=(6.4, 4.2))
-    for mode, runs in results["runs"].items():
-        # Seeds play different episodes, so env steps differ a little: average them per point.
+    for arm, runs in results["runs"].items():
+        if not runs or "curve" not in runs[0]:
+            continue
         steps = np.mean([[p["env_steps"] for p in run["curve"]] for run in runs], axis=0)
         success = np.array([[p["success_rate"] for p in run["curve"]] for run in runs])
-        axis.plot(steps, success.mean(0), marker="o", label=mode)
-        axis.fill_between(steps, success.min(0), success.max(0), alpha=0.2)
+        bands = np.array([confidence_interval(column) for column in success.T])
+        axis.plot(steps, bands[:, 0], marker="o", label=arm)
+        axis.fill_between(steps, bands[:, 0] - bands[:, 1], bands[:, 0] + bands[:, 1], alpha=0.2)
     axis.set_xlabel("env steps")
-    axis.set_ylabel(f"Calc test success (levels <= {results['profile']['max_difficulty']}, greedy)")
-    axis.set_title("Learning curves (mean over seeds, band = min-max)")
+    axis.set_ylabel(f"validation success (Calc levels {results['profile']['train_levels']}, greedy)")
+    axis.set_title("Learning curves (mean over seeds, band = 95% interval)")
     axis.legend()
     figure.tight_layout()
-    save_figure(figure, out_dir / "learning_curves.png")
+    written.append(save_figure(figure, out_dir / "learning_curves.png"))
+
+    names = [column["name"] for column in results["columns"]]
+    labels = list(summary["differences"])
+    figure, axis = plt.subplots(figsize=(7.2, 0.5 + 0.45 * len(names) * max(1, len(labels)) ** 0.5))
+    offsets = np.linspace(-0.3, 0.3, len(labels)) if len(labels) > 1 else np.zeros(1)
+    for offset, label in zip(offsets, labels):
+        tests = summary["differences"][label]
+        y = np.arange(len(names)) + offset
+        means = np.array([100 * tests[n]["mean"] for n in names])
+        halves = np.array([100 * (tests[n]["half_width"] or 0.0) for n in names])
+        axis.errorbar(means, y, xerr=halves, fmt="o", capsize=3, label=label)
+    axis.axvline(0, color="grey", linewidth=0.8)
+    axis.set_yticks(np.arange(len(names)), names)
+    axis.invert_yaxis()
+    axis.set_xlabel("paired difference in success (points, 95% interval over seeds)")
+    axis.set_title("Each arm against its control, per column")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    written.append(save_figure(figure, out_dir / "paired_differences.png"))
 
     figure, axis = plt.subplots(figsize=(6.4, 4.2))
-    highest = 0.0
-    for policy, row in summary["table"].items():
-        ood = [s for s in row if s.endswith("/ood")]
-        success = float(np.mean([row[s]["success_rate"][0] for s in ood]))
-        highest = max(highest, success)
-        jsd = row["calc/test"]["tool_use_jsd"][0]
-        axis.scatter(jsd, success, s=40)
-        axis.annotate(policy, (jsd, success), textcoords="offset points", xytext=(5, 4))
-    top = max(0.1, 1.15 * highest)
-    axis.set_ylim(-0.04 * top, top)  # a success rate: start at 0, with room for the markers
-    axis.set_xlabel("tool-use JSD to the teacher (Calc test; lower = more similar)")
-    axis.set_ylabel("mean OOD success over the domains")
-    axis.set_title("Similarity to the teacher vs out-of-domain success")
+    shown = [n for n in summary["nonzero_columns"] if summary["table"]["warm start"][n]["tool_use_jsd"][0] is not None]
+    markers = "osD^vP*X"
+    for arm_index, (policy, row) in enumerate(summary["table"].items()):
+        for column_index, name in enumerate(shown):
+            jsd, success = row[name]["tool_use_jsd"][0], row[name]["success_rate"][0]
+            if jsd is None:
+                continue
+            axis.scatter(jsd, success, color=f"C{arm_index}", marker=markers[column_index % len(markers)], s=40,
+                         label=policy if column_index == 0 else None)  # fmt: skip
+    axis.set_xlabel("tool-use JSD to the teacher (lower = more similar)")
+    axis.set_ylabel("success")
+    axis.set_title("Similarity to the teacher vs success (markers: " + ", ".join(f"{markers[i]} {n}" for i, n in enumerate(shown)) + ")", fontsize=8)
+    axis.set_ylim(bottom=-0.02)
+    if shown:
+        axis.legend(fontsize=8)
     figure.tight_layout()
-    save_figure(figure, out_dir / "similarity_vs_performance.png")
+    written.append(save_figure(figure, out_dir / "similarity_vs_success.png"))
+    return written
 
 
-def write_outputs(results: dict[str, Any], out_dir: Path) -> str:
-    """results.json, summary.md and the two plots; returns the summary text."""
+def write_outputs(results: dict[str, Any], out_dir: Path) -> tuple[str, list[Path]]:
+    """results.json, summary.md and the plots; returns the summary text and the paths written."""
     summary = summarize_results(results)
     results = {**results, "summary": summary}
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(out_dir / "results.json", json.dumps(results, indent=1) + "\n")
+    paths = [write_text_atomically(out_dir / "results.json", json.dumps(results, indent=1) + "\n")]
     text = summary_markdown(results, summary)
-    write_text_atomically(out_dir / "summary.md", text)
-    plot(results, summary, out_dir)
-    return text
+    paths.append(write_text_atomically(out_dir / "summary.md", text))
+    paths += plot(results, summary, out_dir)
+    return text, paths
 
 
-def parse_args(argv: Sequence[str] | None = None) -> tuple[Profile, Path, bool]:
+def parse_args(argv: Sequence[str] | None = None) -> tuple[str, Profile, Path, bool]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--model", help="override the profile's student ('tiny', 'smollm2-135m' or a path); trains its own warm start")
     parser.add_argument("--seeds", type=int, nargs="+", help="override the profile's seeds")
     parser.add_argument("--updates", type=int, help="override the profile's PPO updates per run")
-    parser.add_argument("--workers", type=int, help="RL runs at once (default: the profile's)")
-    parser.add_argument("--out", type=Path, help="results folder (default benchmarks/results/sparse_vs_dense-<profile>-<model>)")
+    parser.add_argument("--threads", type=int, help="torch threads per run (default: the profile's)")
+    parser.add_argument("--workers", type=int, help="runs at once (default: the profile's)")
+    parser.add_argument("--out", type=Path, help="results folder (default runs/sparse_vs_dense-<profile>-<model>)")
     parser.add_argument("--summarize-only", action="store_true", help="rewrite summary.md and the plots from the folder's results.json")
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
     if args.model:
         profile = replace(profile, model=args.model, warm_start=None)
-    if args.seeds:
-        profile = replace(profile, seeds=tuple(args.seeds))
-    if args.updates:
-        profile = replace(profile, updates=args.updates)
-    if args.workers:
-        profile = replace(profile, workers=args.workers)
-    out_dir = args.out or Path("benchmarks/results") / f"sparse_vs_dense-{args.profile}-{Path(profile.model).name}"
-    return profile, out_dir, args.summarize_only
+    for name in ("seeds", "updates", "threads", "workers"):
+        value = getattr(args, name)
+        if value:
+            profile = replace(profile, **{name: tuple(value) if name == "seeds" else value})
+    out_dir = args.out or Path("runs") / f"sparse_vs_dense-{args.profile}-{Path(profile.model).name}"
+    return args.profile, profile, out_dir, args.summarize_only
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    profile, out_dir, summarize_only = parse_args(argv)
+    name, profile, out_dir, summarize_only = parse_args(argv)
     with lock_folder(out_dir):  # one run per results folder: a second one fails at once
-        return _main(profile, out_dir, summarize_only)
-
-
-def _main(profile: Profile, out_dir: Path, summarize_only: bool) -> dict[str, Any]:
-    """The pipeline, or only the outputs from results.json (``main`` holds the folder's lock)."""
-    from tqdm.auto import tqdm
-
-    if summarize_only:
-        results = json.loads((out_dir / "results.json").read_text())
-        results.pop("summary", None)
-        print(write_outputs(results, out_dir))
-        return results
-    stages = 2 + len(profile.modes) * len(profile.seeds)
-    with tqdm(total=stages, desc="sparse vs dense") as progress:
-        results = run(profile, progress)
-    print(write_outputs(results, out_dir))
+        if summarize_only:
+            results = json.loads((out_dir / "results.json").read_text())
+            results.pop("summary", None)
+        else:
+            print(f"[sparse_vs_dense] profile {name}: writing to {out_dir} (stages in {out_dir / 'stages'})", flush=True)
+            results = {"profile_name": name, **run(profile, out_dir)}
+        text, paths = write_outputs(results, out_dir)
+    print(text)
+    print("[sparse_vs_dense] wrote " + ", ".join(str(path) for path in paths), flush=True)
     return results
 
 

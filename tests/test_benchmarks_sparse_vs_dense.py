@@ -1,8 +1,9 @@
-"""The sparse-vs-dense benchmark: its statistics by hand, and the whole pipeline on a very small budget."""
+"""The sparse-vs-dense benchmark: its statistics by hand, its protocol, and the pipeline on a very small budget."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,16 +11,25 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
-from benchmarks.sparse_vs_dense import (  # noqa: E402
-    METRICS,
-    PROFILES,
-    WARM_START,
-    Profile,
+from benchmarks.reporting import (  # noqa: E402
     confidence_interval,
-    parse_args,
-    run,
+    paired_difference,
     steps_to_reach,
-    summarize_results,
+    student_t_cdf,
+    student_t_quantile,
+)
+from benchmarks.sparse_vs_dense import (  # noqa: E402
+    MULTI_WARM_START,
+    PROFILES,
+    Profile,
+    column_tasks,
+    columns,
+    comparisons,
+    headline,
+    parse_args,
+    ppo_config,
+    run,
+    sft_plan,
     summary_markdown,
     write_outputs,
 )
@@ -27,11 +37,42 @@ from benchmarks.sparse_vs_dense import (  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
+# --- statistics, against published table values ---
+
+
+def test_student_t_matches_the_printed_tables():
+    assert student_t_quantile(0.975, 2) == pytest.approx(4.303, abs=1e-3)
+    assert student_t_quantile(0.975, 4) == pytest.approx(2.776, abs=1e-3)
+    assert student_t_quantile(0.975, 30) == pytest.approx(2.042, abs=1e-3)
+    assert student_t_quantile(0.80, 4) == pytest.approx(0.941, abs=1e-3)
+    assert student_t_cdf(0.0, 3) == pytest.approx(0.5, abs=1e-9)
+    assert 2 * (1 - student_t_cdf(2.0, 4)) == pytest.approx(0.1161, abs=1e-4)  # two-sided p of t=2 on 4 dof
+    assert 2 * (1 - student_t_cdf(2.5, 10)) == pytest.approx(0.0314, abs=1e-4)
+    with pytest.raises(ValueError, match="dof must be at least 1"):
+        student_t_cdf(1.0, 0)
+
+
 def test_confidence_interval_is_a_student_t_interval_over_seeds():
     mean, half = confidence_interval([0.1, 0.2, 0.3])
     assert mean == pytest.approx(0.2)
-    assert half == pytest.approx(4.303 * 0.1 / 3**0.5)  # t(0.975, 2 dof) * sd / sqrt(n) = 0.2484
+    assert half == pytest.approx(4.303 * 0.1 / 3**0.5, abs=1e-4)  # t(0.975, 2 dof) * sd / sqrt(n) = 0.2484
     assert confidence_interval([0.25]) == (0.25, 0.0)
+
+
+def test_paired_difference_is_the_paired_t_test_over_seeds():
+    # differences 0.10, 0.05, 0.10: mean 0.0833, sd 0.02887, standard error 0.01667, t = 5.0 on 2 dof
+    test = paired_difference([0.30, 0.35, 0.40], [0.20, 0.30, 0.30])
+    assert test["mean"] == pytest.approx(0.08333, abs=1e-5)
+    assert test["seeds"] == 3
+    assert test["half_width"] == pytest.approx(4.303 * 0.016667, abs=1e-4)  # 0.0717
+    assert test["low"] == pytest.approx(0.0116, abs=1e-4) and test["high"] == pytest.approx(0.1550, abs=1e-4)
+    assert test["p_value"] == pytest.approx(0.0377, abs=1e-4)  # two-sided p of t=5 on 2 dof
+    assert test["detectable"] == pytest.approx((4.303 + 1.061) * 0.016667, abs=1e-3)  # t(0.80, 2 dof) = 1.061
+    same = paired_difference([0.75, 0.5], [0.5, 0.25])  # exact in binary: both differences are 0.25
+    assert same["mean"] == 0.25 and same["p_value"] is None and same["half_width"] is None
+    assert paired_difference([0.5], [0.25])["half_width"] is None
+    with pytest.raises(ValueError, match="seed for seed: 2 against 3"):
+        paired_difference([0.1, 0.2], [0.1, 0.2, 0.3])
 
 
 def test_steps_to_reach_is_the_first_point_at_or_above_the_target():
@@ -41,103 +82,164 @@ def test_steps_to_reach_is_the_first_point_at_or_above_the_target():
     assert steps_to_reach(curve, 0.5) is None
 
 
-def _final(success: float) -> dict[str, dict[str, float]]:
-    row = {metric: 0.0 for metric in METRICS}
-    row["success_rate"] = success
-    return {"calc/test": row, "units/ood": dict(row, success_rate=success / 2)}
+def _run(curve: list[tuple[int, float]]) -> dict:
+    return {"curve": [{"env_steps": s, "success_rate": v} for s, v in curve]}
 
 
-def _run(seed: int, curve: list[tuple[int, float]]) -> dict:
-    return {"seed": seed, "curve": [{"env_steps": s, "success_rate": v} for s, v in curve], "final": _final(curve[-1][1])}
-
-
-def test_headline_ratio_pairs_seeds_and_reports_runs_that_never_reach_the_target():
-    results = {
-        "baseline": {"final": _final(0.2)},
-        "runs": {
-            "sparse": [_run(0, [(0, 0.2), (200, 0.25), (400, 0.30)]), _run(1, [(0, 0.2), (200, 0.4), (400, 0.40)])],
-            "dense": [_run(0, [(0, 0.2), (200, 0.31), (400, 0.35)]), _run(1, [(0, 0.2), (200, 0.3), (400, 0.38)])],
-        },
+def test_headline_pairs_seeds_and_reports_runs_that_never_reach_the_target():
+    runs = {
+        "sparse": [_run([(0, 0.2), (200, 0.25), (400, 0.30)]), _run([(0, 0.2), (200, 0.4), (400, 0.40)]), _run([(0, 0.2), (400, 0.1)])],
+        "dense": [_run([(0, 0.2), (200, 0.31), (400, 0.35)]), _run([(0, 0.2), (200, 0.3), (400, 0.38)]), _run([(0, 0.2), (400, 0.5)])],
     }
-    summary = summarize_results(results)
-    # seed 0: dense reaches sparse's 0.30 at 200 of 400 steps; seed 1: never reaches 0.40.
-    assert summary["headline"]["dense"]["ratios"] == [0.5, None]
-    assert summary["headline"]["dense"]["mean"] == 0.5
-    assert summary["headline"]["dense"]["reached"] == 1
-    assert "mentor" not in summary["headline"]
-    assert summary["table"]["sparse"]["calc/test"]["success_rate"][0] == pytest.approx(0.35)
-    assert summary["table"]["SFT baseline"]["units/ood"]["success_rate"] == (0.1, 0.0)
+    result = headline(runs)
+    # seed 0: dense reaches sparse's 0.30 at 200 of 400 steps; seed 1: never reaches 0.40; seed 2: sparse fell.
+    assert result["dense"]["ratios"] == [0.5, None, None]
+    assert result["dense"]["per_seed"] == ["0.50", "not reached", "sparse did not improve"]
+    assert result["dense"]["mean"] == 0.5 and result["dense"]["reached"] == 1 and result["dense"]["seeds"] == 3
+    assert "mentor" not in result
 
 
-def test_quick_profile_starts_from_the_committed_warm_start_and_compares_three_modes_over_three_seeds():
-    profile, out_dir, summarize_only = parse_args(["--profile", "quick"])
-    assert not summarize_only
-    assert profile == PROFILES["quick"]
-    assert Path(profile.warm_start) == WARM_START
-    assert (WARM_START / "config.json").exists() and (WARM_START / "model.safetensors").exists()
-    assert set(profile.modes) >= {"sparse", "mentor", "dense"}
-    assert len(profile.seeds) >= 3
-    assert out_dir == Path("benchmarks/results/sparse_vs_dense-quick-tiny")
-    full, _, _ = parse_args(["--profile", "full", "--model", "some/model"])
-    assert full.warm_start is None and full.model == "some/model"
-    assert {"mentor_partial", "mentor_nomatch", "mentor_f1"} <= set(full.modes)
+def test_every_arm_is_compared_with_sparse_and_the_teacher_guided_ones_with_sft():
+    assert comparisons(["sft", "sparse", "mentor", "dense"]) == [
+        ("sft", "sparse"), ("mentor", "sparse"), ("dense", "sparse"), ("mentor", "sft"), ("dense", "sft"),
+    ]  # fmt: skip
+    assert comparisons(["sparse", "dense"]) == [("dense", "sparse")]
 
 
-class _Progress:
-    def __init__(self) -> None:
-        self.steps = 0
-        self.descriptions: list[str] = []
-
-    def update(self, n: int) -> None:
-        self.steps += n
-
-    def set_description(self, text: str) -> None:
-        self.descriptions.append(text)
+# --- the protocol ---
 
 
-@pytest.mark.parametrize("workers, sft_here", [(1, True), (2, False)], ids=["in-process-with-sft", "two-processes-from-warm-start"])
-def test_pipeline_end_to_end_on_a_tiny_budget(tiny_student_path, tmp_path, workers, sft_here):
-    profile = Profile(
-        model=str(tiny_student_path),
-        warm_start=None if sft_here else str(tiny_student_path),
-        sft_tasks=8,
-        sft_epochs=1,
-        modes=("sparse", "dense"),
-        seeds=(0, 1),
+def test_profiles_run_the_protocol_paired_from_the_multi_domain_warm_start(tmp_path):
+    name, quick, out_dir, summarize_only = parse_args(["--profile", "quick"])
+    assert name == "quick" and not summarize_only and quick == PROFILES["quick"]
+    assert out_dir == Path("runs/sparse_vs_dense-quick-tiny")  # never the committed results by default
+    for profile in (PROFILES["quick"], PROFILES["medium"]):
+        assert Path(profile.warm_start) == MULTI_WARM_START
+        assert profile.arms == ("sft", "sparse", "mentor", "dense")
+        assert profile.train_levels == (3, 4) and profile.threads == 1
+    assert (MULTI_WARM_START / "config.json").exists() and (MULTI_WARM_START / "model.safetensors").exists()
+    assert len(PROFILES["quick"].seeds) == 3 and len(PROFILES["medium"].seeds) >= 5
+    _, full, _, _ = parse_args(["--profile", "full", "--model", "some/model", "--threads", "4", "--out", str(tmp_path)])
+    assert full.warm_start is None and full.model == "some/model" and full.threads == 4
+    assert {"mentor_partial", "mentor_nomatch", "mentor_f1"} <= set(full.arms)
+
+
+def test_columns_cover_in_domain_and_the_four_kinds_of_ood():
+    profile = PROFILES["medium"]
+    groups = {column.name: column.group for column in columns(profile)}
+    assert groups == {
+        "calc/test": "in-domain",
+        "calc/ood": "a: RL domain, ood",
+        "units/test": "b: seen in SFT",
+        "dates/test": "b: seen in SFT",
+        "units/ood": "b: seen in SFT",
+        "dates/ood": "b: seen in SFT",
+        "lookup/ood": "c: never trained",
+        "table/ood": "c: never trained",
+        "bfcl": "d: external",
+        "calc/reasoning-gym": "d: external",
+        "dates/reasoning-gym": "d: external",
+    }
+    by_name = {column.name: column for column in columns(profile)}
+    in_domain = column_tasks(by_name["calc/test"])
+    assert len(in_domain) == 215 and {t.meta["difficulty"] for t in in_domain} == {3, 4}  # all of Calc test's levels 3-4
+    assert all(t.id.startswith("calc-1") for t in in_domain)  # test tasks come from seeds 1,000,000 on
+    bfcl = column_tasks(replace(by_name["bfcl"], episodes=10))
+    assert [t.id for t in bfcl[:2]] == ["simple_python_0", "multiple_0"]  # categories taken in turn
+
+
+def test_validation_is_carved_from_train_and_the_sft_arm_plays_the_rl_arms_tasks(tmp_path):
+    from agents.ppo import rollout_plan, task_pools
+
+    profile = replace(PROFILES["medium"], updates=3, episodes_per_update=8)
+    config = ppo_config(profile, MULTI_WARM_START, "sparse", 1, tmp_path)
+    train, validation = task_pools(config)
+    assert len(train) == 1015 + 1071 - 96 and len(validation) == 96  # Calc train, levels 3 and 4, less the validation
+    assert {t.meta["difficulty"] for t in train} == {3, 4} and not {t.id for t in train} & {t.id for t in validation}
+    played = [reset["options"]["task_id"] for update in range(3) for reset in rollout_plan(config, train, update)[0]]
+    sft = ppo_config(profile, MULTI_WARM_START, "sft", 1, tmp_path)
+    assert [task.id for task in sft_plan(sft)] == played and len(played) == 24
+
+
+# --- the pipeline on a very small budget ---
+
+
+def _micro(student: Path, seeds: tuple[int, ...] = (0, 1)) -> Profile:
+    return Profile(
+        warm_start=str(student),
+        arms=("sft", "sparse", "dense"),
+        seeds=seeds,
         updates=2,
         episodes_per_update=4,
         eval_every=1,
-        eval_episodes=4,
+        validation_tasks=4,
+        in_domain_episodes=4,
         ood_episodes=2,
-        workers=workers,
+        external_episodes=2,
         ppo={"max_new_tokens": 6, "max_turns": 2, "batch_envs": 4, "minibatch_size": 2},
     )
-    progress = _Progress()
-    results = run(profile, progress)
-    assert progress.steps == 2 + 4  # warm start, baseline, four RL runs
-    text = write_outputs(results, tmp_path)
-    for name in ("results.json", "summary.md", "learning_curves.png", "similarity_vs_performance.png"):
-        assert (tmp_path / name).stat().st_size > 0, name
-    assert not list(tmp_path.glob("*.tmp*"))
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert sorted(saved["runs"]) == ["dense", "sparse"]
-    assert [run["seed"] for run in saved["runs"]["dense"]] == [0, 1]
-    splits = ["calc/test", "calc/ood", "units/ood", "dates/ood", "lookup/ood", "table/ood"]
-    assert list(saved["baseline"]["final"]) == splits
-    assert saved["baseline"]["final"]["calc/test"]["episodes"] == 4
-    assert saved["baseline"]["final"]["units/ood"]["episodes"] == 2
-    for run_ in saved["runs"]["sparse"]:
-        # the starting point (the SFT baseline) and one point per update
-        assert [point["update"] for point in run_["curve"]] == [0, 1, 2]
-        assert run_["curve"][0]["success_rate"] == saved["baseline"]["final"]["calc/test"]["success_rate"]
-        assert run_["curve"][2]["env_steps"] >= 8  # two updates of four episodes, at least one step each
-        assert len(run_["updates"]) == 2
-    assert saved["machine"]["torch"] and saved["profile"]["seeds"] == [0, 1]
-    assert saved["sft"]["trained_here"] is sft_here
-    if sft_here:
-        assert saved["sft"]["tasks"] == 8 and saved["sft"]["epochs"] == 1 and saved["sft"]["final_loss"] > 0
-    assert "| SFT baseline |" in text and "| dense |" in text and "Headline, dense" in text
-    assert text == (tmp_path / "summary.md").read_text() == summary_markdown(saved, saved["summary"])
+
+
+def _outcomes(stage: dict) -> dict:
+    """What a stage found, less its timings."""
+    updates = [{k: v for k, v in row.items() if k not in ("seconds", "time", "generated_tokens_per_s", "env_steps_per_s")} for row in stage.get("updates", [])]
+    return {"final": stage["final"], "curve": stage.get("curve"), "updates": updates}
+
+
+def test_pipeline_end_to_end_saves_each_stage_and_resumes_from_them(tiny_student_path, tmp_path, capsys):
+    profile = _micro(tiny_student_path)
+    out = tmp_path / "run"
+    results = run(profile, out)
+    stages = sorted(path.stem for path in (out / "stages").glob("*.json"))
+    assert stages == ["dense-seed0", "dense-seed1", "sft-seed0", "sft-seed1", "sparse-seed0", "sparse-seed1", "start"]
+    assert not (out / "work").exists() or not list((out / "work").iterdir())  # finished runs leave no checkpoints
+    assert [run_["seed"] for run_ in results["runs"]["dense"]] == [0, 1]
+    names = [column["name"] for column in results["columns"]]
+    assert list(results["start"]["final"]) == names
+    assert results["start"]["final"]["calc/test"]["episodes"] == 4 and len(results["start"]["final"]["bfcl"]["correct"]) == 2
+    for run_ in results["runs"]["sparse"]:
+        assert [point["update"] for point in run_["curve"]] == [0, 1, 2]  # the warm start, then one point per update
+        assert run_["curve"][0]["success_rate"] == results["start"]["validation_success"]
+        assert len(run_["updates"]) == 2 and run_["torch_threads"] == 1
+    assert results["runs"]["sft"][0]["sft"]["examples"] == 8 and results["runs"]["sft"][0]["sft"]["optimizer_steps"] == 2 * 4
+    assert results["machine"]["torch_threads"] == 1 and results["machine"]["deterministic_algorithms"] is False
+
+    text, paths = write_outputs({"profile_name": "micro", **results}, out)
+    assert [p.name for p in paths] == ["results.json", "summary.md", "learning_curves.png", "paired_differences.png", "similarity_vs_success.png"]
+    assert all(p.stat().st_size > 0 for p in paths) and not list(out.glob("*.tmp*"))
+    saved = json.loads((out / "results.json").read_text())
+    assert text == (out / "summary.md").read_text() == summary_markdown(saved, saved["summary"])
+    assert "| sft - sparse |" in text and "| dense - sft |" in text and "Headline, dense" in text and "Power on calc/test" in text
+
+    # A rerun skips the saved stages (a marker in one survives) and redoes a deleted one, identically.
+    marked = json.loads((out / "stages" / "sparse-seed1.json").read_text())
+    (out / "stages" / "sparse-seed1.json").write_text(json.dumps({**marked, "wall_seconds": 12345.0}))
+    deleted = json.loads((out / "stages" / "dense-seed0.json").read_text())
+    (out / "stages" / "dense-seed0.json").unlink()
+    capsys.readouterr()
+    again = run(profile, out)
+    printed = capsys.readouterr().out
+    assert "stage 1/1: dense-seed0" in printed and "sparse-seed1: done earlier" in printed
+    assert again["runs"]["sparse"][1]["wall_seconds"] == 12345.0
+    redone = json.loads((out / "stages" / "dense-seed0.json").read_text())
+    assert _outcomes(redone) == _outcomes(deleted)  # same seed, same numbers
+
+    # A report over fewer seeds reuses their stages and runs nothing.
+    capsys.readouterr()
+    fewer = run(replace(profile, seeds=(1,)), out)
+    assert "stage 1/" not in capsys.readouterr().out
+    assert fewer["runs"]["sparse"][0]["wall_seconds"] == 12345.0
+
+    # Another profile's folder is refused, naming the stage file.
+    with pytest.raises(ValueError, match="start.json belongs to another profile"):
+        run(replace(profile, updates=3), out)
+
+
+def test_a_run_depends_on_its_seed_not_on_the_other_runs(tiny_student_path, tmp_path):
+    both = run(_micro(tiny_student_path), tmp_path / "both")
+    alone = run(_micro(tiny_student_path, seeds=(1,)), tmp_path / "alone")
+    for arm in ("sft", "sparse", "dense"):
+        assert _outcomes(alone["runs"][arm][0]) == _outcomes(both["runs"][arm][1]), arm
 
 
 def test_a_second_run_on_the_same_results_folder_is_refused_at_once(tmp_path):

@@ -50,15 +50,22 @@ def test_sb3_table_matches_the_results_file():
 def test_sparse_vs_dense_tables_are_the_committed_summary():
     from benchmarks.sparse_vs_dense import summary_markdown
 
-    folder = ROOT / "benchmarks/results/sparse_vs_dense-quick-tiny"
+    folder = ROOT / "benchmarks/results/sparse_vs_dense-medium-tiny"
     results = json.loads((folder / "results.json").read_text())
     summary = (folder / "summary.md").read_text()
     assert summary == summary_markdown(results, results["summary"])
+    assert results["profile_name"] == "medium"
     rows = [line for line in summary.splitlines() if line.startswith("| ")]
-    assert len(rows) == 10
+    # success: header, column groups, task counts, 5 policies; paired differences: header, 5 comparisons;
+    # tool use: header, 5 policies
+    assert len(rows) == 8 + 6 + 6
     for row in rows:
         assert row in README, row
-    for name in ("learning_curves.png", "similarity_vs_performance.png"):
+    # The power reached and the headline, word for word.
+    for line in summary.splitlines():
+        if line.startswith(("Power on", "- Headline", "- Columns where")):
+            assert _flat(line) in _flat(README), line
+    for name in ("learning_curves.png", "paired_differences.png", "similarity_vs_success.png"):
         assert (folder / name).stat().st_size > 10_000, name
 
 
