@@ -296,17 +296,14 @@ def _rl_arm(profile: Profile, config: Any) -> dict[str, Any]:
 
 
 def _start_point(profile: Profile, config: Any) -> dict[str, Any]:
-    """The warm start itself: every column, and its validation success (the curves' first point)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    """The warm start itself: its validation success (the curves' first point), then every column."""
     from agents.ppo import PPOTrainer
 
-    model = AutoModelForCausalLM.from_pretrained(config.init_from)
-    tokenizer = AutoTokenizer.from_pretrained(config.init_from)
-    trainer = PPOTrainer(config)
-    validation = trainer.evaluate(0)["success_rate"]
-    trainer.close()
-    return {"validation_success": validation, "final": evaluate_columns(model, tokenizer, profile, config.max_turns, config.max_new_tokens)}
+    with PPOTrainer(config) as trainer:
+        validation = trainer.evaluate(0)["success_rate"]
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        final = evaluate_columns(model, trainer.tokenizer, profile, config.max_turns, config.max_new_tokens)
+    return {"validation_success": validation, "final": final}
 
 
 def run_stage(job: dict[str, Any]) -> dict[str, Any]:
