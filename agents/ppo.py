@@ -237,6 +237,7 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def _filtered(config: PPOConfig, split: str) -> list[Any]:
+    """The tasks of ``split`` whose difficulty lies in ``[min_difficulty, max_difficulty]``."""
     env = gym.make(config.env_id, split=split)
     tasks = env.unwrapped.tasks
     env.close()

@@ -47,6 +47,22 @@ def test_sb3_table_matches_the_results_file():
         assert row in README, row
 
 
+def test_sb3_medium_tables_are_the_committed_summary():
+    from benchmarks.sb3_sparse_vs_dense import summary_markdown
+
+    folder = ROOT / "benchmarks/results/sb3_sparse_vs_dense-medium"
+    results = json.loads((folder / "results.json").read_text())
+    summary = (folder / "summary.md").read_text()
+    assert summary == summary_markdown(results) and results["profile"] == "medium"
+    rows = [line for line in summary.splitlines() if line.startswith("| ")]
+    assert len(rows) == 4 + 3  # final success: header, 3 modes; paired: header, 2 comparisons
+    for row in rows:
+        assert row in README, row
+    for line in summary.splitlines():
+        if line.startswith(("Separation", "Second half")):
+            assert _flat(line) in _flat(README), line
+
+
 def test_sparse_vs_dense_tables_are_the_committed_summary():
     from benchmarks.sparse_vs_dense import summary_markdown
 
