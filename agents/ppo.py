@@ -72,9 +72,11 @@ each with why, in the spirit of "The 37 Implementation Details of PPO":
     that cache instead of re-reading the conversation
     (:class:`mentor_env.play.generation.PrefixCacheBackend`); the old, reference
     and training passes run the shared prefix once per pass and each episode
-    only its own tokens, padded to the longest in its minibatch, not in the
-    batch (:func:`mentor_env.play.generation.action_logprobs`). The log-probabilities
-    equal those of a plain full-sequence forward pass (a test compares them).
+    only its own tokens, in chunks of episodes of similar length, so a long
+    episode does not pad the others (:func:`mentor_env.play.generation.action_logprobs`;
+    the chunks split the work of one minibatch, not its gradient). The
+    log-probabilities equal those of a plain full-sequence forward pass (a test
+    compares them).
 14. The LM head and log-softmax run only at positions that predict a sampled
     token; the entropy is backpropagated only when ``entropy_coef > 0`` (it is
     logged from the no-gradient pass otherwise).
@@ -412,16 +414,10 @@ class PPOTrainer:
         clock["rollout"] = time.perf_counter()
 
         # 2. Old log-probabilities and values, and the reference's (reasons 8, 9, 13), without gradient.
-        # Episodes of similar length run together (order does not change any result).
-        by_length = sorted(range(len(episodes)), key=lambda i: len(episodes[i].trace.token_ids))
         with torch.no_grad(), self.accelerator.autocast():
-            sorted_episodes = [episodes[i] for i in by_length]
-            old = self.logprobs(self.model, sorted_episodes, self.value_head, entropy=c.entropy_coef == 0)
-            ref = self.logprobs(self.reference, sorted_episodes)
-        back = torch.as_tensor(np.argsort(by_length), device=device)
-        valid = old.valid[back]
-        old_logp, ref_logp = old.logp[back], ref.logp[back]
-        old_values = old.values[back] if old.values is not None else None
+            old = self.logprobs(self.model, episodes, self.value_head, entropy=c.entropy_coef == 0)
+            ref = self.logprobs(self.reference, episodes)
+        valid, old_logp, ref_logp, old_values = old.valid, old.logp, ref.logp, old.values
         clock["old_ref"] = time.perf_counter()
 
         # 3. Advantages (reasons 2-6), in the compact [episodes, sampled tokens] layout (reason 1).
@@ -505,6 +501,8 @@ class PPOTrainer:
                 "mean_return": {mode: float(np.mean([e.returns[mode] for e in episodes])) for mode in REWARD_MODES},
                 "mean_tool_calls": float(np.mean([len(e.tool_names) for e in episodes])),
                 "generated_tokens": generated,
+                "episode_tokens": sum(len(e.trace.token_ids) for e in episodes),  # prompts and tool responses too
+                "longest_episode_tokens": max(len(e.trace.token_ids) for e in episodes),
                 "generated_tokens_per_s": generated / rollout_seconds,
                 "env_steps_per_s": turns / rollout_seconds,
                 "seconds": clock["train"] - clock["started"],

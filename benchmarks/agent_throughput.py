@@ -177,7 +177,13 @@ def compare_updates(advantage: str, updates: int, threads: int, commit: str | No
             "cpu_seconds_per_update": _mean(measured, "cpu_seconds"),
             "wall_seconds_per_update": _mean(measured, "wall_seconds"),
             "generated_tokens_per_update": _mean(measured, "generated_tokens"),
+            "episode_tokens_per_update": _mean(measured, "episode_tokens"),
             "time_per_update": {key: float(np.mean([r["time"][key] for r in measured])) for key in measured[0]["time"]},
+            # Each update, the first included: a policy that starts to babble makes long episodes (and slow updates).
+            "per_update": [
+                {key: r[key] for key in ("cpu_seconds", "generated_tokens", "episode_tokens", "longest_episode_tokens", "kl_to_reference")}
+                for r in rows
+            ],
         },
     }
     if old_rows:
@@ -189,6 +195,7 @@ def compare_updates(advantage: str, updates: int, threads: int, commit: str | No
             "wall_seconds_per_update": _mean(old, "seconds"),
             "generated_tokens_per_update": _mean(old, "generated_tokens"),
             "rollout_cpu_seconds_per_update": _mean(old, "rollout_cpu_seconds"),
+            "per_update": [{key: r[key] for key in ("cpu_seconds", "generated_tokens")} for r in old_rows],
         }
         result["speedup"] = {
             "generated_tokens_per_cpu_s": result["ours"]["generated_tokens_per_cpu_s"] / result["baseline"]["generated_tokens_per_cpu_s"],

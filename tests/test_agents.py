@@ -524,7 +524,45 @@ def _conversations(tokenizer, count, repeat=1):
     return layout, prompts, response
 
 
-def test_prefix_cache_generation_equals_hf_generate_over_two_turns(tiny_student_path):
+@pytest.fixture(params=["measured", "one-row-ranges"])
+def chunking(request, monkeypatch):
+    """The cost model as shipped, and with free chunks: every row its own range and attention call."""
+    if request.param == "one-row-ranges":
+        import mentor_env.play.generation as generation
+
+        monkeypatch.setattr(generation, "CHUNK_OVERHEAD_POSITIONS", 0)
+        monkeypatch.setattr(generation, "ATTENTION_CALL_OVERHEAD_POSITIONS", 0)
+    return request.param
+
+
+def test_contiguous_cuts_isolate_a_long_row_and_keep_equal_rows_together():
+    from mentor_env.play.generation import contiguous_cuts, length_chunks
+
+    # One long row among short ones: 4 rows padded to 1000 cost 4,096; cut around it, 1,318.
+    assert contiguous_cuts([10, 10, 1000, 10], [0, 0, 0, 0], 4, keys_per_token=1e9, overhead=96) == [(0, 2), (2, 3), (3, 4)]
+    assert contiguous_cuts([10, 10, 10, 10], [0, 0, 0, 0], 4, keys_per_token=1e9, overhead=96) == [(0, 4)]
+    assert contiguous_cuts([10, 10, 10, 10], [0, 0, 0, 0], 3, keys_per_token=1e9, overhead=96) == [(0, 3), (3, 4)]
+    # Width 1 (a decode step): rows split by how many keys they read once the saving beats the overhead.
+    assert contiguous_cuts([1, 1, 1, 1], [100, 100, 5000, 5000], 4, keys_per_token=100, overhead=4) == [(0, 2), (2, 4)]
+    assert contiguous_cuts([1, 1, 1, 1], [100, 100, 110, 110], 4, keys_per_token=100, overhead=4) == [(0, 4)]
+    # length_chunks sorts first: short rows 0 and 2 together, long rows 1 and 3 together.
+    assert length_chunks([5, 300, 7, 310], 0, 4, keys_per_token=1e9) == [[0, 2], [1, 3]]
+    assert length_chunks([5, 300, 7, 310], 0, 1, keys_per_token=1e9) == [[0], [2], [1], [3]]
+    with pytest.raises(ValueError, match="max_rows must be at least 1, got 0"):
+        contiguous_cuts([1], [1], 0, keys_per_token=1.0)
+
+
+def test_attention_width_of_the_committed_warm_start():
+    from transformers import AutoModelForCausalLM
+
+    from agents.sft import WARM_START
+    from mentor_env.play.generation import DecoderStack
+
+    # hidden 128, 4 heads and 2 key heads of 32, MLP 352: (128*12*32 + 3*128*352) / (2*4*32) = 720 keys.
+    assert DecoderStack(AutoModelForCausalLM.from_pretrained(WARM_START)).attention_keys_per_token == 720.0
+
+
+def test_prefix_cache_generation_equals_hf_generate_over_two_turns(tiny_student_path, chunking):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from mentor_env.play.generation import GenerationSettings, HFGenerateBackend, PrefixCacheBackend
@@ -545,14 +583,20 @@ def test_prefix_cache_generation_equals_hf_generate_over_two_turns(tiny_student_
             backend.extend(slot, response)
     # A second turn for some slots, in another order: the tool response is appended to each cache.
     assert ours.generate([7, 2, 5, 9]) == theirs.generate([7, 2, 5, 9])
-    # A fresh episode next to long ones: the prefill pads every row to the longest pending run.
+    # A fresh episode next to long ones: rows of different lengths prefill and decode side by side.
     for backend in (ours, theirs):
         backend.open(3, prompts[4])
         backend.extend(7, response)
     assert ours.generate([3, 7]) == theirs.generate([3, 7])
+    # A long tool response for one slot among short ones.
+    for backend in (ours, theirs):
+        backend.extend(2, response * 12)
+        for slot in (5, 9):
+            backend.extend(slot, response)
+    assert ours.generate([5, 2, 9]) == theirs.generate([5, 2, 9])
 
 
-def test_shared_prefix_logprobs_equal_a_plain_full_sequence_forward(tiny_student_path):
+def test_shared_prefix_logprobs_equal_a_plain_full_sequence_forward(tiny_student_path, chunking):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from agents.ppo import ValueHead

@@ -40,6 +40,7 @@ from the same code.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any, Hashable, Protocol, Sequence
 
@@ -55,6 +56,7 @@ __all__ = [
     "PrefixCacheBackend",
     "action_logprobs",
     "common_prefix_length",
+    "length_chunks",
     "make_backend",
     "plain_action_logprobs",
     "sample_next",
@@ -147,6 +149,11 @@ class DecoderStack:
         self.kv_heads = getattr(config, "num_key_value_heads", None) or self.heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.hidden_size = config.hidden_size
+        # Multiply-adds of one token through a layer's projections and MLP, against those of its
+        # attention per key (scores and weighted values, every head): where the two cost the same.
+        projections = self.hidden_size * (2 * self.heads + 2 * self.kv_heads) * self.head_dim
+        mlp = 3 * self.hidden_size * config.intermediate_size
+        self.attention_keys_per_token = (projections + mlp) / (2 * self.heads * self.head_dim)
 
     @staticmethod
     def supports(model: Any) -> bool:
@@ -196,18 +203,28 @@ class DecoderStack:
             hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
         return self.body.norm(hidden)
 
-    def attention(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+    def attention_mask(self, visible: torch.Tensor) -> torch.Tensor:
+        """The additive mask :meth:`attention` takes, from ``visible`` ``[B, T, S]`` (bool: which keys each query sees).
+
+        Built once per forward pass and used by every layer (attention would otherwise convert a
+        boolean mask in each call). The query heads that share a key head are folded into the query
+        axis, so the mask is ``[B, 1, groups * T, S]``: 0 where visible, -inf elsewhere.
+        """
+        batch, steps, keys = visible.shape
+        groups = self.heads // self.kv_heads
+        folded = visible.unsqueeze(1).expand(batch, groups, steps, keys).reshape(batch, 1, groups * steps, keys)
+        return torch.zeros(folded.shape, dtype=self.dtype, device=visible.device).masked_fill_(~folded, float("-inf"))
+
+    def attention(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Grouped-query attention of ``q`` ``[B, h, T, d]`` over ``keys``/``values`` ``[B, kv, S, d]``.
 
-        ``visible`` ``[B, T, S]`` (bool) says which keys each query sees. The
-        query heads that share a key head are folded into the query axis, so
-        the keys are never repeated.
+        ``mask`` comes from :meth:`attention_mask`. The query heads that share a
+        key head are folded into the query axis, so the keys are never repeated.
         """
         batch, heads, steps, dim = q.shape
-        groups = heads // self.kv_heads
-        folded = q.reshape(batch, self.kv_heads, groups * steps, dim)
-        mask = visible.unsqueeze(1).unsqueeze(2).expand(batch, 1, groups, steps, visible.shape[-1])
-        mask = mask.reshape(batch, 1, groups * steps, visible.shape[-1])
+        folded = q.reshape(batch, self.kv_heads, heads // self.kv_heads * steps, dim)
+        if mask.dtype != q.dtype:  # under autocast the queries may be of lower precision than the weights
+            mask = mask.to(q.dtype)
         out = F.scaled_dot_product_attention(folded, keys, values, attn_mask=mask, scale=self.head_dim**-0.5)
         return out.reshape(batch, heads, steps, dim)
 
@@ -330,13 +347,15 @@ def action_logprobs(
     The sequences' longest common prefix (up to the first sampled token) is
     run once; with ``groups`` (GRPO: rollouts of one task), each group's
     common prefix beyond it (its task prompt) is run once per group; each
-    sequence then runs only its own tokens, attending to both, padded to the
-    longest such remainder among the rows of its chunk (``chunk_size`` rows at
-    a time, in the given order; all at once by default). The LM head and the
-    log-softmax run only at the positions that predict a sampled token. The
-    result equals :func:`plain_action_logprobs` up to float rounding (a test
-    checks it); models :class:`DecoderStack` does not run, and models wrapped
-    for distributed training, take that plain path.
+    sequence then runs only its own tokens, attending to both. The rows run in
+    chunks of similar length (:func:`length_chunks`, at most ``chunk_size``
+    rows each; all in one chunk when padding costs less than another pass), so
+    one long episode does not pad the others to its length. The LM head and
+    the log-softmax run only at the positions that predict a sampled token.
+    The result, in the order of ``sequences``, equals
+    :func:`plain_action_logprobs` up to float rounding (a test checks it);
+    models :class:`DecoderStack` does not run, and models wrapped for
+    distributed training, take that plain path.
     """
     if not sequences:
         raise ValueError("no sequences")
@@ -348,25 +367,79 @@ def action_logprobs(
     stack = DecoderStack(model)
     shared, shared_kv = _shared_prefix_context(stack, sequences, positions)
     starts, group_kv, group_valid, row_group = _group_prefix_context(stack, sequences, positions, groups, shared, shared_kv)
-    chunk = chunk_size or len(sequences)
-    logp_parts, value_parts, entropy_parts = [], [], []
-    for begin in range(0, len(sequences), chunk):
-        rows = list(range(begin, min(begin + chunk, len(sequences))))
-        logp, values, ent = _run_rows(
+    # Every row attends to the shared prefix and to all the groups' contexts (padded to the longest).
+    context_keys = shared + (group_kv[0][0].shape[2] if group_kv else 0)
+    widths = [len(sequences[row]) - starts[row] for row in range(len(sequences))]
+    per_row: list[list[torch.Tensor | None]] = [[] for _ in sequences]  # logp, values, entropy of each row
+    for rows in length_chunks(widths, context_keys, chunk_size or len(sequences), stack.attention_keys_per_token):
+        outputs = _run_rows(
             stack, sequences, positions, rows, starts, shared_kv, group_kv, group_valid, row_group,
             temperature, value_head, entropy, entropy_grad,
         )  # fmt: skip
-        logp_parts.append(logp)
-        value_parts.append(values)
-        entropy_parts.append(ent)
+        counts = [len(positions[row]) for row in rows]
+        pieces = [output.split(counts) if output is not None else [None] * len(rows) for output in outputs]
+        for index, row in enumerate(rows):
+            per_row[row] = [piece[index] for piece in pieces]
     counts = [len(p) for p in positions]
-    compact, valid = _compact(torch.cat(logp_parts), counts)
+    compact, valid = _compact(torch.cat([parts[0] for parts in per_row]), counts)
     result = ActionOutputs(compact, valid)
     if value_head is not None:
-        result.values = _compact(torch.cat(value_parts), counts)[0]
+        result.values = _compact(torch.cat([parts[1] for parts in per_row]), counts)[0]
     if entropy:
-        result.entropy = _compact(torch.cat(entropy_parts), counts)[0]
+        result.entropy = _compact(torch.cat([parts[2] for parts in per_row]), counts)[0]
     return result
+
+
+# A pass over a chunk costs about as much as this many more padded positions (kernel launches, Python),
+# measured on the tiny student on one CPU thread (where a chunk of its 1 M parameters is cheapest).
+CHUNK_OVERHEAD_POSITIONS = 96
+# One more attention call in a decode step, in the same units (a key read per row costs 1 / keys_per_token).
+ATTENTION_CALL_OVERHEAD_POSITIONS = 4
+
+
+def contiguous_cuts(
+    widths: Sequence[int], keys: Sequence[int], max_rows: int, keys_per_token: float, overhead: float = CHUNK_OVERHEAD_POSITIONS
+) -> list[tuple[int, int]]:
+    """Rows ``0..n-1``, in this order, cut into ranges ``(begin, end)`` that minimise the padded work of a pass.
+
+    Row ``i`` runs ``widths[i]`` tokens that attend to ``keys[i]`` keys. A range
+    pads its rows to its widest and to its most keys, so it costs ``rows *
+    width * (1 + keys / keys_per_token)`` positions plus ``overhead``
+    (``keys_per_token``: the attention width at which attention costs as much
+    as the rest of a layer, :attr:`DecoderStack.attention_keys_per_token`).
+    Ranges hold at most ``max_rows`` rows; dynamic programming, O(n * max_rows).
+    """
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+    count = len(widths)
+    best = [0.0] + [math.inf] * count  # best[j]: the cheapest cut of the first j rows
+    cut = [0] * (count + 1)
+    for end in range(1, count + 1):
+        width, most_keys = 0, 0
+        for begin in range(end - 1, max(0, end - max_rows) - 1, -1):
+            width, most_keys = max(width, widths[begin]), max(most_keys, keys[begin])
+            cost = best[begin] + (end - begin) * width * (1 + most_keys / keys_per_token) + overhead
+            if cost < best[end]:
+                best[end], cut[end] = cost, begin
+    ranges, end = [], count
+    while end:
+        ranges.append((cut[end], end))
+        end = cut[end]
+    return ranges[::-1]
+
+
+def length_chunks(widths: Sequence[int], context_keys: int, max_rows: int, keys_per_token: float) -> list[list[int]]:
+    """Rows grouped into chunks of similar length (at most ``max_rows`` each) that minimise the padded work.
+
+    Row ``i`` has ``widths[i]`` tokens of its own and attends to
+    ``context_keys`` more; the rows are sorted by width and cut by
+    :func:`contiguous_cuts`. Chunks come out in order of width; every row
+    appears once.
+    """
+    order = sorted(range(len(widths)), key=lambda row: (widths[row], row))
+    sorted_widths = [widths[row] for row in order]
+    cuts = contiguous_cuts(sorted_widths, [context_keys + w for w in sorted_widths], max_rows, keys_per_token)
+    return [order[begin:end] for begin, end in cuts]
 
 
 def _shared_prefix_context(
@@ -478,6 +551,7 @@ def _run_context(
         visible = visible & valid.unsqueeze(1)
     if context:
         visible = torch.cat([visible.new_ones(batch, steps, context[0][0].shape[2]), visible], dim=2)
+    mask = stack.attention_mask(visible)
     kept: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def attend(index: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -486,7 +560,7 @@ def _run_context(
             past_k, past_v = context[index]
             k = torch.cat([past_k.expand(batch, -1, -1, -1), k], dim=2)
             v = torch.cat([past_v.expand(batch, -1, -1, -1), v], dim=2)
-        return stack.attention(q, k, v, visible)
+        return stack.attention(q, k, v, mask)
 
     # Only the keys and values are needed: the last layer's MLP and the norm are wasted work,
     # a small price for running the context through the same code as everything else.
@@ -532,6 +606,7 @@ def _run_rows(
         row_valid = group_valid[which] & has.unsqueeze(1)
         parts.append(row_valid.unsqueeze(1).expand(batch, width, row_valid.shape[1]))
     visible = torch.cat(parts + [visible], dim=2) if parts else visible
+    mask = stack.attention_mask(visible)
 
     def attend(index: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         keys, values = [], []
@@ -543,7 +618,7 @@ def _run_rows(
             values.append(group_kv[index][1][which])
         keys.append(k)
         values.append(v)
-        return stack.attention(q, torch.cat(keys, dim=2) if len(keys) > 1 else k, torch.cat(values, dim=2) if len(values) > 1 else v, visible)
+        return stack.attention(q, torch.cat(keys, dim=2) if len(keys) > 1 else k, torch.cat(values, dim=2) if len(values) > 1 else v, mask)
 
     hidden = stack.forward(ids, pos, attend)
     local_rows, local_cols, targets = [], [], []
@@ -687,9 +762,11 @@ class PrefixCacheBackend:
     def _swap(self, a: int, b: int) -> None:
         if a == b:
             return
-        if self.cache is not None:
-            pair = torch.tensor([a, b])
-            self.cache[:, :, [b, a]] = self.cache[:, :, pair]
+        used = max(self.length[a], self.length[b])  # positions past a row's length hold nothing
+        if self.cache is not None and used:
+            first = self.cache[:, :, a, :, :used].clone()
+            self.cache[:, :, a, :, :used] = self.cache[:, :, b, :, :used]
+            self.cache[:, :, b, :, :used] = first
         for values in (self.slot_at, self.length, self.pending, self.prompt):
             values[a], values[b] = values[b], values[a]
         for row in (a, b):
@@ -746,6 +823,11 @@ class PrefixCacheBackend:
 
     # --- one turn ---
 
+    def _length_after_prefill(self, slot: Hashable) -> int:
+        row = self.row_of[slot]
+        prompt = self.prompt[row]
+        return len(prompt) if prompt is not None else self.length[row] + len(self.pending[row])
+
     @torch.no_grad()
     def generate(self, slots: Sequence[Hashable]) -> list[list[int]]:
         if not slots:
@@ -760,8 +842,10 @@ class PrefixCacheBackend:
             if prompt is not None:
                 leader_of[slot] = by_prompt.setdefault(tuple(prompt), slot)
         followers = [slot for slot in slots if leader_of.get(slot, slot) != slot]
-        running = [slot for slot in slots if leader_of.get(slot, slot) == slot]
-        # A prefill pads every row to the longest pending run, so a row may write that far past its length.
+        # Rows of similar length sit together, so the prefill and the decode steps' attention run in ranges
+        # of similar width (a long tool response, or a long episode, pads only its neighbours).
+        running = sorted((slot for slot in slots if leader_of.get(slot, slot) == slot), key=self._length_after_prefill)
+        # A prefill pads a range's rows to its longest pending run, so a row may write that far past its length.
         rows = [self.row_of[slot] for slot in slots]
         needed = max(self.length[row] for row in rows) + max(len(self.pending[row]) for row in rows)
         self._ensure_capacity(len(self.slot_at), needed + self.settings.max_new_tokens + 1)
@@ -777,7 +861,7 @@ class PrefixCacheBackend:
             sources = []
             for slot in followers:
                 target, source = self.row_of[slot], self.row_of[leader_of[slot]]
-                self.cache[:, :, target] = self.cache[:, :, source]
+                self.cache[:, :, target, :, : self.length[source]] = self.cache[:, :, source, :, : self.length[source]]
                 self.length[target] = self.length[source]
                 self.pending[target], self.prompt[target] = [], None
                 sources.append(source)
@@ -787,28 +871,40 @@ class PrefixCacheBackend:
         return [completions[slot] for slot in slots]
 
     def _prefill(self, rows: int) -> torch.Tensor:
-        """Run every pending token of rows ``0..rows-1`` into the cache; the logits after each row's last one."""
+        """Run every pending token of rows ``0..rows-1`` into the cache; the logits after each row's last one.
+
+        The rows run in ranges of similar pending width (:func:`contiguous_cuts`), each padded to its own
+        longest run, so one long tool response does not pad every row of the batch.
+        """
+        widths = [len(self.pending[row]) for row in range(rows)]
+        keys = [self.length[row] + widths[row] for row in range(rows)]
+        cuts = contiguous_cuts(widths, keys, rows, self.stack.attention_keys_per_token)
+        logits = torch.cat([self._prefill_range(begin, end) for begin, end in cuts])
+        for row in range(rows):
+            self.length[row] += widths[row]
+            self.pending[row] = []
+        self.stats["prefill_tokens"] += sum(widths)
+        return logits
+
+    def _prefill_range(self, begin: int, end: int) -> torch.Tensor:
         assert self.cache is not None
         s = self.stack
         device = s.device
-        lengths = [len(self.pending[row]) for row in range(rows)]
+        rows = end - begin
+        lengths = [len(self.pending[row]) for row in range(begin, end)]
         width = max(lengths)
         ids = torch.full((rows, width), self.pad_token_id, dtype=torch.long)
-        for row in range(rows):
-            ids[row, : lengths[row]] = torch.tensor(self.pending[row])
+        for index, row in enumerate(range(begin, end)):
+            ids[index, : lengths[index]] = torch.tensor(self.pending[row])
         ids = ids.to(device)
-        start = torch.tensor(self.length[:rows], device=device)
+        start = torch.tensor(self.length[begin:end], device=device)
         positions = start.unsqueeze(1) + torch.arange(width, device=device).unsqueeze(0)
         span = int(positions.max().item()) + 1
-        visible = torch.arange(span, device=device).view(1, 1, span) <= positions.unsqueeze(2)
+        mask = s.attention_mask(torch.arange(span, device=device).view(1, 1, span) <= positions.unsqueeze(2))
         index = positions.view(rows, 1, width, 1).expand(rows, s.kv_heads, width, s.head_dim)
-        attend = functools.partial(_attend_through_cache, s, self.cache, rows, index, span, visible)
+        attend = functools.partial(_attend_through_cache, s, self.cache, begin, index, [(0, rows, span)], mask)
         hidden = s.forward(ids, positions, attend)
-        self.stats["prefill_tokens"] += sum(lengths)
         last = hidden[torch.arange(rows, device=device), torch.tensor(lengths, device=device) - 1]
-        for row in range(rows):
-            self.length[row] += lengths[row]
-            self.pending[row] = []
         return s.logits(last)
 
     def _decode(self, count: int, logits: torch.Tensor) -> dict[Hashable, list[int]]:
@@ -822,6 +918,7 @@ class PrefixCacheBackend:
         out = {self.slot_at[row]: produced[row] for row in range(count)}
         active = count
         token = sample_next(logits, settings.temperature, settings.top_p)
+        cuts: list[tuple[int, int]] = []  # attention ranges of the active rows, recut when rows leave
         step = 0
         while True:
             step += 1
@@ -845,14 +942,19 @@ class PrefixCacheBackend:
                 if not active:
                     break
                 token = token[torch.tensor(order[:active], device=device)]
+                cuts = []
             # Feed every active row its sampled token.
             self.stats["decode_row_steps"] += active
             ids = token.unsqueeze(1)
             pos = torch.tensor(self.length[:active], device=device).unsqueeze(1)
-            span = max(self.length[:active]) + 1
-            visible = torch.arange(span, device=device).view(1, 1, span) <= pos.unsqueeze(2)
+            if not cuts:
+                # Every active row grows by one token a step, so the ranges stay good until a row leaves.
+                cuts = contiguous_cuts([1] * active, self.length[:active], active, s.attention_keys_per_token, ATTENTION_CALL_OVERHEAD_POSITIONS)
+            ranges = [(begin, end, max(self.length[begin:end]) + 1) for begin, end in cuts]
+            span = max(r[2] for r in ranges)
+            mask = s.attention_mask(torch.arange(span, device=device).view(1, 1, span) <= pos.unsqueeze(2))
             index = pos.view(active, 1, 1, 1).expand(active, s.kv_heads, 1, s.head_dim)
-            attend = functools.partial(_attend_through_cache, s, self.cache, active, index, span, visible)
+            attend = functools.partial(_attend_through_cache, s, self.cache, 0, index, ranges, mask)
             hidden = s.forward(ids, pos, attend)
             for row in range(active):
                 self.length[row] += 1
@@ -863,23 +965,30 @@ class PrefixCacheBackend:
 def _attend_through_cache(
     stack: DecoderStack,
     cache: torch.Tensor,
-    rows: int,
+    first: int,
     index: torch.Tensor,
-    span: int,
-    visible: torch.Tensor,
+    ranges: Sequence[tuple[int, int, int]],
+    mask: torch.Tensor,
     layer: int,
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,
 ) -> torch.Tensor:
-    """Attention of ``layer`` over cache rows ``0..rows-1``: write ``k``, ``v`` at ``index``, attend to ``[0, span)``.
+    """Attention of ``layer`` for the cache rows from ``first``: write ``k``, ``v`` at ``index``, then attend.
 
+    ``ranges`` are ``(begin, end, span)`` (rows relative to ``first``): the queries of rows
+    ``begin..end-1`` attend to their keys ``[0, span)``, one attention call per range.
     Bound with :func:`functools.partial` to the ``attend(layer, q, k, v)`` callback of :meth:`DecoderStack.forward`.
     """
-    keys, values = cache[layer, 0, :rows], cache[layer, 1, :rows]
+    rows = q.shape[0]
+    keys, values = cache[layer, 0, first : first + rows], cache[layer, 1, first : first + rows]
     keys.scatter_(2, index, k)
     values.scatter_(2, index, v)
-    return stack.attention(q, keys[:, :, :span], values[:, :, :span], visible)
+    outputs = [
+        stack.attention(q[begin:end], keys[begin:end, :, :span], values[begin:end, :, :span], mask[begin:end, :, :, :span])
+        for begin, end, span in ranges
+    ]
+    return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
 
 
 def make_backend(
