@@ -526,13 +526,30 @@ def _conversations(tokenizer, count, repeat=1):
 
 @pytest.fixture(params=["measured", "one-row-ranges"])
 def chunking(request, monkeypatch):
-    """The cost model as shipped, and with free chunks: every row its own range and attention call."""
-    if request.param == "one-row-ranges":
-        import mentor_env.play.generation as generation
+    """The cost model as shipped, and with free chunks: every row its own range and attention call.
 
-        monkeypatch.setattr(generation, "CHUNK_OVERHEAD_POSITIONS", 0)
-        monkeypatch.setattr(generation, "ATTENTION_CALL_OVERHEAD_POSITIONS", 0)
-    return request.param
+    Returns the sizes of the ranges every attention call and every log-probability chunk ran, as the test goes.
+    """
+    import mentor_env.play.generation as generation
+
+    if request.param == "one-row-ranges":
+        monkeypatch.setattr(generation, "CHUNK_OVERHEAD_POSITIONS", {"cpu": 0, "gpu": 0})
+        monkeypatch.setattr(generation, "ATTENTION_CALL_OVERHEAD_POSITIONS", {"cpu": 0, "gpu": 0})
+    seen: dict[str, list[int]] = {"attention": [], "logprobs": []}
+    attend, run_rows = generation._attend_through_cache, generation._run_rows
+
+    def counting_attend(stack, cache, first, index, ranges, *args):
+        seen["attention"] += [end - begin for begin, end, _ in ranges]
+        return attend(stack, cache, first, index, ranges, *args)
+
+    def counting_rows(stack, sequences, positions, rows, *args):
+        seen["logprobs"].append(len(rows))
+        return run_rows(stack, sequences, positions, rows, *args)
+
+    monkeypatch.setattr(generation, "_attend_through_cache", counting_attend)
+    monkeypatch.setattr(generation, "_run_rows", counting_rows)
+    seen["one_row"] = request.param == "one-row-ranges"
+    return seen
 
 
 def test_contiguous_cuts_isolate_a_long_row_and_keep_equal_rows_together():
@@ -546,10 +563,10 @@ def test_contiguous_cuts_isolate_a_long_row_and_keep_equal_rows_together():
     assert contiguous_cuts([1, 1, 1, 1], [100, 100, 5000, 5000], 4, keys_per_token=100, overhead=4) == [(0, 2), (2, 4)]
     assert contiguous_cuts([1, 1, 1, 1], [100, 100, 110, 110], 4, keys_per_token=100, overhead=4) == [(0, 4)]
     # length_chunks sorts first: short rows 0 and 2 together, long rows 1 and 3 together.
-    assert length_chunks([5, 300, 7, 310], 0, 4, keys_per_token=1e9) == [[0, 2], [1, 3]]
-    assert length_chunks([5, 300, 7, 310], 0, 1, keys_per_token=1e9) == [[0], [2], [1], [3]]
+    assert length_chunks([5, 300, 7, 310], 0, 4, keys_per_token=1e9, overhead=96) == [[0, 2], [1, 3]]
+    assert length_chunks([5, 300, 7, 310], 0, 1, keys_per_token=1e9, overhead=96) == [[0], [2], [1], [3]]
     with pytest.raises(ValueError, match="max_rows must be at least 1, got 0"):
-        contiguous_cuts([1], [1], 0, keys_per_token=1.0)
+        contiguous_cuts([1], [1], 0, keys_per_token=1.0, overhead=0)
 
 
 def test_attention_width_of_the_committed_warm_start():
@@ -594,6 +611,10 @@ def test_prefix_cache_generation_equals_hf_generate_over_two_turns(tiny_student_
         for slot in (5, 9):
             backend.extend(slot, response)
     assert ours.generate([5, 2, 9]) == theirs.generate([5, 2, 9])
+    if chunking["one_row"]:
+        assert set(chunking["attention"]) == {1}
+    else:  # the first call's 10 rows, of about one length, decode together
+        assert max(chunking["attention"]) == 10
 
 
 def test_shared_prefix_logprobs_equal_a_plain_full_sequence_forward(tiny_student_path, chunking):
@@ -615,6 +636,11 @@ def test_shared_prefix_logprobs_equal_a_plain_full_sequence_forward(tiny_student
     groups = [index // 2 for index in range(len(prompts))]
     plain = plain_action_logprobs(model, sequences, masks, 0.7, layout.pad_token_id, value_head=head, entropy=True)
     shared = action_logprobs(model, sequences, masks, 0.7, layout.pad_token_id, value_head=head, groups=groups, entropy=True, chunk_size=4)
+    # Every row runs once, in chunks of at most chunk_size rows.
+    if chunking["one_row"]:
+        assert chunking["logprobs"] == [1] * 6
+    else:
+        assert sum(chunking["logprobs"]) == 6 and max(chunking["logprobs"]) <= 4
     assert torch.equal(plain.valid, shared.valid)
     assert torch.allclose(plain.logp, shared.logp, atol=1e-5)
     assert torch.allclose(plain.values, shared.values, atol=1e-5)

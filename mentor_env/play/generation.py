@@ -22,7 +22,9 @@ Needs the ``lm`` extra (torch, transformers).
     tool specs; for identical prompts, as in a GRPO group, the whole prompt)
     and copies its keys and values into each slot, appends the environment's
     tokens to the cache instead of re-prefilling the conversation, and drops
-    the rows that have finished from the decode batch.
+    the rows that have finished from the decode batch. Rows of similar length
+    prefill and attend together (:func:`contiguous_cuts`), so one long
+    episode or tool response costs only its own length.
   - :class:`HFGenerateBackend` calls ``model.generate`` on the whole
     conversation each turn: any architecture ``generate`` supports.
 
@@ -55,7 +57,9 @@ __all__ = [
     "HFGenerateBackend",
     "PrefixCacheBackend",
     "action_logprobs",
+    "chunk_overhead",
     "common_prefix_length",
+    "contiguous_cuts",
     "length_chunks",
     "make_backend",
     "plain_action_logprobs",
@@ -276,16 +280,23 @@ def _read_out(
     entropy_grad: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """log π, V and entropy at the selected hidden states ``[N, H]`` (LM head only there)."""
-    logits = stack_logits(hidden) / max(temperature, 1e-6)
-    log_norm = torch.logsumexp(logits, dim=-1)
-    logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - log_norm
+    logits, log_norm, logp = _token_logprobs(stack_logits(hidden), targets, temperature)
     values = value_head(hidden) if value_head is not None else None
-    ent = None
-    if entropy:
-        with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
-            log_probs = logits - log_norm.unsqueeze(-1)
-            ent = -(log_probs.exp() * log_probs).sum(-1)
-    return logp, values, ent
+    return logp, values, _entropy(logits, log_norm, entropy_grad) if entropy else None
+
+
+def _token_logprobs(logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``logits / temperature``, their logsumexp and log π of ``targets`` per row (the distribution sampled from)."""
+    logits = logits.float() / max(temperature, 1e-6)
+    log_norm = torch.logsumexp(logits, dim=-1)
+    return logits, log_norm, logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - log_norm
+
+
+def _entropy(logits: torch.Tensor, log_norm: torch.Tensor, with_grad: bool) -> torch.Tensor:
+    """The entropy of ``softmax(logits)`` per row (``log_norm``: their logsumexp); no gradient unless ``with_grad``."""
+    with torch.set_grad_enabled(with_grad and torch.is_grad_enabled()):
+        log_probs = logits - log_norm.unsqueeze(-1)
+        return -(log_probs.exp() * log_probs).sum(-1)
 
 
 def plain_action_logprobs(
@@ -315,18 +326,14 @@ def plain_action_logprobs(
     positions = _action_positions(action_masks)
     rows = torch.tensor([row for row, p in enumerate(positions) for _ in p], dtype=torch.long, device=device)
     cols = torch.tensor([i for p in positions for i in p], dtype=torch.long, device=device)
-    logits = output.logits[rows, cols - 1].float() / max(temperature, 1e-6)
-    log_norm = torch.logsumexp(logits, dim=-1)
-    logp = logits.gather(-1, ids[rows, cols].unsqueeze(-1)).squeeze(-1) - log_norm
+    logits, log_norm, logp = _token_logprobs(output.logits[rows, cols - 1], ids[rows, cols], temperature)
     counts = [len(p) for p in positions]
     compact, valid = _compact(logp, counts)
     result = ActionOutputs(compact, valid)
     if value_head is not None:
         result.values = _compact(value_head(output.hidden_states[-1][rows, cols - 1]), counts)[0]
     if entropy:
-        with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
-            log_probs = logits - log_norm.unsqueeze(-1)
-            result.entropy = _compact(-(log_probs.exp() * log_probs).sum(-1), counts)[0]
+        result.entropy = _compact(_entropy(logits, log_norm, entropy_grad), counts)[0]
     return result
 
 
@@ -371,7 +378,8 @@ def action_logprobs(
     context_keys = shared + (group_kv[0][0].shape[2] if group_kv else 0)
     widths = [len(sequences[row]) - starts[row] for row in range(len(sequences))]
     per_row: list[list[torch.Tensor | None]] = [[] for _ in sequences]  # logp, values, entropy of each row
-    for rows in length_chunks(widths, context_keys, chunk_size or len(sequences), stack.attention_keys_per_token):
+    overhead = chunk_overhead(CHUNK_OVERHEAD_POSITIONS, stack.device)
+    for rows in length_chunks(widths, context_keys, chunk_size or len(sequences), stack.attention_keys_per_token, overhead):
         outputs = _run_rows(
             stack, sequences, positions, rows, starts, shared_kv, group_kv, group_valid, row_group,
             temperature, value_head, entropy, entropy_grad,
@@ -390,22 +398,29 @@ def action_logprobs(
     return result
 
 
-# A pass over a chunk costs about as much as this many more padded positions (kernel launches, Python),
-# measured on the tiny student on one CPU thread (where a chunk of its 1 M parameters is cheapest).
-CHUNK_OVERHEAD_POSITIONS = 96
+# What one more chunk of a pass costs (kernel launches, Python), in padded positions, by device type.
+# CPU: measured on the tiny student on one thread, where a chunk is cheapest relative to this overhead.
+# GPU: not measured (no GPU was at hand); launches cost far more than padded positions there, so chunks
+# stay large and only a much longer row is split off.
+CHUNK_OVERHEAD_POSITIONS = {"cpu": 96, "gpu": 4096}
 # One more attention call in a decode step, in the same units (a key read per row costs 1 / keys_per_token).
-ATTENTION_CALL_OVERHEAD_POSITIONS = 4
+ATTENTION_CALL_OVERHEAD_POSITIONS = {"cpu": 4, "gpu": 256}
+
+
+def chunk_overhead(table: dict[str, float], device: torch.device) -> float:
+    """The entry of ``table`` (:data:`CHUNK_OVERHEAD_POSITIONS` or :data:`ATTENTION_CALL_OVERHEAD_POSITIONS`) for ``device``."""
+    return table["cpu" if device.type == "cpu" else "gpu"]
 
 
 def contiguous_cuts(
-    widths: Sequence[int], keys: Sequence[int], max_rows: int, keys_per_token: float, overhead: float = CHUNK_OVERHEAD_POSITIONS
+    widths: Sequence[int], keys: Sequence[int], max_rows: int, keys_per_token: float, overhead: float
 ) -> list[tuple[int, int]]:
     """Rows ``0..n-1``, in this order, cut into ranges ``(begin, end)`` that minimise the padded work of a pass.
 
     Row ``i`` runs ``widths[i]`` tokens that attend to ``keys[i]`` keys. A range
     pads its rows to its widest and to its most keys, so it costs ``rows *
-    width * (1 + keys / keys_per_token)`` positions plus ``overhead``
-    (``keys_per_token``: the attention width at which attention costs as much
+    width * (1 + keys / keys_per_token)`` positions plus ``overhead`` (see
+    :data:`CHUNK_OVERHEAD_POSITIONS`; ``keys_per_token``: the attention width at which attention costs as much
     as the rest of a layer, :attr:`DecoderStack.attention_keys_per_token`).
     Ranges hold at most ``max_rows`` rows; dynamic programming, O(n * max_rows).
     """
@@ -428,7 +443,7 @@ def contiguous_cuts(
     return ranges[::-1]
 
 
-def length_chunks(widths: Sequence[int], context_keys: int, max_rows: int, keys_per_token: float) -> list[list[int]]:
+def length_chunks(widths: Sequence[int], context_keys: int, max_rows: int, keys_per_token: float, overhead: float) -> list[list[int]]:
     """Rows grouped into chunks of similar length (at most ``max_rows`` each) that minimise the padded work.
 
     Row ``i`` has ``widths[i]`` tokens of its own and attends to
@@ -438,7 +453,7 @@ def length_chunks(widths: Sequence[int], context_keys: int, max_rows: int, keys_
     """
     order = sorted(range(len(widths)), key=lambda row: (widths[row], row))
     sorted_widths = [widths[row] for row in order]
-    cuts = contiguous_cuts(sorted_widths, [context_keys + w for w in sorted_widths], max_rows, keys_per_token)
+    cuts = contiguous_cuts(sorted_widths, [context_keys + w for w in sorted_widths], max_rows, keys_per_token, overhead)
     return [order[begin:end] for begin, end in cuts]
 
 
@@ -712,7 +727,10 @@ class PrefixCacheBackend:
     (the shared prefix copied in first). The rows being decoded are kept at the
     front of the tensor (rows are swapped, two at a time, when a slot finishes
     or a call starts), so every step works on a view of the first rows, never a
-    copy; finished rows leave the decode batch at once.
+    copy; finished rows leave the decode batch at once. A call orders its rows
+    by length, prefills them in ranges of similar pending width and, in each
+    decode step, runs attention in ranges of similar cache length (each range
+    reads its own keys only), so padding stays local.
     """
 
     def __init__(self, model: Any, settings: GenerationSettings, stop_ids: Sequence[int], pad_token_id: int) -> None:
@@ -878,7 +896,8 @@ class PrefixCacheBackend:
         """
         widths = [len(self.pending[row]) for row in range(rows)]
         keys = [self.length[row] + widths[row] for row in range(rows)]
-        cuts = contiguous_cuts(widths, keys, rows, self.stack.attention_keys_per_token)
+        overhead = chunk_overhead(CHUNK_OVERHEAD_POSITIONS, self.stack.device)
+        cuts = contiguous_cuts(widths, keys, rows, self.stack.attention_keys_per_token, overhead)
         logits = torch.cat([self._prefill_range(begin, end) for begin, end in cuts])
         for row in range(rows):
             self.length[row] += widths[row]
@@ -949,7 +968,8 @@ class PrefixCacheBackend:
             pos = torch.tensor(self.length[:active], device=device).unsqueeze(1)
             if not cuts:
                 # Every active row grows by one token a step, so the ranges stay good until a row leaves.
-                cuts = contiguous_cuts([1] * active, self.length[:active], active, s.attention_keys_per_token, ATTENTION_CALL_OVERHEAD_POSITIONS)
+                overhead = chunk_overhead(ATTENTION_CALL_OVERHEAD_POSITIONS, device)
+                cuts = contiguous_cuts([1] * active, self.length[:active], active, s.attention_keys_per_token, overhead)
             ranges = [(begin, end, max(self.length[begin:end]) + 1) for begin, end in cuts]
             span = max(r[2] for r in ranges)
             mask = s.attention_mask(torch.arange(span, device=device).view(1, 1, span) <= pos.unsqueeze(2))
