@@ -17,7 +17,10 @@ are reported next to them. Three comparisons:
    update of each in turn, so both see the same machine load. The first
    update of each side warms caches up and is left out of the means.
    Where an update's time goes (rollout, env, old/ref pass, forward,
-   backward, other) is the trainer's own ``time`` row.
+   backward, other) is the trainer's own ``time`` row; ``per_update`` keeps
+   each update's CPU seconds and, for ours, its episode lengths and KL (at
+   the default learning rate the policy sometimes starts to babble after an
+   update, episodes grow to thousands of tokens and that update is slower).
 2. **Generation**: one turn for the same 64 prompts at temperature 1, 64
    new tokens, with ``model.generate`` (:class:`~mentor_env.play.generation.HFGenerateBackend`)
    and with :class:`~mentor_env.play.generation.PrefixCacheBackend`, alternated;
@@ -339,7 +342,7 @@ THREADS = 1
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     global THREADS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--updates", type=int, default=4, help="PPO updates per side (the first is left out)")
+    parser.add_argument("--updates", type=int, default=5, help="PPO updates per side (the first is left out)")
     parser.add_argument("--advantage", nargs="+", default=["gae", "grpo"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads in every process")
     parser.add_argument("--baseline-commit", default=BASELINE_COMMIT)
