@@ -20,11 +20,11 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 # The main job, quick profile: SFT vs sparse vs mentor vs dense from one warm start, paired by seed,
-# in domain and out of it (tiny student, about 12 minutes on 2 CPUs; writes runs/, resumable).
+# in domain and out of it (tiny student, about 6 minutes on 2 CPUs; writes runs/, resumable).
 demo: $(STAMP)
 	$(BIN)/python -m benchmarks.sparse_vs_dense --profile quick
 
-# The same protocol, medium profile (77 minutes measured on 2 CPUs; the README's headline table was made
+# The same protocol, medium profile (77 minutes measured on 2 CPUs before the length chunks; the README's headline table was made
 # with --out benchmarks/results/sparse_vs_dense-medium-tiny).
 medium: $(STAMP)
 	$(BIN)/python -m benchmarks.sparse_vs_dense --profile medium
