@@ -139,7 +139,7 @@ ALL_UNITS_LISTED = (
             "the result 1e+18 mm is outside the supported range (|result| <= 1e+15); convert to a larger unit",
         ),
         # NaN cannot arrive through the parser, but a direct runtime call is answered too.
-        ("convert", {"value": math.nan, "from_unit": "km", "to_unit": "m"}, "execution_error", "finite number"),
+        ("convert", {"value": math.nan, "from_unit": "km", "to_unit": "m"}, "invalid_args", "not a JSON number"),
         (
             "convert",
             {"value": 1, "from_unit": "furlong", "to_unit": "m"},

@@ -58,11 +58,15 @@ Arguments
         the shaping term in ``dense``.
     max_calls_per_turn: calls beyond this in one turn are refused.
     max_action_chars: longer actions are refused with an error observation.
-    tool_timeout_s: wall-clock limit of one tool call.
-    turn_timeout_s: wall-clock budget of all the tool calls of one turn
-        (default: ``tool_timeout_s``, so a turn never takes longer than one
-        call may); calls left when it is spent are answered with a
-        ``timeout`` error without running.
+    tool_timeout_s: limit of one tool call, in seconds.
+    turn_timeout_s: budget of all the tool calls of one turn (default:
+        ``tool_timeout_s``, so a turn's calls together take no longer than
+        one call may); calls left when it is spent are answered with a
+        ``timeout`` error without running. Both count the time a call is
+        charged: a tool's child-process start-up is not charged, and an
+        isolated call's processor time is what counts while a busy machine
+        makes it wait, up to :data:`~mentor_env.core.clock.LOAD_ALLOWANCE`
+        times the limit in wall time (see :mod:`mentor_env.core.clock`).
     render_mode: ``"ansi"`` returns the conversation as ChatML text.
 """
 
@@ -74,7 +78,6 @@ import math
 import numbers
 import operator
 import re
-import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Sequence
@@ -82,6 +85,7 @@ from typing import Any, Sequence
 import gymnasium as gym
 
 from mentor_env.core import rewards as R
+from mentor_env.core.clock import TurnBudget
 from mentor_env.core.domain import Domain, EpisodeJudgeDomain, TaskToolsDomain
 from mentor_env.core.messages import (
     assistant_message,
@@ -95,6 +99,7 @@ from mentor_env.core.parsing import HermesParser, ParsedTurn, ToolCallParser
 from mentor_env.core.spaces import UnicodeText
 from mentor_env.core.splits import load_split, read_jsonl
 from mentor_env.core.task import Task
+from mentor_env.core.text import valid_text
 from mentor_env.core.tools import (
     INVALID_ACTION,
     PARSE_ERROR,
@@ -224,6 +229,7 @@ class ToolUseEnv(gym.Env[str, str]):
             raise RuntimeError("the episode is over; call reset() to start a new one")
 
         text, problem = self._action_problem(action)
+        text = valid_text(text)  # what the model wrote, as valid text: the conversation and info are sent everywhere
         if problem is not None:
             parsed = ParsedTurn(content=truncate(text, 1_000))
             results = [error_result(None, INVALID_ACTION, problem)]
@@ -402,11 +408,13 @@ class ToolUseEnv(gym.Env[str, str]):
     def _execute(self, parsed: ParsedTurn) -> list[ToolResult]:
         """One result per call block, up to ``max_calls_per_turn``; one error for the rest.
 
-        The calls share one time budget, ``turn_timeout_s``: each runs with at
-        most what is left of it, and those after it is spent are not run.
+        The calls share one time budget, ``turn_timeout_s`` of charged time
+        (see :mod:`mentor_env.core.clock`): each runs with at most what is left
+        of it, and those after it is spent, or after a busy machine stretched
+        the turn past its wall bound, are not run.
         """
         results = []
-        turn_deadline = time.monotonic() + self.turn_timeout_s
+        budget = TurnBudget(self.turn_timeout_s)
         for call in parsed.calls[: self.max_calls_per_turn]:
             if not call.ok:
                 results.append(
@@ -416,16 +424,28 @@ class ToolUseEnv(gym.Env[str, str]):
                         f'{call.error}. Write {{"name": ..., "arguments": {{...}}}} inside <tool_call></tool_call>',
                     )
                 )
-            elif time.monotonic() >= turn_deadline:
+            elif budget.spent_by_calls():
                 results.append(
                     error_result(
                         call.name,
                         TIMEOUT,
-                        f"not run: this turn's {self.turn_timeout_s:g} s budget for tool calls was spent by the calls before it",
+                        f"not run: this turn's {self.turn_timeout_s:g} s budget for tool calls was spent by the calls "
+                        "before it; make fewer or cheaper calls in one turn",
+                    )
+                )
+            elif budget.spent_by_machine():
+                results.append(
+                    error_result(
+                        call.name,
+                        TIMEOUT,
+                        "not run: the machine is busy and this turn's calls took too long to run; "
+                        "the call itself was not at fault, it can be made again unchanged",
                     )
                 )
             else:
-                results.append(self.runtime.execute(call.name, call.arguments, turn_deadline))
+                result = self.runtime.execute(call.name, call.arguments, budget.left_s())
+                budget.charge(result.charged_s)
+                results.append(result)
         excess = len(parsed.calls) - self.max_calls_per_turn
         if excess > 0:
             results.append(

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
 
+from mentor_env.core.text import valid_json
+
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
 TOOL_RESPONSE_OPEN = "<tool_response>"
@@ -274,12 +276,16 @@ _STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_p
 
 
 def _loads_strict(text: str) -> Any:
-    """``json.loads`` that refuses NaN/Infinity, huge ints and deep nesting."""
+    """``json.loads`` that refuses NaN/Infinity, huge ints and deep nesting, and yields valid text only.
+
+    A lone surrogate escape (``"\\ud800"``, pure ASCII in the model's text)
+    decodes to a string that no UTF-8 encoder takes; it becomes U+FFFD.
+    """
     if _json_depth_exceeds(text, MAX_JSON_DEPTH):
         raise _RejectedLiteral(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if text.startswith("\ufeff"):  # what json.loads says about a str that starts with a BOM
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-    return _STRICT_DECODER.decode(text)
+    return valid_json(_STRICT_DECODER.decode(text))
 
 
 def parse_call_block(raw: str) -> ParsedCall:

@@ -27,16 +27,22 @@ Protocol
     :data:`MAX_RESULT_BYTES` pickled is refused with a :class:`ToolError`.
 
 Time
-    The parent waits with ``poll`` on the child's stdout until the deadline
-    plus :data:`GRACE_S`; on overrun it kills (``SIGKILL``) and reaps the child
-    and raises the builtin :class:`TimeoutError`, which the runtime reports as
-    ``timeout``. The child's start-up (about 0.4 s: a new interpreter that
-    imports this package and the tool's module) is not the model's doing, so
-    it is not charged to the call: the parent waits for the child's "ready"
-    message and for the module's import (each bounded by
-    :data:`STARTUP_TIMEOUT_S`), then moves the call's deadline later by the
-    time those took. The child sets :func:`~mentor_env.core.tools.call_deadline`
-    to its own clock plus the seconds left, so a tool reads its deadline there
+    The child's start-up (about 0.4 s: a new interpreter that imports this
+    package and the tool's module, then runs the tool's ``warm_up``) is not
+    the model's doing, so it is not charged to the call: the parent waits for
+    the child's "ready" message, the module's import and the warm-up (each
+    bounded by :data:`STARTUP_TIMEOUT_S`), and only then sends the call and
+    starts its clock. The parent waits with ``poll`` on the child's stdout
+    until the call's limit plus :data:`GRACE_S`; on overrun it reads the
+    child's processor time and run state (:mod:`mentor_env.core.clock`) and
+    either waits longer (the child is runnable and has used less than its
+    limit: the machine is busy) or kills (``SIGKILL``) and reaps the child and
+    raises the builtin :class:`TimeoutError` (the call used its limit), or
+    :class:`~mentor_env.core.clock.MachineBusy` (the machine kept it waiting
+    past the load allowance). The child reports the processor time of each
+    call with its reply; :attr:`Sandbox.last_charged_s` keeps what the call
+    is charged. The child sets :func:`~mentor_env.core.tools.call_deadline`
+    to its own clock plus the call's limit, so a tool reads its deadline there
     as it would in the parent.
 
 Errors
@@ -77,7 +83,17 @@ import time
 import weakref
 from typing import Any, Callable
 
-from mentor_env.core.tools import ToolError, ToolTimeout, _deadline_scope
+from mentor_env.core.clock import (
+    BUSY,
+    LOAD_ALLOWANCE,
+    WAIT,
+    MachineBusy,
+    deadline_scope,
+    late_reply_verdict,
+    overrun_verdict,
+    process_usage,
+)
+from mentor_env.core.tools import ToolError, ToolTimeout
 
 # Extra time past the deadline for the child's reply to arrive before it is killed.
 GRACE_S = 0.05
@@ -85,8 +101,10 @@ GRACE_S = 0.05
 STARTUP_TIMEOUT_S = 30.0
 # The largest result (pickled) a child may send back.
 MAX_RESULT_BYTES = 1_000_000
-# A child whose call runs this long past its deadline exits by itself.
+# A child whose call runs this long past its wall-clock bound (its limit times the load allowance) exits by itself.
 WATCHDOG_S = 5.0
+# The shortest wait between two looks at an overrunning child's processor time.
+_RECHECK_S = 0.02
 
 _HEADER = struct.Struct("!Q")
 # Replies and requests larger than this are refused before they are read.
@@ -231,12 +249,13 @@ class _Child:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.owner = os.getpid()
         self.ready = False  # its "ready" message has been read
-        self.modules: set[str] = set()  # imported, the reply read
-        self.pending: list[str] = []  # imports sent ahead, replies not read yet
+        self.prepared: set[tuple[str, ...]] = set()  # requests ("import", module) / ("warm", module, name) answered
+        self.pending: list[tuple[str, ...]] = []  # requests sent ahead, replies not read yet
         self._to_child = self.process.stdin.fileno()
         self._from_child = self.process.stdout.fileno()
         os.set_blocking(self._to_child, False)
         self._buffer = bytearray()
+        self.cpu_at_send = 0.0  # the child's processor time when the current call was sent
         self._finalizer = weakref.finalize(self, _kill, self.process, self.owner)
 
     def send(self, message: Any, deadline: float) -> None:
@@ -310,6 +329,22 @@ class _Child:
                 pass
 
 
+# The reply each preparation request is answered with.
+_REPLY_TO = {"import": "imported", "warm": "warmed"}
+
+
+def _doing(request: tuple[str, ...]) -> str:
+    """What a preparation request does, for messages."""
+    return f"import {request[1]}" if request[0] == "import" else f"run the warm-up {request[1]}.{request[2]}"
+
+
+def _function_name(function: Callable[..., Any]) -> tuple[str, str]:
+    try:
+        return _cached_name(function)
+    except TypeError:  # an unhashable callable: not cached
+        return importable_name(function)
+
+
 def _kill(process: subprocess.Popen[bytes], owner: int) -> None:
     if os.getpid() != owner:
         return
@@ -340,56 +375,58 @@ _EXITING = False
 
 
 class Sandbox:
-    """Runs functions in a child process of its own, killed at each call's deadline (see the module doc)."""
+    """Runs functions in a child process of its own, stopped when a call overruns (see the module doc)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._child: _Child | None = None
         self.startup_s: float | None = None  # how long the last child took to start, for reports
+        self.last_charged_s: float | None = None  # the time the last call was charged (None: it was not run)
         _SANDBOXES.add(self)
 
     def call(
-        self, function: Callable[..., Any], arguments: dict[str, Any], deadline: float, cap: float | None = None
+        self,
+        function: Callable[..., Any],
+        arguments: dict[str, Any],
+        limit_s: float,
+        warm_up: Callable[[], Any] | None = None,
+        name: str | None = None,
     ) -> Any:
-        """``function(**arguments)`` run in the child, answered by ``deadline`` (a :func:`time.monotonic` value).
+        """``function(**arguments)`` run in the child, within ``limit_s`` of charged time.
 
-        The deadline moves later by the time spent starting a child or importing
-        the function's module, which the call is not charged for, but never past
-        ``cap`` (a turn's end): a call whose process started too late to run
-        before it is not run (``TimeoutError``), and the process is kept.
+        A new child first imports the function's module and runs ``warm_up``
+        (once per child); that time is not the call's. ``name`` is the tool's
+        name for messages.
 
         Raises:
-            TimeoutError: the call did not finish by its deadline; the child was killed.
+            TimeoutError: the call used its limit; the child was killed.
+            MachineBusy: the machine kept the call waiting past the load allowance; the child was killed.
             ToolError: the tool raised it, the child died, or the result is too large.
             Exception: what the tool raised (see the module doc).
         """
+        self.last_charged_s = None
+        targets = [_function_name(function)]
+        if warm_up is not None:
+            targets.append(_function_name(warm_up))
+        # Waiting for another thread's call of this sandbox is not this call's doing: bounded like a start-up.
+        if not self._lock.acquire(timeout=LOAD_ALLOWANCE * limit_s + STARTUP_TIMEOUT_S):
+            raise MachineBusy(name or targets[0][1], 0.0, LOAD_ALLOWANCE * limit_s)
         try:
-            module, qualname = _cached_name(function)
-        except TypeError:  # an unhashable callable: not cached
-            module, qualname = importable_name(function)
-        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise TimeoutError("another call of this sandbox did not finish in time")
-        try:
-            return self._call(module, qualname, arguments, deadline, cap)
+            child = self._prepared_child(targets[0][0], targets[1] if warm_up is not None else None)
+            return self._call(child, targets[0], arguments, limit_s, name or targets[0][1])
         finally:
             self._lock.release()
 
-    def _call(self, module: str, qualname: str, arguments: dict[str, Any], deadline: float, cap: float | None) -> Any:
-        prepared_at = time.monotonic()
-        child = self._prepared_child(module)
-        deadline += time.monotonic() - prepared_at  # start-up and imports are not the call's time
-        if cap is not None and cap < deadline:
-            deadline = cap
-            if deadline <= time.monotonic():
-                raise TimeoutError("the turn's time was spent while the tool's process started; the call was not run")
+    def _call(self, child: _Child, target: tuple[str, str], arguments: dict[str, Any], limit_s: float, name: str) -> Any:
+        sent_at = time.monotonic()
         try:
-            child.send(("call", module, qualname, arguments, deadline - time.monotonic()), deadline)
-            reply = child.receive(deadline + GRACE_S)
+            child.send(("call", *target, arguments, limit_s), sent_at + LOAD_ALLOWANCE * limit_s)
+            reply = self._await_reply(child, sent_at, limit_s, name)
         except _Overrun:
-            self._discard()
-            self._start_ahead(child.modules)
-            raise TimeoutError("the call did not finish by its deadline; its process was killed") from None
+            self._stop(child, sent_at, limit_s)
+            raise TimeoutError("the call did not finish within its limit; its process was killed") from None
         except _ChildGone:
+            self.last_charged_s = time.monotonic() - sent_at
             status = child.exit_status()
             self._discard()
             if _EXITING:
@@ -398,20 +435,66 @@ class Sandbox:
                 f"the tool's process ended during the call ({status}: a crash, or out of memory); "
                 "the call did not complete, the next call starts a new process"
             ) from None
+        except MachineBusy:
+            self._stop(child, sent_at, limit_s)
+            raise
         except BaseException:
             # An oversized reply, or the caller's own exception (Ctrl-C, its alarm) mid-call: the child's
             # answer would arrive as the next call's. Start afresh.
             self._discard()
             raise
+        return self._answer(reply, time.monotonic() - sent_at, limit_s, name)
+
+    def _await_reply(self, child: _Child, sent_at: float, limit_s: float, name: str) -> Any:
+        """The child's reply; waits past ``limit_s`` only while the machine, not the call, is behind.
+
+        Raises:
+            _Overrun: the call used its limit.
+            MachineBusy: the machine kept it waiting past the load allowance.
+        """
+        check_at = sent_at + limit_s + GRACE_S
+        while True:
+            try:
+                return child.receive(check_at)
+            except _Overrun:
+                pass
+            usage = process_usage(child.process.pid)
+            elapsed_s = time.monotonic() - sent_at
+            cpu_s = None if usage is None else max(0.0, usage.cpu_s - child.cpu_at_send)
+            verdict = overrun_verdict(limit_s, elapsed_s, cpu_s, usage is not None and usage.runnable)
+            if verdict == BUSY:
+                raise MachineBusy(name, cpu_s or 0.0, elapsed_s)
+            if verdict != WAIT:
+                raise _Overrun
+            assert cpu_s is not None
+            # The child needs at least its unused processor time; look again then, or at the load allowance's end.
+            check_at = min(time.monotonic() + max(_RECHECK_S, limit_s - cpu_s), sent_at + LOAD_ALLOWANCE * limit_s)
+
+    def _answer(self, reply: tuple[Any, ...], elapsed_s: float, limit_s: float, name: str) -> Any:
+        """The call's value from the child's reply, judged by the processor time it reports."""
+        cpu_s = float(reply[-1])
+        self.last_charged_s = min(elapsed_s, cpu_s) if elapsed_s > limit_s else elapsed_s
+        verdict = late_reply_verdict(limit_s, elapsed_s, cpu_s)
+        if verdict == BUSY:
+            raise MachineBusy(name, cpu_s, elapsed_s)
+        if verdict != WAIT:
+            raise TimeoutError("the call returned after its limit")
         if reply[0] == "ok":
-            if time.monotonic() > deadline:
-                raise TimeoutError("the call returned after its deadline")
             return reply[1]
-        _, kind, type_name, message = reply
+        _, kind, type_name, message, _ = reply
         raise _rebuild_exception(kind, type_name, message)
 
-    def _prepared_child(self, module: str) -> _Child:
-        """A running child of this process that has imported ``module``."""
+    def _stop(self, child: _Child, sent_at: float, limit_s: float) -> None:
+        """Kill an overrunning child, start its successor ahead, and record the time charged."""
+        usage = process_usage(child.process.pid)
+        elapsed_s = time.monotonic() - sent_at
+        self.last_charged_s = elapsed_s if usage is None else min(elapsed_s, max(limit_s, usage.cpu_s - child.cpu_at_send))
+        prepared = set(child.prepared)
+        self._discard()
+        self._start_ahead(prepared)
+
+    def _prepared_child(self, module: str, warm_up: tuple[str, str] | None) -> _Child:
+        """A running child of this process that has imported ``module`` and run ``warm_up``."""
         if _EXITING:
             raise ToolError("the program is exiting; no new tool process is started")
         child = self._child
@@ -429,18 +512,27 @@ class Sandbox:
             child.ready = True
             self.startup_s = time.monotonic() - started
         while child.pending:
-            self._expect(child, "imported", f"import {child.pending[0]}", time.monotonic())
-            child.modules.add(child.pending.pop(0))
-        if module not in child.modules:
-            started = time.monotonic()
-            try:
-                child.send(("import", module, list(sys.path)), started + STARTUP_TIMEOUT_S)
-            except (_Overrun, _ChildGone):
-                self._discard()
-                raise ToolError("the tool's process did not accept the import of its module") from None
-            self._expect(child, "imported", f"import {module}", started)
-            child.modules.add(module)
+            request = child.pending[0]
+            self._expect(child, _REPLY_TO[request[0]], _doing(request), time.monotonic())
+            child.prepared.add(child.pending.pop(0))
+        requests = [("import", module)] + ([("warm", *warm_up)] if warm_up is not None else [])
+        for request in requests:
+            if request not in child.prepared:
+                self._prepare(child, request)
+        usage = process_usage(child.process.pid)
+        child.cpu_at_send = 0.0 if usage is None else usage.cpu_s
         return child
+
+    def _prepare(self, child: _Child, request: tuple[str, ...]) -> None:
+        """Send one preparation request (an import or a warm-up) and wait for its reply."""
+        started = time.monotonic()
+        try:
+            child.send((*request, list(sys.path)), started + STARTUP_TIMEOUT_S)
+        except (_Overrun, _ChildGone):
+            self._discard()
+            raise ToolError(f"the tool's process did not accept the request to {_doing(request)}") from None
+        self._expect(child, _REPLY_TO[request[0]], _doing(request), started)
+        child.prepared.add(request)
 
     def _expect(self, child: _Child, kind: str, doing: str, started: float) -> None:
         try:
@@ -458,15 +550,16 @@ class Sandbox:
                 raise ToolError(f"the tool's process could not {doing}: {reply[2]}: {reply[3]}")
             raise ToolError(f"the tool's process sent {reply[0]!r} where {kind!r} was expected")
 
-    def _start_ahead(self, modules: set[str]) -> None:
-        """Start the next child now, importing ``modules``, so the next call waits less for it."""
+    def _start_ahead(self, prepared: set[tuple[str, ...]]) -> None:
+        """Start the next child now, with the imports and warm-ups of the last one, so the next call waits less."""
         if _EXITING:
             return
         try:
             child = _Child()
-            for module in sorted(modules):
-                child.send(("import", module, list(sys.path)), time.monotonic() + 1.0)
-                child.pending.append(module)
+            # Imports before warm-ups, as the last child did them.
+            for request in sorted(prepared, key=lambda request: (request[0] != "import", request)):
+                child.send((*request, list(sys.path)), time.monotonic() + 1.0)
+                child.pending.append(request)
         except (OSError, _Overrun, _ChildGone):
             return  # the next call starts one the usual way
         self._child = child
@@ -581,6 +674,8 @@ def _child_main() -> int:
         message = pickle.loads(payload)
         if message[0] == "import":
             send_bytes(_frame(_child_import(message[1], message[2])))
+        elif message[0] == "warm":
+            send_bytes(_frame(_child_warm_up(message[1], message[2], message[3])))
         else:
             send_bytes(_child_call(message, functions, watchdog))
 
@@ -595,25 +690,38 @@ def _child_import(module: str, path: list[str]) -> tuple[Any, ...]:
     return ("imported",)
 
 
+def _child_warm_up(module: str, qualname: str, path: list[str]) -> tuple[Any, ...]:
+    """Run a tool's warm-up in the child (its reply message)."""
+    sys.path.extend(entry for entry in path if entry not in sys.path)
+    try:
+        _resolve(module, qualname)()
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        return ("raise", *_describe_exception(exc))
+    return ("warmed",)
+
+
 def _child_call(message: tuple[Any, ...], functions: dict[tuple[str, str], Callable[..., Any]], watchdog: _Watchdog) -> bytes:
-    """Run one call in the child under its deadline; the framed reply."""
-    _, module, qualname, arguments, remaining = message
-    deadline = time.monotonic() + remaining
-    watchdog.deadline = deadline
+    """Run one call in the child within its limit; the framed reply, which ends with the call's processor time."""
+    _, module, qualname, arguments, limit_s = message
+    started, cpu_started = time.monotonic(), time.process_time()
+    # The parent stops the call; the watchdog only catches a parent that is gone or hangs.
+    watchdog.deadline = started + LOAD_ALLOWANCE * limit_s
     try:
         function = functions.get((module, qualname))
         if function is None:
             function = functions[(module, qualname)] = _resolve(module, qualname)
-        with _deadline_scope(deadline):
+        with deadline_scope(started + limit_s):
             value = function(**arguments)
-        data = pickle.dumps(("ok", value), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(("ok", value, time.process_time() - cpu_started), protocol=pickle.HIGHEST_PROTOCOL)
         if len(data) > MAX_RESULT_BYTES:
             raise ToolError(f"the result is {len(data):,} bytes (pickled); results are limited to {MAX_RESULT_BYTES:,} bytes")
     except BaseException as exc:  # noqa: BLE001 - reported to the parent (SystemExit included)
-        data = pickle.dumps(("raise", *_describe_exception(exc)), protocol=pickle.HIGHEST_PROTOCOL)
+        reply = ("raise", *_describe_exception(exc), time.process_time() - cpu_started)
+        data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
     finally:
         watchdog.deadline = math.inf
     return _HEADER.pack(len(data)) + data
+
 
 if __name__ == "__main__":
     sys.exit(_child_main())

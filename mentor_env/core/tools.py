@@ -7,21 +7,28 @@ executes calls by name: it validates the arguments with a precompiled
 limit, and turns the result or the failure into the string the model sees.
 
 Time limits
-    Every call has a deadline (a :func:`time.monotonic` value):
-    ``timeout_s`` after it starts, or earlier when the caller passes one (the
-    environment's per-turn budget). A tool runs in the caller's thread; no
-    signal, timer or thread pool is involved, so calls from any thread keep
-    their limit and the caller's own ``SIGALRM`` timers are left alone.
+    Every call has a limit: ``timeout_s``, a tool's own ``time_limit_s`` when
+    it is shorter, and what is left of the caller's budget (the environment's
+    per-turn budget) when that is shorter still. The limit covers the whole
+    call, the checking of its arguments included; arguments are first bounded
+    in size (:data:`MAX_ARGUMENT_ITEMS`, :data:`MAX_ARGUMENT_CHARS`), so the
+    check itself is short. No signal, timer or thread pool is involved, so
+    calls from any thread keep their limit and the caller's own ``SIGALRM``
+    timers are left alone.
 
-    - An ordinary tool must bound its own work (bounded inputs in its schema,
-      and :func:`call_deadline` for anything that loops). A call that returns
-      after its deadline is reported as ``timeout`` and its result dropped.
+    - An ordinary tool runs in the caller's thread and must bound its own work
+      (bounded inputs in its schema, and :func:`call_deadline` for anything
+      that loops). A call that returns after its limit is reported as
+      ``timeout`` and its result dropped.
     - A tool with ``isolated=True`` runs in a child process of its runtime
-      (:mod:`mentor_env.core.sandbox`) that is killed at the deadline: for work
-      that cannot be bounded from Python, such as one SQLite function call.
-      The child's start-up is not charged to the call (the sandbox moves the
-      deadline later by it), and a result is judged by the sandbox's clock.
-    - A tool's ``time_limit_s`` brings its deadline closer than ``timeout_s``.
+      (:mod:`mentor_env.core.sandbox`) that is killed when it overruns: for
+      work that cannot be bounded from Python, such as one SQLite function
+      call. The child's start-up and the tool's ``warm_up`` are not charged to
+      the call, and its limit counts the child's processor time, so a busy
+      machine is not charged either (see :mod:`mentor_env.core.clock`).
+
+    Each :class:`ToolResult` says how much time the call was charged
+    (``charged_s``), which is what a caller's budget is spent by.
 
 Nothing here runs model-written code: the model only picks a registered tool
 and supplies JSON arguments that the schema has already checked.
@@ -29,18 +36,20 @@ and supplies JSON arguments that the schema has already checked.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import numbers
 import pickle
 import re
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import jsonschema
+
+from mentor_env.core.clock import MachineBusy, deadline_scope
+from mentor_env.core.clock import call_deadline as call_deadline  # re-exported: tools import it from here
+from mentor_env.core.text import valid_json, valid_text
 
 # Error categories shown to the model and recorded in ``info["errors"]``.
 PARSE_ERROR = "parse_error"
@@ -53,6 +62,12 @@ ERROR_CATEGORIES = (PARSE_ERROR, NOT_FOUND, INVALID_ARGS, EXECUTION_ERROR, TIMEO
 
 # Longest tool result or error text handed back to the model.
 MAX_RESULT_CHARS = 4_000
+# The most values (objects, arrays, strings, numbers...) one call's arguments may hold, and the most characters
+# their strings may hold together: checked before the schema, so that checking stays short.
+MAX_ARGUMENT_ITEMS = 10_000
+MAX_ARGUMENT_CHARS = 100_000
+# Integers of more digits than this are refused, as the call parser refuses them in model text.
+MAX_ARGUMENT_DIGITS = 64
 
 # What a tool name may be: a letter or underscore, then letters, digits, ``_``,
 # ``.`` or ``-`` (dotted names such as ``math.factorial`` are common in
@@ -87,6 +102,11 @@ class Tool:
         timeout_message: What the model reads when a call is stopped at its
             deadline, instead of ``"<name> did not finish within N s"``;
             ``{limit}`` in it is replaced by the limit in seconds (a float).
+        warm_up: For an isolated tool, a function of no arguments that its
+            child process runs once before its first call (building an
+            in-memory database, loading an index), so that this work is never
+            charged to a call. It must be importable by name, as ``function``.
+            A tool that runs in the caller's thread ignores it.
     """
 
     name: str
@@ -96,6 +116,7 @@ class Tool:
     isolated: bool = field(default=False, kw_only=True)
     time_limit_s: float | None = field(default=None, kw_only=True)
     timeout_message: str | None = field(default=None, kw_only=True)
+    warm_up: Callable[[], Any] | None = field(default=None, kw_only=True, repr=False, compare=False)
     validator: Any = field(init=False, repr=False, compare=False)
     fast_check: Callable[[Any], bool] | None = field(init=False, repr=False, compare=False)
 
@@ -119,23 +140,35 @@ class Tool:
                     f"tool {self.name!r}: timeout_message may use only the field {{limit}}, got "
                     f"{self.timeout_message!r} ({type(exc).__name__}: {exc})"
                 ) from None
-        if self.isolated:
-            from mentor_env.core.sandbox import importable_name
-
-            try:
-                importable_name(self.function)
-            except ValueError as exc:
-                raise ValueError(f"tool {self.name!r} is isolated, so its function must be importable by name: {exc}") from None
+        self._check_isolation()
         validator_class = jsonschema.validators.validator_for(self.parameters)
         validator_class.check_schema(self.parameters)
         # Compiled once here; every call reuses it.
         object.__setattr__(self, "validator", validator_class(self.parameters))
         object.__setattr__(self, "fast_check", compile_fast_check(self.parameters))
 
+    def _check_isolation(self) -> None:
+        """An isolated tool's function and warm-up must be importable by name."""
+        if not self.isolated:
+            return
+        from mentor_env.core.sandbox import importable_name
+
+        for role, function in (("function", self.function), ("warm_up", self.warm_up)):
+            try:
+                if function is not None:
+                    importable_name(function)
+            except ValueError as exc:
+                raise ValueError(f"tool {self.name!r} is isolated, so its {role} must be importable by name: {exc}") from None
+
     def __reduce__(self) -> tuple[Any, ...]:
         # jsonschema's validator classes are made at run time and do not pickle;
         # the copy compiles its own (multiprocessing spawn, Ray, SubprocVecEnv).
-        options = {"isolated": self.isolated, "time_limit_s": self.time_limit_s, "timeout_message": self.timeout_message}
+        options = {
+            "isolated": self.isolated,
+            "time_limit_s": self.time_limit_s,
+            "timeout_message": self.timeout_message,
+            "warm_up": self.warm_up,
+        }
         return (_rebuild_tool, (self.name, self.description, dict(self.parameters), self.function, options))
 
     @classmethod
@@ -178,11 +211,16 @@ def _rebuild_tool(
 
 @dataclass(frozen=True)
 class ToolResult:
-    """Outcome of one call: ``content`` is what the model sees."""
+    """Outcome of one call: ``content`` is what the model sees.
+
+    ``charged_s`` is the time the call is charged for (see the module doc):
+    what a caller's time budget is spent by.
+    """
 
     name: str | None
     content: str
     error_category: str | None = None
+    charged_s: float = field(default=0.0, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -199,11 +237,12 @@ class ToolResult:
         return self.content if self.ok else f"Error ({self.error_category}): {self.content}"
 
 
-def error_result(name: str | None, category: str, message: str) -> ToolResult:
-    """A failed call, with the message cut to what the model should read."""
+def error_result(name: str | None, category: str, message: str, charged_s: float = 0.0) -> ToolResult:
+    """A failed call, with the message cut to what the model should read and made valid text."""
     if category not in ERROR_CATEGORIES:
         raise ValueError(f"unknown error category {category!r}; expected one of {ERROR_CATEGORIES}")
-    return ToolResult(name, truncate(message, MAX_RESULT_CHARS), category)
+    shown_name = valid_text(name) if isinstance(name, str) else name
+    return ToolResult(shown_name, valid_text(truncate(message, MAX_RESULT_CHARS)), category, charged_s)
 
 
 def truncate(text: str, limit: int, keep_end: int = 0) -> str:
@@ -482,33 +521,77 @@ def _compile_string(schema: Mapping[str, Any]) -> _FastCheck | None:
     return check_string
 
 
-_CALL = threading.local()
-
-
-def call_deadline() -> float:
-    """The :func:`time.monotonic` deadline of the tool call running in this thread.
-
-    ``math.inf`` outside a call. A tool that loops or hands work to an engine
-    (a progress handler, a solver's time limit) reads it to stop in time.
-    """
-    return getattr(_CALL, "deadline", math.inf)
-
-
-@contextlib.contextmanager
-def _deadline_scope(deadline: float) -> Iterator[None]:
-    """Make ``deadline`` this thread's :func:`call_deadline` for the block (the runtime and the sandbox child use it)."""
-    previous = call_deadline()
-    _CALL.deadline = deadline
-    try:
-        yield
-    finally:
-        _CALL.deadline = previous
-
-
 def _timeout_result(tool: Tool, limit_s: float) -> ToolResult:
     if tool.timeout_message is not None:
-        return error_result(tool.name, TIMEOUT, f"{tool.name} timed out: {tool.timeout_message.format(limit=limit_s)}")
-    return error_result(tool.name, TIMEOUT, f"{tool.name} did not finish within {round(limit_s, 2):g} s")
+        message = f"{tool.name} timed out: {tool.timeout_message.format(limit=limit_s)}"
+    else:
+        message = f"{tool.name} did not finish within {round(limit_s, 2):g} s"
+    return error_result(tool.name, TIMEOUT, message, charged_s=limit_s)
+
+
+def argument_problem(arguments: Mapping[str, Any]) -> str | None:
+    """Why ``arguments`` cannot be a call's JSON arguments, found in time bounded by the limits; ``None`` if fine.
+
+    Refuses, before any schema check: more than :data:`MAX_ARGUMENT_ITEMS`
+    values or :data:`MAX_ARGUMENT_CHARS` characters of strings, integers of
+    more than :data:`MAX_ARGUMENT_DIGITS` digits, NaN and infinities, and
+    complex numbers (none of which JSON holds). Other Python types are left to
+    the schema, which words its own error.
+    """
+    stack: list[Any] = [arguments]
+    items = chars = 0
+    while stack:
+        value = stack.pop()
+        items += 1
+        if items > MAX_ARGUMENT_ITEMS:
+            return f"the arguments hold more than {MAX_ARGUMENT_ITEMS:,} values; send less"
+        if isinstance(value, str):
+            chars += len(value)
+            if chars > MAX_ARGUMENT_CHARS:
+                return f"the arguments' strings hold more than {MAX_ARGUMENT_CHARS:,} characters; send less"
+        elif isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+        elif isinstance(value, numbers.Number) and not isinstance(value, bool):
+            problem = _number_problem(value)
+            if problem is not None:
+                return problem
+    return None
+
+
+def _number_problem(value: numbers.Number) -> str | None:
+    if isinstance(value, numbers.Integral):
+        if abs(int(value)) >= 10**MAX_ARGUMENT_DIGITS:
+            return f"an integer argument has more than {MAX_ARGUMENT_DIGITS} digits; numbers must be smaller"
+        return None
+    if isinstance(value, numbers.Real):
+        if not math.isfinite(float(value)):
+            return f"an argument is {float(value)}, which is not a JSON number; send a finite number"
+        return None
+    return f"an argument is a {type(value).__name__} number, which JSON does not have; send a real number"
+
+
+def _failure_result(tool: Tool, exc: Exception, limit_s: float, charged_s: float) -> ToolResult:
+    """The error result of a call that raised ``exc``."""
+    name = tool.name
+    if isinstance(exc, MachineBusy):
+        return error_result(name, TIMEOUT, str(exc), charged_s)
+    if isinstance(exc, TimeoutError):
+        return _timeout_result(tool, limit_s)
+    if isinstance(exc, ToolTimeout):
+        return error_result(name, TIMEOUT, f"{name} timed out: {exc}", charged_s)
+    if isinstance(exc, ToolError):
+        return error_result(name, EXECUTION_ERROR, f"{name} failed: {exc}", charged_s)
+    # A bug or an edge the tool did not bound.
+    return error_result(name, EXECUTION_ERROR, f"{name} failed: {type(exc).__name__}: {_exception_text(exc)}", charged_s)
+
+
+def _exception_text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises (a huge int in its message) is still reported
+        return "<the exception's message could not be printed>"
 
 
 class ToolRuntime:
@@ -516,7 +599,7 @@ class ToolRuntime:
 
     Args:
         tools: The tools the model may call (names must be unique).
-        timeout_s: Wall-clock limit of one call, in seconds.
+        timeout_s: Limit of one call, in seconds.
     """
 
     def __init__(self, tools: Sequence[Tool], timeout_s: float = 2.0) -> None:
@@ -533,47 +616,63 @@ class ToolRuntime:
     def names(self) -> frozenset[str]:
         return frozenset(self.tools)
 
-    def execute(self, name: str | None, arguments: Mapping[str, Any] | None, deadline: float | None = None) -> ToolResult:
-        """Validate and run one call; never raises.
+    def execute(self, name: str | None, arguments: Mapping[str, Any] | None, budget_s: float | None = None) -> ToolResult:
+        """Check and run one call; never raises.
 
         Args:
-            deadline: a :func:`time.monotonic` value the call must finish by
-                when it is sooner than ``timeout_s`` from now (a turn's budget).
+            name: the tool's name.
+            arguments: the call's arguments (decoded JSON).
+            budget_s: the most time the call may be charged when that is less
+                than its own limit (what is left of a turn's budget).
         """
+        started = time.monotonic()
         tool = self.tools.get(name) if isinstance(name, str) else None
         if tool is None:
             available = ", ".join(sorted(self.tools))
-            return error_result(name, NOT_FOUND, f"there is no tool named {name!r}. Available tools: {available}")
+            shown = valid_text(name) if isinstance(name, str) else name
+            return error_result(name, NOT_FOUND, f"there is no tool named {shown!r}. Available tools: {available}")
         if not isinstance(arguments, Mapping):
             return error_result(name, INVALID_ARGS, f"arguments must be an object, got {type(arguments).__name__}")
-        problem = self._validation_error(tool, arguments)
+        limit_s = self._limit_s(tool, budget_s)
+        problem = argument_problem(arguments)
+        if problem is None:
+            arguments = valid_json(dict(arguments))
+            problem = self._validation_error(tool, arguments)
         if problem is not None:
-            return error_result(name, INVALID_ARGS, problem)
-        return self._run(tool, dict(arguments), deadline)
+            return error_result(name, INVALID_ARGS, problem, charged_s=time.monotonic() - started)
+        if time.monotonic() - started > limit_s:
+            return _timeout_result(tool, limit_s)
+        return self._run(tool, arguments, started, limit_s)
 
-    def _run(self, tool: Tool, arguments: dict[str, Any], deadline: float | None) -> ToolResult:
-        """Run a validated call under the soonest of its limits; failures become error results."""
-        started = time.monotonic()
-        call_end = started + self.timeout_s
+    def _limit_s(self, tool: Tool, budget_s: float | None) -> float:
+        """The soonest of the runtime's, the tool's and the caller's limits."""
+        limit_s = self.timeout_s
         if tool.time_limit_s is not None:
-            call_end = min(call_end, started + tool.time_limit_s)
-        if deadline is not None and deadline < call_end:
-            call_end = deadline
-        name = tool.name
+            limit_s = min(limit_s, tool.time_limit_s)
+        if budget_s is not None and budget_s < limit_s:
+            limit_s = max(0.0, budget_s)
+        return limit_s
+
+    def _run(self, tool: Tool, arguments: dict[str, Any], started: float, limit_s: float) -> ToolResult:
+        """Run a checked call within ``limit_s`` of ``started``; failures become error results."""
         try:
-            value = self._call(tool, arguments, call_end, deadline)
-            # An isolated call is timed by its sandbox, which does not charge its start-up.
-            if not tool.isolated and time.monotonic() > call_end:
-                return _timeout_result(tool, call_end - started)
-            return ToolResult(name, truncate(format_value(value), MAX_RESULT_CHARS))
-        except TimeoutError:
-            return _timeout_result(tool, call_end - started)
-        except ToolTimeout as exc:
-            return error_result(name, TIMEOUT, f"{name} timed out: {exc}")
-        except ToolError as exc:
-            return error_result(name, EXECUTION_ERROR, f"{name} failed: {exc}")
-        except Exception as exc:  # a bug or an edge the tool did not bound
-            return error_result(name, EXECUTION_ERROR, f"{name} failed: {type(exc).__name__}: {exc}")
+            if tool.isolated:
+                value = self._call_isolated(tool, arguments, limit_s - (time.monotonic() - started))
+            else:
+                with deadline_scope(started + limit_s):
+                    value = tool.function(**arguments)
+            charged_s = self._charged_s(tool, started)
+            if not tool.isolated and charged_s > limit_s:
+                return _timeout_result(tool, limit_s)
+            return ToolResult(tool.name, valid_text(truncate(format_value(value), MAX_RESULT_CHARS)), None, charged_s)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes the model's error message
+            return _failure_result(tool, exc, limit_s, self._charged_s(tool, started))
+
+    def _charged_s(self, tool: Tool, started: float) -> float:
+        """The time the last call of ``tool`` is charged: the sandbox's count for an isolated one, else wall time."""
+        if tool.isolated and self._sandbox is not None and self._sandbox.last_charged_s is not None:
+            return float(self._sandbox.last_charged_s)
+        return time.monotonic() - started
 
     def close(self) -> None:
         """Stop the child process of isolated tools, if one runs (a later call starts another)."""
@@ -602,16 +701,13 @@ class ToolRuntime:
         )
         return f"{truncate(error.message, 300, keep_end=120)}{location}. {tool.name} expects {{{expected}}}"
 
-    def _call(self, tool: Tool, arguments: dict[str, Any], deadline: float, cap: float | None = None) -> Any:
-        """Run the call by ``deadline``; an isolated one is never answered after ``cap`` (the turn's end)."""
-        if tool.isolated:
-            if self._sandbox is None:
-                from mentor_env.core.sandbox import Sandbox
+    def _call_isolated(self, tool: Tool, arguments: dict[str, Any], limit_s: float) -> Any:
+        """Run an isolated call in this runtime's child process (the sandbox keeps the time it charged)."""
+        if self._sandbox is None:
+            from mentor_env.core.sandbox import Sandbox
 
-                self._sandbox = Sandbox()
-            return self._sandbox.call(tool.function, arguments, deadline, cap=cap)
-        with _deadline_scope(deadline):
-            return tool.function(**arguments)
+            self._sandbox = Sandbox()
+        return self._sandbox.call(tool.function, arguments, limit_s, warm_up=tool.warm_up, name=tool.name)
 
 
 def check_time_limit(name: str, value: Any) -> float:

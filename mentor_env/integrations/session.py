@@ -111,13 +111,13 @@ class _ReplayRuntime:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._runtime, name)
 
-    def execute(self, name: str | None, arguments: Mapping[str, Any] | None, deadline: float | None = None) -> ToolResult:
+    def execute(self, name: str | None, arguments: Mapping[str, Any] | None, budget_s: float | None = None) -> ToolResult:
         for index, ran in enumerate(self._ran):
             if ran.name == name and ran.arguments == arguments:
                 del self._ran[index]
                 self.replayed += 1
                 return ran.result
-        return self._runtime.execute(name, arguments, deadline)
+        return self._runtime.execute(name, arguments, budget_s)
 
 
 @dataclass

@@ -51,7 +51,7 @@ DB_SEED = 20_240_601
 def _cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cycle collector while a statement runs.
 
-    The time limit is wall time, and counting 100,000 rows allocates tuples
+    The time limit counts this thread's processor time, and counting 100,000 rows allocates tuples
     fast enough to start a full collection; in a large process (a loaded model)
     that pause alone can pass 0.5 s and be reported as the model's slow query.
     Rows hold no cycles, so nothing is lost by collecting afterwards.
@@ -438,7 +438,8 @@ class Database:
         return sqlite3.SQLITE_DENY
 
     def _progress(self) -> int:
-        if time.monotonic() > self._deadline:
+        # Processor time of this thread: a busy machine slows the query down but does not spend its limit.
+        if time.thread_time() > self._deadline:
             self._timed_out = True
             return 1  # non-zero aborts the statement ("interrupted")
         return 0
@@ -446,17 +447,17 @@ class Database:
     def run(self, sql: str, max_rows: int = ROW_LIMIT) -> QueryResult:
         """Run one read-only statement; returns its first ``max_rows`` rows and the row count.
 
-        The statement is stopped after :data:`QUERY_TIME_LIMIT_S` seconds, or
-        sooner when the tool call's deadline (:func:`call_deadline`) comes first.
+        The statement is stopped after :data:`QUERY_TIME_LIMIT_S` seconds of
+        this thread's processor time, or sooner when the tool call's deadline
+        (:func:`call_deadline`) leaves less.
 
         Raises:
             ToolError: the statement is refused, fails, or runs past the time limit.
         """
         with self.lock, _cyclic_gc_paused():
             self._refusal, self._timed_out = None, False
-            now = time.monotonic()
-            self._limit_s = max(0.0, min(QUERY_TIME_LIMIT_S, call_deadline() - now))
-            self._deadline = now + self._limit_s
+            self._limit_s = max(0.0, min(QUERY_TIME_LIMIT_S, call_deadline() - time.monotonic()))
+            self._deadline = time.thread_time() + self._limit_s
             try:
                 cursor = self._connection.execute(sql)
                 if cursor.description is None:

@@ -118,6 +118,7 @@ TOOLS: tuple[Tool, ...] = (
         query,
         isolated=True,
         time_limit_s=QUERY_KILL_AFTER_S,
+        warm_up=database,  # the child builds its copy of the database before its first call, uncharged
         timeout_message=(
             "the query was stopped after {limit:.2g} s (the time limit) while one SQL function or sort was still "
             f"running; keep strings short (values are limited to {MAX_VALUE_BYTES:,} bytes), add filters or a LIMIT, "
