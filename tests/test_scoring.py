@@ -224,8 +224,44 @@ def test_clear_errors():
         score_completion(RIGHT, domain="calc", answer="20", teacher={"source": "x"})
     with pytest.raises(ValueError, match="missing gold answer"):
         score_completion(RIGHT, domain="calc", answer=None, teacher_tools=TEACHER)
-    with pytest.raises(TypeError, match="got int"):
-        score_completion(42, domain="calc", answer="20", teacher_tools=TEACHER)
+    # Dataset columns are checked; what the model produced is scored whatever it is (test_malformed_completions_score).
+    assert score_completion(42, domain="calc", answer="20", teacher_tools=TEACHER) == table(0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+CYCLE: list = []
+CYCLE.append(CYCLE)
+DEEP: list = []
+_level = DEEP
+for _ in range(5_000):
+    _level.append([])
+    _level = _level[0]
+RIGHT_MESSAGE = {"role": "assistant", "content": RIGHT}
+CALLS_THEN_JUNK = [{"role": "assistant", "content": call("add", a=2, b=3)}, {"role": "tool", "content": "5"}]
+# A turn that is not text is one the env refuses unread: nothing in it counts, and a last one leaves the episode unended.
+MALFORMED = {
+    "None": (None, table(0.0, 0.0, 0.0, 0.0, 0.0)),
+    "bytes": (RIGHT.encode(), table(0.0, 0.0, 0.0, 0.0, 0.0)),
+    "one message, not in a list": (RIGHT_MESSAGE, table(1.0, 1.1, 1.0, 0.8, 1.1)),
+    "content blocks": ([{"role": "assistant", "content": [{"type": "text", "text": RIGHT}, {"type": "image"}]}], table(1.0, 1.1, 1.0, 0.8, 1.1)),
+    "items that are not messages": ([None, 5, "x", RIGHT_MESSAGE], table(1.0, 1.1, 1.0, 0.8, 1.1)),
+    "last turn's content an int": ([*CALLS_THEN_JUNK, {"role": "assistant", "content": 5}], table(0.0, 0.0, 0.0, 0.0, 0.0)),
+    "last turn's call not a mapping": ([*CALLS_THEN_JUNK, {"role": "assistant", "content": "x", "tool_calls": [7]}], table(0.0, 0.0, 0.0, 0.0, 0.0)),
+    "circular arguments": ([{"role": "assistant", "content": RIGHT, "tool_calls": [{"function": {"name": "add", "arguments": CYCLE}}]}], table(0.0, 0.0, 0.0, 0.0, 0.0)),
+    "5,000 levels deep": ([{"role": "assistant", "content": RIGHT, "tool_calls": [{"function": {"name": "add", "arguments": DEEP}}]}], table(0.0, 0.0, 0.0, 0.0, 0.0)),
+    # The unreadable first turn counts for nothing; the answer is right, no tool was called: 0.7 + 0.1 (none invented).
+    "a middle turn not text": ([{"role": "assistant", "content": {"x": 1}}, {"role": "tool", "content": "?"}, {"role": "assistant", "content": "\\boxed{20}"}], table(1.0, 0.8, 0.7, 0.8, 0.8)),
+}
+
+
+@pytest.mark.parametrize("completion, expected", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_malformed_completions_score(completion, expected):
+    assert scores(completion) == expected
+
+
+def test_malformed_completions_score_with_the_published_rules_too():
+    # The published code reads text only: a turn that is not text adds nothing, and it scores any ended text.
+    assert scores(None, compat="official") == table(0.1, 0.1, 0.1, 0.1, 0.1)
+    assert scores([*CALLS_THEN_JUNK, {"role": "assistant", "content": 5}], compat="official")["mentor_partial"] == 0.1
 
 
 def test_domain_names():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import time
 
 import gymnasium as gym
 import pytest
@@ -171,3 +172,115 @@ def test_grpo_trainer_with_environment_factory_gets_gym_makes_reward(tmp_path):
                 assert trl_results == env_results
             calls += len(trl_results)
     assert calls > 0
+
+
+NOT_JSON_NUMBER = (
+    'Error (parse_error): the tool call is not valid JSON (NaN is not a valid JSON number). Write {"name": ..., '
+    '"arguments": {...}} inside <tool_call></tool_call>'
+)
+TOO_LONG_FOR_A_TURN = (
+    "Error (invalid_action): the call is longer than 65,536 characters written as JSON; the environment refuses a "
+    "turn longer than 65,536 characters unread, so the call was not run"
+)
+
+
+def test_tool_calls_are_read_as_env_step_reads_them_and_bounded_by_the_turn_limit():
+    env = environment_factory("mentor/Calc-v0")()
+    env.reset(task_id="calc-1", prompt=[])
+    # NaN: the env's parser refuses it, as gym.make's env does for the same block (no execution_error from the tool).
+    assert env.add(a=float("nan"), b=1) == NOT_JSON_NUMBER
+    gym_env = gym.make("mentor/Calc-v0")
+    gym_env.reset(options={"task_id": "calc-1"})
+    gym_env.step(call("add", a=float("nan"), b=1))
+    assert gym_env.unwrapped.trajectory.turns[-1].results[0].shown == NOT_JSON_NUMBER
+    # A million items: refused from a size bound that stops after ~65,536 characters, before any validation.
+    started = time.perf_counter()
+    assert env.sum_numbers(numbers=list(range(1_000_000))) == TOO_LONG_FOR_A_TURN
+    assert time.perf_counter() - started < 1.0  # measured: 0.1 ms (the runtime's schema check alone took 4.7 s)
+    # Under the turn limit but over the parser's 16,384 characters per call block: the parser's own error.
+    assert env.sum_numbers(numbers=[1] * 20_000).startswith(
+        "Error (parse_error): the tool call is 60051 characters long; the limit is 16384."
+    )
+    # Values with no JSON form never reach a tool.
+    assert env.add(a=complex(1, 2), b=1) == (
+        "Error (invalid_args): the arguments have no JSON form, the only form a model's call takes "
+        "(TypeError: Object of type complex is not JSON serializable)"
+    )
+    assert env.add(a=10**5000, b=1).startswith(
+        "Error (invalid_args): the arguments have no JSON form, the only form a model's call takes (ValueError: "
+        "Exceeds the limit (4300 digits) for integer string conversion"
+    )
+    assert env.add(a=2, b=3) == "5"
+    completion = [{"role": "assistant", "content": call("add", a=2, b=3)}, {"role": "tool", "content": "5"},
+                  {"role": "assistant", "content": "\\boxed{5}"}]
+    environment = environment_factory("mentor/Calc-v0")()
+    environment.reset(task_id="calc-1", prompt=[])
+    assert environment.add(a=2, b=3) == "5"
+    # Wrong answer, a tool the teacher did not use, none invented: 0.1. The call ran once (replayed, not rerun).
+    assert environment_factory("mentor/Calc-v0").reward(completions=[completion], environments=[environment]) == [0.1]
+    assert environment.session.summary()["tool_calls"] == 1.0
+
+
+CYCLE: list = []
+CYCLE.append(CYCLE)
+DEEP: list = []
+_level = DEEP
+for _ in range(5_000):
+    _level.append([])
+    _level = _level[0]
+ANSWER = {"role": "assistant", "content": "\\boxed{19}"}  # calc-1's answer, without the teacher's tools: 0.8
+REFUSED = "invalid_action: the action must be the text the model generated (str), got "
+# completion -> (the reward, the errors of the env's first step)
+MALFORMED_COMPLETIONS = {
+    "none": (None, 0.0, [REFUSED + "NoneType"]),
+    "int": (5, 0.0, [REFUSED + "int"]),
+    "bytes": (b"\\boxed{19}", 0.0, [REFUSED + "bytes"]),
+    "a string": ("\\boxed{19}", 0.8, []),
+    "one message, not in a list": (ANSWER, 0.8, []),
+    "no message at all": ([None, 5, "x"], 0.0, None),
+    "no content": ([{"role": "assistant"}], 0.1, []),
+    "content blocks": ([{"role": "assistant", "content": [{"type": "text", "text": "\\boxed{19}"}]}], 0.8, []),
+    "content an int": ([{"role": "assistant", "content": 5}], 0.0, [REFUSED + "dict"]),
+    "a call not a mapping": ([{"role": "assistant", "content": "", "tool_calls": [5]}], 0.0, [REFUSED + "dict"]),
+    "tool_calls a string": ([{"role": "assistant", "content": "", "tool_calls": "add"}], 0.0, [REFUSED + "dict"]),
+    "circular arguments": ([{"role": "assistant", "tool_calls": [{"function": {"name": "add", "arguments": {"a": CYCLE}}}]}], 0.0, [REFUSED + "dict"]),
+    "5,000 levels deep": ([{"role": "assistant", "tool_calls": [{"function": {"name": "add", "arguments": {"a": DEEP}}}]}], 0.0, [REFUSED + "dict"]),
+    "arguments not JSON": (
+        [{"role": "assistant", "tool_calls": [{"function": {"name": "add", "arguments": "{bad"}}]}, {"role": "tool"}, ANSWER],
+        0.8,
+        ['parse_error: "arguments" is a string that is not valid JSON (Expecting property name enclosed in double quotes: '
+         'line 1 column 2 (char 1)). Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'],
+    ),
+    "a call without a name": (
+        [{"role": "assistant", "tool_calls": [{"function": {"arguments": {"a": 1}}}]}, {"role": "tool"}, ANSWER],
+        0.8,
+        ['parse_error: the tool call has no "name" string. Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'],
+    ),
+}
+
+
+@pytest.mark.parametrize("completion, reward, errors", list(MALFORMED_COMPLETIONS.values()), ids=list(MALFORMED_COMPLETIONS))
+def test_factory_reward_scores_any_completion(completion, reward, errors):
+    factory = environment_factory("mentor/Calc-v0", reward_mode="mentor")
+    env = factory()
+    env.reset(task_id="calc-1", prompt=[])
+    assert factory.reward(completions=[completion], environments=[env]) == [pytest.approx(reward)]
+    if errors is None:  # no turn was played: the episode never ended
+        assert [step.info["reward_components"] for step in env.session.steps] == [{"abandoned": 1.0}]
+    else:
+        assert env.session.steps[0].info["errors"] == errors
+
+
+def test_the_size_bound_is_a_lower_bound_that_stops_early():
+    from mentor_env.integrations.session import json_text_exceeds
+
+    assert not json_text_exceeds("x" * 10, 12) and json_text_exceeds("x" * 10, 11)  # '"xxxxxxxxxx"': 12 characters
+    assert not json_text_exceeds([1, 2, 3], 9)  # "[1, 2, 3]" is 9 characters; the bound counts 7 ("[1,2,3]")
+    assert json_text_exceeds([1, 2, 3], 6)
+    # '{"key": 10**30}' is 40 characters; the bound counts 38: "{", ":", "}", '"key"' and 30 of the 31 digits
+    # (an int's digits are bounded from its bits: 100 bits give at least 30).
+    assert json_text_exceeds({"key": 10**30}, 37) and not json_text_exceeds({"key": 10**30}, 38)
+    assert json_text_exceeds(CYCLE, 1_000)  # circular: endless
+    started = time.perf_counter()
+    assert json_text_exceeds([[0] * 10] * 1_000_000, 65_536)
+    assert time.perf_counter() - started < 0.5  # measured: about 3 ms (it stops after ~65,536 characters)

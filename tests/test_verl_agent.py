@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
+import uuid
 from types import SimpleNamespace
 
 import gymnasium as gym
@@ -12,6 +15,7 @@ import pytest
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.splits import load_split
 from mentor_env.domains import get_domain
+from mentor_env.integrations import verl_agent
 from mentor_env.integrations.verl import compute_score, to_verl_rows
 from mentor_env.integrations.verl_agent import (
     VERL_IMPORT_ERROR,
@@ -132,3 +136,179 @@ def test_interaction_scores_the_final_turn(tmp_path):
     assert asyncio.run(interaction.calculate_score(request_id)) == pytest.approx(sum(gym_play(task.id, turns, "mentor")))
     asyncio.run(interaction.finalize_interaction(request_id))
     assert episode_sessions.get(request_id) is None
+
+
+# --- what verl forgets to call, the event loop, bad input -------------------------
+
+TABLE_ROWS = to_verl_rows("table", "test", limit=40, tools_in_prompt=False, agent=True)
+ENDLESS_CTE_COUNT = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT COUNT(*) FROM r"
+STOCK_COUNT = "SELECT COUNT(*) AS n FROM stock"
+
+
+def sandbox_children() -> set[int]:
+    """Pids of this process's live sandbox children, read from /proc (parent pid and command line)."""
+    children = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat, open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                command = cmdline.read()
+        except (OSError, IndexError, ValueError):
+            continue  # it ended while we looked
+        if parent == os.getpid() and b"mentor_env.core.sandbox" in command:
+            children.add(int(entry))
+    return children
+
+
+def settles(condition, timeout_s: float = 5.0) -> bool:
+    """Whether ``condition()`` holds within ``timeout_s`` (the reaper thread closes envs a moment after verl drops a trajectory)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def loop_for(tmp_path, env_id: str, **env_kwargs):
+    """What ToolAgentLoop._call_tool and _build_assistant_message read from their loop object, with verl-loaded tools."""
+    path = tmp_path / f"tools-{uuid.uuid4().hex}.yaml"
+    tools = initialize_tools_from_config(str(write_verl_tool_config(path, env_id, **env_kwargs)))
+    return SimpleNamespace(tools={tool.name: tool for tool in tools}, max_tool_response_length=100_000,
+                           tool_response_truncate_side="middle", max_parallel_calls=16)
+
+
+async def verl_turn(loop, data, content: str, calls: list[tuple[str, str]]) -> list[str]:
+    """One tool turn as verl 0.9.1 runs it: its assistant message (arguments as the model wrote them), the calls concurrently."""
+    data.tool_calls = [FunctionCall(name=name, arguments=arguments) for name, arguments in calls]
+    data.messages.append(ToolAgentLoop._build_assistant_message(loop, content, data))
+    responses = await asyncio.gather(*(ToolAgentLoop._call_tool(loop, call, data.tools_kwargs, data) for call in data.tool_calls))
+    data.messages.extend({"role": "tool", "content": response.text} for response, _, _ in responses)
+    return [response.text for response, _, _ in responses]
+
+
+def test_finished_table_trajectories_keep_no_sandbox_child(tmp_path):
+    """verl 0.9.1 never calls calc_reward nor releases a trajectory: dropping its agent_data is the only signal."""
+    loop = loop_for(tmp_path, "mentor/Table-v0")
+    before = sandbox_children()
+    for index, row in enumerate(TABLE_ROWS):
+        data = agent_data(row, request_id=f"table-{index}")
+        (text,) = asyncio.run(verl_turn(loop, data, "", [("query", json.dumps({"sql": STOCK_COUNT}))]))
+        # The env's answer (on this loaded 2-CPU machine a fresh child's first query can also hit its 0.5 s limit).
+        assert text == "n\n207\n(1 row)" or text.startswith("Error (timeout): query timed out"), text
+        assert len(sandbox_children() - before) == 1 and episode_sessions.get(f"table-{index}") is not None
+        data.messages.append({"role": "assistant", "content": "\\boxed{207}"})  # no call: verl's loop ends, and drops data
+        del data
+        assert settles(lambda: not sandbox_children() - before), f"trajectory {index} left its child"
+        assert settles(lambda key=f"table-{index}": episode_sessions.get(key) is None)
+    # Before: 40 children (1.85 GB of resident memory measured) and 40 episodes held.
+    assert sandbox_children() - before == set()
+
+
+def test_ended_idle_and_unowned_episodes_give_back_what_they_hold(tmp_path, monkeypatch):
+    """Callers without agent_data (verl <= 0.4, direct use): the episode's end, idleness and the count bound it."""
+    registry = verl_agent._Registry(capacity=3, idle_release_s=0.0)
+    monkeypatch.setattr(verl_agent, "episode_sessions", registry)
+    monkeypatch.setattr(verl_agent, "SWEEP_EVERY_S", 0.0)
+    before = sandbox_children()
+    query = loop_for(tmp_path, "mentor/Table-v0", max_turns=1).tools["query"]
+    instance, _ = asyncio.run(query.create(create_kwargs={"task_id": TABLE_ROWS[0]["extra_info"]["task_id"]}))
+    response, _, _ = asyncio.run(query.execute(instance, {"sql": STOCK_COUNT}))
+    # max_turns=1: that call's turn ended the episode, which closed its child at once (no release, no calc_reward).
+    assert registry.get(instance).session.done and sandbox_children() - before == set()
+    assert asyncio.run(query.execute(instance, {"sql": STOCK_COUNT}))[0].text == (
+        "Error (invalid_action): the episode is over (its turn budget is spent); no more tool calls are run"
+    )
+    query = loop_for(tmp_path, "mentor/Table-v0").tools["query"]
+    running, _ = asyncio.run(query.create(create_kwargs={"task_id": TABLE_ROWS[1]["extra_info"]["task_id"]}))
+    asyncio.run(query.execute(running, {"sql": STOCK_COUNT}))
+    assert len(sandbox_children() - before) == 1 and not registry.get(running).session.done
+    registry.sweep()  # unused for idle_release_s (0 s here; 60 s by default): the child goes, the episode stays
+    assert sandbox_children() - before == set() and registry.get(running) is not None
+    add = loop_for(tmp_path, "mentor/Calc-v0").tools["add"]
+    for _ in range(5):
+        asyncio.run(add.execute(uuid.uuid4().hex, {"a": 1, "b": 2}))
+    assert len(registry) == 3  # no agent_data owns them: the least recently used beyond the capacity are dropped
+
+
+def test_tool_calls_run_off_the_event_loop(tmp_path):
+    """8 trajectories' runaway queries at once: the event loop keeps running other coroutines."""
+    loop = loop_for(tmp_path, "mentor/Table-v0")
+    before = sandbox_children()
+    datas = [agent_data(row, request_id=f"runaway-{index}") for index, row in enumerate(TABLE_ROWS[:8])]
+
+    async def all_turns(sql: str) -> tuple[list[list[str]], list[float]]:
+        gaps: list[float] = []
+        running = True
+
+        async def tick() -> None:
+            last = time.perf_counter()
+            while running:
+                await asyncio.sleep(0.01)
+                gaps.append(time.perf_counter() - last)
+                last = time.perf_counter()
+
+        ticker = asyncio.create_task(tick())
+        texts = await asyncio.gather(*(verl_turn(loop, data, "", [("query", json.dumps({"sql": sql}))]) for data in datas))
+        running = False
+        await ticker
+        return texts, gaps
+
+    asyncio.run(all_turns(STOCK_COUNT))  # each trajectory's child is up
+    assert len(sandbox_children() - before) == 8
+    texts, gaps = asyncio.run(all_turns(ENDLESS_CTE_COUNT))
+    assert all(text.startswith("Error (timeout): query timed out") for (text,) in texts), texts
+    # Each query runs 0.5 s before its limit stops it; run on the loop, the 8 stalled it for 4 s or more.
+    assert max(gaps) < 1.0 and len(gaps) > 20  # measured: 0.04 s at most, ~285 ticks in 3.5 s
+    datas.clear()  # the rollouts end: verl drops their agent_data
+    assert settles(lambda: not sandbox_children() - before)
+
+
+def test_bad_arguments_and_turns_get_the_envs_errors(tmp_path):
+    """What the model wrote reaches the env as written; each call gets the env's answer for it, never an exception."""
+    loop = loop_for(tmp_path, "mentor/Calc-v0")
+    data = agent_data(ROW[0], request_id="bad-input")
+    write = 'Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'
+    calls = [("add", '{"a": NaN, "b": 1}'), ("add", "[1, 2]"), ("add", "5"), ("add", "null"), ("add", '{"a": 1, "b": 2}')]
+    assert asyncio.run(verl_turn(loop, data, "", calls)) == [
+        f"Error (parse_error): the tool call is not valid JSON (NaN is not a valid JSON number). {write}",
+        f'Error (parse_error): "arguments" must be a JSON object, got list. {write}',
+        f'Error (parse_error): "arguments" must be a JSON object, got int. {write}',
+        "Error (invalid_args): 'a' is a required property. add expects {a: number, b: number}",  # the env reads null as {}
+        "3",
+    ]
+    long_turn = asyncio.run(verl_turn(loop, data, "x" * 70_000, [("add", '{"a": 1, "b": 2}'), ("multiply", '{"a": 1, "b": 2}')]))
+    # 70,000 characters of content, then the two calls' blocks (71 and 76 characters), one newline before each.
+    assert long_turn == ["Error (invalid_action): the turn is 70149 characters long; the limit is 65536"] * 2
+    # A message that is not text (verl would not build it; another loop might): the env refuses the turn.
+    data.messages.append({"role": "assistant", "content": 5, "tool_calls": [{"function": {"name": "add", "arguments": {"a": 1, "b": 2}}}]})
+    add = loop.tools["add"]
+    assert asyncio.run(add.execute("bad-input", {"a": 1, "b": 2}, agent_data=data))[0].text == (
+        "Error (invalid_action): the action must be the text the model generated (str), got dict"
+    )
+    del data
+    assert settles(lambda: episode_sessions.get("bad-input") is None)
+
+
+@pytest.mark.parametrize(
+    "parameters, shown",
+    [
+        ([1, 2], 'Error (parse_error): "arguments" must be a JSON object, got list. Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'),
+        (None, "Error (invalid_args): 'a' is a required property. add expects {a: number, b: number}"),
+        ({"a": float("nan"), "b": 1}, 'Error (parse_error): the tool call is not valid JSON (NaN is not a valid JSON number). Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'),
+        ({"a": complex(1, 2), "b": 1}, "Error (invalid_args): the arguments have no JSON form, the only form a model's call takes (TypeError: Object of type complex is not JSON serializable)"),
+        ({"a": 10**5000, "b": 1}, "Error (invalid_args): the arguments have no JSON form, the only form a model's call takes (ValueError: Exceeds the limit (4300 digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit)"),
+        ({"a": list(range(1_000_000)), "b": 1}, "Error (invalid_action): the call is longer than 65,536 characters written as JSON; the environment refuses a turn longer than 65,536 characters unread, so the call was not run"),
+    ],
+    ids=["list", "None", "NaN", "complex", "10**5000", "a million items"],
+)
+def test_execute_without_agent_data_answers_any_parameters(tmp_path, parameters, shown):
+    add = loop_for(tmp_path, "mentor/Calc-v0").tools["add"]
+    instance, _ = asyncio.run(add.create(create_kwargs={"task_id": TASKS[0].id}))
+    started = time.perf_counter()
+    response, reward, metrics = asyncio.run(add.execute(instance, parameters))
+    assert response.text == shown and reward == 0.0 and metrics["error"] == shown.split("(")[1].split(")")[0]
+    assert time.perf_counter() - started < 1.0  # measured: under 30 ms each, the million items included
+    asyncio.run(add.release(instance))

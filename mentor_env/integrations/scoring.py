@@ -108,6 +108,7 @@ __all__ = [
     "Completion",
     "completion_outcome",
     "completion_turns",
+    "content_text",
     "resolve_domain",
     "score_completion",
     "score_details",
@@ -120,6 +121,9 @@ Completion = Union[str, Sequence[Mapping[str, Any]]]
 TOOL_RESPONSE_CLOSE = "</tool_response>"
 
 _PARSER = HermesParser()
+# What reading a malformed message or writing out odd arguments may raise: a missing key, a wrong
+# type, a string that is not JSON, an int too long to write, nesting too deep, a circular reference.
+UNREADABLE_ERRORS = (AttributeError, KeyError, IndexError, TypeError, ValueError, RecursionError)
 # A model "turn" that is only the chat template's scaffolding: whitespace,
 # <|...|> markers and role names (special tokens vanish when decoding with
 # skip_special_tokens, leaving "user\n" or "assistant\n").
@@ -253,16 +257,46 @@ def _teacher_record_tool_names(teacher: Any) -> tuple[str, ...]:
 # --- reading the completion ---------------------------------------------------
 
 
-def _message_text(message: Mapping[str, Any]) -> str:
-    """The raw text of an assistant message: its content, then its structured calls in Hermes form."""
-    content = message.get("content")
-    if isinstance(content, list):  # content blocks: [{"type": "text", "text": ...}, ...]
-        content = "".join(str(block.get("text", "")) for block in content if isinstance(block, Mapping))
-    parts = [content if isinstance(content, str) else ""]
-    for call in message.get("tool_calls") or ():
-        function = call.get("function", call) if isinstance(call, Mapping) else {}
+def content_text(content: Any) -> str | None:
+    """A chat message's ``content`` as text: a string, the text of its blocks, ``""`` for none; else ``None``.
+
+    Blocks are OpenAI's ``[{"type": "text", "text": ...}, ...]`` (plain strings
+    in the list count as text too); blocks without text add nothing.
+    """
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (list, tuple)):
+        texts = [block.get("text") if isinstance(block, Mapping) else block for block in content]
+        return "".join(text for text in texts if isinstance(text, str))
+    return None
+
+
+def _message_text(message: Mapping[str, Any]) -> str | None:
+    """The raw text of an assistant message: its content, then its structured calls in Hermes form.
+
+    ``None`` for a message that cannot be read as text (content that is neither
+    text nor blocks, ``tool_calls`` that is not a list of mappings, a call with
+    no JSON form): the env refuses such a turn unread.
+    """
+    try:
+        content = content_text(message.get("content"))
+        calls = message.get("tool_calls") or ()
+    except UNREADABLE_ERRORS:
+        return None
+    if content is None or not isinstance(calls, (list, tuple)):
+        return None
+    parts = [content]
+    for call in calls:
+        function = call.get("function", call) if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping):
+            return None
         payload = {"name": function.get("name"), "arguments": function.get("arguments", {})}
-        parts.append(f"{TOOL_CALL_OPEN}\n{json.dumps(payload, ensure_ascii=False, default=str)}\n{TOOL_CALL_CLOSE}")
+        try:
+            parts.append(f"{TOOL_CALL_OPEN}\n{json.dumps(payload, ensure_ascii=False, default=str)}\n{TOOL_CALL_CLOSE}")
+        except UNREADABLE_ERRORS:
+            return None
     return "\n".join(part for part in parts if part)
 
 
@@ -311,29 +345,41 @@ def completion_turns(
     """The model's turns in ``completion`` and whether it was read as multi-turn.
 
     See the module doc for the rules. A single-turn completion gives one turn.
-
-    Raises:
-        TypeError: for a completion that is neither a string nor a list of messages.
+    Never raises: a turn that cannot be read as text (see :func:`completion_outcome`)
+    is given as ``""`` here.
     """
-    parser = parser or _PARSER
+    turns, multi = _model_turns(completion, multi_turn, parser or _PARSER)
+    return ["" if turn is None else turn for turn in turns], multi
+
+
+def _model_turns(completion: Any, multi_turn: bool | None, parser: ToolCallParser) -> tuple[list[str | None], bool]:
+    """:func:`completion_turns`, with ``None`` for each turn that is not text."""
     if isinstance(completion, str):
         multi = bool(multi_turn)
         return (_split_string_turns(completion, parser) if multi else [completion]), multi
-    if not isinstance(completion, Sequence) or not all(isinstance(message, Mapping) for message in completion):
-        raise TypeError(
-            "a completion must be the generated text (str) or a list of chat messages "
-            f"({{'role': ..., 'content': ...}}), got {type(completion).__name__}"
-        )
-    roles = [message.get("role") for message in completion]
+    if isinstance(completion, Mapping):
+        completion = [completion]  # one message
+    if not isinstance(completion, Sequence) or isinstance(completion, (bytes, bytearray)):
+        return [None], bool(multi_turn)
+    messages = [message for message in completion if isinstance(message, Mapping)]
+    roles = [_role(message) for message in messages]
     first_assistant = roles.index("assistant") if "assistant" in roles else len(roles)
     if multi_turn is None:
         multi_turn = any(role != "assistant" for role in roles[first_assistant:])
-    texts = [_message_text(message) for message in completion if message.get("role") == "assistant"]
+    texts = [_message_text(message) for message, role in zip(messages, roles) if role == "assistant"]
     if not texts:
         return [""], bool(multi_turn)
     if not multi_turn:
-        return ["\n".join(texts)], False
+        readable = [text for text in texts if text is not None]
+        return (["\n".join(readable)] if readable else [None]), False
     return texts, True
+
+
+def _role(message: Mapping[str, Any]) -> Any:
+    try:
+        return message.get("role")
+    except UNREADABLE_ERRORS:
+        return None
 
 
 def completion_outcome(
@@ -365,8 +411,16 @@ def completion_outcome(
 
     Raises:
         ValueError: unknown domain or ``compat``, or missing or malformed
-            teacher fields.
-        TypeError: a completion that is neither text nor a message list.
+            teacher fields (the dataset's columns, not the model's output).
+
+    Whatever the completion holds, it is scored, never refused: a message list
+    may hold items that are not messages (skipped) and assistant messages
+    that cannot be read as text (content that is neither text nor blocks,
+    calls that are not mappings or have no JSON form); a single message counts
+    as a list of one, and anything else (``None``, a number, bytes) is one
+    turn that is not text. As the env does with an action that is not text,
+    such a turn counts as a turn with nothing in it, and one that is last
+    leaves the episode unended (0.0 in every mode with ``compat="ours"``).
     """
     parser = parser or _PARSER
     check_compat(compat, parser)
@@ -376,11 +430,12 @@ def completion_outcome(
         if answer is None:
             raise ValueError("missing gold answer: expected `answer` (a string), got None")
         answer = str(answer)
-    turns, multi = completion_turns(completion, multi_turn, parser)
-    parsed: list[ParsedTurn] = [parser.parse(turn) for turn in turns]
+    turns, multi = _model_turns(completion, multi_turn, parser)
+    # A turn that is not text is one the env refuses unread: nothing in it counts, and the episode goes on.
+    parsed: list[ParsedTurn] = [parser.parse("" if turn is None else turn) for turn in turns]
     ended = bool(finished)
     if compat == "ours":
-        ended = ended and not (multi and parsed[-1].has_tool_markup)
+        ended = ended and turns[-1] is not None and not (multi and parsed[-1].has_tool_markup)
     return outcome_from_turns(
         parsed,
         ended=ended,

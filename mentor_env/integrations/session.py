@@ -6,9 +6,9 @@ assistant turn starts and ends either later (TRL: the finished completion) or
 never directly (verl: the turn is the last assistant message). An
 :class:`EpisodeSession` bridges that to :class:`~mentor_env.core.env.ToolUseEnv`:
 
-* :meth:`EpisodeSession.call` runs one call now, through the environment's own
-  :class:`~mentor_env.core.tools.ToolRuntime` (the same validation, bounds,
-  time limit and error text as ``env.step``), and remembers its result;
+* :meth:`EpisodeSession.call` runs one call now, read and run as ``env.step``
+  reads and runs a call block (the same parser, validation, bounds, time limit
+  and error text), and remembers its result;
 * :meth:`EpisodeSession.play_turn` plays a whole assistant turn through
   ``env.step``. A call already run by :meth:`call` is not run again: its
   remembered result is handed to ``step`` in its place, so the step's rewards,
@@ -17,12 +17,18 @@ never directly (verl: the turn is the last assistant message). An
 * :meth:`EpisodeSession.finish` plays a finished completion (chat messages)
   turn by turn, its final answer included, and returns the episode's return.
 
+Nothing a trainer or a model hands over makes these raise: a call with no
+JSON form or too long for a turn, and a completion or message of any shape,
+get the env's own error categories (:func:`assistant_action`,
+:func:`call_block`).
+
 The session keeps every step's rewards and a lean ``info`` (no conversation)
 for logging: :attr:`EpisodeSession.steps`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,10 +39,30 @@ import gymnasium as gym
 import mentor_env  # noqa: F401  (registers the ids)
 from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.messages import render_assistant_text
+from mentor_env.core.parsing import format_tool_call
 from mentor_env.core.rewards import REWARD_MODES
-from mentor_env.core.tools import INVALID_ACTION, ToolResult, ToolRuntime, error_result
+from mentor_env.core.tools import (
+    INVALID_ACTION,
+    INVALID_ARGS,
+    PARSE_ERROR,
+    ToolResult,
+    ToolRuntime,
+    error_result,
+    truncate,
+)
+from mentor_env.integrations.scoring import UNREADABLE_ERRORS, content_text
 
-__all__ = ["EpisodeSession", "StepRecord", "describe_argument", "make_text_env"]
+__all__ = [
+    "EpisodeSession",
+    "StepRecord",
+    "UnwritableCall",
+    "assistant_action",
+    "call_block",
+    "completion_actions",
+    "describe_argument",
+    "json_text_exceeds",
+    "make_text_env",
+]
 
 # info keys a step record keeps (the conversation and tool specs are left out: they grow with the episode).
 LEAN_INFO_KEYS = ("rewards", "reward_components", "tool_calls", "errors", "turn", "task_id", "final_answer")
@@ -71,6 +97,166 @@ def describe_argument(name: str, schema: Mapping[str, Any]) -> str:
     bounds = [f"{label} {schema[key]}{units.get(key, '')}" for key, label in labels.items() if key in schema]
     text = str(schema.get("description") or name).strip().replace("\n", " ")
     return f"{text} ({', '.join(bounds)})" if bounds else text
+
+
+def json_text_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` written as JSON certainly takes more than ``limit`` characters.
+
+    Counts a lower bound of the written length (a string's characters and
+    quotes, an int's digits, brackets, separators, one character for anything
+    else) and stops once it passes ``limit``: each item looked at adds at least
+    one, so the cost is O(``limit``) whatever the size of ``value`` (a list
+    longer than ``limit`` is answered from its length alone; a circular
+    structure counts as endless).
+    """
+    total = _written_size(value)
+    pending: list[Any] = [iter(_children(value))]
+    while pending and total <= limit:
+        item = next(pending[-1], _EXHAUSTED)
+        if item is _EXHAUSTED:
+            pending.pop()
+            continue
+        total += _written_size(item)
+        children = _children(item)
+        if children:
+            pending.append(iter(children))
+    return total > limit
+
+
+_EXHAUSTED = object()
+# 0.30102 < log10(2): a lower bound of the decimal digits per bit.
+_DIGITS_PER_BIT = 0.30102
+
+
+def _written_size(value: Any) -> int:
+    """A lower bound of the characters ``value`` itself adds to its JSON text (its items not included)."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, int) and not isinstance(value, bool):
+        return 1 + int((value.bit_length() - 1) * _DIGITS_PER_BIT) if value else 1
+    if isinstance(value, (Mapping, list, tuple)):
+        return 1 + 2 * len(value) if isinstance(value, Mapping) else 1 + len(value)  # brackets, ":" and ","
+    return 1
+
+
+def _children(value: Any) -> Any:
+    """The items of a container, lazily (keys and values of a mapping); ``()`` for anything else."""
+    if isinstance(value, Mapping):
+        return (part for pair in value.items() for part in pair)
+    if isinstance(value, (list, tuple)):
+        return value
+    return ()
+
+
+class UnwritableCall(ValueError):
+    """A call with no text that ``env.step`` would run: not JSON, or longer than a turn may be.
+
+    Attributes:
+        category: the env's error category for it (``invalid_args`` or ``invalid_action``).
+    """
+
+    def __init__(self, category: str, message: str) -> None:
+        super().__init__(message)
+        self.category = category
+
+
+def call_block(name: Any, arguments: Any, limit: int) -> str:
+    """One call as the Hermes block a model writes for it, checked to fit in a turn of ``limit`` characters.
+
+    The size is bounded first (:func:`json_text_exceeds`), so a huge argument
+    costs O(``limit``) here and never reaches the tool's validation.
+
+    Raises:
+        UnwritableCall: the arguments alone are longer than a turn may be
+            (``invalid_action``: the env refuses such a turn unread), or have no
+            JSON form (``invalid_args``: complex numbers, sets, objects, ints
+            with more than 4,300 digits, circular or too deeply nested data).
+    """
+    too_long = (
+        f"the call is longer than {limit:,} characters written as JSON; the environment refuses a turn longer "
+        f"than {limit:,} characters unread, so the call was not run"
+    )
+    try:
+        exceeds = json_text_exceeds(arguments, limit)
+        text = "" if exceeds else format_tool_call(name, dict(arguments) if isinstance(arguments, Mapping) else arguments)
+    except UNREADABLE_ERRORS as exc:  # a value json cannot write, a mapping whose methods raise
+        reason = truncate(f"{type(exc).__name__}: {exc}", 300)
+        raise UnwritableCall(INVALID_ARGS, f"the arguments have no JSON form, the only form a model's call takes ({reason})") from None
+    if exceeds or len(text) > limit:
+        raise UnwritableCall(INVALID_ACTION, too_long)
+    return text
+
+
+def assistant_action(message: Any) -> Any:
+    """What the model wrote in one assistant chat message, as ``env.step`` takes it.
+
+    A well-formed message gives :func:`~mentor_env.core.messages.render_assistant_text`'s
+    text. Content given as blocks (``[{"type": "text", "text": ...}]``) gives
+    their text, and a call whose arguments are a string that is not JSON keeps
+    that string (the env's parser then says what is wrong with it). A message
+    that still cannot be read as text (not a mapping, content that is neither
+    text nor blocks, a call that is not a mapping or has no JSON form) is
+    returned as is: ``env.step`` refuses an action that is not text with its
+    ``invalid_action`` error, as it does for any such action.
+    """
+    if not isinstance(message, Mapping):
+        return message
+    try:
+        return render_assistant_text(message)
+    except UNREADABLE_ERRORS:
+        pass
+    try:
+        content = content_text(message.get("content"))
+        calls = message.get("tool_calls") or ()
+        if content is None or not isinstance(calls, (list, tuple)):
+            return message
+        blocks = [_call_text(call) for call in calls]
+    except UNREADABLE_ERRORS:
+        return message
+    if any(block is None for block in blocks):
+        return message
+    return "\n".join(part for part in [content, *blocks] if part)
+
+
+def _call_text(call: Any) -> str | None:
+    """One structured call as a Hermes block; ``None`` when it is not a mapping or has no JSON form."""
+    function = call.get("function", call) if isinstance(call, Mapping) else None
+    if not isinstance(function, Mapping):
+        return None
+    arguments = function.get("arguments", {})
+    if isinstance(arguments, str) and arguments:
+        try:
+            arguments = json.loads(arguments)
+        except UNREADABLE_ERRORS:
+            pass  # kept as the string: the env's parser reports what is wrong with it
+    try:
+        return format_tool_call(function.get("name"), arguments)
+    except UNREADABLE_ERRORS:
+        return None
+
+
+def completion_actions(completion: Any) -> list[Any]:
+    """The model's turns in a finished completion, as ``env.step`` actions (:func:`assistant_action`).
+
+    A list of chat messages gives one action per ``assistant`` message (other
+    roles, and items that are not messages, are not the model's turns); a
+    single message counts as a list of one; a string is one turn of text.
+    Anything else is one action the env refuses (it is not text).
+    """
+    if isinstance(completion, str):
+        return [completion]
+    if isinstance(completion, Mapping):
+        completion = [completion]
+    if not isinstance(completion, (list, tuple)):
+        return [completion]
+    return [assistant_action(message) for message in completion if _is_assistant(message)]
+
+
+def _is_assistant(message: Any) -> bool:
+    try:
+        return isinstance(message, Mapping) and message.get("role") == "assistant"
+    except UNREADABLE_ERRORS:
+        return False
 
 
 @dataclass(frozen=True)
@@ -170,21 +356,43 @@ class EpisodeSession:
         return observation
 
     def call(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
-        """Run one call now through the env's runtime and remember it for :meth:`play_turn`.
+        """Run one call now as ``env.step`` runs a call block, and remember it for :meth:`play_turn`.
+
+        The call is written out as the block a model writes (:func:`call_block`)
+        and read back by the env's parser, so NaN, an int with too many digits
+        or arguments that are not an object get the parse error ``env.step``
+        gives for them; a call the parser reads runs through the env's runtime
+        under a turn's time budget. A call too long for a turn is answered
+        ``invalid_action`` after O(turn limit) work, whatever its size.
 
         Never raises: a bad name or bad arguments give the env's error result.
         """
         self._require_started()
-        if self.env.trajectory.done:
-            return error_result(name, INVALID_ACTION, "the episode is over; no more tool calls are run")
-        plain = dict(arguments) if isinstance(arguments, Mapping) else arguments
-        result = self.env.runtime.execute(name, plain)
-        if isinstance(plain, dict):
-            self._ran.append(_Ran(name, plain, result))
+        env = self.env
+        shown_name = name if isinstance(name, str) else None
+        if env.trajectory.done:
+            return error_result(shown_name, INVALID_ACTION, "the episode is over; no more tool calls are run")
+        try:
+            block = call_block(name, arguments, env.max_action_chars)
+        except UnwritableCall as exc:
+            return error_result(shown_name, exc.category, str(exc))
+        parsed = env.parser.parse(block)
+        if len(parsed.calls) != 1:
+            return error_result(
+                shown_name, PARSE_ERROR, "written out, the call does not read back as one tool call (a string in it holds tool-call tags)"
+            )
+        (result,) = env._execute(parsed)  # the env's own per-block handling: parse errors, runtime, turn budget
+        read = parsed.calls[0]
+        if read.ok:
+            self._ran.append(_Ran(str(read.name), dict(read.arguments or {}), result))
         return result
 
-    def play_turn(self, text: str) -> StepRecord:
-        """``env.step(text)``, with the calls :meth:`call` already ran answered by their results."""
+    def play_turn(self, text: Any) -> StepRecord:
+        """``env.step(text)``, with the calls :meth:`call` already ran answered by their results.
+
+        ``text`` is what the model wrote; anything that is not text is refused by
+        the env (``invalid_action``), as ``env.step`` refuses it.
+        """
         self._require_started()
         real = self.env.runtime
         self.env.runtime = _ReplayRuntime(real, self._ran)  # type: ignore[assignment]
@@ -198,11 +406,14 @@ class EpisodeSession:
         self.steps.append(record)
         return record
 
-    def play_message(self, message: Mapping[str, Any]) -> StepRecord:
-        """Play one assistant chat message (``content`` and structured ``tool_calls``) as a turn."""
-        return self.play_turn(render_assistant_text(message))
+    def play_message(self, message: Any) -> StepRecord:
+        """Play one assistant chat message (``content`` and structured ``tool_calls``) as a turn.
 
-    def finish(self, completion: Sequence[Mapping[str, Any]]) -> float:
+        A message of any shape is played: :func:`assistant_action` says what the env reads.
+        """
+        return self.play_turn(assistant_action(message))
+
+    def finish(self, completion: Sequence[Mapping[str, Any]] | Any) -> float:
         """Play a finished completion's assistant messages as turns and return the episode return.
 
         ``completion`` is the conversation after the prompt as chat messages
@@ -212,20 +423,15 @@ class EpisodeSession:
         tool (the trainer's turn or length budget cut it) never ended: its
         return is 0.0 in every mode, as for a truncated episode.
 
-        Raises:
-            TypeError: ``completion`` is not a list of chat messages.
+        Any other shape is played too, never raising (:func:`completion_actions`):
+        a string is one turn; what is not text is a turn the env refuses, so
+        an episode that ends there never ended and scores 0.0.
         """
         self._require_started()
-        if isinstance(completion, (str, bytes)) or not all(isinstance(message, Mapping) for message in completion):
-            raise TypeError(
-                "a completion must be the list of chat messages after the prompt "
-                f"([{{'role': 'assistant', ...}}, {{'role': 'tool', ...}}, ...]), got {type(completion).__name__}"
-            )
-        for message in completion:
+        for action in completion_actions(completion):
             if self.env.trajectory.done:
                 break
-            if message.get("role") == "assistant":
-                self.play_message(message)
+            self.play_turn(action)
         if not self.env.trajectory.done:
             self.abandon()
         return self.episode_return
