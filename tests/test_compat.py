@@ -368,3 +368,16 @@ def test_verl_compute_score_takes_compat():
         from_extra = compute_score("mentor/calc", text, answer, {**extra, "reward_compat": "official"}, reward_mode=mode)
         assert from_extra["score"] == published[mode]
         assert compute_score("mentor/calc", text, answer, extra, reward_mode=mode)["score"] == ours[mode]
+
+
+@pytest.mark.parametrize("action", [5, None, b"\\boxed{3}", "x" * 100_000], ids=["int", "none", "bytes", "too-long"])
+def test_a_refused_turn_is_scored_under_the_official_reading_too(action) -> None:
+    # A turn the env refuses unread is an empty turn to the published reward: no call, no answer.
+    env = gym.make("mentor/Calc-v0", reward_compat="official", max_turns=2)
+    env.reset(seed=0)
+    _, reward, terminated, truncated, info = env.step(action)
+    assert (reward, terminated, truncated) == (0.0, False, False)
+    assert info["errors"][0].startswith("invalid_action: ")
+    _, reward, terminated, truncated, info = env.step(action)  # the episode ends on the refused turns alone
+    assert (reward, terminated, truncated) == (0.0, False, True)
+    assert info["rewards"]["sparse"] == 0.0

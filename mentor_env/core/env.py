@@ -95,7 +95,7 @@ from mentor_env.core.messages import (
     tool_message,
     user_message,
 )
-from mentor_env.core.parsing import HermesParser, ParsedTurn, ToolCallParser
+from mentor_env.core.parsing import HermesParser, ParsedTurn, ToolCallParser, literal_reading
 from mentor_env.core.spaces import UnicodeText
 from mentor_env.core.splits import load_split, read_jsonl
 from mentor_env.core.task import Task
@@ -231,14 +231,15 @@ class ToolUseEnv(gym.Env[str, str]):
         text, problem = self._action_problem(action)
         text = valid_text(text)  # what the model wrote, as valid text: the conversation and info are sent everywhere
         if problem is not None:
-            parsed = ParsedTurn(content=truncate(text, 1_000))
+            # A refused turn reads as an empty one, literally too (compat="official" scores it as no call, no answer).
+            parsed = ParsedTurn(content=truncate(text, 1_000), literal=literal_reading(""))
             results = [error_result(None, INVALID_ACTION, problem)]
             self.trajectory.messages.append(assistant_message(parsed.content))
             self.trajectory.messages.append(tool_message(None, results[0].shown))
             observation = render_tool_responses([results[0].shown])
         else:
             parsed = self.parser.parse(text)
-            results = self._execute(parsed) if parsed.has_tool_markup else []
+            results = self.execute_calls(parsed) if parsed.has_tool_markup else []
             ok_calls = [(call.name, call.arguments) for call in parsed.calls[: self.max_calls_per_turn] if call.ok]
             self.trajectory.messages.append(assistant_message(parsed.content, ok_calls))
             self.trajectory.messages.extend(tool_message(result.name, result.shown) for result in results)
@@ -405,8 +406,11 @@ class ToolUseEnv(gym.Env[str, str]):
             return text, f"the turn is {len(text)} characters long; the limit is {self.max_action_chars}"
         return text, None
 
-    def _execute(self, parsed: ParsedTurn) -> list[ToolResult]:
-        """One result per call block, up to ``max_calls_per_turn``; one error for the rest.
+    def execute_calls(self, parsed: ParsedTurn) -> list[ToolResult]:
+        """Run a parsed turn's calls as :meth:`step` does: one result per call block, up to ``max_calls_per_turn``; one error for the rest.
+
+        Adapters whose trainer runs the calls of a turn (TRL, verl) use it, so
+        a call there is answered exactly as in :meth:`step`.
 
         The calls share one time budget, ``turn_timeout_s`` of charged time
         (see :mod:`mentor_env.core.clock`): each runs with at most what is left

@@ -381,7 +381,7 @@ class EpisodeSession:
             return error_result(
                 shown_name, PARSE_ERROR, "written out, the call does not read back as one tool call (a string in it holds tool-call tags)"
             )
-        (result,) = env._execute(parsed)  # the env's own per-block handling: parse errors, runtime, turn budget
+        (result,) = env.execute_calls(parsed)  # the env's own per-block handling: parse errors, runtime, turn budget
         read = parsed.calls[0]
         if read.ok:
             self._ran.append(_Ran(str(read.name), dict(read.arguments or {}), result))
