@@ -67,6 +67,11 @@ class FolderLockedError(RuntimeError):
         self.folder = folder
         self.pid = pid
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds the error from self.args (the message), which __init__ does not take: a worker
+        # process's FolderLockedError would then fail to unpickle in its parent and break the whole pool.
+        return (type(self), (self.folder, self.pid), self.__dict__)
+
 
 # --- durability primitives -------------------------------------------------------------
 
