@@ -60,14 +60,14 @@ import argparse
 import hashlib
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from benchmarks.processes import worker_pool
 from benchmarks.reporting import confidence_interval, machine, paired_difference, save_figure, steps_to_reach
 from mentor_env.core.files import lock_folder, write_text_atomically
 
@@ -427,8 +427,8 @@ def run_stages(jobs: list[dict[str, Any]], out_dir: Path, workers: int) -> Itera
             print(f"[sparse_vs_dense] stage {number}/{len(todo)}: {job['name']}", flush=True)
             yield save(run_stage(job), number)
         return
-    # spawn, not fork: the parent may hold torch threads, which do not survive a fork.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    # Spawned workers that die with this process, however it ends: an orphan would keep its stage's lock.
+    with worker_pool(workers) as pool:
         futures = [pool.submit(run_stage, job) for job in todo]
         for number, future in enumerate(as_completed(futures), 1):
             yield save(future.result(), number)
