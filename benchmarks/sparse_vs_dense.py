@@ -60,10 +60,11 @@ import argparse
 import hashlib
 import json
 import time
-from concurrent.futures import as_completed
+from concurrent.futures import Future, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -429,9 +430,21 @@ def run_stages(jobs: list[dict[str, Any]], out_dir: Path, workers: int) -> Itera
         return
     # Spawned workers that die with this process, however it ends: an orphan would keep its stage's lock.
     with worker_pool(workers) as pool:
-        futures = [pool.submit(run_stage, job) for job in todo]
+        futures = {pool.submit(run_stage, job): job["name"] for job in todo}
         for number, future in enumerate(as_completed(futures), 1):
-            yield save(future.result(), number)
+            yield save(_stage_result(future, futures.values(), out_dir), number)
+
+
+def _stage_result(future: Future[dict[str, Any]], names: Iterable[str], out_dir: Path) -> dict[str, Any]:
+    """The future's stage result; a worker that died (killed, out of memory) is reported with what a rerun does."""
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        unsaved = sorted(name for name in names if not (out_dir / "stages" / f"{name}.json").exists())
+        raise RuntimeError(
+            f"a worker process died (killed, or out of memory) with stages {', '.join(unsaved)} unfinished; "
+            f"the finished stages are saved in {out_dir / 'stages'}: run the same command again to resume"
+        ) from exc
 
 
 def run(profile: Profile, out_dir: Path) -> dict[str, Any]:
