@@ -43,7 +43,11 @@ stage (the warm start's evaluation, each SFT run, each RL run) is written to
 ``stages/<stage>.json`` when it finishes, and a rerun on the same folder skips
 the stages it finds (an RL run killed midway resumes from its last PPO
 checkpoint); a folder of another profile is refused. The folder is locked
-while a run uses it. At the end: ``results.json``, ``summary.md`` (also
+while a run uses it. With ``--workers`` above 1 the stages run in worker
+processes that die with the run however it ends (``kill -9`` included, see
+``benchmarks/processes.py``), so no orphan keeps a stage's lock and a rerun
+after any kill resumes; a worker that dies alone stops the run with a message
+naming the unfinished stages. At the end: ``results.json``, ``summary.md`` (also
 printed), ``learning_curves.png``, ``paired_differences.png`` and
 ``similarity_vs_success.png``, and their paths are printed.
 

@@ -274,7 +274,7 @@ from mentor_env.core.files import lock_folder
 
 def main(student, out):
     profile = Profile(
-        warm_start=student, arms=("sparse",), seeds=(0,), updates=16, episodes_per_update=4, eval_every=2, validation_tasks=4,
+        warm_start=student, arms=("sparse",), seeds=(0,), updates=8, episodes_per_update=4, eval_every=1, validation_tasks=4,
         in_domain_episodes=4, ood_episodes=2, external_episodes=2, workers=2,
         ppo={"max_new_tokens": 6, "max_turns": 2, "batch_envs": 4, "minibatch_size": 2},
     )
@@ -368,8 +368,8 @@ def test_no_worker_outlives_a_killed_run_and_the_rerun_resumes(tmp_path):
         assert third.process.wait(timeout=300) == 0, third.output()[-3000:]
         assert "finished" in third.output()
         updates = json.loads((out / "stages" / "sparse-seed0.json").read_text())["updates"]
-        assert [row["update"] for row in updates] == list(range(1, 17))
-        assert 0 < first_checkpoint < second_checkpoint < 16
+        assert [row["update"] for row in updates] == list(range(1, 9))
+        assert 0 < first_checkpoint < second_checkpoint < 8
         assert updates[:first_checkpoint] == first_rows and updates[:second_checkpoint] == second_rows
         assert (out / "stages" / "start.json").exists() and not list((out / "work").iterdir())
     finally:
