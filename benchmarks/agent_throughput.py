@@ -48,7 +48,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tarfile
 import tempfile
 import textwrap
@@ -62,6 +61,7 @@ import torch
 
 from agents.ppo import PPOConfig, PPOTrainer
 from agents.sft import WARM_START
+from benchmarks.processes import python_command
 from benchmarks.reporting import machine
 from mentor_env.core.files import write_text_atomically
 
@@ -116,8 +116,9 @@ class Baseline:
         with tarfile.open(archive_path) as tar:
             tar.extractall(source, filter="data")
         env = {**os.environ, "PYTHONPATH": str(source), "OMP_NUM_THREADS": str(threads), "MENTOR_ENV_TASKS": str(ROOT / "tasks")}
+        # It dies with this process (killed midway, it would otherwise finish the update it is in first).
         self.process = subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(_BASELINE_WORKER), json.dumps(asdict(config)), str(threads)],
+            python_command(["-c", textwrap.dedent(_BASELINE_WORKER), json.dumps(asdict(config)), str(threads)]),
             cwd=source, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         self._read()

@@ -65,6 +65,7 @@ import numpy as np
 from gymnasium.utils import seeding
 
 import mentor_env  # noqa: F401  (registers the ids)
+from benchmarks.processes import die_with_parent
 from benchmarks.reporting import machine
 from mentor_env.core import rewards as R
 from mentor_env.core.files import write_text_atomically
@@ -621,6 +622,7 @@ def measure_loop(domain: str, num_envs: int, tasks: Sequence[Task], settings: Se
 
 def _pipe_echo(connection: Any, reply: bytes) -> None:
     """Child of :func:`measure_pipe_floor`: answer every message with ``reply`` until ``None``."""
+    die_with_parent()  # a forked child holds its own parent end of the pipe: no EOF would ever end it
     while connection.recv() is not None:
         connection.send((reply, True))
 

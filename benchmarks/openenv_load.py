@@ -41,7 +41,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
@@ -49,6 +48,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from benchmarks.processes import python_command
 from benchmarks.reporting import machine
 from mentor_env.core.splits import write_text_atomically
 
@@ -89,8 +89,9 @@ class Server:
         self.port = _free_port(self.host)
         self.url = f"http://{self.host}:{self.port}"
         limit = max(max(settings.sessions), settings.churn_sessions + settings.isolation_clients) + 8
-        command = [sys.executable, "-m", "mentor_env.serve", "--env", settings.env_id, "--host", self.host,
-                   "--port", str(self.port), "--max-sessions", str(limit), "--log-level", "error"]
+        # A server that dies with this process: an orphaned one would serve its port until someone kills it.
+        command = python_command(["-m", "mentor_env.serve", "--env", settings.env_id, "--host", self.host,
+                                  "--port", str(self.port), "--max-sessions", str(limit), "--log-level", "error"])
         environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         self.process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60

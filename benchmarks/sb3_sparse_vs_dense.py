@@ -47,7 +47,6 @@ import argparse
 import copy
 import hashlib
 import json
-import multiprocessing
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -56,6 +55,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from benchmarks.processes import multiprocessing_pool
 from benchmarks.reporting import machine, paired_difference, save_figure, steps_to_reach
 from mentor_env.core.files import lock_folder, write_text_atomically
 
@@ -238,7 +238,8 @@ def _execute(jobs: list[tuple[Config, str, int, str]], workers: int) -> Iterator
     """The jobs' runs as they finish (in ``workers`` fresh processes each, or here with one worker)."""
     if workers > 1 and len(jobs) > 1:
         # spawn, and a fresh process per run: the parent may hold torch threads, which do not survive a fork.
-        with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), maxtasksperchild=1) as pool:
+        # The workers die with this process, however it ends (an orphan would go on computing a run).
+        with multiprocessing_pool(min(workers, len(jobs)), maxtasksperchild=1) as pool:
             yield from pool.imap_unordered(_run_job, jobs, chunksize=1)
     else:
         for job in jobs:

@@ -43,7 +43,11 @@ stage (the warm start's evaluation, each SFT run, each RL run) is written to
 ``stages/<stage>.json`` when it finishes, and a rerun on the same folder skips
 the stages it finds (an RL run killed midway resumes from its last PPO
 checkpoint); a folder of another profile is refused. The folder is locked
-while a run uses it. At the end: ``results.json``, ``summary.md`` (also
+while a run uses it. With ``--workers`` above 1 the stages run in worker
+processes that die with the run however it ends (``kill -9`` included, see
+``benchmarks/processes.py``), so no orphan keeps a stage's lock and a rerun
+after any kill resumes; a worker that dies alone stops the run with a message
+naming the unfinished stages. At the end: ``results.json``, ``summary.md`` (also
 printed), ``learning_curves.png``, ``paired_differences.png`` and
 ``similarity_vs_success.png``, and their paths are printed.
 
@@ -60,14 +64,15 @@ import argparse
 import hashlib
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from benchmarks.processes import worker_pool
 from benchmarks.reporting import confidence_interval, machine, paired_difference, save_figure, steps_to_reach
 from mentor_env.core.files import lock_folder, write_text_atomically
 
@@ -427,11 +432,23 @@ def run_stages(jobs: list[dict[str, Any]], out_dir: Path, workers: int) -> Itera
             print(f"[sparse_vs_dense] stage {number}/{len(todo)}: {job['name']}", flush=True)
             yield save(run_stage(job), number)
         return
-    # spawn, not fork: the parent may hold torch threads, which do not survive a fork.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_stage, job) for job in todo]
+    # Spawned workers that die with this process, however it ends: an orphan would keep its stage's lock.
+    with worker_pool(workers) as pool:
+        futures = {pool.submit(run_stage, job): job["name"] for job in todo}
         for number, future in enumerate(as_completed(futures), 1):
-            yield save(future.result(), number)
+            yield save(_stage_result(future, futures.values(), out_dir), number)
+
+
+def _stage_result(future: Future[dict[str, Any]], names: Iterable[str], out_dir: Path) -> dict[str, Any]:
+    """The future's stage result; a worker that died (killed, out of memory) is reported with what a rerun does."""
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        unsaved = sorted(name for name in names if not (out_dir / "stages" / f"{name}.json").exists())
+        raise RuntimeError(
+            f"a worker process died (killed, or out of memory) with stages {', '.join(unsaved)} unfinished; "
+            f"the finished stages are saved in {out_dir / 'stages'}: run the same command again to resume"
+        ) from exc
 
 
 def run(profile: Profile, out_dir: Path) -> dict[str, Any]:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,6 +39,8 @@ from benchmarks.sparse_vs_dense import (  # noqa: E402
     summary_markdown,
     write_outputs,
 )
+from mentor_env.core.files import lock_folder  # noqa: E402
+from tests.process_helpers import children, command_line, kill_all, wait_for, wait_until_gone  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -253,3 +261,117 @@ def test_a_second_run_on_the_same_results_folder_is_refused_at_once(tmp_path):
             sparse_vs_dense.main(["--summarize-only", "--out", str(tmp_path)])
         with pytest.raises(FolderLockedError, match=f"{tmp_path} is in use by process {os.getpid()}"):
             sb3_sparse_vs_dense.main(["--out", str(tmp_path)])
+
+
+# --- kills: no worker outlives its run, and the rerun resumes ---
+
+KILLABLE_RUN = """
+import sys
+from pathlib import Path
+from benchmarks.sparse_vs_dense import Profile, run
+from mentor_env.core.files import lock_folder
+
+
+def main(student, out):
+    profile = Profile(
+        warm_start=student, arms=("sparse",), seeds=(0,), updates=8, episodes_per_update=4, eval_every=1, validation_tasks=4,
+        in_domain_episodes=4, ood_episodes=2, external_episodes=2, workers=2,
+        ppo={"max_new_tokens": 6, "max_turns": 2, "batch_envs": 4, "minibatch_size": 2},
+    )
+    with lock_folder(out):  # as main() does
+        run(profile, out)
+    print("finished", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))
+"""
+
+
+GONE_WITHIN_S = 10.0  # a gross bound: the workers are gone within milliseconds
+
+
+class KillableRun:
+    """The benchmark with two workers in a subprocess, its output in a log file; the RL stage is ``sparse-seed0``."""
+
+    def __init__(self, out: Path, log: Path) -> None:
+        self.out, self.work, self.log = out, out / "work" / "sparse-seed0", log
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+        with open(log, "w") as handle:
+            command = [sys.executable, "-c", textwrap.dedent(KILLABLE_RUN), str(MULTI_WARM_START), str(out)]
+            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        self.seen: list[tuple[int, str]] = []  # every child it had, for the clean-up
+
+    def checkpoint(self) -> int:
+        """The update of the RL stage's newest checkpoint (0: none yet)."""
+        from agents.ppo import latest_checkpoint
+
+        found = latest_checkpoint(self.work)
+        return int(found.name.rsplit("-", 1)[1]) if found is not None else 0
+
+    def stage_holder(self) -> int | None:
+        """The pid in the RL stage's lock file, when it is one of this run's workers."""
+        self.seen = sorted(set(self.seen) | set(children(self.process.pid)))
+        try:
+            pid = int((self.work / ".lock").read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if pid in {child for child, _ in children(self.process.pid)} else None
+
+    def wait_for_checkpoint_after(self, update: int) -> int:
+        """Wait until a worker holds the RL stage's lock and its newest checkpoint is past ``update``."""
+        wait_for(lambda: self.process.poll() is None and self.stage_holder() and self.checkpoint() > update, 180, f"a checkpoint after {update}")
+        return self.checkpoint()
+
+    def logged_rows(self, last_update: int) -> list[dict]:
+        """The RL stage's metrics rows up to ``last_update``, as the stage's result keeps them (less the evaluations)."""
+        rows = [json.loads(line) for line in (self.work / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        return [{k: v for k, v in row.items() if k != "eval"} for row in rows if row["update"] <= last_update]
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def clean_up(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        kill_all(self.seen)
+
+
+def test_no_worker_outlives_a_killed_run_and_the_rerun_resumes(tmp_path):
+    out = tmp_path / "run"
+    runs = []
+    try:
+        # 1. A worker is killed (as the OOM killer would) mid-stage: the run stops, saying so; nothing is left running.
+        runs.append(first := KillableRun(out, tmp_path / "first.log"))
+        first_checkpoint = first.wait_for_checkpoint_after(0)
+        os.kill(first.stage_holder(), signal.SIGKILL)
+        assert first.process.wait(timeout=60) != 0
+        assert re.search(r"RuntimeError: a worker process died \(killed, or out of memory\) with stages sparse-seed0(, start)? "
+                         r"unfinished; the finished stages are saved in .*: run the same command again to resume", first.output())
+        assert wait_until_gone(first.seen, GONE_WITHIN_S)[0] == []
+        first_rows = first.logged_rows(first_checkpoint)
+
+        # 2. The rerun resumes; then its parent is killed with SIGKILL: every worker and the resource tracker go with it,
+        # and the stage's lock is free at once.
+        runs.append(second := KillableRun(out, tmp_path / "second.log"))
+        second_checkpoint = second.wait_for_checkpoint_after(first_checkpoint)
+        second.process.kill()
+        second.process.wait()
+        assert len(second.seen) >= 3  # two workers and the resource tracker
+        left, _ = wait_until_gone(second.seen, GONE_WITHIN_S)
+        assert left == [], [command_line(pid) for pid, _ in left]
+        lock_folder(second.work).release()
+        second_rows = second.logged_rows(second_checkpoint)
+
+        # 3. The next rerun finishes, from the second run's checkpoint: the updates before it are the logged ones, timings included.
+        runs.append(third := KillableRun(out, tmp_path / "third.log"))
+        assert third.process.wait(timeout=300) == 0, third.output()[-3000:]
+        assert "finished" in third.output()
+        updates = json.loads((out / "stages" / "sparse-seed0.json").read_text())["updates"]
+        assert [row["update"] for row in updates] == list(range(1, 9))
+        assert 0 < first_checkpoint < second_checkpoint < 8
+        assert updates[:first_checkpoint] == first_rows and updates[:second_checkpoint] == second_rows
+        assert (out / "stages" / "start.json").exists() and not list((out / "work").iterdir())
+    finally:
+        for started in runs:
+            started.clean_up()

@@ -228,6 +228,44 @@ def test_a_killed_holder_never_leaves_a_stale_lock(tmp_path):
         assert lock.held
 
 
+HOLD_THE_LOCK_AND_FORK = """
+    import os, sys, time
+    from mentor_env.core.files import lock_folder
+    lock = lock_folder(sys.argv[1])
+    ready, done = os.pipe()
+    child = os.fork()
+    if child == 0:  # a forked worker that lets its copy of the lock go, as its exit or garbage collection would
+        lock.release()
+        os.write(done, b"x")
+        time.sleep(60)
+        os._exit(0)
+    os.read(ready, 1)
+    print(child, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_forked_child_neither_keeps_nor_deletes_its_parents_lock(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(HOLD_THE_LOCK_AND_FORK), str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    child = None
+    try:
+        child = int(holder.stdout.readline())
+        assert (tmp_path / ".lock").read_text() == f"{holder.pid}\n"  # the child's release() left the parent's lock file
+        with pytest.raises(FolderLockedError, match=f"in use by process {holder.pid}"):
+            lock_folder(tmp_path)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        os.kill(child, 0)  # the forked child lives on ...
+        with lock_folder(tmp_path) as lock:  # ... without the lock of its dead parent
+            assert lock.held and (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
+    finally:
+        holder.kill()
+        if child is not None:
+            os.kill(child, signal.SIGKILL)
+
+
 def test_taking_the_lock_removes_the_leftovers_of_killed_writes(tmp_path):
     (tmp_path / ".result.json.abc123.tmp").write_text("half")
     (tmp_path / ".checkpoint-4.x1y2.tmp").mkdir()

@@ -23,7 +23,10 @@ as the file system honours ``fsync``) at any point:
   ``FOLDER/.lock``. A second holder, in another process or this one, gets
   :class:`FolderLockedError` naming the folder and the holder's pid. The
   kernel drops the lock when the holder's process ends, however it ends, so
-  a killed run never leaves a stale lock. Taking the lock also removes the
+  a killed run never leaves a stale lock. A forked child of the holder lets
+  go of its inherited copy at once (the flock belongs to the open file, which
+  a fork shares), so it neither keeps the lock after its parent is killed nor
+  deletes the parent's lock file when it exits. Taking the lock also removes the
   leftovers of killed atomic writes at the top of the folder (hidden
   ``.*.tmp`` and ``.*.deleted`` entries), since the holder is then the
   folder's only writer.
@@ -42,6 +45,7 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -66,6 +70,11 @@ class FolderLockedError(RuntimeError):
         )
         self.folder = folder
         self.pid = pid
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds the error from self.args (the message), which __init__ does not take: a worker
+        # process's FolderLockedError would then fail to unpickle in its parent and break the whole pool.
+        return (type(self), (self.folder, self.pid), self.__dict__)
 
 
 # --- durability primitives -------------------------------------------------------------
@@ -360,6 +369,7 @@ class FolderLock:
         os.ftruncate(descriptor, 0)
         os.write(descriptor, f"{os.getpid()}\n".encode())
         self._descriptor = descriptor
+        _HELD.add(self)
 
     @property
     def held(self) -> bool:
@@ -370,9 +380,16 @@ class FolderLock:
         if self._descriptor is None:
             return
         descriptor, self._descriptor = self._descriptor, None
+        _HELD.discard(self)
         try:
             self.path.unlink(missing_ok=True)  # while still holding it, so no one locks a file about to vanish
         finally:
+            os.close(descriptor)
+
+    def _let_go_in_forked_child(self) -> None:
+        """In a forked child: close the inherited descriptor, leaving the lock (and its file) to the parent."""
+        if self._descriptor is not None:
+            descriptor, self._descriptor = self._descriptor, None
             os.close(descriptor)
 
     def __enter__(self) -> FolderLock:
@@ -386,6 +403,22 @@ class FolderLock:
 
     def __repr__(self) -> str:
         return f"FolderLock({str(self.folder)!r}, held={self.held})"
+
+
+# The locks this process holds. An flock belongs to the open file, which a fork shares: a forked child (a vector
+# env's worker, a fork-context pool) would hold the lock on until it ends, after its parent was killed, and
+# its release() would delete the parent's lock file. Each child therefore lets go of its copies at once.
+_HELD: weakref.WeakSet[FolderLock] = weakref.WeakSet()
+
+
+def _let_go_of_inherited_locks() -> None:
+    for lock in list(_HELD):
+        lock._let_go_in_forked_child()
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_let_go_of_inherited_locks)
 
 
 def _read_pid(descriptor: int) -> int | None:

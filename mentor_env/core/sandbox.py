@@ -115,6 +115,13 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 class ChildError(Exception):
     """An exception of a non-builtin type raised by a tool in the child; subclasses carry its type's name."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Its subclasses are made at run time, one per type name, so pickle cannot find them by reference:
+        # they travel by name and are made again on the other side.
+        if type(self) is ChildError:
+            return super().__reduce__()
+        return (_rebuild_child_error, (type(self).__name__, self.args), self.__dict__)
+
 
 class _Overrun(Exception):
     """The child did not answer before the wait's deadline."""
@@ -196,6 +203,11 @@ def _describe_exception(exc: BaseException) -> tuple[str, str, str]:
 def _child_error_class(type_name: str) -> type[ChildError]:
     name = type_name if type_name.isidentifier() else "ChildError"
     return type(name, (ChildError,), {"__module__": __name__, "__doc__": f"{name} raised in a tool's child process."})
+
+
+def _rebuild_child_error(type_name: str, args: tuple[Any, ...]) -> ChildError:
+    """Unpickle a :class:`ChildError` subclass (see :meth:`ChildError.__reduce__`)."""
+    return _child_error_class(type_name)(*args)
 
 
 def _rebuild_exception(kind: str, type_name: str, message: str) -> Exception:
