@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import random
 
-from mentor_env.domains.answers import numbers_match
+from mentor_env.domains.answers import MONEY_UNITS, numbers_match
 from mentor_env.domains.base import Draw, GeneratedDomain
 from mentor_env.domains.calc.expressions import INFIX, Node, leaf, op
 from mentor_env.domains.calc.teacher import solve
@@ -114,4 +114,4 @@ class CalcDomain(GeneratedDomain):
         return Draw(question, solve(tree), {"difficulty": level, "style": style, "operations": tree.count_ops()})
 
     def judge(self, prediction: str, answer: str) -> bool:
-        return numbers_match(prediction, answer)
+        return numbers_match(prediction, answer, MONEY_UNITS)

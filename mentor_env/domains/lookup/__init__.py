@@ -71,7 +71,7 @@ import random
 from dataclasses import replace
 
 from mentor_env.core.task import Task
-from mentor_env.domains.answers import parse_number
+from mentor_env.domains.answers import gold_number
 from mentor_env.domains.base import Draw, GeneratedDomain
 from mentor_env.domains.lookup.corpus import (
     CORPUS_FILE,
@@ -185,7 +185,7 @@ class LookupDomain(GeneratedDomain):
                 **task.meta,
                 "hops": max(len(chain.hops) for chain in question.plan.chains),
                 "documents": documents,  # the gold documents, for retrieval metrics
-                "answer_type": "number" if parse_number(answer) is not None else "name",
+                "answer_type": "number" if gold_number(answer) is not None else "name",
             },
         )
 
