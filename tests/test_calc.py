@@ -103,6 +103,22 @@ def test_tool_errors_are_messages(name, arguments, category, message):
         ("45%", "45", False),
         ("\\text{284.78}", "284.78", True),
         ("twelve", "12", False),
+        # The card's examples (tasks/calc/README.md).
+        ("3.62e2", "362", True),
+        ("3.62 \\times 10^{2}", "362", True),
+        ("\\frac{724}{2}", "362", True),
+        ("1\\,200", "1200", True),
+        ("1{,}200", "1200", True),
+        ("1 200", "1200", True),
+        ("0.2500001", "0.25", False),
+        ("1/4", "0.25", True),
+        ("3.333333", "3.33333333333", True),
+        ("2.5 million", "2500000", True),
+        ("5 dozen", "60", True),
+        ("45%", "0.45", True),
+        ("5 km", "5", False),
+        ("3K", "3000", False),
+        ("3M", "3000000", False),
     ],
 )
 def test_judge(prediction, answer, correct):

@@ -96,6 +96,14 @@ def test_our_judges_agree_with_reasoning_gyms_score_on_right_and_wrong_answers(n
     assert lenient == []
 
 
+def test_a_unit_other_than_the_golds_is_wrong_here_though_reasoning_gym_reads_only_the_number():
+    pytest.importorskip("reasoning_gym")
+    domain = get_domain("dates")
+    task = next(task for task in splits.load_split(domain, rg.SPLIT) if task.answer == "46 days")
+    assert domain.judge("46", task.answer) and rg.score_answer(task, "46") == 1.0
+    assert not domain.judge("46 weeks", task.answer) and rg.score_answer(task, "46 weeks") == 1.0
+
+
 def test_reasoning_gym_leaves_the_process_decimal_context_alone():
     pytest.importorskip("reasoning_gym")
     import decimal

@@ -416,6 +416,9 @@ def test_teacher_queries_are_fast():
         ("67740.001", "67740", False),  # a whole number is exact
         ("8128807", "8128800", False),
         ("8,128,800", "8128800", True),
+        ("$8,128,800", "8128800", True),
+        ("8128800.0", "8128800", True),
+        ("8.1288 million", "8128800", True),
         ("12.5", "12.5", True),
         ("12.5%", "12.5", False),  # a percentage is written as the query returned it: 45% reads as 0.45
         ("3484.523", "3484.52", False),  # money rounded to 2 decimals is exact

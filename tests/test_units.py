@@ -181,6 +181,11 @@ def test_tool_errors_are_messages(name: str, arguments: dict[str, Any], category
         ("27.468688", "27.47", False),  # not rounded when the question asked for 2 decimals
         ("2.18", "2.17", False),
         ("2170", "2.17", False),  # a number in another unit is wrong
+        ("44.96063", "44.9606299213", True),
+        ("44.96", "44.9606299213", False),
+        ("3.218688", "3.218688", True),
+        ("3.21869", "3.218688", False),  # an exact product wants all its digits
+        ("$254.42", "254.42", True),
         ("5868", "5868", True),
         ("5869", "5868", False),  # a whole number is exact
         # The judge sees a bare gold number, not the unit asked for: a unit is refused, never ignored.

@@ -49,8 +49,9 @@ Teacher
     (a test checks the whole world); the teacher asks for ``k = 3``.
 
 Judge
-    Numbers: :func:`~mentor_env.domains.answers.numbers_match` (``1,987``,
-    ``$24.90``, ``1987.0`` all match). Names: equal after Unicode
+    Numbers: :func:`~mentor_env.domains.answers.numbers_match`, exactly
+    (``1,987``, ``$24.90``, ``1987.0`` all match; ``1988`` and ``1987 years``
+    do not). Names: equal after Unicode
     normalisation, dropping accents, case, punctuation, ``\text{}`` and the
     articles a/an/the.
 
