@@ -115,6 +115,7 @@ def test_what_is_not_a_number(text: str) -> None:
         ("4.99542623584e-08", 12, True),
         ("6.32098837209", 12, True),
         ("-12.582507840", 11, False),  # reasoning-gym's exact product, printed with a trailing zero
+        ("-0.0833333333333", 12, True),  # the sign is not a digit
         ("27.47", 4, False),
         ("0.25", 2, False),
         ("13907110055", 0, False),  # written as an integer: exact, however many digits
@@ -139,6 +140,7 @@ def test_gold_number_reads_numbers_in_dollars_or_days_and_nothing_else():
     assert gold_number("Thoror") is None
     assert gold_number("3M Company") is None  # a name that starts with a digit stays a name
     assert gold_number("2024-03-05") is None
+    assert gold_number(["12"]) is None  # type: ignore[arg-type]  # not text: no number, and no error
 
 
 @pytest.mark.parametrize(

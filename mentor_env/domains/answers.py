@@ -39,6 +39,7 @@ Judges never raise and refuse anything longer than their length guard
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ _DIGITS = r"[0-9]"
 _GROUPED = rf"{_DIGITS}{{1,3}}(?P<sep>[, ]){_DIGITS}{{3}}(?:(?P=sep){_DIGITS}{{3}})*(?:\.{_DIGITS}+)?"
 _PLAIN = rf"{_DIGITS}+(?:\.{_DIGITS}*)?|\.{_DIGITS}+"
 _DECIMAL = rf"(?:{_GROUPED}|{_PLAIN})"
+_BARE = re.compile(rf"-?{_DIGITS}+(?:\.{_DIGITS}+)?")
 _SIMPLE = re.compile(rf"[+-]?(?:{_GROUPED}|{_PLAIN})")
 _EXPONENT = (
     rf"(?:[eE](?P<e>[+-]?{_DIGITS}{{1,3}})"
@@ -181,7 +183,7 @@ def _decimal_value(text: str) -> Fraction:
 
 
 def _significant_digits(mantissa: str) -> int:
-    return len(mantissa.replace(",", "").replace(" ", "").replace(".", "").lstrip("0"))
+    return len(mantissa.replace(",", "").replace(" ", "").replace(".", "").lstrip("+-").lstrip("0"))
 
 
 def _ratio(numerator: str, denominator: str) -> Fraction | None:
@@ -200,21 +202,24 @@ def _mantissa(match: re.Match[str]) -> tuple[Fraction, int] | None:
         ratio = _ratio(match.group("snum"), match.group("sden"))
         return None if ratio is None else (ratio, 0)
     mantissa = match.group("mantissa")
+    value = _decimal_value(mantissa)
     exponent = match.group("e") or match.group("braced") or match.group("bare")
-    value = _decimal_value(mantissa) * Fraction(10) ** int(exponent or 0)
+    if exponent is not None:
+        power = int(exponent)
+        value = value * 10**power if power >= 0 else value / 10**-power
     decimal = "." in mantissa or exponent is not None
     return value, _significant_digits(mantissa) if decimal else 0
 
 
-def _scale(rest: str) -> tuple[Fraction, str]:
-    """The scale factor that opens ``rest`` (1 when none) and what follows it."""
+def _scale(rest: str) -> tuple[Fraction | None, str]:
+    """The scale factor that opens ``rest`` (``None`` when none) and what follows it."""
     kilo = _KILO.match(rest)
     if kilo:
         return Fraction(1000), kilo.group("rest")
     word = _SCALE_WORD.match(rest)
     if word and word.group("scale").lower() in _SCALES:
         return _SCALES[word.group("scale").lower()], word.group("rest")
-    return Fraction(1), rest
+    return None, rest
 
 
 def _unit(dollar: bool, rest: str) -> str:
@@ -234,6 +239,8 @@ def read_quantity(text: str) -> Quantity | None:
     """
     if not readable(text):
         return None
+    if _BARE.fullmatch(text):  # the common case, as the tools print numbers: nothing to clean
+        return Quantity(Fraction(text), "", _significant_digits(text) if "." in text else 0)
     match = _ANSWER.fullmatch(clean_answer(text))
     if match is None or (match.group("sign") and match.group("sign2")):
         return None
@@ -242,15 +249,20 @@ def read_quantity(text: str) -> Quantity | None:
         return None
     value, digits = read
     factor, rest = _scale(match.group("rest"))
-    if factor != 1:
-        digits = 0  # "2.5 million" is not a printed rounded result
-    negative = "-" in (match.group("sign") + match.group("sign2"))
-    value = -value * factor if negative else value * factor
+    if factor is not None:
+        value, digits = value * factor, 0  # "2.5 million" is not a printed rounded result
+    if "-" in (match.group("sign") + match.group("sign2")):
+        value = -value
     return Quantity(value, _unit(bool(match.group("dollar")), rest), digits)
 
 
 def gold_number(answer: str) -> Quantity | None:
     """A gold answer read as a number: unitless, in dollars or in days; ``None`` for a name or a date."""
+    return _gold_number(answer) if isinstance(answer, str) else None
+
+
+@functools.lru_cache(maxsize=4096)  # a task's gold is read at every judging of it; a Quantity is immutable
+def _gold_number(answer: str) -> Quantity | None:
     quantity = read_quantity(answer)
     return quantity if quantity is not None and quantity.unit in ("", DOLLARS, DAYS) else None
 
