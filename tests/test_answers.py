@@ -66,6 +66,13 @@ NUMERIC_DOMAINS = ("calc", "units", "dates", "lookup", "table")
         ("$284.78$", Fraction(28478, 100), ""),  # math delimiters, not dollars
         ("\\(284.78\\)", Fraction(28478, 100), ""),
         ("{284.78}", Fraction(28478, 100), ""),
+        ("\\num{2521162}", Fraction(2521162), ""),
+        ("\\boxed{284.78}", Fraction(28478, 100), ""),
+        ("\\cfrac{3}{4}", Fraction(3, 4), ""),
+        ("2\\text{ }521\\text{ }162", Fraction(2521162), ""),
+        ("\\displaystyle 12", Fraction(12), ""),
+        ("12 USD", Fraction(12), "$"),
+        ("1e3 days", Fraction(1000), "day"),
         ("$12", Fraction(12), "$"),
         ("\\$12.50", Fraction(25, 2), "$"),
         ("-$5", Fraction(-5), "$"),
@@ -102,7 +109,7 @@ def test_read_quantity(text: str, value: Fraction, unit: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["twelve", "", "   ", "1/0", "\\frac{1}{0}", "inf", "nan", "-$-5", "1" * 201, "\\boxed{5}", "x = 5", "e6"]
+    "text", ["twelve", "", "   ", "1/0", "\\frac{1}{0}", "inf", "nan", "-$-5", "1" * 201, "\\boxed{", "x = 5", "e6", "€12", "≈ 5"]
 )
 def test_what_is_not_a_number(text: str) -> None:
     assert read_quantity(text) is None

@@ -29,9 +29,10 @@ says which kinds of answer its tasks have):
   Abbreviations that could be a unit as well as a scale (``K`` kelvin or
   thousand, ``M``, ``B`` bytes or billion) are refused too.
 * **LaTeX wrappers are read through:** ``\text{284.78}``, ``\mathrm{..}``,
-  ``\textbf{..}``, math delimiters (``$..$``, ``\(..\)``), spacing commands and
-  Unicode compatibility forms (full-width digits, thin spaces) all reduce to
-  the plain answer (:func:`clean_answer`, which the name judges use too).
+  ``\textbf{..}``, ``\num{..}``, a nested ``\boxed{..}``, math delimiters
+  (``$..$``, ``\(..\)``), spacing commands and Unicode compatibility forms
+  (full-width digits, thin spaces) all reduce to the plain answer
+  (:func:`clean_answer`, which the name judges use too).
 
 Judges never raise and refuse anything longer than their length guard
 (:func:`readable`) before reading it.
@@ -59,7 +60,7 @@ MONEY_UNITS: frozenset[str] = frozenset({DOLLARS})
 
 _WRAPPER = re.compile(
     r"\\(?:text|textrm|textbf|textit|textsf|texttt|textnormal|mathrm|mathbf|mathit|mathsf|mathtt|mathnormal"
-    r"|mbox|hbox|operatorname|boldsymbol)\s*\{([^{}]*)\}"
+    r"|mbox|hbox|operatorname|boldsymbol|num|boxed)\s*\{([^{}]*)\}"
 )
 _DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _SPACING = re.compile(r"\\[,;: ]|\\q?quad(?![A-Za-z])|~")
@@ -79,7 +80,7 @@ _EXPONENT = (
 )
 _ANSWER = re.compile(
     r"(?:=\s*)?(?P<sign>[+-]?)\s*(?P<dollar>\$?)\s*(?P<sign2>[+-]?)\s*"
-    r"(?:\\[dt]?frac\s*\{\s*(?P<fnum>[^{}]*?)\s*\}\s*\{\s*(?P<fden>[^{}]*?)\s*\}"
+    r"(?:\\[dtc]?frac\s*\{\s*(?P<fnum>[^{}]*?)\s*\}\s*\{\s*(?P<fden>[^{}]*?)\s*\}"
     rf"|(?P<snum>{_PLAIN})\s*/\s*(?P<sden>{_PLAIN})(?![0-9./])"
     rf"|(?P<mantissa>{_DECIMAL})(?:{_EXPONENT})?)"
     r"\s*(?P<rest>.*)",
@@ -163,7 +164,8 @@ def clean_answer(text: str) -> str:
 
     Unicode compatibility forms become plain (NFKC: full-width digits and letters,
     thin and no-break spaces), the minus sign U+2212 becomes ``-``, ``\\%`` and
-    ``\\$`` become ``%`` and ``$``, ``{,}`` and ``{.}`` a comma and a point, and whitespace runs one space.
+    ``\\$`` become ``%`` and ``$``, ``{,}`` and ``{.}`` a comma and a point, and
+    whitespace runs one space.
     Case is kept. Never raises on a string.
     """
     s = unicodedata.normalize("NFKC", text).replace("\u2212", "-").strip()
