@@ -159,6 +159,15 @@ def test_tool_errors_are_messages(name, arguments, category, message):
         ("-29", "-29", True),
         ("29", "-29", False),
         ("1000001", "1000000", False),  # a relative tolerance would accept this
+        ("12 Days", "12", True),
+        ("\\text{12 days}", "12", True),
+        ("12 weeks", "12", False),  # another unit is refused, never dropped
+        ("12 months", "12", False),
+        ("12 years", "12", False),
+        ("12 thousand", "12", False),
+        ("12 thousand", "12000", True),
+        ("12", "12 days", True),  # reasoning-gym's golds carry the unit
+        ("12 weeks", "12 days", False),
         ("12.5", "12", False),
         ("twelve", "12", False),
         ("yes", "yes", True),

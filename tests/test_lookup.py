@@ -264,6 +264,14 @@ def test_tool_errors_are_messages(name, arguments, category, message):
         ("24.81", "24.80", False),
         ("28966.4", "28966.4", True),
         ("1488.465 dollars", "1488.465", True),
+        ("2521162", "2521162", True),
+        ("2521164", "2521162", False),  # a whole number is exact, however large
+        ("2.521162 million", "2521162", True),
+        ("2521162 thousand", "2521162", False),
+        ("53 years", "53", False),  # a unit the judge cannot check is refused
+        ("2763 people", "2763", False),
+        ("\\mathrm{24.8}", "24.80", True),
+        ("24.800001", "24.80", False),
         ("Krunu", "1940", False),
         ("1940", "Krunu", False),
     ],

@@ -421,7 +421,16 @@ def test_teacher_queries_are_fast():
         ("1,234.5", "1234.5", True),
         ("$67,740", "67740", True),
         ("67741", "67740", False),
-        ("67740.001", "67740", True),  # within the relative tolerance of 1e-6
+        ("67740.001", "67740", False),  # a whole number is exact
+        ("8128807", "8128800", False),
+        ("8,128,800", "8128800", True),
+        ("$8,128,800", "8128800", True),
+        ("8128800.0", "8128800", True),
+        ("8.1288 million", "8128800", True),
+        ("12.5", "12.5", True),
+        ("12.5%", "12.5", False),  # a percentage is written as the query returned it: 45% reads as 0.45
+        ("3484.523", "3484.52", False),  # money rounded to 2 decimals is exact
+        ("\\text{3484.52}", "3484.52", True),
         ("43", "42", False),
         ("Oslo", "Oslo", True),
         ("oslo", "Oslo", True),

@@ -26,8 +26,13 @@ Teacher
     ``sum_numbers`` for sums of three or more terms: the fewest calls and turns.
 
 Judge
-    Numeric comparison with a relative tolerance of 1e-6, after normalising
-    forms such as ``12.0``, ``1,200``, ``\frac{24}{2}``, ``$12``, ``12 apples``.
+    :func:`~mentor_env.domains.answers.numbers_match`: integers and the
+    decimals the tools print exactly compare exactly; a rounded real (12
+    significant digits, as :func:`~mentor_env.core.tools.format_value` prints
+    a rounded result) within a relative 1e-6. Forms of one value match
+    (``12.0``, ``1,200``, ``\frac{24}{2}``, ``$12``, ``\text{12}``); scale
+    words convert (``12 thousand``); other words after the number (``12
+    apples``) are refused. The card, ``tasks/calc/README.md``, has the rules.
 
 Modules
     :mod:`.tools` (the calculator tools), :mod:`.expressions` (expression
@@ -45,7 +50,7 @@ from __future__ import annotations
 
 import random
 
-from mentor_env.domains.answers import numbers_match
+from mentor_env.domains.answers import MONEY_UNITS, numbers_match
 from mentor_env.domains.base import Draw, GeneratedDomain
 from mentor_env.domains.calc.expressions import INFIX, Node, leaf, op
 from mentor_env.domains.calc.teacher import solve
@@ -114,4 +119,4 @@ class CalcDomain(GeneratedDomain):
         return Draw(question, solve(tree), {"difficulty": level, "style": style, "operations": tree.count_ops()})
 
     def judge(self, prediction: str, answer: str) -> bool:
-        return numbers_match(prediction, answer)
+        return numbers_match(prediction, answer, MONEY_UNITS)

@@ -44,8 +44,9 @@ Judge
     Dates in ``2024-03-05``, ``2024-3-5``, ``2024/03/05``, ``March 5, 2024``,
     ``5 March 2024``, ``Tue, Mar 5th 2024`` (a stated weekday must be right);
     weekdays case-insensitively, full or abbreviated (Tue, Tues); yes/no also as
-    true/false; counts as exact integers after :func:`parse_number`
-    (``"1,234 days"``). Never raises.
+    true/false; counts of days exactly, with ``days`` the only unit accepted
+    (``"1,234 days"``; ``"5 weeks"`` is not 5), by
+    :func:`~mentor_env.domains.answers.numbers_match`. Never raises.
 
 Modules
     :mod:`.tools`, :mod:`.templates` (wording helpers, question templates),

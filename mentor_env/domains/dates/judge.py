@@ -1,11 +1,11 @@
-"""Reading final answers: dates in common formats, weekdays, yes/no, exact counts."""
+"""Reading final answers: dates in common formats, weekdays, yes/no, exact counts of days."""
 
 from __future__ import annotations
 
 import datetime
 import re
 
-from mentor_env.domains.answers import parse_number, readable
+from mentor_env.domains.answers import DAYS, MAX_ANSWER_CHARS, clean_answer, numbers_match, readable
 from mentor_env.domains.dates.tools import MONTHS, WEEKDAYS
 
 _MONTH_NUMBERS: dict[str, int] = {}
@@ -30,17 +30,12 @@ _DAY_FIRST = re.compile(
     _WEEKDAY_PREFIX
     + rf"(?:the )?(?P<day>[0-9]{{1,2}})(?:st|nd|rd|th)? (?:of )?(?P<month>{_MONTH_ALT})\.?,? (?P<year>[0-9]{{1,4}})"
 )
-_LATEX_WRAPPER = re.compile(r"\\(?:text|mathrm|textbf|mbox|texttt)\{([^{}]*)\}")
 _GOLD_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-MAX_PREDICTION_CHARS = 200
+MAX_PREDICTION_CHARS = MAX_ANSWER_CHARS
 
 
 def _clean(text: str) -> str:
-    s = _LATEX_WRAPPER.sub(r"\1", text.strip())
-    for token in ("\\,", "\\;", "\\ ", "~", "$"):
-        s = s.replace(token, " ")
-    s = " ".join(s.split()).strip().rstrip(".").strip()
-    return s.lower()
+    return clean_answer(text).lower()
 
 
 def read_date(text: str) -> datetime.date | None:
@@ -89,7 +84,5 @@ def judge_answer(prediction: str, answer: str) -> bool:
         return read_weekday(prediction) == _WEEKDAY_NUMBERS[gold.lower()]
     if gold.lower() in ("yes", "no"):
         return read_yes_no(prediction) == (gold.lower() == "yes")
-    # Counts compare exactly: numbers_match's relative tolerance of 1e-6 would
-    # accept 1000001 for 1000000 days.
-    expected_count, predicted = parse_number(gold), parse_number(prediction)
-    return expected_count is not None and predicted is not None and predicted == expected_count
+    # A count is a whole number of days: compared exactly, "days" the only unit accepted.
+    return numbers_match(prediction, gold, (DAYS,), MAX_PREDICTION_CHARS)

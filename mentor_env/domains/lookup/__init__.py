@@ -49,8 +49,9 @@ Teacher
     (a test checks the whole world); the teacher asks for ``k = 3``.
 
 Judge
-    Numbers: :func:`~mentor_env.domains.answers.numbers_match` (``1,987``,
-    ``$24.90``, ``1987.0`` all match). Names: equal after Unicode
+    Numbers: :func:`~mentor_env.domains.answers.numbers_match`, exactly
+    (``1,987``, ``$24.90``, ``1987.0`` all match; ``1988`` and ``1987 years``
+    do not). Names: equal after Unicode
     normalisation, dropping accents, case, punctuation, ``\text{}`` and the
     articles a/an/the.
 
@@ -71,7 +72,7 @@ import random
 from dataclasses import replace
 
 from mentor_env.core.task import Task
-from mentor_env.domains.answers import parse_number
+from mentor_env.domains.answers import gold_number
 from mentor_env.domains.base import Draw, GeneratedDomain
 from mentor_env.domains.lookup.corpus import (
     CORPUS_FILE,
@@ -185,7 +186,7 @@ class LookupDomain(GeneratedDomain):
                 **task.meta,
                 "hops": max(len(chain.hops) for chain in question.plan.chains),
                 "documents": documents,  # the gold documents, for retrieval metrics
-                "answer_type": "number" if parse_number(answer) is not None else "name",
+                "answer_type": "number" if gold_number(answer) is not None else "name",
             },
         )
 

@@ -53,9 +53,10 @@ Teacher
     is the first cell of what that query returned.
 
 Judge
-    Numbers compare with a relative tolerance of 1e-6 (``1,234.5``, ``$12``
-    accepted); names compare after Unicode normalisation, case folding, and
-    stripping quotes, ``\text{}`` and surrounding whitespace.
+    Numbers compare exactly (:func:`~mentor_env.domains.answers.numbers_match`;
+    ``1,234.5``, ``$12`` accepted, ``12.5%`` is 0.125); names compare after
+    Unicode normalisation, case folding, and stripping quotes, ``\text{}`` and
+    surrounding whitespace.
 
 Modules
     :mod:`.db` (schema, seeded rows, the read-only connection), :mod:`.tools`
@@ -190,5 +191,5 @@ class TableDomain(GeneratedDomain):
         return Draw(draft.question, solve(draft), meta)
 
     def judge(self, prediction: str, answer: str) -> bool:
-        """Numbers within a relative 1e-6; names equal after :func:`normalize_name`."""
+        """Numbers exactly; names equal after :func:`normalize_name`."""
         return judge_answer(prediction, answer)

@@ -1,22 +1,15 @@
-"""Comparing final answers: numbers numerically, names as stored."""
+"""Comparing final answers: numbers exactly (the module doc of :mod:`~mentor_env.domains.answers`), names as stored."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
+from mentor_env.domains.answers import MONEY_UNITS, clean_answer, number_or_name_match
 
-from mentor_env.domains.answers import number_or_name_match
-
-_TEXT_WRAPPER = re.compile(r"^\\(?:text|textbf|mathrm|mbox)\{(.*)\}$", re.DOTALL)
 _QUOTES = "\"'`“”‘’"
 
 
 def normalize_name(text: str) -> str:
-    """A name as the judge compares it: NFKC, no wrapper or quotes, single spaces, case-folded."""
-    value = unicodedata.normalize("NFKC", text).strip()
-    wrapped = _TEXT_WRAPPER.match(value)
-    if wrapped:
-        value = wrapped.group(1).strip()
+    """A name as the judge compares it: no LaTeX wrapper (NFKC), no quotes, single spaces, case-folded."""
+    value = clean_answer(text).strip(_QUOTES).strip()  # clean_answer applies NFKC
     value = value.rstrip(".").strip().strip(_QUOTES).strip()
     return " ".join(value.split()).casefold()
 
@@ -27,5 +20,6 @@ def same_name(prediction: str, answer: str) -> bool:
 
 
 def judge_answer(prediction: str, answer: str) -> bool:
-    """Numbers within a relative 1e-6; names equal after :func:`normalize_name`. Never raises."""
-    return number_or_name_match(prediction, answer, same_name)
+    """Numbers as :func:`~mentor_env.domains.answers.numbers_match` reads them (``$`` allowed); names by
+    :func:`same_name`. Never raises."""
+    return number_or_name_match(prediction, answer, same_name, MONEY_UNITS)

@@ -39,8 +39,10 @@ Teacher
     ``lookup_factor``; quantities with ``convert``.
 
 Judge
-    Numeric comparison with a relative tolerance of 1e-6, accepting a trailing
-    unit (``21 min``, ``-3.5 °F``, ``2.5 m³``, ``$13.12/kg``).
+    :func:`~mentor_env.domains.answers.numbers_match`: exact, except a rounded
+    real (12 significant digits) within a relative 1e-6. The number is written
+    without its unit: the judge cannot check ``21 min`` against the question,
+    so a unit is refused rather than ignored (a dollar sign is accepted).
 
 Modules
     :mod:`.measures` (the unit table), :mod:`.tools`, :mod:`.templates`
@@ -132,5 +134,5 @@ class UnitsDomain(GeneratedDomain):
         return Draw(question, solve(root), meta)
 
     def judge(self, prediction: str, answer: str) -> bool:
-        """Numeric match within 1e-6 (relative); a trailing unit such as ``km``, ``°F`` or ``m³`` is ignored."""
+        """:func:`~mentor_env.domains.units.judge.judge_answer`: the number, exact or a rounded real's 1e-6."""
         return judge_answer(prediction, answer)

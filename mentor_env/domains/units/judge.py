@@ -1,16 +1,16 @@
-"""Reading final answers: a number, with or without a trailing unit."""
+"""Reading final answers: a number in the unit the question asks for, written without a unit."""
 
 from __future__ import annotations
 
-import re
-
-from mentor_env.domains.answers import numbers_match, readable
-
-_TRAILING_UNIT = re.compile(r"\s*(?:/\s*[A-Za-z°]+|m\^?3|m³|[A-Za-z]*\s*per\s+[A-Za-z°]+)\s*\.?\s*$")
+from mentor_env.domains.answers import MONEY_UNITS, numbers_match
 
 
 def judge_answer(prediction: str, answer: str) -> bool:
-    """Numeric match within 1e-6 (relative); a trailing unit such as ``km``, ``°F`` or ``m³`` is ignored."""
-    if not readable(prediction):
-        return False
-    return numbers_match(_TRAILING_UNIT.sub("", prediction.strip()), answer)
+    """The gold number, exact or, for a rounded real, within a relative 1e-6; a dollar sign but no other unit.
+
+    The gold is a bare number in the unit the question asks for, which the judge
+    does not see: ``21 h`` could not be told from the ``21 min`` asked for, so a
+    unit after the number is refused rather than ignored (the system prompt asks
+    for the value as the tools print it). Never raises.
+    """
+    return numbers_match(prediction, answer, MONEY_UNITS)
