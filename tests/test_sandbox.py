@@ -274,3 +274,19 @@ def test_an_exception_that_cannot_be_printed_is_reported_and_the_child_lives() -
     assert result.error == "execution_error: unprintable failed: UnprintableProblem: <the exception's message could not be printed>"
     assert runtime.execute("pid", {}).content == before
     runtime.close()
+
+
+def test_a_child_whose_parent_died_before_it_looked_exits() -> None:
+    # The parent's pid comes from the environment: a parent gone before the watchdog started is noticed too.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    env = {**os.environ, "MENTOR_ENV_SANDBOX_PARENT": str(gone.pid)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mentor_env.core.sandbox"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+    )
+    try:
+        assert child.wait(timeout=20.0) == 3  # measured: about 0.6 s (the watchdog looks every 0.5 s)
+    finally:
+        child.kill()
+        child.stdin.close()
+        child.stdout.close()

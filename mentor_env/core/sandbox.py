@@ -107,6 +107,8 @@ WATCHDOG_S = 5.0
 _RECHECK_S = 0.02
 
 _HEADER = struct.Struct("!Q")
+# The environment variable that tells the child its parent's pid.
+_PARENT_VARIABLE = "MENTOR_ENV_SANDBOX_PARENT"
 # Replies and requests larger than this are refused before they are read.
 _MAX_MESSAGE_BYTES = MAX_RESULT_BYTES + 65_536
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -248,6 +250,8 @@ class _Child:
         env = dict(os.environ)
         # The child imports this package from the same place as the parent did.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (_PACKAGE_ROOT, env.get("PYTHONPATH"))))
+        # The child compares its parent with this pid: one that died before the child looked is noticed too.
+        env[_PARENT_VARIABLE] = str(os.getpid())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mentor_env.core.sandbox"],
             stdin=subprocess.PIPE,
@@ -648,7 +652,8 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self.deadline = math.inf
-        self.parent = os.getppid()
+        given = os.environ.get(_PARENT_VARIABLE, "")
+        self.parent = int(given) if given.isdigit() else os.getppid()
         threading.Thread(target=self._watch, name="sandbox-watchdog", daemon=True).start()
 
     def _watch(self) -> None:

@@ -159,6 +159,9 @@ class UnwritableCall(ValueError):
         super().__init__(message)
         self.category = category
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.category, str(self)), dict(vars(self)))
+
 
 def call_block(name: Any, arguments: Any, limit: int) -> str:
     """One call as the Hermes block a model writes for it, checked to fit in a turn of ``limit`` characters.
