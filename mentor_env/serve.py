@@ -135,12 +135,23 @@ _REPR.maxstring = _REPR.maxother = 60
 _REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 2, 4, 4
 
 
-def utf8_safe(value: Any, depth: int = 0) -> Any:
+def utf8_safe(value: Any) -> Any:
     """``value`` with every lone surrogate in its strings (dict keys too) replaced by U+FFFD, so that it encodes as UTF-8.
 
-    Lists, tuples and dicts are rebuilt only where something changed; parts
-    nested deeper than ``MAX_INFO_DEPTH`` are replaced by a note.
+    The common case, nothing to replace, costs one ``json.dumps`` (in C) and
+    one regex search, and returns ``value`` itself. Otherwise lists, tuples
+    and dicts are rebuilt where something changed, and parts nested deeper
+    than ``MAX_INFO_DEPTH`` are replaced by a note.
     """
+    try:
+        if not _SURROGATE.search(json.dumps(value, ensure_ascii=False)):
+            return value
+    except (TypeError, ValueError, RecursionError):  # not plain JSON data, or too deep for the encoder
+        pass
+    return _replace_surrogates(value, 0)
+
+
+def _replace_surrogates(value: Any, depth: int) -> Any:
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
     if not isinstance(value, (dict, list, tuple)):
@@ -148,10 +159,10 @@ def utf8_safe(value: Any, depth: int = 0) -> Any:
     if depth >= MAX_INFO_DEPTH:
         return f"<a {type(value).__name__} nested deeper than {MAX_INFO_DEPTH} levels, left out>"
     if isinstance(value, dict):
-        pairs = [(utf8_safe(key, depth + 1), utf8_safe(item, depth + 1)) for key, item in value.items()]
+        pairs = [(_replace_surrogates(key, depth + 1), _replace_surrogates(item, depth + 1)) for key, item in value.items()]
         changed = any(new_key is not key or new is not item for (new_key, new), (key, item) in zip(pairs, value.items()))
         return dict(pairs) if changed else value
-    items = [utf8_safe(item, depth + 1) for item in value]
+    items = [_replace_surrogates(item, depth + 1) for item in value]
     return type(value)(items) if any(new is not item for new, item in zip(items, value)) else value
 
 
@@ -237,6 +248,7 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
         self.env_id = env_id
         self.env = make_text_env(env_id, reward_mode, **env_kwargs)
         self._state = MentorState(env_id=env_id)
+        self._clean_tools: Any = None  # the env's tool specs once checked (see _encodable_info)
 
     def reset(
         self,
@@ -262,7 +274,7 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
             options["difficulty"] = difficulty
         text, info = self._call("reset", self.env.reset, seed=seed, options=options or None)
         self._state = MentorState(env_id=self.env_id, episode_id=episode_id, task_id=utf8_safe(info["task_id"]))
-        return MentorObservation(text=utf8_safe(text), info=utf8_safe(info), reward=None, done=False)
+        return MentorObservation(text=utf8_safe(text), info=self._encodable_info(info), reward=None, done=False)
 
     def step(self, action: MentorAction, timeout_s: Optional[float] = None, **kwargs: Any) -> MentorObservation:
         """``env.step(action.text)``; a step before any reset or after the episode ended is refused (:class:`RequestError`)."""
@@ -275,7 +287,7 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
         self._state.turn = info["turn"]
         self._state.done = terminated or truncated
         return MentorObservation(
-            text=utf8_safe(text), info=utf8_safe(info), reward=float(reward), done=terminated or truncated,
+            text=utf8_safe(text), info=self._encodable_info(info), reward=float(reward), done=terminated or truncated,
             terminated=terminated, truncated=truncated,
         )
 
@@ -289,6 +301,21 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
             if type(exc).__module__.split(".")[0] != "gymnasium":
                 LOG.exception("%s: %s raised %s", self.env_id, name, type(exc).__name__)
             raise RequestError(f"{name} refused: {type(exc).__name__}: {shorten(str(exc))}") from None
+
+    def _encodable_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """``utf8_safe(info)``, checking the env's tool specs only once.
+
+        ``info["tools"]`` is the env's own list of tool specs, the same object
+        at every step and most of the info's bytes; nothing a model sends
+        reaches it, so once it has been found clean it is not searched again.
+        """
+        tools = info.get("tools")
+        if tools is None or tools is not self._clean_tools:
+            info = utf8_safe(info)
+            self._clean_tools = info.get("tools")
+            return info
+        rest = utf8_safe({key: value for key, value in info.items() if key != "tools"})
+        return {key: tools if key == "tools" else rest[key] for key in info}
 
     @property
     def state(self) -> MentorState:
@@ -469,6 +496,11 @@ class _Connection:
         self.idle_timeout_s, self.max_frame_bytes = idle_timeout_s, max_frame_bytes
         self.accepted = False
         self.closed = False
+        # One timer per idle period, not one per message: it looks at when the app began waiting for the client.
+        self._task: Optional[asyncio.Task] = None
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._waiting_since: Optional[float] = None  # loop time; None while the app is busy with a message
+        self._expiring = False
 
     async def receive(self) -> dict[str, Any]:
         while True:
@@ -490,13 +522,44 @@ class _Connection:
             message = _shorten_error_frame(message)
         await self._send(message)
 
+    def stop(self) -> None:
+        """The connection is over: drop the idle timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     async def _next(self) -> dict[str, Any]:
         if not self.accepted or self.idle_timeout_s is None:
             return await self._receive()
+        loop = asyncio.get_running_loop()
+        self._waiting_since = loop.time()
+        if self._timer is None:
+            self._task = asyncio.current_task()
+            self._timer = loop.call_later(self.idle_timeout_s, self._check_idle)
         try:
-            return await asyncio.wait_for(self._receive(), self.idle_timeout_s)
-        except asyncio.TimeoutError:
+            return await self._receive()
+        except asyncio.CancelledError:
+            if not self._expiring:
+                raise
+            uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+: the cancellation was ours, and is handled
+            if uncancel is not None:
+                uncancel()
             return await self._expire()
+        finally:
+            self._waiting_since = None
+
+    def _check_idle(self) -> None:
+        """The timer: end the wait if the app has waited the whole idle limit for this client, else look again later."""
+        self._timer = None
+        if self._waiting_since is None or self._task is None:
+            return  # the app is busy with a message; its next wait arms the timer again
+        loop = asyncio.get_running_loop()
+        remaining = self._waiting_since + self.idle_timeout_s - loop.time()
+        if remaining > 0:
+            self._timer = loop.call_later(remaining, self._check_idle)
+            return
+        self._expiring = True
+        self._task.cancel()  # the task is waiting in _next, which turns this into SESSION_EXPIRED
 
     async def _expire(self) -> dict[str, Any]:
         await self._answer(_error("SESSION_EXPIRED", f"no message for {self.idle_timeout_s:g} s (the idle limit): the "
@@ -549,6 +612,7 @@ class _SocketGuard:
         except WebSocketDisconnect:
             pass
         finally:
+            connection.stop()
             self.sessions_by_client[client] -= 1
             if self.sessions_by_client[client] <= 0:
                 del self.sessions_by_client[client]

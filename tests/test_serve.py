@@ -324,8 +324,11 @@ def test_utf8_safe_replaces_lone_surrogates_and_leaves_clean_values_alone():
     deep: list = ["bottom"]
     for _ in range(100):
         deep = [deep]
-    cut = utf8_safe(deep)
-    for _ in range(64):
+    assert utf8_safe(deep) is deep  # clean: whatever its depth
+    cut = utf8_safe([deep, "\ud800"])  # to be rebuilt: parts deeper than 64 levels are left out
+    assert cut[1] == "\ufffd"
+    cut = cut[0]
+    for _ in range(63):
         cut = cut[0]
     assert cut == "<a list nested deeper than 64 levels, left out>"
 
