@@ -589,11 +589,12 @@ class _SocketGuard:
     destroyed then), which would otherwise be logged for every dead client.
     """
 
-    def __init__(self, app: Any, max_sessions_per_client: int, idle_timeout_s: Optional[float], max_frame_bytes: int) -> None:
+    def __init__(self, app: Any, max_sessions_per_client: int, idle_timeout_s: Optional[float], max_frame_bytes: int,
+                 sessions_by_client: Counter[str]) -> None:
         self.app = app
         self.max_sessions_per_client = max_sessions_per_client
         self.idle_timeout_s, self.max_frame_bytes = idle_timeout_s, max_frame_bytes
-        self.sessions_by_client: Counter[str] = Counter()
+        self.sessions_by_client = sessions_by_client  # the app's (app.state), counted here
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") != "websocket":
@@ -657,8 +658,22 @@ async def read_body(request: Request, max_bytes: int, timeout_s: float) -> bytes
         raise HTTPException(408, f"the request body did not arrive within {timeout_s:g} s") from None
 
 
-def _register_http_routes(app: FastAPI, factory: Callable[[], MentorEnvironment], max_bytes: int, timeout_s: float) -> None:
-    """``POST /reset`` (a fresh env per request, strict fields), ``POST /step`` (always 409) and ``POST /mcp`` (refusals)."""
+def _reset_fields(body: bytes) -> dict[str, Any]:
+    """A ``POST /reset`` body's fields (none for an empty body), or 400 naming what is wrong with it."""
+    fields, problem = parse_json(body) if body.strip() else ({}, None)
+    if problem is not None:
+        raise HTTPException(400, problem)
+    if not isinstance(fields, dict):
+        raise HTTPException(400, f"a reset's body must be a JSON object of {', '.join(RESET_FIELDS)}, got a JSON "
+                            f"{_json_kind(fields)}")
+    return fields
+
+
+def _register_http_routes(app: FastAPI, factory: Callable[[], MentorEnvironment], metadata: EnvironmentMetadata,
+                          max_bytes: int, timeout_s: float) -> None:
+    """``POST /reset`` (a fresh env per request, strict fields), ``POST /step`` (always 409), ``POST /mcp``
+    (refusals), and ``GET /state`` and ``/metadata`` answered without building an env (OpenEnv's build one per
+    request on the event loop, some milliseconds in which no session is served)."""
 
     def reset_once(fields: dict[str, Any]) -> MentorObservation:
         env = factory()
@@ -670,12 +685,7 @@ def _register_http_routes(app: FastAPI, factory: Callable[[], MentorEnvironment]
     @app.post("/reset", response_model=ResetResponse, tags=["Environment Control"],
               summary="A fresh env's first observation (each request has its own env; play episodes on /ws)")
     async def reset(request: Request) -> ResetResponse:
-        body = await read_body(request, max_bytes, timeout_s)
-        fields, problem = parse_json(body) if body.strip() else ({}, None)
-        if problem is not None:
-            raise HTTPException(400, problem)
-        if not isinstance(fields, dict):
-            raise HTTPException(400, f"a reset's body must be a JSON object of {', '.join(RESET_FIELDS)}, got a JSON {_json_kind(fields)}")
+        fields = _reset_fields(await read_body(request, max_bytes, timeout_s))
         try:
             check_reset_fields(fields)
             observation = await asyncio.to_thread(reset_once, fields)
@@ -688,6 +698,15 @@ def _register_http_routes(app: FastAPI, factory: Callable[[], MentorEnvironment]
     async def step() -> None:
         raise HTTPException(409, "POST /step has no episode to step: each HTTP request gets a fresh env, so play "
                             "episodes over the WebSocket /ws (a reset message, then step messages)")
+
+    @app.get("/state", response_model=MentorState, tags=["State Management"],
+             summary="A fresh env's state (HTTP requests have no episode; a session's state is a state message on /ws)")
+    async def state() -> MentorState:
+        return MentorState(env_id=metadata.name)
+
+    @app.get("/metadata", response_model=EnvironmentMetadata, tags=["Environment Info"], summary="The env's metadata")
+    async def get_metadata() -> EnvironmentMetadata:
+        return metadata
 
     @app.post("/mcp", tags=["MCP"], summary="Refused: mentor envs offer no MCP tools, and sessions live on /ws")
     async def mcp(request: Request) -> JSONResponse:
@@ -749,7 +768,9 @@ def make_app(
     session_timeout_s = _seconds("session_timeout_s", session_timeout_s, never_ok=True)
     max_frame_bytes = _count("max_frame_bytes", max_frame_bytes)
     request_timeout_s = _seconds("request_timeout_s", request_timeout_s)
-    MentorEnvironment(env_id, **dict(env_kwargs)).close()  # fail now, not at the first connection
+    probe = MentorEnvironment(env_id, **dict(env_kwargs))  # fail now, not at the first connection
+    metadata = probe.get_metadata()
+    probe.close()
 
     def factory() -> MentorEnvironment:
         return MentorEnvironment(env_id, **dict(env_kwargs))
@@ -763,11 +784,13 @@ def make_app(
     )
     app = FastAPI(title=f"mentor-env OpenEnv server: {env_id}", version="0.1.0")
     server.register_routes(app)
-    replaced = {"/reset", "/step", "/mcp"}  # OpenEnv's: 500s with tracebacks, dropped fields, sessions without owners
+    # OpenEnv's: 500s with tracebacks, dropped fields, sessions without owners, an env built per GET on the event loop
+    replaced = {"/reset", "/step", "/mcp", "/state", "/metadata"}
     app.router.routes[:] = [route for route in app.router.routes if getattr(route, "path", None) not in replaced]
-    _register_http_routes(app, factory, max_frame_bytes, request_timeout_s)
-    app.add_middleware(_SocketGuard, max_sessions_per_client=max_sessions_per_client,
-                       idle_timeout_s=session_timeout_s, max_frame_bytes=max_frame_bytes)
+    _register_http_routes(app, factory, metadata, max_frame_bytes, request_timeout_s)
+    app.state.sessions_by_client = Counter()  # open sessions per client address
+    app.add_middleware(_SocketGuard, max_sessions_per_client=max_sessions_per_client, idle_timeout_s=session_timeout_s,
+                       max_frame_bytes=max_frame_bytes, sessions_by_client=app.state.sessions_by_client)
     app.state.openenv_server = server
     limits = {"max_sessions": max_sessions, "max_sessions_per_client": max_sessions_per_client,
               "session_timeout_s": session_timeout_s, "max_frame_bytes": max_frame_bytes,
@@ -781,6 +804,7 @@ def make_app(
             "env_id": env_id,
             "active_sessions": server.active_sessions,
             "max_sessions": server.max_concurrent_envs,
+            "clients": len(app.state.sessions_by_client),
             "limits": limits,
             "rss_bytes": _rss_bytes(),
             "threads": threading.active_count(),

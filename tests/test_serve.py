@@ -403,7 +403,7 @@ def test_one_client_address_cannot_take_every_session():
         other_answer = await exchange(other, json.dumps({"type": "reset", "data": {"seed": 4}}))
         await mine[0].close()
         deadline = time.monotonic() + 10
-        while srv.openenv_server.active_sessions != 3 and time.monotonic() < deadline:
+        while app.state.sessions_by_client["127.0.0.1"] != 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         again = await connect(srv.ws_url)
         again_answer = await exchange(again, json.dumps({"type": "reset", "data": {"seed": 5}}))
@@ -490,6 +490,29 @@ def test_bad_http_requests_get_a_short_4xx_and_no_traceback(server, caplog):
     connection.close()
     assert set(sizes) == {(409, sizes[0][1])} and sizes[0][1] < 300
     assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []
+
+
+def test_http_state_and_metadata_build_no_env(server, monkeypatch):
+    """OpenEnv built an env per GET /state or /metadata on the event loop (milliseconds with every session waiting)."""
+    import mentor_env.serve as serve
+
+    built = []
+    real_init = serve.MentorEnvironment.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(serve.MentorEnvironment, "__init__", counting_init)
+    answers = []
+    for path in ["/state", "/metadata"] * 50:
+        with urllib.request.urlopen(server.url + path, timeout=30) as response:
+            answers.append(json.loads(response.read()))
+    assert len(built) == 0
+    assert answers[0] == {"episode_id": None, "step_count": 0, "env_id": "mentor/Calc-v0", "task_id": None, "turn": 0,
+                          "done": False}
+    assert answers[1]["name"] == "mentor/Calc-v0" and "reward mode 'dense'" in answers[1]["description"]
+    assert _post(server.url, "/reset", b'{"task_id": "calc-3"}')[0] == 200 and len(built) == 1  # a stateless reset does
 
 
 def _slow_socket(port: int, source: str, start: bytes = b"GET /health HTTP/1.1\r\nHost: x\r\n") -> socket.socket:
