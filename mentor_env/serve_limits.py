@@ -144,16 +144,19 @@ class ConnectionLimits:
 class ConnectionGuard:
     """Counts open connections per client address, admits or refuses new ones, and logs refusals in batches.
 
-    At the cap on all connections, a new connection takes the place of the
-    one that has waited longest for a request's headers (a slow or idle
-    client; it is closed), and is refused only when none is waiting: slow
-    clients cannot keep out a client that sends its request at once.
+    At the cap on all connections, a new connection may take the place of a
+    connection that waits for a request's headers (a slow or idle client; it is
+    closed): the one waiting longest at the address with the most
+    connections, if that address still has at least as many as the newcomer's
+    after the swap. Slow clients from many addresses cannot keep out a client
+    from another one, and the newcomer is refused (503) only when the
+    connections are fairly shared or all busy.
     """
 
     def __init__(self, limits: ConnectionLimits) -> None:
         self.limits = limits
         self.by_client: Counter[str] = Counter()
-        self.waiting: dict[GuardedH11Protocol, None] = {}  # connections waiting for headers, longest first
+        self.waiting: dict[str, dict[GuardedH11Protocol, None]] = {}  # per address, longest waiting first
         self.refused = 0  # since the server started
         self.evicted = 0
         self.timed_out = 0
@@ -169,12 +172,33 @@ class ConnectionGuard:
         if self.by_client[client] >= self.limits.max_connections_per_client:
             return f"{client} has {self.by_client[client]} HTTP connections open (the limit per client)"
         if open_connections > self.limits.max_connections:
-            if not self.waiting:
-                return f"the server has its {self.limits.max_connections} connections open (its limit), all busy"
-            next(iter(self.waiting)).evict()
+            victim = self._victim_for(client)
+            if victim is None:
+                return f"the server has its {self.limits.max_connections} connections open (its limit), fairly shared"
+            victim.evict()
             self.evicted += 1
         self.by_client[client] += 1
         return None
+
+    def _victim_for(self, client: str) -> Optional[GuardedH11Protocol]:
+        """The connection to close for a newcomer from ``client``, if any (see the class)."""
+        newcomer = self.by_client[client] + 1
+        best = None
+        for address, waiting in self.waiting.items():
+            if waiting and self.by_client[address] > newcomer and (best is None or self.by_client[address] > self.by_client[best]):
+                best = address
+        return None if best is None else next(iter(self.waiting[best]))
+
+    def wait(self, connection: GuardedH11Protocol, client: str) -> None:
+        """``connection`` of ``client`` waits for a request's headers."""
+        self.waiting.setdefault(client, {})[connection] = None
+
+    def stop_waiting(self, connection: GuardedH11Protocol, client: str) -> None:
+        waiting = self.waiting.get(client)
+        if waiting is not None:
+            waiting.pop(connection, None)
+            if not waiting:
+                del self.waiting[client]
 
     def release(self, client: str) -> None:
         """A counted connection of ``client`` closed or became a WebSocket."""
@@ -265,17 +289,20 @@ class GuardedH11Protocol(H11Protocol):
         self._cancel_deadline()
         self._deadline_cycle = self.cycle
         self._deadline = self.loop.call_later(self.guard.limits.request_timeout_s, self._on_deadline)
-        self.guard.waiting[self] = None
+        if self._counted_as is not None:
+            self.guard.wait(self, self._counted_as)
 
     def _cancel_deadline(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
-            self.guard.waiting.pop(self, None)
+            if self._counted_as is not None:
+                self.guard.stop_waiting(self, self._counted_as)
 
     def _on_deadline(self) -> None:
         self._deadline = None
-        self.guard.waiting.pop(self, None)
+        if self._counted_as is not None:
+            self.guard.stop_waiting(self, self._counted_as)
         if self.cycle is self._deadline_cycle and not self.transport.is_closing():
             self.guard.timed_out += 1
             self.transport.close()

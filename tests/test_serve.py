@@ -535,8 +535,8 @@ def _read_all(sock: socket.socket) -> bytes:
 
 def test_slow_connections_are_cut_off_and_cannot_lock_clients_out():
     """Headers must arrive within 0.5 s; one address gets 4 connections in HTTP (more get 503 at once); at the cap
-    of 12 connections a newcomer takes the place of the connection waiting longest, so a client that sends its
-    request gets its answer however many slow ones there are; a body sent too slowly gets 408."""
+    of 12 connections a client from a new address takes the place of a slow one, so slow clients from many
+    addresses cannot keep it out; a body sent too slowly gets 408."""
     app = make_app("mentor/Calc-v0", max_sessions=4, request_timeout_s=0.5)
     guard = ConnectionGuard(ConnectionLimits(max_connections=12, max_connections_per_client=4, request_timeout_s=0.5))
     with running(app, guard) as srv:
@@ -549,13 +549,18 @@ def test_slow_connections_are_cut_off_and_cannot_lock_clients_out():
         assert b"127.0.0.2 has 4 HTTP connections open (the limit per client)" in answers[4]
         assert (guard.timed_out, guard.refused, dict(guard.by_client)) == (4, 6, {})
 
-        many = [_slow_socket(srv.port, f"127.0.0.{3 + index % 6}") for index in range(18)]  # 3 per address
+        # 6 addresses, 3 slow connections each, in turn: 12 fill the cap (2 per address); the 13th to 18th would make
+        # 3 at their address, more than any other has: refused. A client from a 7th address takes the place of the
+        # slow connection waiting longest at an address with 2.
+        many = [_slow_socket(srv.port, f"127.0.0.{3 + index % 6}") for index in range(18)]
         deadline = time.monotonic() + 5
-        while guard.evicted < 6 and time.monotonic() < deadline:
+        while guard.refused < 12 and time.monotonic() < deadline:
             time.sleep(0.01)
-        with urllib.request.urlopen(srv.url + "/health", timeout=10) as response:  # from 127.0.0.1, the 19th
+        assert (guard.evicted, guard.refused) == (0, 12)
+        with urllib.request.urlopen(srv.url + "/health", timeout=10) as response:  # from 127.0.0.1
             assert response.status == 200
-        assert (guard.evicted, guard.refused) == (7, 6)  # the 6 oldest slow ones, then one for this client
+        assert (guard.evicted, guard.refused) == (1, 12)
+        assert many[0].recv(100) == b""  # the one it replaced: the first of 127.0.0.3
         for sock in many:
             sock.close()
 
