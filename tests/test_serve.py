@@ -636,3 +636,54 @@ def test_the_command_line_states_its_limits(capsys):
     with pytest.raises(SystemExit):
         main(["--session-timeout", "-1"])
     assert "session_timeout_s must be a finite number of seconds > 0" in capsys.readouterr().err
+
+
+def test_a_frame_over_the_websocket_layers_limit_closes_only_its_connection(server):
+    """Over 4 x max_frame_bytes the WebSocket layer itself closes the connection (1009, RFC 6455); the server serves on."""
+
+    async def oversize():
+        async with connect(server.ws_url, max_size=None) as ws:
+            await exchange(ws, json.dumps({"type": "reset", "data": {}}))
+            await ws.send(json.dumps({"type": "step", "data": {"text": "x" * (4 * 1024 * 1024)}}))
+            with pytest.raises(websockets.exceptions.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 30)
+            return ws.close_code
+
+    assert asyncio.run(oversize()) == 1009
+    with MentorEnvClient(base_url=server.url).sync() as client:
+        assert not client.reset(seed=3).done
+    assert server.wait_for_sessions(0) == 0
+
+
+def test_the_command_line_server_delivers_every_answer_of_a_surrogate_episode():
+    """``python -m mentor_env.serve`` (the limits, logging and protocol of the CLI): the issue's turn, then the
+    teacher's, each answered, the reward the env gives, and nothing on stderr."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    command = [sys.executable, "-m", "mentor_env.serve", "--port", str(port), "--env-kwargs", '{"reward_mode": "dense"}']
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+            try:
+                socket.create_connection((HOST, port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        task = TASKS[2]
+        turns = [SURROGATE_TURN, *teacher_turns(task)]
+        env = gym.make("mentor/Calc-v0", reward_mode="dense")
+        env.reset(options={"task_id": task.id})
+        expected = [env.step(turn)[1] for turn in turns]
+        with MentorEnvClient(base_url=f"http://{HOST}:{port}").sync() as client:
+            client.reset(task_id=task.id)
+            results = [client.step(turn) for turn in turns]
+        assert [result.reward for result in results] == [pytest.approx(reward) for reward in expected]
+        assert results[-1].done and results[-1].observation.info["reward_components"]["correct"] == 1.0
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert stderr.decode() == ""
