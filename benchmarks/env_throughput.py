@@ -217,7 +217,7 @@ class TeacherFloor:
                     raise ValueError(f"the teacher's call {body} is not valid")
                 tool = self.tools[name]
                 if tool.isolated:
-                    value = self.runtime._call(tool, arguments, time.monotonic() + self.runtime.timeout_s)
+                    value = self.runtime._call_isolated(tool, arguments, self.runtime.timeout_s)
                 else:
                     value = tool.function(**arguments)
                 responses.append(f"<tool_response>\n{format_value(value)}\n</tool_response>")
