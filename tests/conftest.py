@@ -94,3 +94,20 @@ def tiny_student_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny-student")
     build_tiny_student(path, seed=0, vocab_size=1024, hidden_size=64, layers=2, corpus=list(teacher_corpus(tasks_per_domain=60)))
     return path
+
+
+def self_containing_list() -> list:
+    """A list that holds itself: what a careless caller can hand a reward function as arguments."""
+    cycle: list = []
+    cycle.append(cycle)
+    return cycle
+
+
+def nested_list(depth: int) -> list:
+    """``[[[...]]]`` nested ``depth`` deep, built without recursion."""
+    outer: list = []
+    level = outer
+    for _ in range(depth):
+        level.append([])
+        level = level[0]
+    return outer

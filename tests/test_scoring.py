@@ -25,7 +25,7 @@ from mentor_env.integrations.scoring import (
     score_task,
     teacher_tool_names,
 )
-from tests.conftest import SMALL_TASK, call
+from tests.conftest import SMALL_TASK, call, nested_list, self_containing_list
 
 TEACHER = ["add", "multiply"]  # (2 + 3) × 4 = 20
 RIGHT = call("add", a=2, b=3) + "\n" + call("multiply", a=5, b=4) + "\nSo the answer is \\boxed{20}."
@@ -228,13 +228,8 @@ def test_clear_errors():
     assert score_completion(42, domain="calc", answer="20", teacher_tools=TEACHER) == table(0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-CYCLE: list = []
-CYCLE.append(CYCLE)
-DEEP: list = []
-_level = DEEP
-for _ in range(5_000):
-    _level.append([])
-    _level = _level[0]
+CYCLE = self_containing_list()
+DEEP = nested_list(5_000)
 RIGHT_MESSAGE = {"role": "assistant", "content": RIGHT}
 CALLS_THEN_JUNK = [{"role": "assistant", "content": call("add", a=2, b=3)}, {"role": "tool", "content": "5"}]
 # A turn that is not text is one the env refuses unread: nothing in it counts, and a last one leaves the episode unended.

@@ -12,7 +12,7 @@ import pytest
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.integrations import warm_start_path
 from mentor_env.integrations.trl import EnvReward, MentorToolEnv, environment_factory
-from tests.conftest import call
+from tests.conftest import call, nested_list, self_containing_list
 
 try:
     import datasets  # noqa: F401
@@ -221,13 +221,8 @@ def test_tool_calls_are_read_as_env_step_reads_them_and_bounded_by_the_turn_limi
     assert environment.session.summary()["tool_calls"] == 1.0
 
 
-CYCLE: list = []
-CYCLE.append(CYCLE)
-DEEP: list = []
-_level = DEEP
-for _ in range(5_000):
-    _level.append([])
-    _level = _level[0]
+CYCLE = self_containing_list()
+DEEP = nested_list(5_000)
 ANSWER = {"role": "assistant", "content": "\\boxed{19}"}  # calc-1's answer, without the teacher's tools: 0.8
 REFUSED = "invalid_action: the action must be the text the model generated (str), got "
 # completion -> (the reward, the errors of the env's first step)
