@@ -44,7 +44,11 @@ each with why, in the spirit of "The 37 Implementation Details of PPO":
    same decoder code (:class:`mentor_env.play.generation.DecoderStack`): no drift
    between generation kernels and training kernels.
 10. Minibatches of episodes, ``update_epochs`` passes, gradient clipping at
-    ``max_grad_norm``, learning rate linearly annealed to zero.
+    ``max_grad_norm``; the learning rate optionally warms up over
+    ``warmup_updates`` and is linearly annealed towards ``final_lr_fraction``
+    of itself; with ``target_kl`` an update stops its minibatch steps once one
+    of them moved the policy past 1.5x that approx_kl (a trust region that a
+    small policy otherwise leaves in one update at a large step size).
 11. Checkpoints every ``checkpoint_every`` updates hold the weights, value
     head, optimizer, scheduler, every RNG state and the metrics so far;
     ``--resume`` continues a killed run and reproduces the uninterrupted
@@ -80,6 +84,12 @@ each with why, in the spirit of "The 37 Implementation Details of PPO":
 14. The LM head and log-softmax run only at positions that predict a sampled
     token; the entropy is backpropagated only when ``entropy_coef > 0`` (it is
     logged from the no-gradient pass otherwise).
+15. Every run prints what tells whether it learns: held-out success before
+    the first update and at each evaluation (with a warning when it fell below
+    the start by more than its standard error), and per update the share of
+    groups (or, with one rollout per task, whether the batch) has mixed
+    outcomes, the mean advantage per token of each turn in successful and
+    failed episodes, KL, entropy and tool calls per episode.
 """
 
 from __future__ import annotations
@@ -125,6 +135,7 @@ class PPOConfig:
     max_difficulty: int | None = None  # keep only tasks up to this difficulty (None: all)
     min_difficulty: int | None = None  # keep only tasks from this difficulty up (None: all)
     validation_tasks: int = 0  # hold out the last N training tasks; eval_split="validation" evaluates on them
+    train_tasks: int = 0  # train on only the first N training tasks (0: all), e.g. a small pool the policy can fit
     reward_mode: str = "dense"  # what the policy is trained on; every mode is logged
     model: str = "tiny"  # 'tiny' or a local Hugging Face model directory
     init_from: str | None = None  # warm-start weights (e.g. the SFT checkpoint)
@@ -137,10 +148,12 @@ class PPOConfig:
     max_new_tokens: int = 64  # tokens per assistant turn
     stop_at_tool_call: bool = False  # end a turn at </tool_call> too (one call per turn)
     temperature: float = 1.0  # sampling temperature (the policy distribution)
-    learning_rate: float = 3e-4  # Adam rate for the LM and the value head
-    anneal_lr: bool = True  # linear decay to zero over total_updates
+    learning_rate: float = 3e-4  # Adam rate for the LM and the value head (after the warm-up)
+    warmup_updates: int = 0  # the rate rises linearly over this many first updates (Adam's moments start empty)
+    anneal_lr: bool = True  # decay linearly towards final_lr_fraction of the rate over total_updates
+    final_lr_fraction: float = 0.0  # where annealing heads (0: towards zero; above 0 the last updates still learn)
     gamma: float = 1.0  # discount over generated tokens (episodic, short)
-    gae_lambda: float = 0.95  # GAE bias/variance trade-off
+    gae_lambda: float = 0.95  # GAE bias/variance trade-off (1: every turn gets the episode's outcome as credit)
     update_epochs: int = 2  # passes over the batch per update
     minibatch_size: int = 8  # episodes per gradient step
     clip_coef: float = 0.2  # policy ratio clipping
@@ -148,6 +161,8 @@ class PPOConfig:
     value_coef: float = 0.5  # weight of the value loss
     entropy_coef: float = 0.0  # entropy bonus (0: rely on sampling temperature)
     kl_coef: float = 0.02  # KL to the reference model (reward penalty for gae, loss for grpo)
+    target_kl: float = 0.0  # stop an update's minibatch steps once one's approx_kl passes 1.5x this (0: never)
+    group_scale: str = "group"  # grpo: divide by each group's std ('group', as published) or the batch's ('batch')
     max_grad_norm: float = 1.0  # gradient clipping
     norm_advantages: bool = True  # whiten advantages over the batch (gae)
     eval_every: int = 10  # updates between evaluations (0: only at the end)
@@ -159,6 +174,8 @@ class PPOConfig:
     batch_envs: int = 32  # environments stepped together (one generation batch per turn)
     generation_backend: str = "auto"  # 'auto' (prefix-cache for Llama-family models, else 'hf'), 'prefix-cache' or 'hf'
     progress_bar: bool = True  # a tqdm bar with success, reward, KL and tokens/s
+    verbose: bool = True  # print each update's diagnostics and each evaluation (with a warning when it fell)
+    eval_at_start: bool = True  # evaluate before the first update: the baseline later evaluations are compared with
 
 
 # PPO settings for the tiny student from the SFT warm start (agents.sft.WARM_START), measured on
@@ -209,15 +226,69 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, valid: torch.Tensor, gamma:
     return advantages, (advantages + values) * valid
 
 
-def group_advantages(returns: torch.Tensor, groups: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """GRPO: each episode's return normalised within its group of rollouts of the same task."""
-    advantages = torch.zeros_like(returns)
+def group_advantages(returns: torch.Tensor, groups: torch.Tensor, eps: float = 1e-6, scale: str = "group") -> torch.Tensor:
+    """GRPO: each episode's return minus its group's mean, divided by a spread.
+
+    ``scale="group"``: each group's own standard deviation, as published. With
+    rewards of fine grain (MENTOR's 0.7 against 0.71) that std can be near
+    zero, and a difference of 0.01 becomes an advantage as large as right
+    against wrong. ``scale="batch"``: one spread for the whole batch (the
+    standard deviation of the centred returns, as Dr. GRPO and PPO's whitening
+    do), which keeps right-against-wrong large and tiny differences tiny. A
+    group whose returns are all equal gets advantage 0 either way.
+    """
+    if scale not in ("group", "batch"):
+        raise ValueError(f"scale must be 'group' or 'batch', got {scale!r}")
+    centred = torch.zeros_like(returns)
+    spreads = torch.ones_like(returns)
     for group in groups.unique():
         members = groups == group
         scores = returns[members]
-        spread = scores.std(unbiased=False) if scores.numel() > 1 else torch.tensor(0.0)
-        advantages[members] = (scores - scores.mean()) / (spread + eps)
-    return advantages
+        centred[members] = scores - scores.mean()
+        spreads[members] = scores.std(unbiased=False) if scores.numel() > 1 else 0.0
+    if scale == "batch":
+        spreads = torch.full_like(returns, float(centred.std(unbiased=False)) if centred.numel() > 1 else 0.0)
+    return centred / (spreads + eps)
+
+
+def lr_factor(config: PPOConfig, update: int) -> float:
+    """The learning rate's multiplier at ``update`` (0-based): a linear warm-up, then flat or a decay to a floor."""
+    if update < config.warmup_updates:
+        return (update + 1) / (config.warmup_updates + 1)
+    if not config.anneal_lr:
+        return 1.0
+    return 1.0 - (1.0 - config.final_lr_fraction) * min(1.0, update / config.total_updates)
+
+
+def mixed_share(values: Sequence[float], groups: Sequence[int]) -> float:
+    """The share of groups whose members' values differ (a group of one: whether the batch's values differ)."""
+    by_group: dict[int, list[float]] = {}
+    for value, group in zip(values, groups):
+        by_group.setdefault(group, []).append(value)
+    if all(len(members) == 1 for members in by_group.values()):
+        return float(len(set(values)) > 1)
+    return float(np.mean([max(members) - min(members) > 1e-9 for members in by_group.values()]))
+
+
+def advantage_by_turn(episodes: Sequence[Episode], advantages: torch.Tensor, valid: torch.Tensor) -> dict[str, list[float]]:
+    """Mean advantage per sampled token of each turn (1, 2, ...), for successful and for failed episodes.
+
+    Shows where the credit goes: with terminal rewards the turns that choose
+    tools should get positive credit in successful episodes and negative in
+    failed ones.
+    """
+    sums: dict[str, dict[int, list[float]]] = {"success": {}, "failure": {}}
+    for row, episode in enumerate(episodes):
+        trace = episode.trace
+        action_positions = np.flatnonzero(np.asarray(trace.action_mask, dtype=bool))
+        turn_of_action = np.searchsorted(np.asarray(trace.turn_ends), action_positions)  # 0-based turn of each token
+        values = advantages[row, : len(action_positions)][valid[row, : len(action_positions)]].detach().cpu().numpy()
+        kind = "success" if episode.correct else "failure"
+        for turn in np.unique(turn_of_action[: len(values)]):
+            sums[kind].setdefault(int(turn), []).extend(values[turn_of_action[: len(values)] == turn].tolist())
+    return {
+        kind: [float(np.mean(turns[turn])) for turn in sorted(turns)] for kind, turns in sums.items()
+    }
 
 
 def turn_rewards(episodes: Sequence[Episode], valid: torch.Tensor) -> torch.Tensor:
@@ -268,6 +339,8 @@ def task_pools(config: PPOConfig) -> tuple[list[Any], list[Any]]:
     elif config.eval_split == "validation":
         raise ValueError('eval_split="validation" needs validation_tasks > 0 (the tasks carved from split)')
     evaluation = validation if config.eval_split == "validation" else _filtered(config, config.eval_split)
+    if config.train_tasks:
+        train = train[: config.train_tasks]
     return train, evaluation
 
 
@@ -278,7 +351,8 @@ def rollout_plan(config: PPOConfig, tasks: Sequence[Any], update: int, process_i
     (episodes of one group play the same task: GRPO's comparison set).
     """
     rng = np.random.default_rng([config.seed, process_index, update])
-    picks = rng.choice(len(tasks), size=config.episodes_per_update // config.group_size, replace=False)
+    count = config.episodes_per_update // config.group_size
+    picks = rng.choice(len(tasks), size=count, replace=len(tasks) < count)  # a pool smaller than an update repeats
     resets, groups = [], []
     for group, pick in enumerate(picks):
         for _ in range(config.group_size):
@@ -297,6 +371,8 @@ class PPOTrainer:
             raise ValueError(f"advantage must be 'gae' or 'grpo', got {config.advantage!r}")
         if config.reward_mode not in REWARD_MODES:
             raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {config.reward_mode!r}")
+        if config.group_scale not in ("group", "batch"):
+            raise ValueError(f"group_scale must be 'group' or 'batch', got {config.group_scale!r}")
         if config.advantage == "grpo" and config.group_size < 2:
             raise ValueError("grpo needs group_size >= 2 (rollouts of the same task to compare)")
         if config.episodes_per_update % config.group_size:
@@ -307,6 +383,7 @@ class PPOTrainer:
         self._lock: FolderLock | None = None
         self._hold_output_dir()  # before the slow part: a second trainer on the folder fails at once
         self._history: list[dict[str, Any]] | None = None  # the rows of metrics.jsonl (None: a fresh run)
+        self.start_eval: dict[str, Any] | None = None  # held-out evaluation before the first update
         try:
             self._set_up(config)
         except BaseException:
@@ -327,8 +404,7 @@ class PPOTrainer:
         if self.value_head is not None:
             parameters += list(self.value_head.parameters())
         optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5)
-        total = config.total_updates
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda u: 1.0 - u / total if config.anneal_lr else 1.0)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda update: lr_factor(config, update))
         prepared = self.accelerator.prepare(model, optimizer, scheduler, *( [self.value_head] if self.value_head else []))
         self.model, self.optimizer, self.scheduler = prepared[:3]
         if self.value_head is not None:
@@ -432,7 +508,7 @@ class PPOTrainer:
         else:
             episode_returns = torch.tensor([sum(e.turn_rewards) for e in episodes], device=device)
             groups = torch.tensor([e.group for e in episodes], device=device)
-            advantages = group_advantages(episode_returns, groups).unsqueeze(1) * valid
+            advantages = group_advantages(episode_returns, groups, scale=c.group_scale).unsqueeze(1) * valid
             returns = torch.zeros_like(advantages)
 
         # 4. Minibatch epochs (reasons 7, 10): clipped policy loss, clipped value loss or k3 KL, entropy bonus.
@@ -444,46 +520,53 @@ class PPOTrainer:
             stats["entropy"] = []
         timing = {"forward": 0.0, "backward": 0.0}
         order = np.random.default_rng([c.seed, self.update, 7]).permutation(len(episodes))
-        for _ in range(c.update_epochs):
-            for start in range(0, len(episodes), c.minibatch_size):
-                rows = order[start : start + c.minibatch_size]
-                index = torch.as_tensor(rows, device=device)
-                began = time.perf_counter()
-                with self.accelerator.autocast():
-                    new = self.logprobs(self.model, [episodes[i] for i in rows], self.value_head, entropy=c.entropy_coef > 0)
-                width = new.logp.shape[1]
-                mask = valid[index][:, :width]
-                log_ratio = (new.logp - old_logp[index][:, :width]) * mask
-                ratio = log_ratio.exp()
-                adv = advantages[index][:, :width]
-                policy_loss = masked_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - c.clip_coef, 1 + c.clip_coef)), mask)
-                loss = policy_loss
-                if new.entropy is not None:
-                    entropy = masked_mean(new.entropy, mask)
-                    loss = loss - c.entropy_coef * entropy
-                    stats["entropy"].append(entropy.item())
-                if c.advantage == "gae":
-                    assert new.values is not None and old_values is not None
-                    old_v, target = old_values[index][:, :width], returns[index][:, :width]
-                    clipped = old_v + (new.values - old_v).clamp(-c.clip_value, c.clip_value)
-                    value_loss = 0.5 * masked_mean(torch.max((new.values - target) ** 2, (clipped - target) ** 2), mask)
-                    loss = loss + c.value_coef * value_loss
-                    stats["value_loss"].append(value_loss.item())
-                else:
-                    # k3 estimator of KL(π || π_ref), always >= 0.
-                    delta = (ref_logp[index][:, :width] - new.logp) * mask
-                    loss = loss + c.kl_coef * masked_mean(delta.exp() - delta - 1, mask)
-                middle = time.perf_counter()
-                self.optimizer.zero_grad(set_to_none=True)
-                self.accelerator.backward(loss)
-                parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
-                self.accelerator.clip_grad_norm_(parameters, c.max_grad_norm)
-                self.optimizer.step()
-                timing["forward"] += middle - began
-                timing["backward"] += time.perf_counter() - middle
-                stats["policy_loss"].append(policy_loss.item())
-                stats["clip_fraction"].append(masked_mean(((ratio - 1).abs() > c.clip_coef).float(), mask).item())
-                stats["approx_kl"].append(masked_mean((ratio - 1) - log_ratio, mask).item())
+        steps = [(epoch, start) for epoch in range(c.update_epochs) for start in range(0, len(episodes), c.minibatch_size)]
+        optimizer_steps = 0
+        for _, start in steps:
+            rows = order[start : start + c.minibatch_size]
+            index = torch.as_tensor(rows, device=device)
+            began = time.perf_counter()
+            with self.accelerator.autocast():
+                new = self.logprobs(self.model, [episodes[i] for i in rows], self.value_head, entropy=c.entropy_coef > 0)
+            width = new.logp.shape[1]
+            mask = valid[index][:, :width]
+            log_ratio = (new.logp - old_logp[index][:, :width]) * mask
+            ratio = log_ratio.exp()
+            approx_kl = masked_mean((ratio - 1) - log_ratio, mask).item()
+            if c.target_kl and approx_kl > 1.5 * c.target_kl:
+                stats["approx_kl"].append(approx_kl)
+                break  # the earlier steps left the trust region: this one and the rest would push the policy further
+            adv = advantages[index][:, :width]
+            policy_loss = masked_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - c.clip_coef, 1 + c.clip_coef)), mask)
+            loss = policy_loss
+            if new.entropy is not None:
+                entropy = masked_mean(new.entropy, mask)
+                loss = loss - c.entropy_coef * entropy
+                stats["entropy"].append(entropy.item())
+            if c.advantage == "gae":
+                assert new.values is not None and old_values is not None
+                old_v, target = old_values[index][:, :width], returns[index][:, :width]
+                clipped = old_v + (new.values - old_v).clamp(-c.clip_value, c.clip_value)
+                value_loss = 0.5 * masked_mean(torch.max((new.values - target) ** 2, (clipped - target) ** 2), mask)
+                loss = loss + c.value_coef * value_loss
+                stats["value_loss"].append(value_loss.item())
+            else:
+                # k3 estimator of KL(π || π_ref), always >= 0.
+                delta = (ref_logp[index][:, :width] - new.logp) * mask
+                loss = loss + c.kl_coef * masked_mean(delta.exp() - delta - 1, mask)
+            middle = time.perf_counter()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.accelerator.backward(loss)
+            parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
+            self.accelerator.clip_grad_norm_(parameters, c.max_grad_norm)
+            self.optimizer.step()
+            timing["forward"] += middle - began
+            timing["backward"] += time.perf_counter() - middle
+            stats["policy_loss"].append(policy_loss.item())
+            stats["clip_fraction"].append(masked_mean(((ratio - 1).abs() > c.clip_coef).float(), mask).item())
+            stats["approx_kl"].append(approx_kl)
+            optimizer_steps += 1
+        learning_rate = self.optimizer.param_groups[0]["lr"]
         self.scheduler.step()
         self.model.eval()
         clock["train"] = time.perf_counter()
@@ -495,6 +578,15 @@ class PPOTrainer:
         row: dict[str, Any] = {"update": self.update + 1}
         row.update({name: float(np.mean(values)) for name, values in stats.items() if values})
         row["kl_to_reference"] = (kl.sum() / valid.sum().clamp(min=1)).item()
+        row["optimizer_steps"] = optimizer_steps
+        row["stopped_early"] = optimizer_steps < len(steps)
+        row["learning_rate"] = learning_rate
+        group_ids = [e.group for e in episodes]
+        row["mixed_groups"] = {
+            "return": mixed_share([e.returns[c.reward_mode] for e in episodes], group_ids),
+            "success": mixed_share([float(e.correct) for e in episodes], group_ids),
+        }
+        row["advantage_by_turn"] = advantage_by_turn(episodes, advantages, valid)
         row.update(
             {
                 "success_rate": float(np.mean([e.correct for e in episodes])),
@@ -523,8 +615,15 @@ class PPOTrainer:
     # --- evaluation ---
 
     def evaluate(self, update: int) -> dict[str, Any]:
-        """The first ``eval_episodes`` held-out tasks, greedy (or sampled at ``eval_temperature``)."""
-        return self.evaluate_tasks(self.config.env_id, self.eval_tasks[: self.config.eval_episodes])
+        """The first ``eval_episodes`` held-out tasks, greedy (or sampled at ``eval_temperature``).
+
+        An evaluation before the first update is kept as the run's start
+        (:attr:`start_eval`), which ``train()`` then does not repeat.
+        """
+        result = self.evaluate_tasks(self.config.env_id, self.eval_tasks[: self.config.eval_episodes])
+        if update == 0 and self.update == 0:
+            self.start_eval = result
+        return result
 
     def evaluate_tasks(self, env_id: str, tasks: Sequence[Any], temperature: float | None = None) -> dict[str, Any]:
         """:func:`mentor_env.play.evaluation.summarize` of one episode per task on ``env_id`` (env seed: the task's index)."""
@@ -555,23 +654,25 @@ class PPOTrainer:
         from tqdm.auto import tqdm
 
         c = self.config
-        metrics_path = self.output_dir / METRICS
-        if self._history is None:
-            self._history = []
-            if self.accelerator.is_main_process:
-                self._discard_checkpoints(keep=None)
-                write_text_atomically(metrics_path, "")
-        history = self._history
+        history = self._start_history()
         bar = tqdm(total=c.total_updates, initial=self.update, desc=f"ppo[{c.advantage}:{c.reward_mode}]", disable=not (c.progress_bar and self.accelerator.is_main_process))
+        say = bar.write if not bar.disable else print  # lines above the bar, never through it
+        if self.start_eval is None and c.eval_at_start and self.update == 0:
+            self.evaluate(0)
+        if self.start_eval is not None and self.update == 0:
+            self._say(say, evaluation_line(0, self.start_eval, None, c.eval_split))
         self._env_steps = history[-1]["env_steps"] if history else 0
         while self.update < c.total_updates:
             row = self.run_update()
             self.update += 1
             if (c.eval_every and self.update % c.eval_every == 0) or self.update == c.total_updates:
                 row["eval"] = self.evaluate(self.update)
+            self._say(say, update_line(row, c.reward_mode))
+            if "eval" in row:
+                self._say(say, evaluation_line(self.update, row["eval"], self.start_eval, c.eval_split))
             history.append(row)
             if self.accelerator.is_main_process:
-                append_jsonl(metrics_path, row)
+                append_jsonl(self.output_dir / METRICS, row)
             if c.checkpoint_every and self.update % c.checkpoint_every == 0:
                 self.save_checkpoint()
             bar.update(1)
@@ -580,6 +681,19 @@ class PPOTrainer:
         if self.accelerator.is_main_process:
             self.save_model(self.output_dir / "final")
         return list(history)
+
+    def _start_history(self) -> list[dict[str, Any]]:
+        """The metrics rows so far; a fresh run first empties ``output_dir`` of checkpoints and metrics."""
+        if self._history is None:
+            self._history = []
+            if self.accelerator.is_main_process:
+                self._discard_checkpoints(keep=None)
+                write_text_atomically(self.output_dir / METRICS, "")
+        return self._history
+
+    def _say(self, say: Any, line: str) -> None:
+        if self.config.verbose and self.accelerator.is_main_process:
+            say(line)
 
     # --- the output folder ---
 
@@ -635,6 +749,7 @@ class PPOTrainer:
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
             "config": asdict(self.config),
             "history": list(self._history or []),  # metrics.jsonl up to this update: resume rewrites it from here
+            "start_eval": self.start_eval,
         }  # fmt: skip
         with atomic_folder(self.output_dir / name) as building:
             torch.save(state, building / "state.pt")
@@ -666,6 +781,7 @@ class PPOTrainer:
         if state["rng"]["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.update = state["update"]
+        self.start_eval = state.get("start_eval")
         metrics_path = self.output_dir / METRICS
         history = state.get("history")
         if history is None:  # a checkpoint/ of an older version: the log's rows up to it
@@ -682,6 +798,47 @@ class PPOTrainer:
         for entry in sorted(self.output_dir.iterdir()):
             if entry.name != keep and entry.is_dir() and (_CHECKPOINT.fullmatch(entry.name) or entry.name in LEGACY_CHECKPOINTS):
                 discard(entry)
+
+
+def standard_error(rate: float, count: int) -> float:
+    """The standard error of a success rate measured on ``count`` episodes."""
+    return math.sqrt(max(rate * (1.0 - rate), 0.0) / max(count, 1))
+
+
+def evaluation_line(update: int, evaluation: dict[str, Any], start: dict[str, Any] | None, split: str) -> str:
+    """One printed line for a held-out evaluation, and a warning when it fell below the start by more than its standard error."""
+    rate, count = evaluation["success_rate"], evaluation["episodes"]
+    line = (
+        f"update {update}: {split} success {rate:.3f} ({round(rate * count)}/{count}, "
+        f"standard error {standard_error(rate, count):.3f}), tool calls {evaluation['mean_tool_calls']:.2f}"
+    )
+    if start is None:
+        return line
+    before = start["success_rate"]
+    line += f", {rate - before:+.3f} since update 0"
+    if rate < before - standard_error(before, start["episodes"]):
+        line += (
+            f"\nWARNING: {split} success fell from {before:.3f} to {rate:.3f}, more than its standard error: "
+            "the model got worse (a smaller --learning-rate or --target-kl keeps it closer to where it started)"
+        )
+    return line
+
+
+def update_line(row: dict[str, Any], reward_mode: str) -> str:
+    """One printed line of an update's diagnostics: success, mixed groups, credit by turn, KL, entropy, tool calls."""
+
+    def turns(values: list[float]) -> str:
+        return "/".join(f"{value:+.2f}" for value in values) or "-"
+
+    credit = row["advantage_by_turn"]
+    return (
+        f"update {row['update']}: train success {row['success_rate']:.3f}, {reward_mode} return "
+        f"{row['mean_return'][reward_mode]:.3f}, mixed groups {row['mixed_groups']['return']:.2f} "
+        f"(by success {row['mixed_groups']['success']:.2f}), advantage by turn success {turns(credit['success'])} "
+        f"failure {turns(credit['failure'])}, KL {row['kl_to_reference']:.4f}, approx_kl {row.get('approx_kl', 0.0):.4f}"
+        f"{' (stopped early)' if row['stopped_early'] else ''}, entropy {row.get('entropy', float('nan')):.3f}, "
+        f"tool calls {row['mean_tool_calls']:.2f}, lr {row['learning_rate']:.2e}"
+    )
 
 
 METRICS = "metrics.jsonl"

@@ -224,6 +224,8 @@ def ppo_config(profile: Profile, warm_start: Path, arm: str, seed: int, output_d
         checkpoint_every=profile.eval_every,
         output_dir=str(output_dir),
         progress_bar=True,
+        verbose=False,  # runs in parallel workers: their bars only; the start point is a stage of its own
+        eval_at_start=False,
         **profile.ppo,
     )
 
