@@ -10,7 +10,7 @@ TORCH_PIN := torch==2.13.0
 # `verl` extras of setup.cfg list what their server, client and tool modules import.
 NO_DEPS_PINS := bfcl-eval==2026.3.23 openenv-core==0.3.0 verl==0.9.1
 
-.PHONY: demo medium test lint warm-start smollm2 bench-sb3 env-throughput external-sets openenv-load clean
+.PHONY: demo medium test lint warm-start smollm2 bench-sb3 env-throughput external-sets openenv-load rl-sanity clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ env-throughput: $(STAMP)
 # on a sample of each (a few minutes on 2 CPUs; writes benchmarks/results/external_sets-tiny.json).
 external-sets: $(STAMP)
 	$(BIN)/python -m benchmarks.external_sets
+
+# The reference agent's sanity ladder: rungs a (fit 8 tasks) and b (held-out gain, gae and grpo), and c (TRL's
+# GRPOTrainer on rung b's setting); 3 seeds, 2 runs at once; writes benchmarks/results/rl_sanity-tiny/.
+rl-sanity: $(STAMP)
+	$(BIN)/python -m benchmarks.rl_sanity --rungs a b c --out benchmarks/results/rl_sanity-tiny
 
 # Load test of the OpenEnv server on 127.0.0.1 (about 2 minutes; writes benchmarks/results/openenv_load.json).
 openenv-load: $(STAMP)

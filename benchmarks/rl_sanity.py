@@ -1,0 +1,344 @@
+"""The reference agent's sanity ladder: does PPO/GRPO learn on the tiny student, rung by rung?
+
+    python -m benchmarks.rl_sanity                          # rungs a and b, 3 seeds, 2 runs at once
+    python -m benchmarks.rl_sanity --rungs b --seeds 0 1 2 3 --out runs/rl_sanity
+    python -m benchmarks.rl_sanity --rungs c                # TRL's GRPOTrainer on rung b's setting
+
+Every run starts from the committed warm start ``agents/checkpoints/tiny-multi-sft`` on Calc
+levels 1-2, with the last 96 training tasks carved off as validation (``eval_split="validation"``:
+nothing here reads ``test`` or ``ood``):
+
+a. **fit**: a fixed pool of 8 training tasks, the sparse reward, GRPO groups of 8 (each update
+   plays all 8 tasks 8 times), 120 updates. Met when the sampled training success, the mean of the last 5
+   updates, reaches 0.9 on average over the seeds.
+b. **held-out gain**: all other level 1-2 training tasks, with ``gae`` and with ``grpo``. Met for an
+   algorithm when greedy validation success after the run exceeds the warm start's by at least
+   8 points on average, with the paired 95% interval over seeds above zero.
+c. **outside reference**: TRL's ``GRPOTrainer`` driving the same env through
+   :func:`mentor_env.integrations.trl.environment_factory`, on rung b's tasks with rung b's
+   number of episodes, then the same greedy validation; its gain per episode and per CPU-second
+   beside ours.
+
+Each run is saved to ``<out>/runs/<name>.json`` as it finishes (a rerun skips the finished ones of
+the same settings); then ``results.json``, ``summary.md`` and ``ladder.png``. One torch thread per
+run (recorded), runs in spawned workers that die with this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from benchmarks.processes import worker_pool
+from benchmarks.reporting import machine, paired_difference, save_figure
+from mentor_env.core.files import discard, write_text_atomically
+
+REPO = Path(__file__).resolve().parent.parent
+WARM_START = REPO / "agents" / "checkpoints" / "tiny-multi-sft"
+DEFAULT_OUT = Path("runs/rl_sanity")
+REQUIRED_FIT = 0.9  # rung a: sampled training success
+REQUIRED_GAIN = 0.08  # rung b: greedy validation gain over the warm start
+FIT_WINDOW = 5  # rung a: updates averaged at the end
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung's runs: what PPOConfig gets beyond the shared settings, and for which algorithms."""
+
+    name: str
+    algorithms: tuple[str, ...]
+    updates: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+# Shared by every run: the setting of rung b, chosen on validation (temperature 0.7 keeps the
+# rollouts near the greedy policy that is evaluated; at temperature 1 nothing rose).
+BASE_SETTINGS: dict[str, Any] = {
+    "env_id": "mentor/Calc-v0",
+    "max_difficulty": 2,
+    "validation_tasks": 96,
+    "eval_split": "validation",
+    "eval_episodes": 96,
+    "episodes_per_update": 64,
+    "minibatch_size": 16,
+    "max_new_tokens": 48,
+    "max_turns": 4,
+    "temperature": 0.7,
+    "learning_rate": 2e-4,
+    "final_lr_fraction": 0.1,
+    "eval_every": 10,
+    "checkpoint_every": 0,
+    "progress_bar": False,
+    "verbose": False,
+}
+RUNGS: dict[str, Rung] = {
+    "a": Rung("a", ("grpo",), 120, {"train_tasks": 8, "reward_mode": "sparse", "eval_every": 60}),
+    # A quarter of rung a's rate, warmed up over 3 updates, and a trust region: at 2e-4 the first updates took
+    # sampled success from 0.59 to 0.14 on these tasks (validation runs of this session).
+    "b": Rung(
+        "b",
+        ("gae", "grpo"),
+        30,
+        {"reward_mode": "sparse", "gae_lambda": 1.0, "learning_rate": 5e-5, "warmup_updates": 3, "target_kl": 0.02},
+    ),
+}
+TRL_RUNG = "c"
+
+
+@dataclass(frozen=True)
+class Job:
+    rung: str
+    algorithm: str
+    seed: int
+    updates: int
+    settings: dict[str, Any]
+    out: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.rung}-{self.algorithm}-seed{self.seed}"
+
+    def fingerprint(self) -> str:
+        warm_start = str(WARM_START.relative_to(REPO))  # not the checkout's place: a clone elsewhere resumes too
+        text = json.dumps({"updates": self.updates, "settings": self.settings, "warm_start": warm_start}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def jobs(rungs: Sequence[str], seeds: Sequence[int], out: Path) -> list[Job]:
+    """Every run of the chosen rungs (rung c: TRL, one per seed, on rung b's setting)."""
+    result = []
+    for name in rungs:
+        if name == TRL_RUNG:
+            rung_b = RUNGS["b"]
+            result += [Job(TRL_RUNG, "trl-grpo", seed, rung_b.updates, {**BASE_SETTINGS, **rung_b.settings}, str(out)) for seed in seeds]
+            continue
+        rung = RUNGS[name]
+        for algorithm in rung.algorithms:
+            settings = {**BASE_SETTINGS, **rung.settings, "advantage": algorithm, "group_size": 8 if algorithm == "grpo" else 1}
+            result += [Job(name, algorithm, seed, rung.updates, settings, str(out)) for seed in seeds]
+    return result
+
+
+# --- one run (in a worker) -----------------------------------------------------------
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Train one run and evaluate it; what runs/<name>.json holds."""
+    import torch
+
+    torch.set_num_threads(1)
+    started_cpu, started_wall = time.process_time(), time.perf_counter()
+    result = _trl_run(job) if job.rung == TRL_RUNG else _ppo_run(job)
+    return {
+        "name": job.name,
+        "fingerprint": job.fingerprint(),
+        "job": asdict(job),
+        "threads": torch.get_num_threads(),
+        "cpu_seconds": time.process_time() - started_cpu,
+        "wall_seconds": time.perf_counter() - started_wall,
+        **result,
+    }
+
+
+def _ppo_config(job: Job, output_dir: Path, **overrides: Any) -> Any:
+    from agents.ppo import PPOConfig
+
+    settings = {**job.settings, **overrides}
+    return PPOConfig(init_from=str(WARM_START), seed=job.seed, total_updates=job.updates, output_dir=str(output_dir), **settings)
+
+
+def _ppo_run(job: Job) -> dict[str, Any]:
+    from agents.ppo import PPOTrainer
+
+    trainer = PPOTrainer(_ppo_config(job, Path(job.out) / "work" / job.name))
+    before = trainer.evaluate(0)
+    history = trainer.train()
+    return {
+        "before": before["success_rate"],
+        "after": history[-1]["eval"]["success_rate"],
+        "curve": [[0, before["success_rate"]]] + [[row["update"], row["eval"]["success_rate"]] for row in history if "eval" in row],
+        "training_success": [row["success_rate"] for row in history],
+        "episodes": job.updates * job.settings["episodes_per_update"],
+        "kl_to_reference": [row["kl_to_reference"] for row in history],
+        "mixed_groups": [row["mixed_groups"]["success"] for row in history],
+    }
+
+
+def _trl_run(job: Job) -> dict[str, Any]:
+    """TRL's GRPOTrainer on rung b's training tasks and episode budget; the same greedy validation before and after."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from agents.ppo import PPOTrainer, task_pools
+    from mentor_env.integrations.trl import add_hermes_response_template, environment_factory, to_hf_dataset
+
+    work = Path(job.out) / "work" / job.name
+    config = _ppo_config(job, work / "eval", advantage="grpo", group_size=8)
+    train_tasks, _ = task_pools(config)
+    evaluator = PPOTrainer(config)
+    before = evaluator.evaluate(0)["success_rate"]
+    evaluator.close()
+    factory = environment_factory(job.settings["env_id"], reward_mode=job.settings["reward_mode"])
+    tokenizer = add_hermes_response_template(AutoTokenizer.from_pretrained(WARM_START))
+    trainer = GRPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(WARM_START),
+        reward_funcs=[factory.reward],
+        args=GRPOConfig(
+            output_dir=str(work / "trl"), max_steps=job.updates, num_generations=8,
+            per_device_train_batch_size=job.settings["episodes_per_update"], learning_rate=job.settings["learning_rate"],
+            temperature=job.settings["temperature"], max_completion_length=job.settings["max_new_tokens"] * job.settings["max_turns"],
+            max_tool_calling_iterations=job.settings["max_turns"], use_cpu=True, bf16=False, report_to="none",
+            logging_steps=1, save_strategy="no", seed=job.seed,
+        ),
+        train_dataset=to_hf_dataset("calc", tasks=train_tasks, tools_in_prompt=False),
+        processing_class=tokenizer,
+        environment_factory=factory,
+    )  # fmt: skip
+    trainer.train()
+    trained = work / "trained"
+    trainer.save_model(str(trained))
+    tokenizer.save_pretrained(str(trained))
+    after_config = replace(config, init_from=str(trained), output_dir=str(work / "eval-after"))
+    evaluator = PPOTrainer(after_config)
+    after = evaluator.evaluate(0)["success_rate"]
+    evaluator.close()
+    rewards = [entry.get("reward", float("nan")) for entry in trainer.state.log_history if "reward" in entry]
+    return {
+        "before": before,
+        "after": after,
+        "curve": [[0, before], [job.updates, after]],
+        "training_reward": rewards,
+        "episodes": job.updates * job.settings["episodes_per_update"],
+    }
+
+
+# --- the ladder ---------------------------------------------------------------------
+
+
+def saved_run(out: Path, job: Job) -> dict[str, Any] | None:
+    path = out / "runs" / f"{job.name}.json"
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    return saved if saved.get("fingerprint") == job.fingerprint() else None
+
+
+def run_all(todo: Sequence[Job], out: Path, workers: int) -> list[dict[str, Any]]:
+    """Every job's result: saved ones, then the others as they finish (each saved at once)."""
+    results = []
+    pending = []
+    for job in todo:
+        saved = saved_run(out, job)
+        if saved is None:
+            pending.append(job)
+        else:
+            results.append(saved)
+    with worker_pool(max(1, workers)) as pool:
+        for number, result in enumerate(pool.map(run_job, pending), 1):
+            write_text_atomically(out / "runs" / f"{result['name']}.json", json.dumps(result) + "\n")
+            if (out / "work" / result["name"]).exists():
+                discard(out / "work" / result["name"])  # the run's models: its result is saved
+            print(f"[rl_sanity] {number}/{len(pending)} {result['name']}: {result['before']:.3f} -> {result['after']:.3f} "
+                  f"({result['cpu_seconds'] / 60:.1f} CPU-min)", flush=True)  # fmt: skip
+            results.append(result)
+    return sorted(results, key=lambda result: result["name"])
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Each rung's verdict and numbers."""
+    by_group: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for result in results:
+        by_group.setdefault((result["job"]["rung"], result["job"]["algorithm"]), []).append(result)
+    summary: dict[str, Any] = {}
+    for (rung, algorithm), runs in sorted(by_group.items()):
+        runs = sorted(runs, key=lambda run: run["job"]["seed"])
+        entry: dict[str, Any] = {"seeds": [run["job"]["seed"] for run in runs]}
+        if rung == "a":
+            fits = [float(np.mean(run["training_success"][-FIT_WINDOW:])) for run in runs]
+            starts = [float(np.mean(run["training_success"][:FIT_WINDOW])) for run in runs]
+            entry.update({"first_updates": starts, "last_updates": fits, "mean_fit": float(np.mean(fits))})
+            entry["met"] = entry["mean_fit"] >= REQUIRED_FIT - 1e-9  # float sums of exact rates
+        else:
+            gain = paired_difference([run["after"] for run in runs], [run["before"] for run in runs])
+            entry.update({"before": [run["before"] for run in runs], "after": [run["after"] for run in runs], "gain": gain})
+            cpu = float(np.mean([run["cpu_seconds"] for run in runs]))
+            episodes = runs[0]["episodes"]
+            entry.update({"cpu_seconds": cpu, "episodes": episodes,
+                          "gain_per_1000_episodes": gain["mean"] * 1000 / episodes, "gain_per_cpu_hour": gain["mean"] * 3600 / cpu})  # fmt: skip
+            entry["met"] = gain["mean"] >= REQUIRED_GAIN and gain["low"] is not None and gain["low"] > 0
+        summary[f"{rung}/{algorithm}"] = entry
+    return summary
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    lines = ["| rung | algorithm | seeds | result | required | met |", "|---|---|---|---|---|---|"]
+    for key, entry in summary.items():
+        rung, algorithm = key.split("/")
+        if rung == "a":
+            result = f"training success {np.mean(entry['first_updates']):.3f} -> {entry['mean_fit']:.3f} (last {FIT_WINDOW} updates)"
+            required = f">= {REQUIRED_FIT}"
+        else:
+            gain = entry["gain"]
+            interval = f"[{gain['low'] * 100:+.1f}, {gain['high'] * 100:+.1f}]" if gain["low"] is not None else "(no interval)"
+            result = (f"validation {np.mean(entry['before']):.3f} -> {np.mean(entry['after']):.3f}, gain {gain['mean'] * 100:+.1f} "
+                      f"points {interval}; {entry['gain_per_1000_episodes'] * 100:+.1f} points per 1,000 episodes, "
+                      f"{entry['gain_per_cpu_hour'] * 100:+.1f} per CPU-hour")  # fmt: skip
+            required = f">= +{REQUIRED_GAIN * 100:.0f} points, interval above 0"
+        lines.append(f"| {rung} | {algorithm} | {len(entry['seeds'])} | {result} | {required} | {'yes' if entry['met'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: Sequence[dict[str, Any]], out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (fit, held_out) = plt.subplots(1, 2, figsize=(11, 4))
+    for result in results:
+        job = result["job"]
+        if job["rung"] == "a":
+            fit.plot(range(1, len(result["training_success"]) + 1), result["training_success"], label=f"seed {job['seed']}")
+        else:
+            updates, success = zip(*result["curve"])
+            held_out.plot(updates, success, marker="o", label=f"{job['rung']} {job['algorithm']} seed {job['seed']}")
+    fit.axhline(REQUIRED_FIT, color="grey", linestyle="--", label=f"required {REQUIRED_FIT}")
+    fit.set(title="a: fit 8 tasks (sparse, GRPO-8)", xlabel="update", ylabel="sampled training success", ylim=(0, 1))
+    held_out.set(title="b/c: greedy validation success", xlabel="update", ylabel="success", ylim=(0, 1))
+    for axes in (fit, held_out):
+        axes.legend(fontsize=7)
+    return save_figure(figure, out / "ladder.png")
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rungs", nargs="+", default=["a", "b"], choices=[*RUNGS, TRL_RUNG])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--workers", type=int, default=2, help="runs at once, one torch thread each")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    todo = jobs(args.rungs, args.seeds, args.out)
+    all_saved = [saved_run(args.out, job) for job in jobs([*RUNGS, TRL_RUNG], args.seeds, args.out)]
+    results = run_all(todo, args.out, args.workers)
+    names = {result["name"] for result in results}
+    results += [saved for saved in all_saved if saved is not None and saved["name"] not in names]  # other rungs done earlier
+    summary = summarize(results)
+    report = {"benchmark": "rl_sanity", "machine": machine(), "threads": 1, "base_settings": BASE_SETTINGS,
+              "rungs": {name: asdict(rung) for name, rung in RUNGS.items()}, "summary": summary, "runs": results}  # fmt: skip
+    write_text_atomically(args.out / "results.json", json.dumps(report, indent=1) + "\n")
+    markdown = summary_markdown(summary)
+    write_text_atomically(args.out / "summary.md", markdown)
+    plot(results, args.out)
+    print(markdown)
+    return report
+
+
+if __name__ == "__main__":
+    main()
