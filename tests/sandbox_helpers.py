@@ -73,3 +73,12 @@ class UnprintableProblem(Exception):
 def fail_unprintably() -> None:
     """Raise an exception whose ``__str__`` raises."""
     raise UnprintableProblem()
+
+
+def slow_warm_up() -> None:
+    """A warm-up longer than the calls' limits (building an index, say)."""
+    time.sleep(0.5)
+
+
+def failing_warm_up() -> None:
+    raise RuntimeError("no database here")

@@ -290,3 +290,22 @@ def test_a_child_whose_parent_died_before_it_looked_exits() -> None:
         child.kill()
         child.stdin.close()
         child.stdout.close()
+
+
+def test_a_warm_up_runs_once_per_child_before_its_first_call_uncharged() -> None:
+    warm = Tool("pid", "The process id.", object_schema({}), helpers.pid, isolated=True, warm_up=helpers.slow_warm_up)
+    runtime = ToolRuntime([warm], timeout_s=0.1)  # the warm-up alone takes 0.5 s
+    first = runtime.execute("pid", {})
+    assert first.ok and first.charged_s < 0.1
+    assert runtime.execute("pid", {}).content == first.content  # the same child, warmed once
+    runtime.close()
+
+
+def test_a_failed_warm_up_is_an_error_that_charges_the_call_nothing() -> None:
+    broken = Tool("pid", "The process id.", object_schema({}), helpers.pid, isolated=True, warm_up=helpers.failing_warm_up)
+    result = ToolRuntime([broken]).execute("pid", {})
+    assert result.error == (
+        "execution_error: pid failed: the tool's process could not run the warm-up "
+        "tests.sandbox_helpers.failing_warm_up: RuntimeError: no database here"
+    )
+    assert result.charged_s == 0.0

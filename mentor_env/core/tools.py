@@ -669,9 +669,15 @@ class ToolRuntime:
             return _failure_result(tool, exc, limit_s, self._charged_s(tool, started))
 
     def _charged_s(self, tool: Tool, started: float) -> float:
-        """The time the last call of ``tool`` is charged: the sandbox's count for an isolated one, else wall time."""
-        if tool.isolated and self._sandbox is not None and self._sandbox.last_charged_s is not None:
-            return float(self._sandbox.last_charged_s)
+        """The time the last call of ``tool`` is charged: the sandbox's count for an isolated one, else wall time.
+
+        An isolated call that never reached its child (the process could not
+        start, the program is exiting) is charged nothing: none of that was the
+        call's doing.
+        """
+        if tool.isolated:
+            charged = self._sandbox.last_charged_s if self._sandbox is not None else None
+            return 0.0 if charged is None else float(charged)
         return time.monotonic() - started
 
     def close(self) -> None:
