@@ -353,11 +353,13 @@ def test_no_worker_outlives_a_killed_run_and_the_rerun_resumes(tmp_path):
 
         # 2. The rerun resumes; then its parent is killed with SIGKILL: every worker and the resource tracker go with it,
         # and the stage's lock is free at once.
+        # The pool starts a worker per stage left (start may have finished before the kill), up to two.
+        stages_left = 2 - len(list((out / "stages").glob("*.json")))
         runs.append(second := KillableRun(out, tmp_path / "second.log"))
         second_checkpoint = second.wait_for_checkpoint_after(first_checkpoint)
         second.process.kill()
         second.process.wait()
-        assert len(second.seen) >= 3  # two workers and the resource tracker
+        assert stages_left in (1, 2) and len(second.seen) >= stages_left + 1  # the workers and the resource tracker
         left, _ = wait_until_gone(second.seen, GONE_WITHIN_S)
         assert left == [], [command_line(pid) for pid, _ in left]
         lock_folder(second.work).release()
