@@ -19,6 +19,7 @@ from mentor_env.core.tools import (
     object_schema,
 )
 from mentor_env.domains.calc import TOOLS as CALC_TOOLS
+from tests.conftest import nested_list
 
 CALC = ToolRuntime(CALC_TOOLS)
 
@@ -39,8 +40,13 @@ def test_the_limits() -> None:
         ({"a": [[[10**100]]], "b": 1}, "an integer argument has more than 64 digits; numbers must be smaller"),
         ({"a": "x" * 100_001}, "the arguments' strings hold more than 100,000 characters; send less"),
         ({"a": list(range(10_000))}, "the arguments hold more than 10,000 values; send less"),
+        ({"a": nested_list(5_000), "b": 1}, "the arguments are nested deeper than 32 levels; send a flatter value"),
+        ({"a": nested_list(31)}, "the arguments are nested deeper than 32 levels; send a flatter value"),
     ],
-    ids=["10**5000", "64-digits", "complex", "nan", "-inf", "numpy-inf", "nested-huge", "long-string", "10k-values"],
+    ids=[
+        "10**5000", "64-digits", "complex", "nan", "-inf", "numpy-inf", "nested-huge", "long-string", "10k-values",
+        "5000-deep", "33-deep",
+    ],  # fmt: skip
 )
 def test_argument_problem(arguments: dict[str, Any], message: str) -> None:
     assert argument_problem(arguments) == message
@@ -55,6 +61,7 @@ def test_argument_problem(arguments: dict[str, Any], message: str) -> None:
         {"a": np.int64(3), "b": np.float64(2.5)},
         {"a": 1.5e300, "b": -2},
         {"a": True, "b": None, "c": {"d": ["x" * 1000]}},
+        {"a": nested_list(30)},  # the arguments object and 31 lists inside it: 32 levels, as deep as allowed
     ],
 )
 def test_json_values_within_the_limits_pass(arguments: dict[str, Any]) -> None:

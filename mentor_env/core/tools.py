@@ -49,6 +49,7 @@ import jsonschema
 
 from mentor_env.core.clock import MachineBusy, deadline_scope
 from mentor_env.core.clock import call_deadline as call_deadline  # re-exported: tools import it from here
+from mentor_env.core.parsing import MAX_JSON_DEPTH
 from mentor_env.core.text import valid_json, valid_text
 
 # Error categories shown to the model and recorded in ``info["errors"]``.
@@ -533,15 +534,16 @@ def argument_problem(arguments: Mapping[str, Any]) -> str | None:
     """Why ``arguments`` cannot be a call's JSON arguments, found in time bounded by the limits; ``None`` if fine.
 
     Refuses, before any schema check: more than :data:`MAX_ARGUMENT_ITEMS`
-    values or :data:`MAX_ARGUMENT_CHARS` characters of strings, integers of
+    values or :data:`MAX_ARGUMENT_CHARS` characters of strings, nesting deeper
+    than the call parser reads (:data:`~mentor_env.core.parsing.MAX_JSON_DEPTH`), integers of
     more than :data:`MAX_ARGUMENT_DIGITS` digits, NaN and infinities, and
     complex numbers (none of which JSON holds). Other Python types are left to
     the schema, which words its own error.
     """
-    stack: list[Any] = [arguments]
+    stack: list[tuple[Any, int]] = [(arguments, 0)]
     items = chars = 0
     while stack:
-        value = stack.pop()
+        value, depth = stack.pop()
         items += 1
         if items > MAX_ARGUMENT_ITEMS:
             return f"the arguments hold more than {MAX_ARGUMENT_ITEMS:,} values; send less"
@@ -549,10 +551,11 @@ def argument_problem(arguments: Mapping[str, Any]) -> str | None:
             chars += len(value)
             if chars > MAX_ARGUMENT_CHARS:
                 return f"the arguments' strings hold more than {MAX_ARGUMENT_CHARS:,} characters; send less"
-        elif isinstance(value, Mapping):
-            stack.extend(value.values())
-        elif isinstance(value, (list, tuple)):
-            stack.extend(value)
+        elif isinstance(value, (Mapping, list, tuple)):
+            if depth >= MAX_JSON_DEPTH:
+                return f"the arguments are nested deeper than {MAX_JSON_DEPTH} levels; send a flatter value"
+            children = value.values() if isinstance(value, Mapping) else value
+            stack.extend((child, depth + 1) for child in children)
         elif isinstance(value, numbers.Number) and not isinstance(value, bool):
             problem = _number_problem(value)
             if problem is not None:
