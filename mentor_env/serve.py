@@ -67,7 +67,6 @@ import json
 import logging
 import math
 import os
-import re
 import reprlib
 import threading
 from collections import Counter
@@ -96,6 +95,7 @@ from openenv.core.env_server.types import (  # noqa: E402
 )
 from pydantic import Field  # noqa: E402
 
+from mentor_env.core.text import valid_json, valid_text  # noqa: E402
 from mentor_env.integrations.session import make_text_env  # noqa: E402
 
 __all__ = [
@@ -129,41 +129,27 @@ class RequestError(ValueError):
     """A client's request was refused; the message (short, valid UTF-8) says why. The session goes on."""
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 60
 _REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 2, 4, 4
 
 
 def utf8_safe(value: Any) -> Any:
-    """``value`` with every lone surrogate in its strings (dict keys too) replaced by U+FFFD, so that it encodes as UTF-8.
+    """``value`` with every surrogate in its strings (dict keys too) repaired (:func:`mentor_env.core.text.valid_json`).
 
-    The common case, nothing to replace, costs one ``json.dumps`` (in C) and
-    one regex search, and returns ``value`` itself. Otherwise lists, tuples
-    and dicts are rebuilt where something changed, and parts nested deeper
-    than ``MAX_INFO_DEPTH`` are replaced by a note.
+    The env already returns valid text; this is the server's own guarantee for
+    whatever an env gives it. The common case, nothing to repair, costs one
+    ``json.dumps`` (in C) and one regex scan, and returns ``value`` itself.
+    Otherwise containers are rebuilt where something changed, and parts nested
+    deeper than ``MAX_INFO_DEPTH`` are replaced by a note.
     """
     try:
-        if not _SURROGATE.search(json.dumps(value, ensure_ascii=False)):
+        dumped = json.dumps(value, ensure_ascii=False)
+        if valid_text(dumped) is dumped:
             return value
     except (TypeError, ValueError, RecursionError):  # not plain JSON data, or too deep for the encoder
         pass
-    return _replace_surrogates(value, 0)
-
-
-def _replace_surrogates(value: Any, depth: int) -> Any:
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
-    if not isinstance(value, (dict, list, tuple)):
-        return value
-    if depth >= MAX_INFO_DEPTH:
-        return f"<a {type(value).__name__} nested deeper than {MAX_INFO_DEPTH} levels, left out>"
-    if isinstance(value, dict):
-        pairs = [(_replace_surrogates(key, depth + 1), _replace_surrogates(item, depth + 1)) for key, item in value.items()]
-        changed = any(new_key is not key or new is not item for (new_key, new), (key, item) in zip(pairs, value.items()))
-        return dict(pairs) if changed else value
-    items = [_replace_surrogates(item, depth + 1) for item in value]
-    return type(value)(items) if any(new is not item for new, item in zip(items, value)) else value
+    return valid_json(value, max_depth=MAX_INFO_DEPTH)
 
 
 def shorten(text: str, limit: int = ERROR_CHARS) -> str:

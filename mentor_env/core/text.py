@@ -33,21 +33,29 @@ def valid_text(text: str) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
-def valid_json(value: Any) -> Any:
-    """``value`` (decoded JSON: dicts, lists, strings, numbers) with every string key and value made valid text.
+def valid_json(value: Any, max_depth: int | None = None) -> Any:
+    """``value`` (decoded JSON: dicts, lists, tuples, strings, numbers) with every string key and value made valid text.
 
     Containers are rebuilt only where a string in them changed; everything
-    else is returned as it is. Recursion follows the value's nesting, which
-    the parsers bound before they decode.
+    else is returned as it is. With ``max_depth``, a container nested deeper
+    than that is replaced by a short note, so a value of any depth is safe;
+    without it, the caller bounds the nesting (the call parser and the tool
+    runtime refuse JSON deeper than :data:`mentor_env.core.parsing.MAX_JSON_DEPTH`).
     """
+    return _valid(value, 0, max_depth)
+
+
+def _valid(value: Any, depth: int, max_depth: int | None) -> Any:
     if isinstance(value, str):
         return valid_text(value)
+    if not isinstance(value, (dict, list, tuple)):
+        return value
+    if max_depth is not None and depth >= max_depth:
+        return f"<a {type(value).__name__} nested deeper than {max_depth} levels, left out>"
     if isinstance(value, dict):
-        pairs = [(valid_json(key), valid_json(item)) for key, item in value.items()]
+        pairs = [(_valid(key, depth + 1, max_depth), _valid(item, depth + 1, max_depth)) for key, item in value.items()]
         if all(new_key is key and new_item is item for (new_key, new_item), (key, item) in zip(pairs, value.items())):
             return value
         return dict(pairs)
-    if isinstance(value, list):
-        items = [valid_json(item) for item in value]
-        return value if all(new is old for new, old in zip(items, value)) else items
-    return value
+    items = [_valid(item, depth + 1, max_depth) for item in value]
+    return value if all(new is old for new, old in zip(items, value)) else type(value)(items)
