@@ -10,7 +10,7 @@ import logging
 import socket
 import threading
 import time
-import urllib.error
+import urllib.parse
 import urllib.request
 
 import gymnasium as gym
@@ -334,12 +334,24 @@ def test_utf8_safe_replaces_lone_surrogates_and_leaves_clean_values_alone():
 
 
 def _post(url: str, path: str, body: bytes, headers: dict | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url + path, data=body, headers={"content-type": "application/json", **(headers or {})})
+    """POST ``body`` and return (status, answer).
+
+    A body over the server's 1 MiB limit is declared but not sent: the server answers 413 from the declared length
+    and closes, and a client still writing then gets a broken pipe (or a reset that eats the answer), a race the
+    test would lose now and then."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        connection.putrequest("POST", path)
+        for name, value in {"content-type": "application/json", **(headers or {}), "content-length": len(body)}.items():
+            connection.putheader(name, str(value))
+        connection.endheaders()
+        if len(body) <= 1 << 20:
+            connection.send(body)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def test_sessions_are_opened_and_closed_only_by_their_own_connection(server):
@@ -490,6 +502,20 @@ def test_bad_http_requests_get_a_short_4xx_and_no_traceback(server, caplog):
     connection.close()
     assert set(sizes) == {(409, sizes[0][1])} and sizes[0][1] < 300
     assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []
+
+
+def test_an_undeclared_body_over_the_limit_is_cut_off_at_the_limit(server):
+    """A chunked body declares no length: the server counts what arrives and answers 413 past 1 MiB."""
+    connection = http.client.HTTPConnection(HOST, server.port, timeout=30)
+    connection.putrequest("POST", "/reset")
+    connection.putheader("content-type", "application/json")
+    connection.putheader("transfer-encoding", "chunked")
+    connection.endheaders()
+    chunk = b"x" * ((1 << 20) + 1)
+    connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))  # no last chunk: the answer must not wait for one
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (413, b'{"detail":"a request body is at most 1048576 bytes"}')
+    connection.close()
 
 
 def test_http_state_and_metadata_build_no_env(server, monkeypatch):
