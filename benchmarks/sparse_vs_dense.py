@@ -93,6 +93,7 @@ class Column:
     split: str  # a frozen split of the env ("bfcl": BFCL's categories interleaved)
     episodes: int  # the first n tasks (after the level filter)
     levels: tuple[int, ...] | None = None  # keep only tasks of these difficulty levels
+    temperature: float = 0.0  # 0: greedy; else one episode per task sampled at this temperature
 
 
 @dataclass(frozen=True)
@@ -106,31 +107,34 @@ class Profile:
     sft_learning_rate: float = 5e-4
     arms: tuple[str, ...] = ("sft", "sparse", "mentor", "dense")  # 'sft' and any reward mode
     seeds: tuple[int, ...] = (0, 1, 2)  # one run per arm and seed, paired by seed
-    train_levels: tuple[int, ...] = (3, 4)  # Calc levels RL trains on (and in-domain columns evaluate)
+    train_levels: tuple[int, ...] = (1, 2)  # Calc levels RL trains on (and in-domain columns evaluate)
     validation_tasks: int = 96  # carved from the end of the training tasks: the learning curves
     updates: int = 8  # PPO updates per run
     episodes_per_update: int = 64
     eval_every: int = 4  # updates between learning-curve points
-    in_domain_episodes: int = 215  # Calc test tasks at train_levels (215: all of levels 3-4)
+    in_domain_episodes: int = 188  # Calc test tasks at train_levels (188: all of levels 1-2)
     ood_episodes: int = 64  # per ood column
+    column_max_turns: int = 6  # turns per evaluation episode on every column (other domains need more than Calc 1-2)
     external_episodes: int = 64  # per external column
     threads: int = 1  # torch threads per process (recorded with every figure)
     workers: int = 1  # runs at once, in separate processes
     ppo: dict[str, Any] = field(default_factory=dict)  # other PPOConfig fields
 
 
-# PPO settings for the tiny student on Calc levels 3-4: agents.ppo.TINY_WARM_START_SETTINGS with turns for
-# the longer teacher trajectories (level 4 takes the teacher five) and half its learning rate: on the
-# validation tasks 2e-4 moved the policy 0.6-0.7 nats from the warm start in one update and its sampled
-# success fell to 0-2%, while 5e-5 left it where it was after six updates.
-_TINY_PPO = {"minibatch_size": 16, "max_new_tokens": 48, "max_turns": 6, "temperature": 0.7, "learning_rate": 1e-4}
+# The reference agent's recipe for the tiny student (benchmarks.rl_sanity, rung b; chosen on the validation
+# carve of Calc levels 1-2): GRPO groups of 8, 256 episodes an update, one pass in minibatches of 64, the rate
+# warmed up over 3 updates and decayed to a tenth, no KL term, rollouts at temperature 0.7, 4 turns of 48 tokens.
+_TINY_PPO = {
+    "advantage": "grpo", "group_size": 8, "minibatch_size": 64, "update_epochs": 1, "learning_rate": 1e-4,
+    "warmup_updates": 3, "final_lr_fraction": 0.1, "kl_coef": 0.0, "temperature": 0.7, "max_new_tokens": 48, "max_turns": 4,
+}  # fmt: skip
 
 PROFILES = {
     "quick": Profile(
         seeds=(0, 1, 2),
-        updates=4,
-        episodes_per_update=32,
-        eval_every=2,
+        updates=6,
+        episodes_per_update=128,
+        eval_every=3,
         validation_tasks=64,
         in_domain_episodes=96,
         ood_episodes=24,
@@ -138,7 +142,7 @@ PROFILES = {
         workers=2,
         ppo=_TINY_PPO,
     ),
-    "medium": Profile(seeds=(0, 1, 2, 3, 4, 5), updates=12, eval_every=3, workers=2, ppo=_TINY_PPO),
+    "medium": Profile(seeds=(0, 1, 2, 3, 4, 5), updates=30, episodes_per_update=256, eval_every=10, workers=2, ppo=_TINY_PPO),
     "full": Profile(
         model="smollm2-135m",
         warm_start=None,
@@ -161,6 +165,8 @@ def columns(profile: Profile) -> list[Column]:
     levels = profile.train_levels
     return [
         Column("calc/test", "in-domain", "mentor/Calc-v0", "test", profile.in_domain_episodes, levels),
+        Column("calc/test sampled", "in-domain, sampled", "mentor/Calc-v0", "test", profile.in_domain_episodes, levels,
+               temperature=profile.ppo.get("temperature", 1.0)),  # fmt: skip
         Column("calc/ood", "a: RL domain, ood", "mentor/Calc-v0", "ood", profile.ood_episodes, levels),
         Column("units/test", "b: seen in SFT", "mentor/Units-v0", "test", profile.ood_episodes),
         Column("dates/test", "b: seen in SFT", "mentor/Dates-v0", "test", profile.ood_episodes),
@@ -231,7 +237,8 @@ def ppo_config(profile: Profile, warm_start: Path, arm: str, seed: int, output_d
 
 
 def evaluate_columns(model: Any, tokenizer: Any, profile: Profile, max_turns: int, max_new_tokens: int) -> dict[str, Any]:
-    """Greedy episodes of ``model`` on every column: the metrics and each task's outcome (for paired statistics)."""
+    """``model``'s episodes on every column (greedy, or sampled where the column says): the metrics and each
+    task's outcome (for paired statistics)."""
     import gymnasium as gym
     from tqdm.auto import tqdm
 
@@ -240,9 +247,10 @@ def evaluate_columns(model: Any, tokenizer: Any, profile: Profile, max_turns: in
     from mentor_env.play.lm import ChatLayout, ChatPolicy
     from mentor_env.play.rollouts import run_episodes
 
-    policy = ChatPolicy(model, ChatLayout(tokenizer), GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0))
+    layout = ChatLayout(tokenizer)
     results = {}
     for column in columns(profile):
+        policy = ChatPolicy(model, layout, GenerationSettings(max_new_tokens=max_new_tokens, temperature=column.temperature))
         tasks = column_tasks(column)
         resets = [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(tasks)]
 
@@ -260,12 +268,26 @@ def evaluate_columns(model: Any, tokenizer: Any, profile: Profile, max_turns: in
 
 
 def sft_plan(config: Any) -> list[Any]:
-    """The tasks RL seed ``config.seed`` plays, update after update, episode after episode: the SFT arm's data."""
+    """The SFT arm's data: the teacher trajectory of each task RL seed ``config.seed`` plays, update after update.
+
+    One trajectory per GRPO group: the group's rollouts all play one task, which has one teacher trajectory,
+    and copies of it would add weight, not data.
+    """
     from agents.ppo import rollout_plan, task_pools
 
     tasks, _ = task_pools(config)
     by_id = {t.id: t for t in tasks}
-    return [by_id[reset["options"]["task_id"]] for update in range(config.total_updates) for reset in rollout_plan(config, tasks, update)[0]]
+    plan = []
+    for update in range(config.total_updates):
+        resets, groups = rollout_plan(config, tasks, update)
+        first_of_group = {group: reset for reset, group in reversed(list(zip(resets, groups)))}
+        plan += [by_id[first_of_group[group]["options"]["task_id"]] for group in sorted(first_of_group)]
+    return plan
+
+
+def sft_batch_size(config: Any) -> int:
+    """Trajectories per SFT step: as many optimizer steps per update as RL makes (its minibatch, one per group)."""
+    return max(1, config.minibatch_size // config.group_size)
 
 
 def _sft_arm(profile: Profile, config: Any) -> dict[str, Any]:
@@ -277,11 +299,11 @@ def _sft_arm(profile: Profile, config: Any) -> dict[str, Any]:
     plan = sft_plan(config)
     model = AutoModelForCausalLM.from_pretrained(config.init_from)
     tokenizer = AutoTokenizer.from_pretrained(config.init_from)
-    sft = SFTConfig(epochs=config.update_epochs, batch_size=config.minibatch_size, learning_rate=config.learning_rate, seed=config.seed)
+    sft = SFTConfig(epochs=config.update_epochs, batch_size=sft_batch_size(config), learning_rate=config.learning_rate, seed=config.seed)
     history = train_sft(model, tokenizer, plan, sft)
     return {
         "sft": {**asdict(sft), "examples": len(plan), "optimizer_steps": len(history), "final_loss": history[-1]["loss"]},
-        "final": evaluate_columns(model, tokenizer, profile, config.max_turns, config.max_new_tokens),
+        "final": evaluate_columns(model, tokenizer, profile, profile.column_max_turns, config.max_new_tokens),
     }
 
 
@@ -298,7 +320,7 @@ def _rl_arm(profile: Profile, config: Any) -> dict[str, Any]:
     return {
         "curve": curve,
         "updates": [{key: value for key, value in row.items() if key != "eval"} for row in rows],
-        "final": evaluate_columns(model, trainer.tokenizer, profile, config.max_turns, config.max_new_tokens),
+        "final": evaluate_columns(model, trainer.tokenizer, profile, profile.column_max_turns, config.max_new_tokens),
     }
 
 
@@ -309,7 +331,7 @@ def _start_point(profile: Profile, config: Any) -> dict[str, Any]:
     with PPOTrainer(config) as trainer:
         validation = trainer.evaluate(0)["success_rate"]
         model = trainer.accelerator.unwrap_model(trainer.model)
-        final = evaluate_columns(model, trainer.tokenizer, profile, config.max_turns, config.max_new_tokens)
+        final = evaluate_columns(model, trainer.tokenizer, profile, profile.column_max_turns, config.max_new_tokens)
     return {"validation_success": validation, "final": final}
 
 
@@ -542,6 +564,68 @@ def headline(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return result
 
 
+REACHABLE = 0.05  # an out-of-domain column counts in the verdict's average when the warm start succeeds this often
+
+
+def verdict(results: dict[str, Any]) -> str:
+    """The answer in one paragraph: each arm against the warm start in domain, the comparisons in and out of domain.
+
+    In domain is the first column (greedy). Out of domain is, per seed, the mean success over the columns outside
+    the RL domain's test split where the warm start succeeds at least :data:`REACHABLE` of the time (a column no
+    policy can reach says nothing either way); its comparisons are paired t-tests over seeds like the tables'.
+    """
+    names = [column["name"] for column in results["columns"]]
+    groups = {column["name"]: column["group"] for column in results["columns"]}
+    start, runs = results["start"]["final"], results["runs"]
+    in_domain = names[0]
+    seeds = len(next(iter(runs.values()), []))
+    outside = [n for n in names if not groups[n].startswith("in-domain") and start[n]["success_rate"] >= REACHABLE]
+
+    def success(arm: str, column_names: Sequence[str]) -> list[float]:
+        return [float(np.mean([run["final"][n]["success_rate"] for n in column_names])) for run in runs[arm]]
+
+    gains = [
+        _verdict_phrase(arm, paired_difference(success(arm, [in_domain]), [start[in_domain]["success_rate"]] * len(runs[arm])))
+        for arm in runs
+    ]
+    text = (
+        f"In domain ({in_domain}, {start[in_domain]['episodes']} tasks, greedy; {seeds} paired seeds), against the warm "
+        f"start's {start[in_domain]['success_rate']:.3f}: " + "; ".join(gains) + ". "
+    )
+    pairs = comparisons(list(runs))
+    text += "Between arms: " + "; ".join(
+        _verdict_phrase(f"{a} - {b}", paired_difference(success(a, [in_domain]), success(b, [in_domain]))) for a, b in pairs
+    ) + ". "
+    if outside:
+        text += (
+            f"Out of domain (mean over the {_count(len(outside), 'column')} the warm start reaches, {', '.join(outside)}): "
+            + "; ".join(_verdict_phrase(f"{a} - {b}", paired_difference(success(a, outside), success(b, outside))) for a, b in pairs)
+            + ". "
+        )
+    else:
+        text += f"Out of domain: no column outside {in_domain} where the warm start succeeds {REACHABLE:.0%} of the time. "
+    widths = [paired_difference(success(a, [in_domain]), success(b, [in_domain]))["half_width"] for a, b in pairs]
+    known = [w for w in widths if w is not None]
+    if known:
+        text += (
+            f"Power: in domain the 95% intervals of the differences between arms are ±{100 * min(known):.1f} to "
+            f"±{100 * max(known):.1f} points wide; smaller true differences cannot be told apart with {seeds} seeds."
+        )
+    return text
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _verdict_phrase(label: str, test: dict[str, Any]) -> str:
+    points = 100 * test["mean"]
+    if test["half_width"] is None:
+        return f"{label} {points:+.1f} points (no spread over seeds: no interval)"
+    where = "above zero" if test["low"] > 0 else "below zero" if test["high"] < 0 else "not told apart from zero"
+    return f"{label} {points:+.1f} points [{100 * test['low']:+.1f}, {100 * test['high']:+.1f}], {where}"
+
+
 def _cell(value: Sequence[float | None], over_seeds: bool, digits: int = 3) -> str:
     mean, half = value
     if mean is None:
@@ -565,6 +649,8 @@ def summary_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
     seeds = len(profile["seeds"])
     lines = [
         f"# Sparse vs teacher-guided rewards vs SFT: {profile['model']} student, profile {_profile_name(results)}",
+        "",
+        "**Verdict.** " + verdict(results),
         "",
         f"Machine: {machine_info['device']}, {machine_info['cpus']} CPUs ({machine_info['platform']}), torch {machine_info['torch']} "
         f"with {machine_info['torch_threads']} thread(s) per run, {profile['workers']} run(s) at once, deterministic algorithms "
@@ -749,6 +835,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         text, paths = write_outputs(results, out_dir)
     print(text)
     print("[sparse_vs_dense] wrote " + ", ".join(str(path) for path in paths), flush=True)
+    print("\nVerdict: " + verdict(results), flush=True)
     return results
 
 

@@ -35,8 +35,10 @@ from benchmarks.sparse_vs_dense import (  # noqa: E402
     parse_args,
     ppo_config,
     run,
+    sft_batch_size,
     sft_plan,
     summary_markdown,
+    verdict,
     write_outputs,
 )
 from mentor_env.core.files import lock_folder  # noqa: E402
@@ -114,6 +116,36 @@ def test_every_arm_is_compared_with_sparse_and_the_teacher_guided_ones_with_sft(
     assert comparisons(["sparse", "dense"]) == [("dense", "sparse")]
 
 
+def _final(**success: float) -> dict:
+    return {column: {"success_rate": value, "episodes": 100} for column, value in success.items()}
+
+
+def test_the_verdict_states_gains_over_the_warm_start_and_paired_differences_in_and_out_of_domain():
+    results = {
+        "columns": [{"name": "calc/test", "group": "in-domain"}, {"name": "calc/test sampled", "group": "in-domain, sampled"},
+                    {"name": "units/test", "group": "b: seen in SFT"}, {"name": "table/ood", "group": "c: never trained"}],
+        "start": {"final": _final(**{"calc/test": 0.10, "calc/test sampled": 0.05, "units/test": 0.20, "table/ood": 0.01})},
+        "runs": {
+            "sparse": [{"final": _final(**{"calc/test": v, "calc/test sampled": 0.0, "units/test": 0.2, "table/ood": 0.0})}
+                       for v in (0.10, 0.12, 0.14)],
+            "mentor": [{"final": _final(**{"calc/test": v, "calc/test sampled": 0.0, "units/test": 0.2, "table/ood": 0.5})}
+                       for v in (0.15, 0.16, 0.20)],
+        },
+    }  # fmt: skip
+    assert verdict(results) == (
+        # sparse gains 0, 2, 4 points: mean 2, sd 2, t(0.975, 2) = 4.303 -> half-width 4.97 points.
+        "In domain (calc/test, 100 tasks, greedy; 3 paired seeds), against the warm start's 0.100: "
+        "sparse +2.0 points [-3.0, +7.0], not told apart from zero; mentor +7.0 points [+0.4, +13.6], above zero. "
+        # mentor - sparse: 5, 4, 6 points: mean 5, sd 1 -> half-width 2.48 points.
+        "Between arms: mentor - sparse +5.0 points [+2.5, +7.5], above zero. "
+        # Out of domain: units/test only (table/ood's 1% is below 5%; the sampled column is in domain).
+        "Out of domain (mean over the 1 column the warm start reaches, units/test): "
+        "mentor - sparse +0.0 points (no spread over seeds: no interval). "
+        "Power: in domain the 95% intervals of the differences between arms are ±2.5 to ±2.5 points wide; "
+        "smaller true differences cannot be told apart with 3 seeds."
+    )
+
+
 # --- the protocol ---
 
 
@@ -124,7 +156,8 @@ def test_profiles_run_the_protocol_paired_from_the_multi_domain_warm_start(tmp_p
     for profile in (PROFILES["quick"], PROFILES["medium"]):
         assert Path(profile.warm_start) == MULTI_WARM_START
         assert profile.arms == ("sft", "sparse", "mentor", "dense")
-        assert profile.train_levels == (3, 4) and profile.threads == 1
+        assert profile.train_levels == (1, 2) and profile.threads == 1 and profile.column_max_turns == 6
+        assert profile.ppo["advantage"] == "grpo" and profile.ppo["group_size"] == 8
     assert (MULTI_WARM_START / "config.json").exists() and (MULTI_WARM_START / "model.safetensors").exists()
     assert len(PROFILES["quick"].seeds) == 3 and len(PROFILES["medium"].seeds) >= 5
     _, full, _, _ = parse_args(["--profile", "full", "--model", "some/model", "--threads", "4", "--out", str(tmp_path)])
@@ -137,6 +170,7 @@ def test_columns_cover_in_domain_and_the_four_kinds_of_ood():
     groups = {column.name: column.group for column in columns(profile)}
     assert groups == {
         "calc/test": "in-domain",
+        "calc/test sampled": "in-domain, sampled",
         "calc/ood": "a: RL domain, ood",
         "units/test": "b: seen in SFT",
         "dates/test": "b: seen in SFT",
@@ -149,8 +183,11 @@ def test_columns_cover_in_domain_and_the_four_kinds_of_ood():
         "dates/reasoning-gym": "d: external",
     }
     by_name = {column.name: column for column in columns(profile)}
+    # The same tasks, once greedy and once sampled at the rollouts' temperature.
+    assert (by_name["calc/test"].temperature, by_name["calc/test sampled"].temperature) == (0.0, 0.7)
+    assert column_tasks(by_name["calc/test sampled"]) == column_tasks(by_name["calc/test"])
     in_domain = column_tasks(by_name["calc/test"])
-    assert len(in_domain) == 215 and {t.meta["difficulty"] for t in in_domain} == {3, 4}  # all of Calc test's levels 3-4
+    assert len(in_domain) == 188 and {t.meta["difficulty"] for t in in_domain} == {1, 2}  # all of Calc test's levels 1-2
     assert all(t.id.startswith("calc-1") for t in in_domain)  # test tasks come from seeds 1,000,000 on
     bfcl = column_tasks(replace(by_name["bfcl"], episodes=10))
     assert [t.id for t in bfcl[:2]] == ["simple_python_0", "multiple_0"]  # categories taken in turn
@@ -159,14 +196,17 @@ def test_columns_cover_in_domain_and_the_four_kinds_of_ood():
 def test_validation_is_carved_from_train_and_the_sft_arm_plays_the_rl_arms_tasks(tmp_path):
     from agents.ppo import rollout_plan, task_pools
 
-    profile = replace(PROFILES["medium"], updates=3, episodes_per_update=8)
+    profile = replace(PROFILES["medium"], updates=3, episodes_per_update=16)
     config = ppo_config(profile, MULTI_WARM_START, "sparse", 1, tmp_path)
     train, validation = task_pools(config)
-    assert len(train) == 1015 + 1071 - 96 and len(validation) == 96  # Calc train, levels 3 and 4, less the validation
-    assert {t.meta["difficulty"] for t in train} == {3, 4} and not {t.id for t in train} & {t.id for t in validation}
+    assert len(train) == 932 + 910 - 96 and len(validation) == 96  # Calc train, levels 1 and 2, less the validation
+    assert {t.meta["difficulty"] for t in train} == {1, 2} and not {t.id for t in train} & {t.id for t in validation}
     played = [reset["options"]["task_id"] for update in range(3) for reset in rollout_plan(config, train, update)[0]]
+    assert len(played) == 48 and played[:8] == [played[0]] * 8  # 2 groups of 8 rollouts of one task per update
     sft = ppo_config(profile, MULTI_WARM_START, "sft", 1, tmp_path)
-    assert [task.id for task in sft_plan(sft)] == played and len(played) == 24
+    # The SFT arm: each group's task once (one teacher trajectory per task), one SFT step per RL optimizer step.
+    assert [task.id for task in sft_plan(sft)] == played[::8] and len(played[::8]) == 6
+    assert sft_batch_size(sft) == 64 // 8
 
 
 # --- the pipeline on a very small budget ---
@@ -184,7 +224,8 @@ def _micro(student: Path, seeds: tuple[int, ...] = (0, 1)) -> Profile:
         in_domain_episodes=4,
         ood_episodes=2,
         external_episodes=2,
-        ppo={"max_new_tokens": 6, "max_turns": 2, "batch_envs": 4, "minibatch_size": 2},
+        ppo={"max_new_tokens": 6, "max_turns": 2, "batch_envs": 4, "minibatch_size": 2, "advantage": "gae", "group_size": 1,
+             "update_epochs": 2},  # fmt: skip
     )
 
 
@@ -276,7 +317,8 @@ def main(student, out):
     profile = Profile(
         warm_start=student, arms=("sparse",), seeds=(0,), updates=8, episodes_per_update=4, eval_every=1, validation_tasks=4,
         in_domain_episodes=4, ood_episodes=2, external_episodes=2, workers=2,
-        ppo={"max_new_tokens": 6, "max_turns": 2, "batch_envs": 4, "minibatch_size": 2},
+        ppo={"max_new_tokens": 6, "max_turns": 2, "batch_envs": 4, "minibatch_size": 2, "advantage": "gae", "group_size": 1,
+             "update_epochs": 2},  # fmt: skip
     )
     with lock_folder(out):  # as main() does
         run(profile, out)
