@@ -1,6 +1,6 @@
 """The main job: does the teacher-guided reward beat sparse RL and SFT, in domain and out of it?
 
-    python -m benchmarks.sparse_vs_dense --profile quick     # `make demo`: tiny student, 2 CPUs, about 6 min
+    python -m benchmarks.sparse_vs_dense --profile quick     # `make demo`: tiny student, 2 CPUs, about 10 min
     python -m benchmarks.sparse_vs_dense --profile medium    # <= 90 min on 2 CPUs; the README's headline table
     python -m benchmarks.sparse_vs_dense --profile full --model PATH   # SmolLM2-135M or a local model, for a GPU
 
@@ -10,22 +10,25 @@ Protocol (every profile; the budgets differ):
    several domains (the tiny student: ``agents/checkpoints/tiny-multi-sft``,
    Calc levels 1-3, then Calc, Units and Dates levels 1-4; ``make warm-start``
    rebuilds it). Every arm starts from it.
-2. **Training setting where exploration is hard.** RL trains on Calc tasks of
-   ``train_levels`` (levels 3-4), where the warm start's sampled episodes
-   succeed about 10% of the time (16% on level 3, 4% on level 4), measured
-   on ``train`` before the protocol was fixed. The last
-   ``validation_tasks`` of those training tasks are held out: the learning
-   curves are measured on them, and nothing was chosen by looking at
+2. **Training tasks chosen by measured signal.** RL trains on Calc tasks of
+   ``train_levels`` (levels 1-2): ``python -m benchmarks.task_signal``
+   measured, on training tasks the warm start was not fine-tuned on, where
+   sparse RL has some signal (groups with right and wrong episodes) and the
+   teacher-guided rewards more (``benchmarks/results/task_signal-tiny-multi-sft.json``).
+   The last ``validation_tasks`` of those training tasks are held out: the
+   learning curves are measured on them, and nothing was chosen by looking at
    ``test`` or ``ood``.
 3. **Arms**, each with the same seeds (paired: seed s of every arm sees the
    same tasks in the same order with the same env seeds):
    ``sft`` (more SFT from the warm start on the teacher trajectories of
-   exactly the tasks RL seed s plays, as many sequence passes, optimizer steps
-   and batch size as the RL arm, at the RL learning rate), ``sparse`` (PPO on
-   the sparse outcome reward), ``mentor`` (PPO on MENTOR's reward) and
-   ``dense`` (PPO on MENTOR plus per-step potential-based shaping).
-4. **Columns** (greedy, the same tasks for every policy): ``in-domain``
-   (Calc ``test`` at the trained levels), (a) Calc ``ood`` at the trained
+   exactly the tasks RL seed s plays, one per GRPO group, with as many
+   optimizer steps as the RL arm at the RL learning rate), ``sparse`` (GRPO on
+   the sparse outcome reward), ``mentor`` (GRPO on MENTOR's reward) and
+   ``dense`` (GRPO on MENTOR plus per-step potential-based shaping), all with
+   the reference agent's recipe (``agents.ppo``'s defaults).
+4. **Columns** (the same tasks for every policy, greedy unless sampled):
+   ``in-domain`` (Calc ``test`` at the trained levels, greedy and sampled at
+   the rollouts' temperature), (a) Calc ``ood`` at the trained
    levels, (b) the ``test`` and ``ood`` splits of Units and Dates (seen in
    SFT, not in RL), (c) Lookup and Table ``ood`` (never trained on), (d) the external
    sets: BFCL (``mentor/BFCL-v0``, categories interleaved) and reasoning-gym's
@@ -34,6 +37,9 @@ Protocol (every profile; the budgets differ):
    ``sparse`` (and ``mentor``/``dense`` against ``sft``): the mean over seeds
    of (arm − sparse) success, its 95% Student-t interval, the two-sided
    paired t-test p-value and the difference the test can detect with 80%
+   power. The verdict (first in ``summary.md``, last on the console): each
+   arm against the warm start in domain, the comparisons in domain and over
+   the out-of-domain columns the warm start reaches (5% or more), and the
    power. The headline: env steps each seed of ``dense``/``mentor`` takes to
    reach the validation success its own seed of ``sparse`` ends with.
 

@@ -126,6 +126,9 @@ def small_config(tmp_path, path, **overrides) -> PPOConfig:
         init_from=str(path), total_updates=2, episodes_per_update=4, minibatch_size=2, max_new_tokens=12,
         max_turns=2, eval_every=0, eval_episodes=4, checkpoint_every=0, output_dir=str(tmp_path / "run"),
         max_difficulty=1, learning_rate=1e-3, batch_envs=4,
+        # What these tests were written against (the defaults are the tiny student's measured recipe).
+        model="tiny", advantage="gae", group_size=1, update_epochs=2, kl_coef=0.02, gae_lambda=0.95, temperature=1.0,
+        warmup_updates=0, final_lr_fraction=0.0, validation_tasks=0, eval_split="test",
     )  # fmt: skip
     settings.update(overrides)
     return PPOConfig(**settings)
@@ -468,10 +471,10 @@ def test_difficulty_range_and_the_validation_carve(tmp_path):
     assert len(train) == 910 - 10 and len(validation) == 10  # Calc train has 910 level-2 tasks
     assert {t.meta["difficulty"] for t in train + validation} == {2}
     assert not {t.id for t in train} & {t.id for t in validation}
-    _, test = task_pools(PPOConfig(min_difficulty=5, validation_tasks=10, output_dir=str(tmp_path)))
+    _, test = task_pools(PPOConfig(min_difficulty=5, max_difficulty=None, validation_tasks=10, eval_split="test", output_dir=str(tmp_path)))
     assert len(test) == 97 and {t.meta["difficulty"] for t in test} == {5}  # eval_split "test", level 5
     with pytest.raises(ValueError, match="needs validation_tasks > 0"):
-        task_pools(PPOConfig(eval_split="validation", output_dir=str(tmp_path)))
+        task_pools(PPOConfig(eval_split="validation", validation_tasks=0, output_dir=str(tmp_path)))
     with pytest.raises(ValueError, match=r"no train task of mentor/Calc-v0 has a difficulty in \[4, 3\]"):
         task_pools(PPOConfig(min_difficulty=4, max_difficulty=3, output_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="validation_tasks=910 leaves no training task of the 910 selected"):
