@@ -121,6 +121,8 @@ class Profile:
     in_domain_episodes: int = 188  # Calc test tasks at train_levels (188: all of levels 1-2)
     ood_episodes: int = 64  # per ood column
     column_max_turns: int = 6  # turns per evaluation episode on every column (other domains need more than Calc 1-2)
+    harder_levels: tuple[int, ...] = (3,)  # Calc test levels beyond train_levels: a column of the RL domain, harder
+    seen_levels: tuple[int, ...] = (1, 2)  # Units and Dates test levels the warm start reaches (their test columns)
     external_episodes: int = 64  # per external column
     threads: int = 1  # torch threads per process (recorded with every figure)
     workers: int = 1  # runs at once, in separate processes
@@ -174,8 +176,12 @@ def columns(profile: Profile) -> list[Column]:
         Column("calc/test sampled", "in-domain, sampled", "mentor/Calc-v0", "test", profile.in_domain_episodes, levels,
                temperature=profile.ppo.get("temperature", 1.0)),  # fmt: skip
         Column("calc/ood", "a: RL domain, ood", "mentor/Calc-v0", "ood", profile.ood_episodes, levels),
-        Column("units/test", "b: seen in SFT", "mentor/Units-v0", "test", profile.ood_episodes),
-        Column("dates/test", "b: seen in SFT", "mentor/Dates-v0", "test", profile.ood_episodes),
+        Column(f"calc/test {_levels(profile.harder_levels)}", "a: RL domain, harder", "mentor/Calc-v0", "test",
+               profile.ood_episodes, profile.harder_levels),  # fmt: skip
+        Column(f"units/test {_levels(profile.seen_levels)}", "b: seen in SFT", "mentor/Units-v0", "test", profile.ood_episodes,
+               profile.seen_levels),  # fmt: skip
+        Column(f"dates/test {_levels(profile.seen_levels)}", "b: seen in SFT", "mentor/Dates-v0", "test", profile.ood_episodes,
+               profile.seen_levels),  # fmt: skip
         Column("units/ood", "b: seen in SFT", "mentor/Units-v0", "ood", profile.ood_episodes),
         Column("dates/ood", "b: seen in SFT", "mentor/Dates-v0", "ood", profile.ood_episodes),
         Column("lookup/ood", "c: never trained", "mentor/Lookup-v0", "ood", profile.ood_episodes),
@@ -184,6 +190,11 @@ def columns(profile: Profile) -> list[Column]:
         Column("calc/reasoning-gym", "d: external", "mentor/Calc-v0", "ood-reasoning-gym", profile.external_episodes),
         Column("dates/reasoning-gym", "d: external", "mentor/Dates-v0", "ood-reasoning-gym", profile.external_episodes),
     ]
+
+
+def _levels(levels: Sequence[int]) -> str:
+    """``(3,)`` as ``"L3"``, ``(1, 2)`` as ``"L1-2"``."""
+    return f"L{levels[0]}" if len(levels) == 1 else f"L{levels[0]}-{levels[-1]}"
 
 
 def column_tasks(column: Column) -> list[Any]:
@@ -376,7 +387,8 @@ def run_stage(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def profile_from_dict(data: dict[str, Any]) -> Profile:
-    tuples = {name: tuple(data[name]) for name in ("sft_domains", "sft_levels", "arms", "seeds", "train_levels")}
+    names = ("sft_domains", "sft_levels", "arms", "seeds", "train_levels", "harder_levels", "seen_levels")
+    tuples = {name: tuple(data[name]) for name in names}
     return Profile(**{**data, **tuples})
 
 

@@ -172,8 +172,9 @@ def test_columns_cover_in_domain_and_the_four_kinds_of_ood():
         "calc/test": "in-domain",
         "calc/test sampled": "in-domain, sampled",
         "calc/ood": "a: RL domain, ood",
-        "units/test": "b: seen in SFT",
-        "dates/test": "b: seen in SFT",
+        "calc/test L3": "a: RL domain, harder",
+        "units/test L1-2": "b: seen in SFT",
+        "dates/test L1-2": "b: seen in SFT",
         "units/ood": "b: seen in SFT",
         "dates/ood": "b: seen in SFT",
         "lookup/ood": "c: never trained",
@@ -189,6 +190,8 @@ def test_columns_cover_in_domain_and_the_four_kinds_of_ood():
     in_domain = column_tasks(by_name["calc/test"])
     assert len(in_domain) == 188 and {t.meta["difficulty"] for t in in_domain} == {1, 2}  # all of Calc test's levels 1-2
     assert all(t.id.startswith("calc-1") for t in in_domain)  # test tasks come from seeds 1,000,000 on
+    assert {t.meta["difficulty"] for t in column_tasks(by_name["calc/test L3"])} == {3}
+    assert {t.meta["difficulty"] for t in column_tasks(by_name["units/test L1-2"])} == {1, 2}
     bfcl = column_tasks(replace(by_name["bfcl"], episodes=10))
     assert [t.id for t in bfcl[:2]] == ["simple_python_0", "multiple_0"]  # categories taken in turn
 
