@@ -674,9 +674,10 @@ def summary_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         f"with {machine_info['torch_threads']} thread(s) per run, {profile['workers']} run(s) at once, deterministic algorithms "
         f"{'on' if machine_info['deterministic_algorithms'] else 'off'}; {results['stage_minutes']:.1f} min of stages. "
         f"Warm start: {results['warm_start']['source']}. RL on Calc levels {list(profile['train_levels'])}: "
-        f"{profile['updates']} PPO updates of {profile['episodes_per_update']} episodes; the SFT arm trains on the teacher "
-        f"trajectories of the same tasks with as many optimizer steps. Seeds {list(profile['seeds'])}, paired. "
-        "Greedy evaluation, the same tasks for every policy.",
+        f"{profile['updates']} {results['ppo_config']['advantage'].upper()} updates of {profile['episodes_per_update']} "
+        "episodes; the SFT arm trains on the teacher trajectories of the same tasks with as many optimizer steps. "
+        f"Seeds {list(profile['seeds'])}, paired. Greedy evaluation (the sampled column: one episode per task at the "
+        "rollouts' temperature), the same tasks for every policy.",
         "",
         f"Success rate per column (mean ± 95% interval over the {seeds} seeds, Student t):",
         "",
