@@ -8,9 +8,9 @@ Run from the repository root::
     accelerate launch -m agents.ppo --model PATH ...       # several GPUs or nodes, same code
 
 The defaults are the recipe ``benchmarks.rl_sanity`` measured on the tiny student: from its SFT warm start,
-GRPO (groups of 8, 256 episodes an update, one pass in minibatches of 64) on Calc levels 1-2 at temperature
-0.7, the rate warmed up over 3 updates and decayed to a tenth, evaluated greedily on 96 validation tasks
-carved from the training tasks.
+GRPO (groups of 8, 256 episodes an update, one pass in minibatches of 64) on the sparse reward, on Calc
+levels 1-2 at temperature 0.7, the rate warmed up over 3 updates and decayed to a tenth, evaluated greedily
+on 96 validation tasks carved from the training tasks.
 
 The file reads top to bottom like CleanRL's ``ppo.py``: the config, the few
 pieces of math, then :meth:`PPOTrainer.run_update`, where one whole update
@@ -150,7 +150,7 @@ class PPOConfig:
     min_difficulty: int | None = None  # keep only tasks from this difficulty up (None: all)
     validation_tasks: int = 96  # hold out the last N training tasks; eval_split="validation" evaluates on them
     train_tasks: int = 0  # train on only the first N training tasks (0: all), e.g. a small pool the policy can fit
-    reward_mode: str = "dense"  # what the policy is trained on; every mode is logged
+    reward_mode: str = "sparse"  # what the policy is trained on ('mentor', 'dense' add the teacher's guidance); every mode is logged
     model: str = str(TINY_WARM_START)  # a local Hugging Face model directory (default: the tiny student's SFT warm start), or 'tiny' (untrained)
     init_from: str | None = None  # weights to load instead of the model's own (an SFT or PPO checkpoint of it)
     advantage: str = "grpo"  # 'grpo' (group-relative, no value head) or 'gae' (PPO with a value head)
