@@ -12,6 +12,10 @@ GRPO (groups of 8, 256 episodes an update, one pass in minibatches of 64) on the
 levels 1-2 at temperature 0.7, the rate warmed up over 3 updates and decayed to a tenth, evaluated greedily
 on 96 validation tasks carved from the training tasks.
 
+Torch runs one CPU thread unless ``--threads`` says otherwise: at torch's default of one thread per core, 3 updates
+took 353 s instead of 16.7 s on a 2-core machine that other jobs shared (same metrics); the count is in every
+metrics row (``torch_threads``) and in the checkpoints' config.
+
 The file reads top to bottom like CleanRL's ``ppo.py``: the config, the few
 pieces of math, then :meth:`PPOTrainer.run_update`, where one whole update
 happens in order (rollout, old and reference log-probabilities, advantages,
@@ -191,6 +195,7 @@ class PPOConfig:
     progress_bar: bool = True  # a tqdm bar with success, reward, KL and tokens/s
     verbose: bool = True  # print each update's diagnostics and each evaluation (with a warning when it fell)
     eval_at_start: bool = True  # evaluate before the first update: the baseline later evaluations are compared with
+    threads: int = 1  # torch CPU threads (torch's default, one per core, ran 21x slower on a busy 2-core machine)
 
 
 # The earlier setting of benchmarks.ppo_learning (its committed results): PPO with a value head from the Calc-only
@@ -367,6 +372,20 @@ def task_pools(config: PPOConfig) -> tuple[list[Any], list[Any]]:
     return train, evaluation
 
 
+def check_model_sources(config: PPOConfig) -> None:
+    """Raise FileNotFoundError, naming the flag, when ``init_from`` or ``model`` is not a model this machine has.
+
+    Checked before anything is loaded or created, and before transformers sees a path: it takes a missing
+    folder for a hub id and goes online.
+    """
+    from agents.students import require_model_dir, require_student
+
+    if config.init_from:
+        require_model_dir(config.init_from, "--init-from", "train it first or fix the path")
+    else:
+        require_student(config.model, "--model")
+
+
 def rollout_plan(config: PPOConfig, tasks: Sequence[Any], update: int, process_index: int = 0) -> tuple[list[dict[str, Any]], list[int]]:
     """Which tasks and env seeds update ``update`` plays: a function of the seed, the process and the update index.
 
@@ -400,6 +419,10 @@ class PPOTrainer:
             raise ValueError("grpo needs group_size >= 2 (rollouts of the same task to compare)")
         if config.episodes_per_update % config.group_size:
             raise ValueError("episodes_per_update must be a multiple of group_size")
+        if isinstance(config.threads, bool) or not isinstance(config.threads, int) or config.threads < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {config.threads!r}")
+        check_model_sources(config)  # before the output folder exists: a wrong path leaves nothing behind
+        torch.set_num_threads(config.threads)
         self.config = config
         self.output_dir = Path(config.output_dir)
         self.accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
@@ -453,8 +476,6 @@ class PPOTrainer:
 
         if self.config.init_from:
             path = Path(self.config.init_from)
-            if not (path / "config.json").exists():  # else transformers takes the path for a hub id and goes online
-                raise FileNotFoundError(f"--init-from {path}: not a model directory (no config.json); train it first or fix the path")
             return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
         return load_student(self.config.model, seed=self.config.seed)
 
@@ -622,6 +643,7 @@ class PPOTrainer:
                 "longest_episode_tokens": max(len(e.trace.token_ids) for e in episodes),
                 "generated_tokens_per_s": generated / rollout_seconds,
                 "env_steps_per_s": turns / rollout_seconds,
+                "torch_threads": torch.get_num_threads(),
                 "seconds": clock["train"] - clock["started"],
                 "time": {
                     "rollout": rollout_seconds - rollout_clock.get("env", 0.0),

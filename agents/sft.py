@@ -7,6 +7,9 @@ The loss is the next-token cross-entropy on the assistant tokens only; prompt
 and tool-response tokens are masked out.
 
     python -m agents.sft --model tiny --domains calc --tasks 2000 --epochs 3 --out runs/sft-tiny
+
+Torch runs one CPU thread unless ``--threads`` says otherwise (torch's default, one per core, is many times
+slower on a machine whose cores other jobs share).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, Sequence
 import torch
 
 from agents.lm_policy import ChatLayout, TokenTrace
+from agents.students import require_student
 from mentor_env.core.files import atomic_files, lock_folder, write_text_atomically
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
@@ -150,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, float]]:
     """
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="tiny", help="'tiny' or a local Hugging Face model directory")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: torch's default, one "
+                        "per core, ran PPO 21x slower on a busy 2-core machine)")
     parser.add_argument("--domains", nargs="+", default=["calc"])
     parser.add_argument("--tasks", type=int, default=2000, help="teacher trajectories per domain (from the train split)")
     parser.add_argument("--max-difficulty", type=int, default=None, help="keep only tasks up to this difficulty")
@@ -158,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, float]]:
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     args = parser.parse_args(argv)
     config = SFTConfig(**{name: getattr(args, name) for name in asdict(SFTConfig())})
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    require_student(args.model)  # before --out exists: a wrong path leaves nothing behind
+    torch.set_num_threads(args.threads)
     with lock_folder(args.out):
         history = _train_and_save(args, config)
     print(f"final loss {history[-1]['loss']:.4f}; saved to {args.out}")

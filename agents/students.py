@@ -186,10 +186,36 @@ def convert_smollm2(output_dir: str | Path) -> Path:
     return output_dir
 
 
+STUDENT_NAMES = ("tiny", "smollm2-135m")
+
+
+def require_model_dir(path: str | Path, flag: str, hint: str = "") -> Path:
+    """``path`` when it is a local Hugging Face model directory (it has a config.json), else FileNotFoundError.
+
+    Checked before transformers sees the path: it takes a missing folder for a hub id and goes online.
+    ``flag`` names where the path came from in the message (``--model``, ``--init-from``).
+    """
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        found = "no such folder" if not folder.exists() else "a folder without config.json" if folder.is_dir() else "a file"
+        raise FileNotFoundError(
+            f"{flag} {path}: expected a local Hugging Face model directory (with a config.json), found {found}"
+            + (f"; {hint}" if hint else "")
+        )
+    return folder
+
+
+def require_student(name_or_path: str, flag: str = "--model") -> None:
+    """Raise FileNotFoundError unless ``name_or_path`` is a built-in student's name or a local model directory."""
+    if name_or_path not in STUDENT_NAMES:
+        require_model_dir(name_or_path, flag, f"or one of the built-in students {', '.join(STUDENT_NAMES)}")
+
+
 def load_student(name_or_path: str, cache_dir: str | Path = ".cache/students", seed: int = 0) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for ``"tiny"``, ``"smollm2-135m"`` (both built once into ``cache_dir``) or a path."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    require_student(name_or_path)
     if name_or_path == "tiny":
         path = Path(cache_dir) / f"tiny-seed{seed}-vocab{TINY_VOCAB_SIZE}"
         if not (path / "config.json").exists():
@@ -202,10 +228,6 @@ def load_student(name_or_path: str, cache_dir: str | Path = ".cache/students", s
                 convert_smollm2(building)
     else:
         path = Path(name_or_path)
-        if not (path / "config.json").exists():
-            raise FileNotFoundError(
-                f"{path} is not a Hugging Face model directory (no config.json); expected 'tiny', 'smollm2-135m' or a path"
-            )
     return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 

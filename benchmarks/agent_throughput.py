@@ -108,7 +108,7 @@ MEASURED_SETTINGS: dict[str, Any] = {
 def default_config(folder: Path, **overrides: Any) -> PPOConfig:
     settings = dict(
         init_from=str(WARM_START), episodes_per_update=64, eval_every=0, eval_episodes=8, checkpoint_every=0,
-        output_dir=str(folder), progress_bar=False, total_updates=1000, **MEASURED_SETTINGS,
+        output_dir=str(folder), progress_bar=False, total_updates=1000, threads=THREADS, **MEASURED_SETTINGS,
     )  # fmt: skip
     settings.update(overrides)
     return PPOConfig(**settings)

@@ -10,6 +10,7 @@ on Calc level-1 ``train`` tasks; greedy success on all 109 level-1 Calc
 ``test`` tasks before and after. ``tests/test_learning.py`` runs seed 0 of the
 same configuration (:func:`learning_config`) and asserts a margin this
 benchmark measured. Prints a table and writes JSON (atomically) to ``--json``.
+One torch thread unless ``--threads`` says otherwise (recorded in the JSON).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ UPDATES = 30
 DEFAULT_JSON = Path("benchmarks/results/ppo_learning-tiny.json")
 
 
-def learning_config(seed: int, output_dir: str | Path, reward_mode: str = "dense", updates: int = UPDATES) -> PPOConfig:
+def learning_config(seed: int, output_dir: str | Path, reward_mode: str = "dense", updates: int = UPDATES,
+                    threads: int = 1) -> PPOConfig:
     """The learning test's PPO run: the warm start, Calc level 1, greedy evaluation on every level-1 test task."""
     return PPOConfig(
         init_from=str(WARM_START),
@@ -44,14 +46,15 @@ def learning_config(seed: int, output_dir: str | Path, reward_mode: str = "dense
         eval_episodes=LEVEL_1_TEST_TASKS,
         checkpoint_every=0,
         output_dir=str(output_dir),
+        threads=threads,
         **TINY_WARM_START_SETTINGS,
     )
 
 
-def measure(seed: int, reward_mode: str, updates: int) -> dict[str, Any]:
+def measure(seed: int, reward_mode: str, updates: int, threads: int = 1) -> dict[str, Any]:
     """One run: held-out success before and after, and the training curve."""
     with tempfile.TemporaryDirectory() as folder:
-        trainer = PPOTrainer(learning_config(seed, folder, reward_mode, updates))
+        trainer = PPOTrainer(learning_config(seed, folder, reward_mode, updates, threads))
         started = time.perf_counter()
         before = trainer.evaluate(0)
         history = trainer.train()
@@ -73,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--reward-mode", default="dense")
     parser.add_argument("--updates", type=int, default=UPDATES)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: torch's default, one per "
+                        "core, ran PPO 21x slower on a busy 2-core machine)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     parser.add_argument("--keep", action="store_true", help="keep the runs already in --json (same settings), run only the other seeds")
     args = parser.parse_args(argv)
@@ -83,10 +88,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         if previous["settings"] != settings:
             parser.error(f"--keep: {args.json} holds runs with other settings: {previous['settings']}")
         done = {run["seed"]: run for run in previous["runs"]}
-    runs = [done[seed] if seed in done else measure(seed, args.reward_mode, args.updates) for seed in args.seeds]
+    runs = [done[seed] if seed in done else measure(seed, args.reward_mode, args.updates, args.threads) for seed in args.seeds]
     after = [run["after"] for run in runs]
     report = {
         "machine": machine(),
+        "threads": args.threads,
         "settings": settings,
         "runs": runs,
         "mean_gain": float(np.mean([run["gain"] for run in runs])),

@@ -249,6 +249,7 @@ def ppo_config(profile: Profile, warm_start: Path, arm: str, seed: int, output_d
         progress_bar=True,
         verbose=False,  # runs in parallel workers: their bars only; the start point is a stage of its own
         eval_at_start=False,
+        threads=profile.threads,  # the trainer sets torch's threads to its config's
         **profile.ppo,
     )
 

@@ -1,6 +1,7 @@
 r"""mentor-env text environments behind the OpenEnv protocol (``openenv-core`` 0.3).
 
     python -m mentor_env.serve --env mentor/Calc-v0 --port 8000            # 127.0.0.1 unless --host says otherwise
+    python -m mentor_env.serve --env mentor/Calc-v0 mentor/Units-v0        # several ids; a reset picks one (env_id)
     python -m mentor_env.serve --env mentor/Table-v0 --max-sessions 512 --env-kwargs '{"reward_mode": "dense"}'
     python -m mentor_env.serve --help                                       # every limit and its default
 
@@ -15,7 +16,9 @@ Messages (OpenEnv's WebSocket protocol):
 
 * ``{"type": "reset", "data": {"seed": 0, "task_id": "calc-42", "difficulty": 2}}``
   (every field optional; ``episode_id`` too; any other field is refused)
-  starts an episode;
+  starts an episode; ``"env_id": "mentor/Units-v0"`` picks one of the ids the
+  server serves (the first is the default; the session's env becomes one of
+  that id; an id not served is refused);
 * ``{"type": "step", "data": {"text": "<tool_call>...</tool_call>"}}`` plays
   one assistant turn (:class:`MentorAction`);
 * answers are ``{"type": "observation", "data": {"observation": {...},
@@ -68,9 +71,10 @@ import logging
 import math
 import os
 import reprlib
+import signal
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Awaitable, Callable, Optional, Union
 
 from mentor_env.integrations import require
@@ -108,6 +112,7 @@ __all__ = [
     "main",
     "make_app",
     "screen_frame",
+    "served_ids",
     "utf8_safe",
 ]
 
@@ -120,7 +125,7 @@ DEFAULT_REQUEST_TIMEOUT_S = 10.0
 WS_HARD_LIMIT_FACTOR = 4  # the WebSocket layer reads frames up to 4x max_frame_bytes; larger ones close the connection
 ERROR_CHARS = 500  # the longest message an error answer carries
 MAX_INFO_DEPTH = 64  # deeper parts of an observation are replaced by a note (no answer needs them)
-RESET_FIELDS = ("seed", "task_id", "difficulty", "episode_id")
+RESET_FIELDS = ("seed", "task_id", "difficulty", "episode_id", "env_id")
 MESSAGE_TYPES = ("reset", "step", "state", "close")
 LOG = logging.getLogger("mentor_env.serve")
 
@@ -181,9 +186,10 @@ def check_reset_fields(fields: Mapping[str, Any]) -> None:
         flat = isinstance(value, list) and len(value) <= 64 and all(_is_scalar(item) for item in value)
         if not (_is_scalar(value) or flat):
             raise RequestError(f"reset field {name!r} must be a number, a string or a list of them, got {describe(value)}")
-    episode_id = fields.get("episode_id")
-    if episode_id is not None and not (isinstance(episode_id, str) and len(episode_id) <= 255):
-        raise RequestError(f"episode_id must be a string of at most 255 characters, got {describe(episode_id)}")
+    for name in ("episode_id", "env_id"):
+        value = fields.get(name)
+        if value is not None and not (isinstance(value, str) and len(value) <= 255):
+            raise RequestError(f"{name} must be a string of at most 255 characters, got {describe(value)}")
 
 
 def _is_scalar(value: Any) -> bool:
@@ -222,17 +228,22 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
     can always send the answer and the session goes on.
 
     Args:
-        env_id: a text env id (``mentor/Calc-v0``, ...).
-        env_kwargs: ``gym.make`` arguments (``reward_mode``, ``max_turns``, ``split``, ...).
+        env_id: a text env id (``mentor/Calc-v0``, ...): the session's env until a reset picks another.
+        env_ids: the ids a reset may pick with ``env_id=`` (default: ``env_id`` only).
+        env_kwargs: ``gym.make`` arguments for every id (``reward_mode``, ``max_turns``, ``split``, ...).
     """
 
     SUPPORTS_CONCURRENT_SESSIONS = True  # every session has its own env; nothing mutable is shared
 
-    def __init__(self, env_id: str = "mentor/Calc-v0", **env_kwargs: Any) -> None:
+    def __init__(self, env_id: str = "mentor/Calc-v0", *, env_ids: Optional[Sequence[str]] = None, **env_kwargs: Any) -> None:
         super().__init__()
-        reward_mode = env_kwargs.pop("reward_mode", "mentor")
+        self.env_ids = tuple(env_ids) if env_ids else (env_id,)
+        if env_id not in self.env_ids:
+            raise ValueError(f"the default env id {env_id!r} is not among the served ids {list(self.env_ids)}")
+        self._reward_mode = env_kwargs.pop("reward_mode", "mentor")
+        self._env_kwargs = env_kwargs
         self.env_id = env_id
-        self.env = make_text_env(env_id, reward_mode, **env_kwargs)
+        self.env = make_text_env(env_id, self._reward_mode, **env_kwargs)
         self._state = MentorState(env_id=env_id)
         self._clean_tools: Any = None  # the env's tool specs once checked (see _encodable_info)
 
@@ -242,17 +253,22 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
         episode_id: Optional[str] = None,
         task_id: Optional[str] = None,
         difficulty: Optional[int] = None,
+        env_id: Optional[str] = None,
         **unknown: Any,
     ) -> MentorObservation:
-        """``env.reset(seed=seed, options={"task_id": ..., "difficulty": ...})``.
+        """``env.reset(seed=seed, options={"task_id": ..., "difficulty": ...})``, on ``env_id``'s env when given.
 
         Raises:
             RequestError: a field the env does not take (OpenEnv passes every
-                field of the message here, so none is dropped unseen), or the
-                env's refusal (an unknown ``task_id``, a bad level or seed).
+                field of the message here, so none is dropped unseen), an
+                ``env_id`` this server does not serve, or the env's refusal
+                (an unknown ``task_id``, a bad level or seed).
         """
-        given = {"seed": seed, "episode_id": episode_id, "task_id": task_id, "difficulty": difficulty, **unknown}
+        given = {"seed": seed, "episode_id": episode_id, "task_id": task_id, "difficulty": difficulty, "env_id": env_id,
+                 **unknown}
         check_reset_fields({name: value for name, value in given.items() if value is not None})
+        if env_id is not None and env_id != self.env_id:
+            self._switch_to(env_id)
         options: dict[str, Any] = {}
         if task_id is not None:
             options["task_id"] = task_id
@@ -261,6 +277,15 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
         text, info = self._call("reset", self.env.reset, seed=seed, options=options or None)
         self._state = MentorState(env_id=self.env_id, episode_id=episode_id, task_id=utf8_safe(info["task_id"]))
         return MentorObservation(text=utf8_safe(text), info=self._encodable_info(info), reward=None, done=False)
+
+    def _switch_to(self, env_id: str) -> None:
+        """Make the session's env one of ``env_id`` (one of :attr:`env_ids`; the old env is closed once the new one exists)."""
+        if env_id not in self.env_ids:
+            raise RequestError(f"env_id {shorten(env_id, 80)!r} is not served here: this server serves "
+                               f"{', '.join(self.env_ids)}")
+        env = self._call("reset", make_text_env, env_id, self._reward_mode, **self._env_kwargs)
+        self.env.close()
+        self.env, self.env_id, self._clean_tools = env, env_id, None
 
     def step(self, action: MentorAction, timeout_s: Optional[float] = None, **kwargs: Any) -> MentorObservation:
         """``env.step(action.text)``; a step before any reset or after the episode ended is refused (:class:`RequestError`)."""
@@ -311,7 +336,8 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
         return EnvironmentMetadata(
             name=self.env_id,
             description=f"{self.env_id}: tool-use tasks with the dense teacher-guided (MENTOR) reward (reward mode "
-            f"{self.env.reward_mode!r}); actions are the model's turns as text",
+            f"{self.env.reward_mode!r}); actions are the model's turns as text"
+            + (f"; a reset's env_id picks one of {', '.join(self.env_ids)}" if len(self.env_ids) > 1 else ""),
             version="0.1.0",
         )
 
@@ -720,8 +746,19 @@ def _seconds(name: str, value: Any, *, never_ok: bool = False) -> Optional[float
     return float(value)
 
 
+def served_ids(env_id: Union[str, Sequence[str]]) -> tuple[str, ...]:
+    """The env ids a server serves, the default first, from one id or a list of them (no repeats, at least one)."""
+    ids = (env_id,) if isinstance(env_id, str) else tuple(env_id)
+    if not ids or not all(isinstance(one, str) for one in ids):
+        raise ValueError(f"env_id must be an env id or a non-empty list of them, got {describe(env_id)}")
+    repeated = sorted({one for one in ids if ids.count(one) > 1})
+    if repeated:
+        raise ValueError(f"env ids are served once each; repeated: {', '.join(repeated)}")
+    return ids
+
+
 def make_app(
-    env_id: str = "mentor/Calc-v0",
+    env_id: Union[str, Sequence[str]] = "mentor/Calc-v0",
     *,
     max_sessions: int = DEFAULT_MAX_SESSIONS,
     max_sessions_per_client: int = DEFAULT_MAX_SESSIONS_PER_CLIENT,
@@ -733,6 +770,9 @@ def make_app(
     """A FastAPI app serving ``env_id`` with OpenEnv's ``HTTPEnvServer`` (routes ``/ws``, ``/reset``, ``/step``, ``/health``, ...).
 
     Args:
+        env_id: a text env id, or a list of them: every session starts on the
+            first, and a reset's ``env_id`` field picks any of them (another
+            id is refused: an error answer on ``/ws``, 422 on ``POST /reset``).
         max_sessions: concurrent WebSocket sessions; one more is refused with
             OpenEnv's ``CAPACITY_REACHED`` error.
         max_sessions_per_client: concurrent sessions of one client address
@@ -754,21 +794,21 @@ def make_app(
     session_timeout_s = _seconds("session_timeout_s", session_timeout_s, never_ok=True)
     max_frame_bytes = _count("max_frame_bytes", max_frame_bytes)
     request_timeout_s = _seconds("request_timeout_s", request_timeout_s)
-    probe = MentorEnvironment(env_id, **dict(env_kwargs))  # fail now, not at the first connection
-    metadata = probe.get_metadata()
-    probe.close()
+    env_ids = served_ids(env_id)
+    default_id = env_ids[0]
+    metadata = _probe(env_ids, env_kwargs)  # fail now, not at the first connection
 
     def factory() -> MentorEnvironment:
-        return MentorEnvironment(env_id, **dict(env_kwargs))
+        return MentorEnvironment(default_id, env_ids=env_ids, **dict(env_kwargs))
 
-    factory.__name__ = f"MentorEnvironment[{env_id}]"
+    factory.__name__ = f"MentorEnvironment[{', '.join(env_ids)}]"
     # OpenEnv's own idle reaper is left off: it destroys a session under a live socket, which then steps a closed
     # env uncounted. _SocketGuard expires idle sessions by closing their connections instead.
     server = HTTPEnvServer(
         factory, MentorAction, MentorObservation,
         concurrency_config=ConcurrencyConfig(max_concurrent_envs=max_sessions, session_timeout=None),
     )
-    app = FastAPI(title=f"mentor-env OpenEnv server: {env_id}", version="0.1.0")
+    app = FastAPI(title=f"mentor-env OpenEnv server: {', '.join(env_ids)}", version="0.1.0")
     server.register_routes(app)
     # OpenEnv's: 500s with tracebacks, dropped fields, sessions without owners, an env built per GET on the event loop
     replaced = {"/reset", "/step", "/mcp", "/state", "/metadata"}
@@ -787,7 +827,8 @@ def make_app(
     def status() -> dict[str, Any]:
         """Open sessions, the limits, the server's resident memory and threads."""
         return {
-            "env_id": env_id,
+            "env_id": default_id,
+            "env_ids": list(env_ids),
             "active_sessions": server.active_sessions,
             "max_sessions": server.max_concurrent_envs,
             "clients": len(app.state.sessions_by_client),
@@ -797,6 +838,18 @@ def make_app(
         }
 
     return app
+
+
+def _probe(env_ids: Sequence[str], env_kwargs: Mapping[str, Any]) -> EnvironmentMetadata:
+    """Build (and close) an env of every id with ``env_kwargs``, so that a bad id or argument fails at start;
+    returns the default id's metadata."""
+    metadata = None
+    for one in env_ids:
+        probe = MentorEnvironment(one, env_ids=env_ids, **dict(env_kwargs))
+        metadata = metadata or probe.get_metadata()
+        probe.close()
+    assert metadata is not None  # served_ids gives at least one id
+    return metadata
 
 
 def _rss_bytes() -> int:
@@ -858,7 +911,9 @@ def _parser(open_files: Optional[int]) -> argparse.ArgumentParser:
     here = f"here, with {open_files} open files allowed" if open_files else "here"
     parser = argparse.ArgumentParser(prog="python -m mentor_env.serve", description=__doc__.split("\n\n")[0],
                                      epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="mentor/Calc-v0", help="text env id (default mentor/Calc-v0)")
+    parser.add_argument("--env", "--env-id", "--env-ids", nargs="+", metavar="ENV_ID", default=["mentor/Calc-v0"],
+                        help="text env id(s) to serve; every session starts on the first, and a reset's env_id field "
+                        "picks any of them (default mentor/Calc-v0)")
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
     parser.add_argument("--max-sessions", type=int, metavar="N", default=None,
@@ -879,16 +934,23 @@ def _parser(open_files: Optional[int]) -> argparse.ArgumentParser:
                         help=f"connections of one client address still in HTTP (default {DEFAULT_MAX_CONNECTIONS_PER_CLIENT})")
     parser.add_argument("--request-timeout", type=float, metavar="S", default=DEFAULT_REQUEST_TIMEOUT_S,
                         help=f"seconds a request's headers, or an HTTP body, may take (default {DEFAULT_REQUEST_TIMEOUT_S:g})")
-    parser.add_argument("--env-kwargs", default="{}", help='gym.make arguments as JSON, e.g. \'{"reward_mode": "dense"}\'')
+    parser.add_argument("--env-kwargs", default="{}", help='gym.make arguments as JSON for every env id, e.g. '
+                        '\'{"reward_mode": "dense"}\' (default {}: the envs\' own defaults, reward_mode mentor)')
     parser.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning; logs are rate-limited)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve one env id with uvicorn and the transport's limits (``python -m mentor_env.serve --help``)."""
-    import uvicorn
-
-    from mentor_env.serve_limits import ConnectionGuard, ConnectionLimits, open_file_limit, plan_capacity, server_config
+    """Serve the env ids with uvicorn and the transport's limits (``python -m mentor_env.serve --help``) until a
+    SIGINT or SIGTERM; prints where it listens once it does, and a line when it stops."""
+    from mentor_env.serve_limits import (
+        ConnectionGuard,
+        ConnectionLimits,
+        StoppableServer,
+        open_file_limit,
+        plan_capacity,
+        server_config,
+    )
 
     open_files = open_file_limit()
     parser = _parser(open_files)
@@ -913,7 +975,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.max_sessions is None and sessions < DEFAULT_MAX_SESSIONS:
         LOG.warning("serving at most %d sessions: the open-file limit %s leaves no room for %d", sessions, open_files,
                     DEFAULT_MAX_SESSIONS)
-    uvicorn.Server(config).run()
+    env_ids = served_ids(args.env)
+    server = StoppableServer(config, on_started=lambda host, port: print(listening_line(env_ids, host, port), flush=True))
+    server.run()
+    if server.stop_signal is not None:
+        print(f"mentor_env.serve: stopped by {signal.Signals(server.stop_signal).name}", flush=True)
+
+
+def listening_line(env_ids: Sequence[str], host: str, port: int) -> str:
+    """The line the command line prints once it listens: the address, the WebSocket, the ids and the default."""
+    shown = f"[{host}]" if ":" in host else host
+    others = f" (a reset's env_id picks one of {', '.join(env_ids)})" if len(env_ids) > 1 else ""
+    return (f"mentor_env.serve: serving {env_ids[0]}{others} on http://{shown}:{port}, WebSocket ws://{shown}:{port}/ws; "
+            "Ctrl-C or SIGTERM stops it")
 
 
 if __name__ == "__main__":

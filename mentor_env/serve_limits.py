@@ -22,6 +22,12 @@ builds a ``uvicorn.Config`` that closes both holes:
   ``total`` records in all per window, each cut to ``max_chars`` (traceback
   included), and says how many it held back.
 
+:class:`StoppableServer` stops on a first SIGINT or SIGTERM within about a
+second (connections get ``SHUTDOWN_GRACE_S`` to close; uvicorn alone waits for
+every client to hang up, and re-raises the signal after it: a
+``KeyboardInterrupt`` traceback on Ctrl-C) and says where it listens once it
+does.
+
 Keep-alive connections idle for ``KEEP_ALIVE_S`` are closed by uvicorn itself.
 A WebSocket connection leaves the per-client HTTP count when it is upgraded;
 from then on the app's per-client session limit and idle timeout
@@ -30,14 +36,16 @@ from then on the app's per-client session limit and idle timeout
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
+import signal
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
@@ -48,6 +56,7 @@ __all__ = [
     "ConnectionLimits",
     "GuardedH11Protocol",
     "RateLimitFilter",
+    "StoppableServer",
     "log_config",
     "open_file_limit",
     "plan_capacity",
@@ -64,6 +73,7 @@ DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 64
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
 KEEP_ALIVE_S = 5
 REFUSAL_LOG_INTERVAL_S = 10.0
+SHUTDOWN_GRACE_S = 0.5  # after a stop signal, open connections get this long to close before their tasks are cancelled
 LOG = logging.getLogger("mentor_env.serve")
 
 
@@ -406,4 +416,44 @@ def server_config(
         backlog=BACKLOG,
         log_level=log_level,
         log_config=log_config(log_level) if configure_logging else None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # type: ignore[arg-type]  # seconds; uvicorn's hint says int
     )
+
+
+class StoppableServer(uvicorn.Server):
+    """uvicorn's server, stopped by a first SIGINT or SIGTERM within about a second, with exit status 0.
+
+    The signal is not raised again after the shutdown, as uvicorn does (a ``KeyboardInterrupt`` traceback on
+    Ctrl-C, death by SIGTERM); :attr:`stop_signal` says which one stopped it. A second signal forces the exit
+    at once. ``on_started(host, port)`` is called once the server listens, with the port it got (``port=0``:
+    a free one).
+    """
+
+    def __init__(self, config: uvicorn.Config, on_started: Optional[Callable[[str, int], None]] = None) -> None:
+        super().__init__(config)
+        self.on_started = on_started
+        self.stop_signal: Optional[int] = None
+
+    async def startup(self, sockets: Optional[list[Any]] = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_started is not None and self.servers:
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            self.on_started(host, port)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+            yield
+            return
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop(self, sig: int, frame: Any) -> None:
+        if self.stop_signal is not None:
+            self.force_exit = True
+        self.stop_signal = sig
+        self.should_exit = True

@@ -713,3 +713,115 @@ def test_the_command_line_server_delivers_every_answer_of_a_surrogate_episode():
         process.terminate()
         _, stderr = process.communicate(timeout=30)
     assert stderr.decode() == ""
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Issue 23: several env ids from one process, a line saying where the server listens, every default in --help, and a
+# stop within about a second on SIGINT or SIGTERM.
+
+UNITS_TASK = load_split(get_domain("units"), "test")[0]
+SERVED = ["mentor/Calc-v0", "mentor/Units-v0"]
+
+
+def test_a_reset_picks_one_of_the_served_env_ids():
+    task = TASKS[1]
+    with running(make_app(SERVED, max_sessions=4, reward_mode="dense")) as server:
+        with MentorEnvClient(base_url=server.url).sync() as client:
+            assert client.reset(task_id=task.id).observation.info["task_id"] == task.id  # the first id by default
+            assert client.state().env_id == "mentor/Calc-v0"
+            env = gym.make("mentor/Units-v0", reward_mode="dense")
+            obs, _ = env.reset(options={"task_id": UNITS_TASK.id})
+            result = client.reset(env_id="mentor/Units-v0", task_id=UNITS_TASK.id)
+            assert result.observation.text == obs and client.state().env_id == "mentor/Units-v0"
+            for turn in teacher_turns(UNITS_TASK):
+                expected = env.step(turn)[1]
+                result = client.step(turn)
+                assert result.reward == pytest.approx(expected)
+            assert result.done and result.observation.info["reward_components"]["correct"] == 1.0
+            assert client.reset(env_id="mentor/Calc-v0", task_id=task.id).observation.info["task_id"] == task.id
+        status, body = _post(server.url, "/reset", json.dumps({"env_id": "mentor/Units-v0", "task_id": UNITS_TASK.id}).encode())
+        assert status == 200 and json.loads(body)["observation"]["text"] == obs
+        with urllib.request.urlopen(f"{server.url}/mentor/status", timeout=30) as response:
+            assert json.loads(response.read())["env_ids"] == SERVED
+
+
+def test_an_env_id_not_served_is_refused_and_the_episode_goes_on():
+    refusal = "env_id 'mentor/Table-v0' is not served here: this server serves mentor/Calc-v0, mentor/Units-v0"
+    task = TASKS[0]
+    with running(make_app(SERVED, max_sessions=4)) as server:
+
+        async def play():
+            async with connect(server.ws_url) as ws:
+                first = await exchange(ws, json.dumps({"type": "reset", "data": {"task_id": task.id}}))
+                answers = [await exchange(ws, json.dumps({"type": "reset", "data": data}))
+                           for data in ({"env_id": "mentor/Table-v0"}, {"env_id": 7})]
+                last = None
+                for turn in teacher_turns(task):  # the refused resets left the Calc episode as it was
+                    last = await exchange(ws, json.dumps({"type": "step", "data": {"text": turn}}))
+                return first, answers, last
+
+        first, answers, last = asyncio.run(play())
+        status, body = _post(server.url, "/reset", json.dumps({"env_id": "mentor/Table-v0"}).encode())
+    assert first["type"] == "observation"
+    assert answers[0]["type"] == "error" and answers[0]["data"]["message"] == refusal
+    assert answers[1]["data"] == {"code": "VALIDATION_ERROR",
+                                  "message": "env_id must be a string of at most 255 characters, got int 7"}
+    assert last["data"]["done"] and last["data"]["observation"]["info"]["reward_components"]["correct"] == 1.0
+    assert status == 422 and json.loads(body) == {"detail": refusal}
+
+
+def test_make_app_refuses_bad_lists_of_env_ids():
+    with pytest.raises(ValueError, match="env_id must be an env id or a non-empty list of them, got list"):
+        make_app([])
+    with pytest.raises(ValueError, match="env ids are served once each; repeated: mentor/Calc-v0"):
+        make_app(["mentor/Calc-v0", "mentor/Units-v0", "mentor/Calc-v0"])
+    with pytest.raises(ValueError, match="unknown env id"):
+        make_app(["mentor/Calc-v0", "mentor/Nope-v0"])
+
+
+def test_every_option_of_the_command_line_shows_its_default():
+    from mentor_env.serve import _parser
+
+    parser = _parser(1024)
+    options = [action for action in parser._actions if action.dest != "help"]
+    assert len(options) == 12
+    assert [action.option_strings[0] for action in options if "default" not in (action.help or "")] == []
+    assert parser.parse_args(["--env-ids", *SERVED]).env == SERVED
+    assert parser.parse_args([]).env == ["mentor/Calc-v0"]
+
+
+def _start_cli(*args: str):
+    """``python -m mentor_env.serve --port 0 ARGS``, and the first line it prints (where it listens)."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "mentor_env.serve", "--port", "0", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    return process, line
+
+
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_the_command_line_says_where_it_listens_and_stops_at_once_on_a_signal(stop):
+    import re
+    import signal
+
+    process, line = _start_cli("--env", *SERVED)
+    try:
+        match = re.fullmatch(r"mentor_env\.serve: serving mentor/Calc-v0 \(a reset's env_id picks one of mentor/Calc-v0, "
+                             r"mentor/Units-v0\) on http://127\.0\.0\.1:(\d+), WebSocket ws://127\.0\.0\.1:(\d+)/ws; "
+                             r"Ctrl-C or SIGTERM stops it\n", line)
+        assert match and match.group(1) == match.group(2), line
+        with MentorEnvClient(base_url=f"http://{HOST}:{match.group(1)}").sync() as client:
+            client.reset(env_id="mentor/Units-v0", task_id=UNITS_TASK.id)
+            assert client.state().env_id == "mentor/Units-v0"  # the session stays open through the signal
+            started = time.monotonic()
+            process.send_signal(getattr(signal, stop))
+            out, err = process.communicate(timeout=30)
+            seconds = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert (process.returncode, out, err) == (0, f"mentor_env.serve: stopped by {stop}\n", "")  # no traceback
+    assert seconds < 3.0  # a gross bound: 0.4-0.5 s measured under load; uvicorn alone re-raised the signal
