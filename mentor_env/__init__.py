@@ -6,7 +6,7 @@ registers in one go.
 """
 
 from mentor_env.core import Task, Tool, ToolUseEnv
-from mentor_env.core.rewards import REWARD_MODES
+from mentor_env.core.rewards import REWARD_MODES, RewardMode, register_reward_mode
 from mentor_env.play.evaluation import evaluate
 from mentor_env.registration import ENV_IDS, register_domain, register_envs
 
@@ -14,12 +14,14 @@ __version__ = "0.1.0"
 __all__ = [
     "ENV_IDS",
     "REWARD_MODES",
+    "RewardMode",
     "Task",
     "Tool",
     "ToolUseEnv",
     "evaluate",
     "register_domain",
     "register_envs",
+    "register_reward_mode",
     "__version__",
 ]
 

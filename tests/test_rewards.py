@@ -237,3 +237,63 @@ def test_episode_scores_equal_episode_rewards_and_components():
         scores, components = R.episode_scores(outcome)
         assert list(scores.items()) == list(R.episode_rewards(outcome).items())
         assert list(components.items()) == list(R.outcome_components(outcome).items())
+
+
+# --- the reward table: each mode declared once -------------------------------------------------
+
+
+def test_the_published_weights_are_named_once():
+    assert (R.SPARSE_CORRECT, R.SPARSE_WRONG, R.NO_ANSWER, R.UNFINISHED) == (1.0, 0.1, 0.1, 0.0)
+    assert (R.CORRECT_WEIGHT, R.TOOL_WEIGHT, R.WRONG_ANSWER_TOOL_SHARE, R.NO_INVENTED_TOOL_WEIGHT) == (0.7, 0.3, 0.2, 0.1)
+    assert R.REWARD_MODES == ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1", "dense")
+    assert R.TERMINAL_MODES == ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1")
+    assert R.get_reward_mode("dense").shaped and not R.get_reward_mode("mentor").shaped
+    with pytest.raises(ValueError, match=r"reward_mode must be one of \('sparse', 'mentor'.*got 'mentr'"):
+        R.get_reward_mode("mentr")
+    with pytest.raises(ValueError, match="'mentor' ships with mentor_env"):
+        R.unregister_reward_mode("mentor")
+    with pytest.raises(ValueError, match="already registered"):
+        R.register_reward_mode(R.get_reward_mode("sparse"))
+    with pytest.raises(ValueError, match="a Python identifier"):
+        R.register_reward_mode(R.RewardMode("correct-only", lambda outcome, tools: 0.0, "bad name"))
+
+
+def _correct_only(outcome: R.Outcome, tools: R.ToolScores) -> float:
+    return 1.0 if outcome.correct else 0.0
+
+
+def test_a_mode_registered_in_one_place_plays_through_step_trl_and_verl():
+    """The guide "add a reward mode" is this test: one register_reward_mode call, nothing else."""
+    import gymnasium as gym
+
+    from mentor_env.core.messages import render_assistant_text
+    from mentor_env.integrations.trl import REWARD_FUNCS, reward_func
+    from mentor_env.integrations.verl import compute_score
+
+    R.register_reward_mode(R.RewardMode("correct_only", _correct_only, "1 for a correct answer, else 0"))
+    try:
+        assert "correct_only" in R.REWARD_MODES and "correct_only" in R.TERMINAL_MODES
+        env = gym.make("mentor/Calc-v0", reward_mode="correct_only")
+        env.reset(seed=0)
+        task = env.unwrapped.task
+        turns = [render_assistant_text(m) for m in task.teacher.messages if m["role"] == "assistant"]
+        rewards, infos, terminated, _ = play(env, turns)
+        assert terminated and rewards == [0.0] * (len(turns) - 1) + [1.0]
+        assert infos[-1]["rewards"]["correct_only"] == 1.0 and infos[-1]["rewards"]["mentor"] == 1.1
+        env.reset(seed=0)
+        rewards, _, _, _ = play(env, ["\\boxed{-12345}"])
+        assert rewards == [0.0]  # a wrong answer: 0 here, where sparse pays 0.1
+        # TRL: a reward function by name, in the live table of reward functions.
+        text = "\n".join(turns)
+        columns = {"answer": [task.answer], "domain": ["calc"], "teacher_tools": [list(task.teacher.tool_names)]}
+        assert reward_func("correct_only")(completions=[text, "\\boxed{-12345}"], **{k: v * 2 for k, v in columns.items()}) == [1.0, 0.0]
+        assert "correct_only" in REWARD_FUNCS and REWARD_FUNCS["correct_only"](completions=[text], **columns) == [1.0]
+        # verl: the same score from a whole response.
+        extra = {"teacher_tools": list(task.teacher.tool_names)}
+        assert compute_score("calc", text, task.answer, extra, reward_mode="correct_only")["score"] == 1.0
+        env.close()
+    finally:
+        R.unregister_reward_mode("correct_only")
+    assert "correct_only" not in R.REWARD_MODES and "correct_only" not in REWARD_FUNCS
+    with pytest.raises(ValueError, match="reward_mode must be one of"):
+        gym.make("mentor/Calc-v0", reward_mode="correct_only")

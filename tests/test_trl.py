@@ -95,7 +95,7 @@ def test_clear_errors():
         mentor_reward([RIGHT, RIGHT], **columns(1))
     with pytest.raises(ValueError, match="unknown domain 'algebra'"):
         mentor_reward([RIGHT], **columns(1, domain=["algebra"]))
-    with pytest.raises(ValueError, match="'dense' is 'mentor' plus per-step shaping"):
+    with pytest.raises(ValueError, match="'dense' adds per-step shaping that sums to zero"):
         MentorReward("dense")
     with pytest.raises(ValueError, match="mode must be one of"):
         MentorReward("shaped")

@@ -488,7 +488,9 @@ class ToolUseEnv(gym.Env[str, str]):
         else:
             step_rewards = {mode: 0.0 for mode in R.REWARD_MODES}
             components = {}
-        step_rewards["dense"] = step_rewards["dense"] + shaping
+        for mode in R.REWARD_MODES:
+            if mode not in R.TERMINAL_MODES:  # a shaped mode (dense): shaping on every step
+                step_rewards[mode] = step_rewards[mode] + shaping
         components.update({"teacher_progress": progress, "potential": potential, "shaping": shaping})
         return step_rewards, components
 

@@ -83,10 +83,19 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from mentor_env.core.parsing import ParsedTurn, ToolCallParser
 
-TERMINAL_MODES = ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1")
-REWARD_MODES = TERMINAL_MODES + ("dense",)
 # How an outcome is read from the text: our rules, or the published code's (module doc).
 COMPAT_SETTINGS = ("ours", "official")
+
+# The weights of the table above, each named once (the published MENTOR reward's values).
+UNFINISHED = 0.0  # every mode: truncated, or a malformed final turn
+NO_ANSWER = 0.1  # every mode: ended without a \boxed{} answer
+SPARSE_CORRECT = 1.0
+SPARSE_WRONG = 0.1
+CORRECT_WEIGHT = 0.7  # the tool-reading modes: a correct answer
+TOOL_WEIGHT = 0.3  # ... the tool term (exact match, overlap or F1)
+WRONG_ANSWER_TOOL_SHARE = 0.2  # ... a wrong answer keeps this share of the tool term
+NO_INVENTED_TOOL_WEIGHT = 0.1  # ... no tool name outside the task's tools
+TEACHER_MISSING = 0.1  # compat="official": a tool-matching mode when the teacher used no tool
 
 # Share of a teacher call's credit earned by calling the same tool; the rest
 # comes from matching its arguments.
@@ -295,92 +304,221 @@ def tool_f1(outcome: Outcome) -> float:
 
 
 def _unscoreable(outcome: Outcome) -> float | None:
-    """0.0 for a rollout that never ended properly, 0.1 for a missing answer."""
+    """:data:`UNFINISHED` for a rollout that never ended properly, :data:`NO_ANSWER` for a missing answer."""
     if not (outcome.finished and outcome.well_formed):
-        return 0.0
+        return UNFINISHED
     if outcome.answer is None:
-        return 0.1
+        return NO_ANSWER
     return None
 
 
-def _tool_guided(
-    outcome: Outcome, tool_score: Callable[[Outcome], float], hallucination_weight: float, uses_teacher: bool = True
+def tool_guided_score(
+    outcome: Outcome, tool_score: float, no_invented_weight: float = NO_INVENTED_TOOL_WEIGHT, uses_teacher: bool = True
 ) -> float:
-    """The table's row for a tool-reading mode, checks in the published order."""
+    """A tool-reading mode's row of the table: correctness, ``tool_score`` (in [0, 1]) and the invented-tool term.
+
+    The checks run in the published order, and the sum too, so that unrounded sums are its floats exactly.
+    """
     early = _unscoreable(outcome)
     if early is not None:
         return early
     if outcome.scoring_error is not None:
-        return 0.0
+        return UNFINISHED
     if uses_teacher and outcome.teacher_required and not outcome.teacher_tools:
-        return 0.1
-    correctness = 0.7 if outcome.correct else 0.0
-    scale = 1.0 if outcome.correct else 0.2  # a wrong answer keeps a fifth of the tool bonus
-    # Summed in the published order, so that unrounded sums are its floats exactly.
-    total = correctness + (0.3 * tool_score(outcome) * scale + hallucination_weight * outcome.no_invented_tools)
+        return TEACHER_MISSING
+    correctness = CORRECT_WEIGHT if outcome.correct else 0.0
+    share = 1.0 if outcome.correct else WRONG_ANSWER_TOOL_SHARE
+    total = correctness + (TOOL_WEIGHT * tool_score * share + no_invented_weight * outcome.no_invented_tools)
     return round(total, 10) if outcome.rounded else total
+
+
+@dataclass(frozen=True)
+class ToolScores:
+    """The tool comparisons every mode may read, computed once per outcome."""
+
+    match: bool  # tool_set_match
+    overlap: bool  # tool_set_overlap
+    f1: float  # tool_f1
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> ToolScores:
+        return cls(tool_set_match(outcome), tool_set_overlap(outcome), tool_f1(outcome))
+
+
+@dataclass(frozen=True)
+class RewardMode:
+    """One reward mode, declared once: the environment, the scorers, TRL and verl all read it from the registry.
+
+    Attributes:
+        name: what ``reward_mode=`` takes (a Python identifier).
+        score: the episode's score from its :class:`Outcome` and :class:`ToolScores`.
+        description: one line for tables and errors.
+        shaped: paid step by step: ``score`` on the last step plus potential-based shaping toward the
+            teacher on every step (which sums to zero over an episode, so a whole completion scores
+            ``score``). Otherwise the mode is terminal: ``score`` on the last step, 0 before.
+    """
+
+    name: str
+    score: Callable[[Outcome, ToolScores], float]
+    description: str
+    shaped: bool = False
+
+    def __call__(self, outcome: Outcome) -> float:
+        return self.score(outcome, ToolScores.of(outcome))
+
+
+def _sparse(outcome: Outcome, tools: ToolScores) -> float:
+    early = _unscoreable(outcome)
+    if early is not None:
+        return early
+    return SPARSE_CORRECT if outcome.correct else SPARSE_WRONG
+
+
+def _mentor(outcome: Outcome, tools: ToolScores) -> float:
+    return tool_guided_score(outcome, float(tools.match))
+
+
+def _mentor_partial(outcome: Outcome, tools: ToolScores) -> float:
+    return tool_guided_score(outcome, float(tools.overlap), no_invented_weight=0.0)
+
+
+def _mentor_nomatch(outcome: Outcome, tools: ToolScores) -> float:
+    return tool_guided_score(outcome, 0.0, uses_teacher=False)
+
+
+def _mentor_f1(outcome: Outcome, tools: ToolScores) -> float:
+    return tool_guided_score(outcome, tools.f1)
+
+
+_REGISTRY: dict[str, RewardMode] = {}
+SHIPPED_MODES = ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1", "dense")
+
+
+def register_reward_mode(mode: RewardMode) -> RewardMode:
+    """Add ``mode`` to the registry: every env, scorer, TRL and verl reward takes its name from then on.
+
+    Raises:
+        ValueError: a name that is not an identifier, or one already registered.
+    """
+    if not mode.name.isidentifier():
+        raise ValueError(f"a reward mode's name is a Python identifier, e.g. 'correct_only'; got {mode.name!r}")
+    if mode.name in _REGISTRY:
+        raise ValueError(f"reward mode {mode.name!r} is already registered; unregister_reward_mode() it first")
+    _REGISTRY[mode.name] = mode
+    return mode
+
+
+def unregister_reward_mode(name: str) -> RewardMode:
+    """Remove a mode registered with :func:`register_reward_mode` (the shipped ones stay)."""
+    if name in SHIPPED_MODES:
+        raise ValueError(f"{name!r} ships with mentor_env and cannot be unregistered")
+    if name not in _REGISTRY:
+        raise ValueError(f"no reward mode {name!r} is registered; registered: {tuple(_REGISTRY)}")
+    return _REGISTRY.pop(name)
+
+
+def get_reward_mode(name: str) -> RewardMode:
+    """The registered mode called ``name``.
+
+    Raises:
+        ValueError: naming the registered modes.
+    """
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"reward_mode must be one of {tuple(_REGISTRY)}, got {name!r}") from None
+
+
+class ModeNames(Sequence[str]):
+    """The names of the registered modes (all, or only the terminal ones), in registration order.
+
+    A live view: a mode registered later is in it. Compares equal to the tuple of its names.
+    """
+
+    def __init__(self, terminal_only: bool) -> None:
+        self._terminal_only = terminal_only
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(name for name, mode in _REGISTRY.items() if not (self._terminal_only and mode.shaped))
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        mode = _REGISTRY.get(name) if isinstance(name, str) else None
+        return mode is not None and not (self._terminal_only and mode.shaped)
+
+    def __eq__(self, other: object) -> bool:
+        return self._names() == (tuple(other) if isinstance(other, (tuple, list, ModeNames)) else other)
+
+    def __hash__(self) -> int:
+        return hash(self._names())
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+REWARD_MODES = ModeNames(terminal_only=False)  # every registered mode
+TERMINAL_MODES = ModeNames(terminal_only=True)  # the modes that pay only on the last step
+
+for _mode in (
+    RewardMode("sparse", _sparse, "1.0 correct, 0.1 wrong or no answer, 0.0 never ended"),
+    RewardMode("mentor", _mentor, "MENTOR: 0.7 correct + 0.3 exact tool-set match + 0.1 no invented tool"),
+    RewardMode("mentor_partial", _mentor_partial, "ablation: any tool overlap instead of equality, no invented-tool term"),
+    RewardMode("mentor_nomatch", _mentor_nomatch, "ablation: no tool matching, correctness and invented tools only"),
+    RewardMode("mentor_f1", _mentor_f1, "ablation: 0.3 x F1 of the tool multisets instead of exact matching"),
+    RewardMode("dense", _mentor, "mentor plus potential-based shaping toward the teacher on every step", shaped=True),
+):
+    register_reward_mode(_mode)
 
 
 def sparse_reward(outcome: Outcome) -> float:
     """1.0 correct, 0.1 wrong or missing answer, 0.0 never ended or malformed."""
-    early = _unscoreable(outcome)
-    if early is not None:
-        return early
-    return 1.0 if outcome.correct else 0.1
+    return get_reward_mode("sparse")(outcome)
 
 
 def mentor_reward(outcome: Outcome) -> float:
     """The published MENTOR reward with exact tool-set matching (max 1.1)."""
-    return _tool_guided(outcome, lambda o: float(tool_set_match(o)), 0.1)
+    return get_reward_mode("mentor")(outcome)
 
 
 def mentor_partial_reward(outcome: Outcome) -> float:
     """Ablation: any tool overlap instead of equality, no hallucination term (max 1.0)."""
-    return _tool_guided(outcome, lambda o: float(tool_set_overlap(o)), 0.0)
+    return get_reward_mode("mentor_partial")(outcome)
 
 
 def mentor_nomatch_reward(outcome: Outcome) -> float:
     """Ablation: no tool matching, correctness and hallucination only (max 0.8)."""
-    return _tool_guided(outcome, lambda o: 0.0, 0.1, uses_teacher=False)
+    return get_reward_mode("mentor_nomatch")(outcome)
 
 
 def mentor_f1_reward(outcome: Outcome) -> float:
     """Ablation: 0.3·F1 of tool multisets (``f1_over_sets``: sets) instead of exact matching (max 1.1)."""
-    return _tool_guided(outcome, tool_f1, 0.1)
-
-
-EPISODE_REWARDS: dict[str, Callable[[Outcome], float]] = {
-    "sparse": sparse_reward,
-    "mentor": mentor_reward,
-    "mentor_partial": mentor_partial_reward,
-    "mentor_nomatch": mentor_nomatch_reward,
-    "mentor_f1": mentor_f1_reward,
-}
-
-_SHIPPED_EPISODE_REWARDS = dict(EPISODE_REWARDS)
+    return get_reward_mode("mentor_f1")(outcome)
 
 
 def episode_rewards(outcome: Outcome) -> dict[str, float]:
-    """Every mode's episode score; ``dense`` sums to ``mentor`` over an episode."""
-    scores = {mode: function(outcome) for mode, function in EPISODE_REWARDS.items()}
-    scores["dense"] = scores["mentor"]
-    return scores
+    """Every registered mode's episode score (a shaped mode's is the sum of its steps, shaping summing to zero)."""
+    return episode_scores(outcome)[0]
 
 
 def outcome_components(outcome: Outcome) -> dict[str, float]:
     """Named parts of the episode score, as floats for logging."""
-    return _components(outcome, tool_set_match(outcome), tool_set_overlap(outcome), tool_f1(outcome))
+    return _components(outcome, ToolScores.of(outcome))
 
 
-def _components(outcome: Outcome, match: bool, overlap: bool, f1: float) -> dict[str, float]:
+def _components(outcome: Outcome, tools: ToolScores) -> dict[str, float]:
     return {
         "finished": float(outcome.finished),
         "well_formed": float(outcome.well_formed),
         "answered": float(outcome.answer is not None),
         "correct": float(outcome.correct),
-        "tool_set_match": float(match),
-        "tool_set_overlap": float(overlap),
-        "tool_f1": f1,
+        "tool_set_match": float(tools.match),
+        "tool_set_overlap": float(tools.overlap),
+        "tool_f1": tools.f1,
         "no_invented_tools": float(outcome.no_invented_tools),
         "invented_tool_calls": float(len(outcome._valid_and_invented[1])),
         "tool_calls": float(len(outcome.student_tools)),
@@ -390,23 +528,10 @@ def _components(outcome: Outcome, match: bool, overlap: bool, f1: float) -> dict
 
 
 def episode_scores(outcome: Outcome) -> tuple[dict[str, float], dict[str, float]]:
-    """``(episode_rewards(outcome), outcome_components(outcome))``, the tool matching computed once.
-
-    The same functions on the same values, in the same order: equal results
-    (what the environment uses on the last step).
-    """
-    if EPISODE_REWARDS != _SHIPPED_EPISODE_REWARDS:  # someone changed a mode's function: use it
-        return episode_rewards(outcome), outcome_components(outcome)
-    match, overlap, f1 = tool_set_match(outcome), tool_set_overlap(outcome), tool_f1(outcome)
-    scores = {
-        "sparse": sparse_reward(outcome),
-        "mentor": _tool_guided(outcome, lambda _: float(match), 0.1),
-        "mentor_partial": _tool_guided(outcome, lambda _: float(overlap), 0.0),
-        "mentor_nomatch": _tool_guided(outcome, lambda _: 0.0, 0.1, uses_teacher=False),
-        "mentor_f1": _tool_guided(outcome, lambda _: f1, 0.1),
-    }
-    scores["dense"] = scores["mentor"]
-    return scores, _components(outcome, match, overlap, f1)
+    """``(episode_rewards(outcome), outcome_components(outcome))``, the tool comparisons computed once
+    (what the environment uses on the last step)."""
+    tools = ToolScores.of(outcome)
+    return {name: mode.score(outcome, tools) for name, mode in _REGISTRY.items()}, _components(outcome, tools)
 
 
 # --- potential-based shaping toward the teacher's trajectory -----------------

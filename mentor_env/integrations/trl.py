@@ -63,11 +63,11 @@ from __future__ import annotations
 
 import inspect
 import json
-from typing import Any, Iterable, Literal, Mapping, Sequence, Union
+from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence, Union
 
 from mentor_env.core.domain import Domain
 from mentor_env.core.messages import render_tools_block
-from mentor_env.core.rewards import TERMINAL_MODES, check_compat
+from mentor_env.core.rewards import TERMINAL_MODES, check_compat, get_reward_mode
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.core.tools import ToolRuntime
@@ -126,13 +126,11 @@ class MentorReward:
         name: str | None = None,
         compat: str = "ours",
     ) -> None:
-        if mode == "dense":
+        if get_reward_mode(mode).shaped:
             raise ValueError(
-                "'dense' is 'mentor' plus per-step shaping that sums to zero over an episode; for a reward on a "
-                "whole completion use 'mentor' (the same return)"
+                f"{mode!r} adds per-step shaping that sums to zero over an episode; for a reward on a whole "
+                f"completion use one of {TERMINAL_MODES} (dense: 'mentor', the same return)"
             )
-        if mode not in TERMINAL_MODES:
-            raise ValueError(f"mode must be one of {TERMINAL_MODES}, got {mode!r}")
         if domain is not None:
             resolve_domain(domain)  # fail early on a typo
         self.compat = check_compat(compat)
@@ -215,13 +213,29 @@ mentor_partial_reward = MentorReward("mentor_partial")
 mentor_nomatch_reward = MentorReward("mentor_nomatch")
 mentor_f1_reward = MentorReward("mentor_f1")
 
-REWARD_FUNCS: dict[str, MentorReward] = {
-    "sparse": sparse_reward,
-    "mentor": mentor_reward,
-    "mentor_partial": mentor_partial_reward,
-    "mentor_nomatch": mentor_nomatch_reward,
-    "mentor_f1": mentor_f1_reward,
-}
+
+
+class RewardFuncs(Mapping[str, MentorReward]):
+    """A :class:`MentorReward` per terminal mode of the registry, a live view: a mode registered later is in it."""
+
+    def __init__(self, shipped: Iterable[MentorReward]) -> None:
+        self._made: dict[str, MentorReward] = {reward.mode: reward for reward in shipped}
+
+    def __getitem__(self, mode: str) -> MentorReward:
+        if mode not in TERMINAL_MODES:
+            raise KeyError(mode)
+        if mode not in self._made:
+            self._made[mode] = MentorReward(mode)
+        return self._made[mode]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(TERMINAL_MODES))
+
+    def __len__(self) -> int:
+        return len(TERMINAL_MODES)
+
+
+REWARD_FUNCS = RewardFuncs([sparse_reward, mentor_reward, mentor_partial_reward, mentor_nomatch_reward, mentor_f1_reward])
 
 
 # --- datasets -----------------------------------------------------------------

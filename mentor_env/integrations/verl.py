@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 
 from mentor_env.core.domain import Domain
 from mentor_env.core.messages import render_tools_block
-from mentor_env.core.rewards import TERMINAL_MODES, check_compat
+from mentor_env.core.rewards import check_compat, get_reward_mode
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.integrations.scoring import resolve_domain, score_details
@@ -65,7 +65,7 @@ def compute_score(
             default read from ``num_turns`` > 2, which verl sets).
         reward_mode: the mode whose value is ``"score"`` (default ``"mentor"``;
             also read from ``extra_info``). One of
-            :data:`~mentor_env.core.rewards.TERMINAL_MODES`; ``dense`` equals ``mentor`` here.
+            :data:`~mentor_env.core.rewards.REWARD_MODES`; ``dense`` equals ``mentor`` here.
         return_dict: return ``{"score": ..., "acc": ..., every mode, the outcome's
             parts}`` (verl logs the extra keys) rather than the bare float.
         compat: ``"ours"`` (default) or ``"official"``, the published MENTOR
@@ -78,10 +78,7 @@ def compute_score(
     """
     extra = dict(extra_info or {})
     mode = reward_mode or extra.get("reward_mode") or "mentor"
-    if mode == "dense":
-        mode = "mentor"  # the shaping sums to zero over a whole response
-    if mode not in TERMINAL_MODES:
-        raise ValueError(f"reward_mode must be one of {TERMINAL_MODES} (or 'dense'), got {mode!r}")
+    get_reward_mode(mode)  # a registered mode (a shaped one scores its terminal score: the shaping sums to zero)
     compat = check_compat(compat or extra.get("reward_compat") or "ours")
     domain = extra.get("domain") or data_source
     teacher_key = next((key for key in TEACHER_KEYS if extra.get(key) is not None), None)
