@@ -824,4 +824,4 @@ def test_the_command_line_says_where_it_listens_and_stops_at_once_on_a_signal(st
             process.kill()
             process.communicate()
     assert (process.returncode, out, err) == (0, f"mentor_env.serve: stopped by {stop}\n", "")  # no traceback
-    assert seconds < 3.0  # a gross bound: 0.4-0.5 s measured under load; uvicorn alone re-raised the signal
+    assert seconds < 15.0  # a gross bound against a hang or a full graceful wait: 0.4-0.5 s measured, 4.8 s with the CPUs saturated
