@@ -1,19 +1,19 @@
 """The learning test: ``python -m agents.ppo`` at its defaults raises held-out success.
 
 The defaults are the tiny student's recipe (``agents.ppo.PPOConfig``): from the committed SFT warm start
-``agents/checkpoints/tiny-multi-sft``, 30 GRPO updates of 256 episodes on Calc levels 1-2 with the sparse
-reward, evaluated greedily on the 96 validation tasks carved from the end of the training tasks (never
-trained on). Seed 0. Two assertions:
+``agents/checkpoints/tiny-multi-sft``, 30 PPO updates (value head, GAE at lambda 1) of 256 episodes on Calc
+levels 1-2 with the sparse reward, evaluated greedily on the 96 validation tasks carved from the end of the
+training tasks (never trained on). Seed 0. Two assertions:
 
 - held out: greedy validation success after the run exceeds the warm start's by at least 3 tasks of 96;
-  measured 36 -> 45 of 96 (+9.4 points) on the 2-CPU development machine, one torch thread;
-- training: the sampled success of the last 10 updates exceeds that of the first 10 by at least 4 points,
-  2,560 episodes against 2,560 (a standard error of about 1.4 points); measured 0.392 -> 0.464.
+  measured 36 -> 44 of 96 (+8.3 points) on the 2-CPU development machine, one torch thread;
+- training: the sampled success of the last 10 updates exceeds that of the first 10 by at least 3 points,
+  2,560 episodes against 2,560 (a standard error of about 1.4 points); measured 0.424 -> 0.472.
 
-One seed is one draw: ``benchmarks.rl_sanity`` (rung b) measures the recipe over seeds with its interval,
-and seeds differ by several points; seed 0 is asserted because it is the run a new user gets. Greedy
+One seed is one draw: ``benchmarks.rl_sanity`` (rung b) measures the recipe over seeds with its interval
+(+8.3, +9.4 and +9.4 points); seed 0 is asserted because it is the run a new user gets. Greedy
 decoding is exact on a given machine, thread count and package versions; another CPU rounds floats
-differently, which moves a few tasks. About six minutes on 2 CPUs; deselect with ``-m "not slow"``.
+differently, which moves a few tasks. About five CPU-minutes; deselect with ``-m "not slow"``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from agents.ppo import PPOConfig, PPOTrainer  # noqa: E402
 WARM_START_VALIDATION = 36 / 96  # greedy, measured when the warm start was committed
 REQUIRED_HELD_OUT_GAIN = 3 / 96
 WINDOW = 10
-REQUIRED_ROLLOUT_GAIN = 0.04
+REQUIRED_ROLLOUT_GAIN = 0.03
 
 
 @pytest.mark.slow
