@@ -1,9 +1,9 @@
 """``agents.ppo`` in a minute: the reference trainer from the committed warm start of the tiny student, on a tiny
-budget (2 GRPO updates of 32 episodes, held-out success on 32 validation tasks before and after), printing the
-diagnostics every run prints: held-out success with its standard error, and per update the share of groups with
+budget (2 PPO updates of 32 episodes, held-out success on 32 validation tasks before and after), printing the
+diagnostics every run prints: held-out success with its standard error, and per update whether the batch had
 mixed outcomes, the credit each turn gets in successful and failed episodes, KL, entropy and tool calls.
 
-Two updates are far too few to learn (the defaults, 30 updates of 256 episodes, take ~6 minutes on 2 CPUs); this
+Two updates are far too few to learn (the defaults, 30 updates of 256 episodes, take ~5 CPU-minutes); this
 shows the loop and what it reports. The same run from a shell:
 
     python -m agents.ppo --total-updates 2 --episodes-per-update 32 --eval-episodes 32 --output-dir runs/ppo-minute
