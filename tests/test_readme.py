@@ -79,7 +79,7 @@ def test_sparse_vs_dense_tables_are_the_committed_summary():
         assert row in README, row
     # The power reached and the headline, word for word.
     for line in summary.splitlines():
-        if line.startswith(("Power on", "- Headline", "- Columns where")):
+        if line.startswith(("**Verdict.**", "Power on", "- Headline", "- Columns where")):
             assert _flat(line) in _flat(README), line
     for name in ("learning_curves.png", "paired_differences.png", "similarity_vs_success.png"):
         assert (folder / name).stat().st_size > 10_000, name
