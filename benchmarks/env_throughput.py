@@ -490,9 +490,8 @@ def dense_last_step(item: RewardInput) -> float:
 
 def reward_functions() -> dict[str, Callable[[RewardInput], Any]]:
     """Name -> function of one input: every reward mode, then the helpers around them."""
-    functions: dict[str, Callable[[RewardInput], Any]] = {
-        mode: (lambda item, f=function: f(item.outcome)) for mode, function in R.EPISODE_REWARDS.items()
-    }
+    modes = [R.get_reward_mode(name) for name in R.TERMINAL_MODES]
+    functions: dict[str, Callable[[RewardInput], Any]] = {mode.name: (lambda item, f=mode: f(item.outcome)) for mode in modes}
     functions["dense"] = dense_last_step
     functions["outcome_from_turns"] = lambda item: R.outcome_from_turns(
         item.turns,

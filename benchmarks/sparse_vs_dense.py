@@ -1,6 +1,6 @@
 """The main job: does the teacher-guided reward beat sparse RL and SFT, in domain and out of it?
 
-    python -m benchmarks.sparse_vs_dense --profile quick     # `make demo`: tiny student, 2 CPUs, about 10 min
+    python -m benchmarks.sparse_vs_dense --profile quick     # `make demo`: tiny student, 2 CPUs, about 5-7 min
     python -m benchmarks.sparse_vs_dense --profile medium    # <= 90 min on 2 CPUs; the README's headline table
     python -m benchmarks.sparse_vs_dense --profile full --model PATH   # SmolLM2-135M or a local model, for a GPU
 
