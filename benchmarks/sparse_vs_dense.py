@@ -298,8 +298,10 @@ def sft_plan(config: Any) -> list[Any]:
     plan = []
     for update in range(config.total_updates):
         resets, groups = rollout_plan(config, tasks, update)
-        first_of_group = {group: reset for reset, group in reversed(list(zip(resets, groups)))}
-        plan += [by_id[first_of_group[group]["options"]["task_id"]] for group in sorted(first_of_group)]
+        task_of_group: dict[int, str] = {}
+        for reset, group in zip(resets, groups):
+            task_of_group.setdefault(group, reset["options"]["task_id"])
+        plan += [by_id[task_id] for task_id in task_of_group.values()]
     return plan
 
 

@@ -454,8 +454,7 @@ class ModeNames(Sequence[str]):
     def __eq__(self, other: object) -> bool:
         return self._names() == (tuple(other) if isinstance(other, (tuple, list, ModeNames)) else other)
 
-    def __hash__(self) -> int:
-        return hash(self._names())
+    __hash__ = None  # type: ignore[assignment]  # its contents change as modes are registered
 
     def __repr__(self) -> str:
         return repr(self._names())
