@@ -70,6 +70,17 @@ def parse_candidate(text: str) -> Candidate:
     return Candidate(domain, tuple(range(low, high + 1)))
 
 
+def _count(minimum: int) -> Any:
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        if not text.strip().lstrip("-").isdigit() or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+        return int(text)
+
+    return parse
+
+
 def group_statistics(returns: Sequence[Sequence[float]], correct: Sequence[Sequence[bool]]) -> dict[str, float]:
     """Per task a list of episode returns and verdicts: sampled success, pass@k and the share of mixed groups."""
     if not returns or any(len(group) == 0 for group in returns):
@@ -135,14 +146,14 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--model", required=True, help="the warm start: a local model directory")
     parser.add_argument("--candidates", nargs="+", type=parse_candidate, default=[parse_candidate(c) for c in DEFAULT_CANDIDATES],
                         help="DOMAIN:LEVEL or DOMAIN:FIRST-LAST (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--tasks", type=int, default=48, help="training tasks per candidate (default: %(default)s)")
-    parser.add_argument("--offset", type=int, default=0,
+    parser.add_argument("--tasks", type=_count(1), default=48, help="training tasks per candidate (default: %(default)s)")
+    parser.add_argument("--offset", type=_count(0), default=0,
                         help="skip this many tasks of each candidate, e.g. those the warm start was fine-tuned on (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--samples", type=int, default=8, help="sampled episodes per task: the k of pass@k (default: %(default)s)")
+    parser.add_argument("--samples", type=_count(1), default=8, help="sampled episodes per task: the k of pass@k (default: %(default)s)")
     parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default: %(default)s)")
-    parser.add_argument("--max-new-tokens", type=int, default=48, help="tokens per turn (default: %(default)s)")
-    parser.add_argument("--max-turns", type=int, default=6, help="turns per episode (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
+    parser.add_argument("--max-new-tokens", type=_count(1), default=48, help="tokens per turn (default: %(default)s)")
+    parser.add_argument("--max-turns", type=_count(1), default=6, help="turns per episode (default: %(default)s)")
+    parser.add_argument("--threads", type=_count(1), default=1, help="torch threads (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="torch seed of the sampling (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)

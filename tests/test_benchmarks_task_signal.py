@@ -31,6 +31,15 @@ def test_candidates_are_a_domain_and_a_level_or_a_range():
             parse_candidate(bad)
 
 
+def test_counts_on_the_command_line_are_checked(capsys):
+    for argv, words in [(["--tasks", "0"], "--tasks: expected a whole number >= 1, got '0'"),
+                        (["--offset", "-5"], "--offset: expected a whole number >= 0, got '-5'"),
+                        (["--samples", "two"], "--samples: expected a whole number >= 1, got 'two'")]:  # fmt: skip
+        with pytest.raises(SystemExit):
+            main(["--model", "unused", *argv])
+        assert words in capsys.readouterr().err
+
+
 def test_a_small_measurement_reports_every_statistic(tiny_student_path, tmp_path, capsys):
     import json
 
