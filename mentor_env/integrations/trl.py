@@ -214,7 +214,6 @@ mentor_nomatch_reward = MentorReward("mentor_nomatch")
 mentor_f1_reward = MentorReward("mentor_f1")
 
 
-
 class RewardFuncs(Mapping[str, MentorReward]):
     """A :class:`MentorReward` per terminal mode of the registry, a live view: a mode registered later is in it."""
 
