@@ -614,9 +614,8 @@ def verdict(results: dict[str, Any]) -> str:
         f"start's {start[in_domain]['success_rate']:.3f}: " + "; ".join(gains) + ". "
     )
     pairs = comparisons(list(runs))
-    text += "Between arms: " + "; ".join(
-        _verdict_phrase(f"{a} - {b}", paired_difference(success(a, [in_domain]), success(b, [in_domain]))) for a, b in pairs
-    ) + ". "
+    between = {(a, b): paired_difference(success(a, [in_domain]), success(b, [in_domain])) for a, b in pairs}
+    text += "Between arms: " + "; ".join(_verdict_phrase(f"{a} - {b}", test) for (a, b), test in between.items()) + ". "
     if outside:
         text += (
             f"Out of domain (mean over the {_count(len(outside), 'column')} the warm start reaches, {', '.join(outside)}): "
@@ -625,8 +624,7 @@ def verdict(results: dict[str, Any]) -> str:
         )
     else:
         text += f"Out of domain: no column outside {in_domain} where the warm start succeeds {REACHABLE:.0%} of the time. "
-    widths = [paired_difference(success(a, [in_domain]), success(b, [in_domain]))["half_width"] for a, b in pairs]
-    known = [w for w in widths if w is not None]
+    known = [test["half_width"] for test in between.values() if test["half_width"] is not None]
     if known:
         text += (
             f"Power: in domain the 95% intervals of the differences between arms are ±{100 * min(known):.1f} to "
