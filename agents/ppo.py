@@ -4,7 +4,7 @@ Run from the repository root::
 
     python -m agents.ppo                                   # the tiny student's recipe: learns in ~5 CPU-minutes (one thread)
     python -m agents.ppo --reward-mode mentor --seed 1     # any field of PPOConfig is a flag
-    python -m agents.ppo --model PATH --init-from CKPT ...  # another local model (CKPT: its SFT or PPO weights)
+    python -m agents.ppo --model PATH --out runs/mine      # start from other weights (an SFT output, a run's final/)
     accelerate launch -m agents.ppo --model PATH ...       # several GPUs or nodes, same code
 
 The defaults are the recipe ``benchmarks.rl_sanity`` measured on the tiny student (rung b): from its SFT warm
@@ -75,7 +75,7 @@ each with why, in the spirit of "The 37 Implementation Details of PPO":
     checkpoint. ``metrics.jsonl`` is append-only during a run (one fsynced line
     per update; a kill can leave an incomplete last line, which
     :func:`~mentor_env.core.files.read_jsonl_records` skips). The trainer holds
-    ``output_dir``'s lock from construction to the end of ``train()``: a
+    ``out``'s lock from construction to the end of ``train()``: a
     second trainer on the same folder fails at once with
     :class:`~mentor_env.core.files.FolderLockedError`.
 12. Device: CUDA when available with bf16 autocast, CPU otherwise, through
@@ -107,23 +107,22 @@ each with why, in the spirit of "The 37 Implementation Details of PPO":
 
 from __future__ import annotations
 
-import argparse
 import copy
-import inspect
 import json
 import math
 import random
 import re
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 import mentor_env  # noqa: F401  (registers the ids)
+from agents.config import parse_declared
 from mentor_env.core.files import (
     FolderLock,
     append_jsonl,
@@ -147,57 +146,151 @@ TINY_WARM_START = Path(__file__).resolve().parent / "checkpoints" / "tiny-multi-
 class PPOConfig:
     """One run's settings. The defaults are the recipe measured to learn on the tiny student: from its SFT warm
     start, PPO on Calc levels 1-2 raises greedy success on the 96 held-out validation tasks
-    (``benchmarks/results/rl_sanity-tiny``); each field's comment is its ``--flag``'s help."""
+    (``benchmarks/results/rl_sanity-tiny``). Each field is a ``--flag`` of ``python -m agents.ppo`` with its
+    ``metadata["help"]`` as the help (:mod:`agents.config`)."""
 
-    env_id: str = "mentor/Calc-v0"  # the environment to train on
-    split: str = "train"  # tasks to train on (a frozen split of the env)
-    eval_split: str = "validation"  # held-out tasks for evaluation ("validation": the validation_tasks carved from split)
-    max_difficulty: int | None = 2  # keep only tasks up to this difficulty (None: all)
-    min_difficulty: int | None = None  # keep only tasks from this difficulty up (None: all)
-    validation_tasks: int = 96  # hold out the last N training tasks; eval_split="validation" evaluates on them
-    train_tasks: int = 0  # train on only the first N training tasks (0: all), e.g. a small pool the policy can fit
-    reward_mode: str = "sparse"  # what the policy is trained on ('mentor', 'dense' add the teacher's guidance); every mode is logged
-    model: str = str(TINY_WARM_START)  # a local Hugging Face model directory (default: the tiny student's SFT warm start), or 'tiny' (untrained)
-    init_from: str | None = None  # weights to load instead of the model's own (an SFT or PPO checkpoint of it)
-    advantage: str = "gae"  # 'gae' (PPO with a value head) or 'grpo' (group-relative, no value head; needs --group-size)
-    seed: int = 0  # seeds python, numpy and torch; env seeds derive from it and the update index
-    total_updates: int = 30  # PPO updates (each collects episodes_per_update episodes)
-    episodes_per_update: int = 256  # episodes per update, split into groups of group_size
-    group_size: int = 1  # rollouts of the same task in an update (GRPO needs > 1: 8 in its measured recipe)
-    max_turns: int = 4  # env turns before truncation
-    max_new_tokens: int = 48  # tokens per assistant turn
-    stop_at_tool_call: bool = False  # end a turn at </tool_call> too (one call per turn)
-    temperature: float = 0.7  # sampling temperature (the policy distribution)
-    learning_rate: float = 1e-4  # Adam rate for the LM and the value head (after the warm-up)
-    warmup_updates: int = 3  # the rate rises linearly over this many first updates (Adam's moments start empty)
-    anneal_lr: bool = True  # decay linearly towards final_lr_fraction of the rate over total_updates
-    final_lr_fraction: float = 0.1  # where annealing heads (0: towards zero; above 0 the last updates still learn)
-    gamma: float = 1.0  # discount over generated tokens (episodic, short)
-    gae_lambda: float = 1.0  # GAE bias/variance trade-off (1: every turn gets the episode's outcome as credit)
-    update_epochs: int = 1  # passes over the batch per update
-    minibatch_size: int = 64  # episodes per gradient step
-    clip_coef: float = 0.2  # policy ratio clipping
-    clip_value: float = 0.2  # value clipping around the old value
-    value_coef: float = 0.5  # weight of the value loss
-    entropy_coef: float = 0.0  # entropy bonus (0: rely on sampling temperature)
-    kl_coef: float = 0.0  # KL to the reference model (reward penalty for gae, loss for grpo; 0: logged only)
-    target_kl: float = 0.0  # stop an update's minibatch steps once one's approx_kl passes 1.5x this (0: never)
-    group_scale: str = "group"  # grpo: divide by each group's std ('group', as published) or the batch's ('batch')
-    max_grad_norm: float = 1.0  # gradient clipping
-    adam_eps: float = 1e-5  # Adam's epsilon (CleanRL's 1e-5; TRL and PyTorch use 1e-8)
-    norm_advantages: bool = True  # whiten advantages over the batch (gae)
-    eval_every: int = 10  # updates between evaluations (0: only at the end)
-    eval_episodes: int = 96  # held-out episodes per evaluation
-    eval_temperature: float = 0.0  # 0: greedy decoding; else sampled at this temperature
-    checkpoint_every: int = 10  # updates between checkpoints (0: never)
-    output_dir: str = "runs/ppo"  # metrics.jsonl, checkpoint-<update>/, final/ (one trainer at a time)
-    lora: bool = False  # train LoRA adapters (needs peft) instead of all weights
-    batch_envs: int = 32  # environments stepped together (one generation batch per turn)
-    generation_backend: str = "auto"  # 'auto' (prefix-cache for Llama-family models, else 'hf'), 'prefix-cache' or 'hf'
-    progress_bar: bool = True  # a tqdm bar with success, reward, KL and tokens/s
-    verbose: bool = True  # print each update's diagnostics and each evaluation (with a warning when it fell)
-    eval_at_start: bool = True  # evaluate before the first update: the baseline later evaluations are compared with
-    threads: int = 1  # torch CPU threads (torch's default, one per core, ran 21x slower on a busy 2-core machine)
+    env_id: str = field(default="mentor/Calc-v0", metadata={"help": "the environment to train on"})
+    split: str = field(default="train", metadata={"help": "tasks to train on (a frozen split of the env)"})
+    eval_split: str = field(
+        default="validation",
+        metadata={"help": 'held-out tasks for evaluation ("validation": the validation_tasks carved from split)'},
+    )
+    max_difficulty: int | None = field(
+        default=2, metadata={"help": "keep only tasks up to this difficulty (None: all)"}
+    )
+    min_difficulty: int | None = field(
+        default=None, metadata={"help": "keep only tasks from this difficulty up (None: all)"}
+    )
+    validation_tasks: int = field(
+        default=96,
+        metadata={"help": 'hold out the last N training tasks; eval_split="validation" evaluates on them'},
+    )
+    train_tasks: int = field(
+        default=0,
+        metadata={"help": "train on only the first N training tasks (0: all), e.g. a small pool the policy can fit"},
+    )
+    reward_mode: str = field(
+        default="sparse",
+        metadata={
+            "help": "what the policy is trained on ('mentor', 'dense' add the teacher's guidance); every mode is logged"
+        },
+    )
+    model: str = field(
+        default=str(TINY_WARM_START),
+        metadata={
+            "help": "the weights to start from: a built-in student ('tiny': untrained, 'smollm2-135m') or a local "
+            "Hugging Face model directory, such as an SFT output or a PPO run's final/ (by default the tiny "
+            "student's SFT warm start)"
+        },
+    )
+    advantage: Literal["gae", "grpo"] = field(
+        default="gae",
+        metadata={
+            "help": "'gae' (PPO with a value head) or 'grpo' (group-relative, no value head; needs --group-size)"
+        },
+    )
+    seed: int = field(
+        default=0, metadata={"help": "seeds python, numpy and torch; env seeds derive from it and the update index"}
+    )
+    total_updates: int = field(
+        default=30, metadata={"help": "PPO updates (each collects episodes_per_update episodes)"}
+    )
+    episodes_per_update: int = field(
+        default=256, metadata={"help": "episodes per update, split into groups of group_size"}
+    )
+    group_size: int = field(
+        default=1,
+        metadata={"help": "rollouts of the same task in an update (GRPO needs > 1: 8 in its measured recipe)"},
+    )
+    max_turns: int = field(default=4, metadata={"help": "env turns before truncation"})
+    max_new_tokens: int = field(default=48, metadata={"help": "tokens per assistant turn"})
+    stop_at_tool_call: bool = field(
+        default=False, metadata={"help": "end a turn at </tool_call> too (one call per turn)"}
+    )
+    temperature: float = field(default=0.7, metadata={"help": "sampling temperature (the policy distribution)"})
+    learning_rate: float = field(
+        default=1e-4, metadata={"help": "Adam rate for the LM and the value head (after the warm-up)"}
+    )
+    warmup_updates: int = field(
+        default=3,
+        metadata={"help": "the rate rises linearly over this many first updates (Adam's moments start empty)"},
+    )
+    anneal_lr: bool = field(
+        default=True, metadata={"help": "decay linearly towards final_lr_fraction of the rate over total_updates"}
+    )
+    final_lr_fraction: float = field(
+        default=0.1,
+        metadata={"help": "where annealing heads (0: towards zero; above 0 the last updates still learn)"},
+    )
+    gamma: float = field(default=1.0, metadata={"help": "discount over generated tokens (episodic, short)"})
+    gae_lambda: float = field(
+        default=1.0,
+        metadata={"help": "GAE bias/variance trade-off (1: every turn gets the episode's outcome as credit)"},
+    )
+    update_epochs: int = field(default=1, metadata={"help": "passes over the batch per update"})
+    minibatch_size: int = field(default=64, metadata={"help": "episodes per gradient step"})
+    clip_coef: float = field(default=0.2, metadata={"help": "policy ratio clipping"})
+    clip_value: float = field(default=0.2, metadata={"help": "value clipping around the old value"})
+    value_coef: float = field(default=0.5, metadata={"help": "weight of the value loss"})
+    entropy_coef: float = field(default=0.0, metadata={"help": "entropy bonus (0: rely on sampling temperature)"})
+    kl_coef: float = field(
+        default=0.0,
+        metadata={"help": "KL to the reference model (reward penalty for gae, loss for grpo; 0: logged only)"},
+    )
+    target_kl: float = field(
+        default=0.0,
+        metadata={"help": "stop an update's minibatch steps once one's approx_kl passes 1.5x this (0: never)"},
+    )
+    group_scale: Literal["group", "batch"] = field(
+        default="group",
+        metadata={"help": "grpo: divide by each group's std ('group', as published) or the batch's ('batch')"},
+    )
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
+    adam_eps: float = field(
+        default=1e-5, metadata={"help": "Adam's epsilon (CleanRL's 1e-5; TRL and PyTorch use 1e-8)"}
+    )
+    norm_advantages: bool = field(default=True, metadata={"help": "whiten advantages over the batch (gae)"})
+    eval_every: int = field(default=10, metadata={"help": "updates between evaluations (0: only at the end)"})
+    eval_episodes: int = field(default=96, metadata={"help": "held-out episodes per evaluation"})
+    eval_temperature: float = field(
+        default=0.0, metadata={"help": "0: greedy decoding; else sampled at this temperature"}
+    )
+    checkpoint_every: int = field(default=10, metadata={"help": "updates between checkpoints (0: never)"})
+    out: str = field(
+        default="runs/ppo",
+        metadata={"help": "the run's folder: metrics.jsonl, checkpoint-<update>/, final/ (one trainer at a time)"},
+    )
+    lora: bool = field(default=False, metadata={"help": "train LoRA adapters (needs peft) instead of all weights"})
+    batch_envs: int = field(
+        default=32, metadata={"help": "environments stepped together (one generation batch per turn)"}
+    )
+    generation_backend: Literal["auto", "prefix-cache", "hf"] = field(
+        default="auto",
+        metadata={"help": "'auto' (prefix-cache for Llama-family models, else 'hf'), 'prefix-cache' or 'hf'"},
+    )
+    progress_bar: bool = field(default=True, metadata={"help": "a tqdm bar with success, reward, KL and tokens/s"})
+    verbose: bool = field(
+        default=True,
+        metadata={"help": "print each update's diagnostics and each evaluation (with a warning when it fell)"},
+    )
+    eval_at_start: bool = field(
+        default=True,
+        metadata={"help": "evaluate before the first update: the baseline later evaluations are compared with"},
+    )
+    threads: int = field(
+        default=1,
+        metadata={"help": "torch CPU threads (torch's default, one per core, ran 21x slower on a busy 2-core machine)"},
+    )
+
+
+@dataclass
+class RunOptions:
+    """What ``python -m agents.ppo`` does with a :class:`PPOConfig`, beyond the run's settings."""
+
+    resume: bool = field(
+        default=False,
+        metadata={"help": "continue from the newest out/checkpoint-<update>/ (weights, optimizer, RNG and metrics)"},
+    )
 
 
 # The earlier setting of benchmarks.ppo_learning (its committed results): PPO with a value head from the Calc-only
@@ -375,17 +468,14 @@ def task_pools(config: PPOConfig) -> tuple[list[Any], list[Any]]:
 
 
 def check_model_sources(config: PPOConfig) -> None:
-    """Raise FileNotFoundError, naming the flag, when ``init_from`` or ``model`` is not a model this machine has.
+    """Raise FileNotFoundError, naming ``--model``, when ``model`` is not a model this machine has.
 
     Checked before anything is loaded or created, and before transformers sees a path: it takes a missing
     folder for a hub id and goes online.
     """
-    from agents.students import require_model_dir, require_student
+    from agents.students import require_student
 
-    if config.init_from:
-        require_model_dir(config.init_from, "--init-from", "train it first or fix the path")
-    else:
-        require_student(config.model, "--model")
+    require_student(config.model, "--model")
 
 
 def rollout_plan(config: PPOConfig, tasks: Sequence[Any], update: int, process_index: int = 0) -> tuple[list[dict[str, Any]], list[int]]:
@@ -426,7 +516,7 @@ class PPOTrainer:
         check_model_sources(config)  # before the output folder exists: a wrong path leaves nothing behind
         torch.set_num_threads(config.threads)
         self.config = config
-        self.output_dir = Path(config.output_dir)
+        self.output_dir = Path(config.out)
         self.accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
         self._lock: FolderLock | None = None
         self._hold_output_dir()  # before the slow part: a second trainer on the folder fails at once
@@ -472,13 +562,8 @@ class PPOTrainer:
         torch.manual_seed(seed)
 
     def _load_model(self) -> tuple[Any, Any]:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         from agents.students import load_student
 
-        if self.config.init_from:
-            path = Path(self.config.init_from)
-            return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
         return load_student(self.config.model, seed=self.config.seed)
 
     @staticmethod
@@ -689,7 +774,7 @@ class PPOTrainer:
     def train(self) -> list[dict[str, Any]]:
         """Run the updates left (all of them, or those after :meth:`load_checkpoint`); returns every update's metrics.
 
-        A fresh run (no :meth:`load_checkpoint` before) starts ``output_dir``
+        A fresh run (no :meth:`load_checkpoint` before) starts ``out``
         over: its checkpoints are deleted and ``metrics.jsonl`` emptied. The
         folder's lock is released at the end, however ``train()`` ends.
         """
@@ -732,7 +817,7 @@ class PPOTrainer:
         return list(history)
 
     def _start_history(self) -> list[dict[str, Any]]:
-        """The metrics rows so far; a fresh run first empties ``output_dir`` of checkpoints and metrics."""
+        """The metrics rows so far; a fresh run first empties ``out`` of checkpoints and metrics."""
         if self._history is None:
             self._history = []
             if self.accelerator.is_main_process:
@@ -747,12 +832,12 @@ class PPOTrainer:
     # --- the output folder ---
 
     def _hold_output_dir(self) -> None:
-        """Take ``output_dir``'s lock (on the main process) unless this trainer holds it already."""
+        """Take ``out``'s lock (on the main process) unless this trainer holds it already."""
         if self.accelerator.is_main_process and (self._lock is None or not self._lock.held):
             self._lock = lock_folder(self.output_dir)
 
     def close(self) -> None:
-        """Release ``output_dir``'s lock (``train()`` does at its end); the trainer can still evaluate."""
+        """Release ``out``'s lock (``train()`` does at its end); the trainer can still evaluate."""
         if self._lock is not None:
             self._lock.release()
 
@@ -778,7 +863,7 @@ class PPOTrainer:
             self.tokenizer.save_pretrained(building)
 
     def save_checkpoint(self) -> None:
-        """Write ``output_dir/checkpoint-<update>/``, then delete the older checkpoints.
+        """Write ``out/checkpoint-<update>/``, then delete the older checkpoints.
 
         The folder only gets its name once ``state.pt`` is complete and
         fsynced, and older checkpoints go only after that, so a kill at any
@@ -805,7 +890,8 @@ class PPOTrainer:
         self._discard_checkpoints(keep=name)
 
     def load_checkpoint(self) -> None:
-        """Continue from the newest complete checkpoint in ``output_dir`` (weights, optimizer, scheduler, RNG, update, metrics).
+        """Continue from the newest complete checkpoint in ``out`` (weights, optimizer, scheduler, RNG, update,
+        metrics).
 
         ``metrics.jsonl`` is rewritten, atomically, to the checkpoint's rows
         (the updates after it are redone), and the other checkpoints are
@@ -843,7 +929,7 @@ class PPOTrainer:
             self._discard_checkpoints(keep=folder.name)
 
     def _discard_checkpoints(self, keep: str | None) -> None:
-        """Delete every checkpoint folder in ``output_dir`` but ``keep``."""
+        """Delete every checkpoint folder in ``out`` but ``keep``."""
         for entry in sorted(self.output_dir.iterdir()):
             if entry.name != keep and entry.is_dir() and (_CHECKPOINT.fullmatch(entry.name) or entry.name in LEGACY_CHECKPOINTS):
                 discard(entry)
@@ -917,36 +1003,11 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
     return next((output_dir / name for name in LEGACY_CHECKPOINTS if (output_dir / name / "state.pt").is_file()), None)
 
 
-def field_comments(cls: type) -> dict[str, str]:
-    """The comment after each field of a dataclass's source (what ``--help`` shows)."""
-    comments = {}
-    for line in inspect.getsource(cls).splitlines():
-        match = re.match(r"\s+(\w+): [^=]+=.*?  # (.*)$", line)
-        if match:
-            comments[match.group(1)] = match.group(2)
-    return comments
-
-
 def parse_config(argv: Sequence[str] | None = None) -> tuple[PPOConfig, bool]:
-    """The command line: one flag per :class:`PPOConfig` field, its comment as the help, plus ``--resume``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    comments = field_comments(PPOConfig)
-    for f in fields(PPOConfig):
-        default = getattr(PPOConfig(), f.name)
-        flag = f"--{f.name.replace('_', '-')}"
-        help_text = comments.get(f.name, "")
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
-        elif f.name in ("max_difficulty", "min_difficulty"):
-            parser.add_argument(flag, type=int, default=default, help=help_text)
-        elif f.name == "init_from":
-            parser.add_argument(flag, type=str, default=default, help=help_text)
-        else:
-            parser.add_argument(flag, type=type(default), default=default, help=help_text)
-    parser.add_argument("--resume", action="store_true", help="continue from the newest output_dir/checkpoint-<update>/")
-    args = parser.parse_args(argv)
-    resume = args.resume
-    return PPOConfig(**{f.name: getattr(args, f.name) for f in fields(PPOConfig)}), resume
+    """The command line: one flag per :class:`PPOConfig` field (its help from the field), plus ``--resume``."""
+    description = "\n\n".join(__doc__.split("\n\n")[:3])  # the title and the example commands
+    config, options = parse_declared([PPOConfig, RunOptions], argv, description)
+    return config, options.resume
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:

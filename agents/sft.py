@@ -14,16 +14,16 @@ slower on a machine whose cores other jobs share).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
+from agents.config import parse_declared
 from agents.lm_policy import ChatLayout, TokenTrace
 from agents.students import require_student
 from mentor_env.core.files import atomic_files, lock_folder, write_text_atomically
@@ -38,14 +38,55 @@ WARM_START = Path(__file__).resolve().parent / "checkpoints" / "tiny-calc-sft"
 
 @dataclass
 class SFTConfig:
-    epochs: int = 3  # passes over the teacher trajectories
-    batch_size: int = 16  # sequences per optimizer step
-    learning_rate: float = 1e-3  # AdamW peak rate (tiny models like it high; 1e-5 for pretrained ones)
-    warmup_steps: int = 20  # linear warm-up, then cosine decay to zero
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0  # gradient clipping
-    max_tokens: int = 1024  # longer trajectories are dropped, not cut (a cut turn teaches nothing)
-    seed: int = 0
+    """How to fine-tune: the optimizer and its schedule (``sft_history.json`` records them with the losses)."""
+
+    epochs: int = field(default=3, metadata={"help": "passes over the teacher trajectories"})
+    batch_size: int = field(default=16, metadata={"help": "sequences per optimizer step"})
+    learning_rate: float = field(
+        default=1e-3, metadata={"help": "AdamW peak rate (tiny models like it high; 1e-5 for pretrained ones)"}
+    )
+    warmup_steps: int = field(default=20, metadata={"help": "linear warm-up, then cosine decay to zero"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW's decoupled weight decay"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
+    max_tokens: int = field(
+        default=1024, metadata={"help": "longer trajectories are dropped, not cut (a cut turn teaches nothing)"}
+    )
+    seed: int = field(
+        default=0, metadata={"help": "seeds torch (and the tiny student's initial weights) and the batch order"}
+    )
+
+
+@dataclass
+class SFTRun:
+    """What ``python -m agents.sft`` trains and where it writes: the model, the teacher data, the output folder."""
+
+    out: str = field(
+        metadata={"help": "the output folder: the model, its tokenizer and sft_history.json (one run at a time)"}
+    )
+    model: str = field(
+        default="tiny",
+        metadata={
+            "help": "the weights to start from: a built-in student ('tiny', 'smollm2-135m') or a local Hugging Face "
+            "model directory (an earlier SFT output continues from it)"
+        },
+    )
+    domains: list[str] = field(
+        default_factory=lambda: ["calc"], metadata={"help": "domains whose teacher trajectories to train on"}
+    )
+    tasks: int = field(default=2000, metadata={"help": "teacher trajectories per domain (from the train split)"})
+    max_difficulty: int | None = field(
+        default=None, metadata={"help": "keep only tasks up to this difficulty (None: all)"}
+    )
+    threads: int = field(
+        default=1,
+        metadata={
+            "help": "torch CPU threads (torch's default, one per core, ran PPO 21x slower on a busy 2-core machine)"
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {self.threads!r}")
 
 
 def teacher_episode(layout: ChatLayout, task: Task, tools: list[dict[str, Any]]) -> TokenTrace:
@@ -148,49 +189,38 @@ def train_sft(model: Any, tokenizer: Any, tasks: Sequence[Task], config: SFTConf
 def main(argv: Sequence[str] | None = None) -> list[dict[str, float]]:
     """The command line: train, then write the model, tokenizer and ``sft_history.json`` into ``--out``.
 
-    ``--out`` is locked for the run (a second run on it fails at once); each
-    file is replaced atomically and ``sft_history.json``, written last, marks
-    a complete save (:mod:`mentor_env.core.files`).
+    One flag per field of :class:`SFTRun` and :class:`SFTConfig` (:mod:`agents.config`). ``--out`` is locked
+    for the run (a second run on it fails at once); each file is replaced atomically and ``sft_history.json``,
+    written last, marks a complete save (:mod:`mentor_env.core.files`).
     """
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="tiny", help="'tiny' or a local Hugging Face model directory")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: torch's default, one "
-                        "per core, ran PPO 21x slower on a busy 2-core machine)")
-    parser.add_argument("--domains", nargs="+", default=["calc"])
-    parser.add_argument("--tasks", type=int, default=2000, help="teacher trajectories per domain (from the train split)")
-    parser.add_argument("--max-difficulty", type=int, default=None, help="keep only tasks up to this difficulty")
-    parser.add_argument("--out", type=Path, required=True)
-    for name, default in asdict(SFTConfig()).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
-    args = parser.parse_args(argv)
-    config = SFTConfig(**{name: getattr(args, name) for name in asdict(SFTConfig())})
-    if args.threads < 1:
-        parser.error(f"--threads must be at least 1, got {args.threads}")
-    require_student(args.model)  # before --out exists: a wrong path leaves nothing behind
-    torch.set_num_threads(args.threads)
-    with lock_folder(args.out):
-        history = _train_and_save(args, config)
-    print(f"final loss {history[-1]['loss']:.4f}; saved to {args.out}")
+    run, config = parse_declared([SFTRun, SFTConfig], argv, __doc__)
+    require_student(run.model)  # before --out exists: a wrong path leaves nothing behind
+    torch.set_num_threads(run.threads)
+    with lock_folder(Path(run.out)):
+        history = _train_and_save(run, config)
+    print(f"final loss {history[-1]['loss']:.4f}; saved to {run.out}")
     return history
 
 
-def _train_and_save(args: argparse.Namespace, config: SFTConfig) -> list[dict[str, float]]:
+def _teacher_tasks(domain: str, max_difficulty: int | None) -> list[Task]:
+    """The train split of ``domain`` up to ``max_difficulty`` (None: every level), in the split's order."""
+    high = math.inf if max_difficulty is None else max_difficulty
+    return [task for task in load_split(get_domain(domain), "train") if task.meta.get("difficulty", 0) <= high]
+
+
+def _train_and_save(run: SFTRun, config: SFTConfig) -> list[dict[str, float]]:
     from agents.students import load_student
 
     torch.manual_seed(config.seed)
-    model, tokenizer = load_student(args.model, seed=config.seed)
-    tasks = [
-        task
-        for name in args.domains
-        for task in [
-            t for t in load_split(get_domain(name), "train") if args.max_difficulty is None or t.meta.get("difficulty", 0) <= args.max_difficulty
-        ][: args.tasks]
-    ]
+    model, tokenizer = load_student(run.model, seed=config.seed)
+    tasks = [task for name in run.domains for task in _teacher_tasks(name, run.max_difficulty)[: run.tasks]]
     history = train_sft(model, tokenizer, tasks, config, log=lambda row: print(json.dumps(row)) if row["step"] % 20 == 0 else None)
-    with atomic_files(args.out) as building:
+    out = Path(run.out)
+    with atomic_files(out) as building:
         model.save_pretrained(building)
         tokenizer.save_pretrained(building)
-    write_text_atomically(args.out / "sft_history.json", json.dumps({"config": asdict(config), "history": history}, indent=1))
+    history_text = json.dumps({"config": asdict(config), "history": history}, indent=1)
+    write_text_atomically(out / "sft_history.json", history_text)
     return history
 
 

@@ -193,7 +193,7 @@ def require_model_dir(path: str | Path, flag: str, hint: str = "") -> Path:
     """``path`` when it is a local Hugging Face model directory (it has a config.json), else FileNotFoundError.
 
     Checked before transformers sees the path: it takes a missing folder for a hub id and goes online.
-    ``flag`` names where the path came from in the message (``--model``, ``--init-from``).
+    ``flag`` names where the path came from in the message (``--model``).
     """
     folder = Path(path)
     if not (folder / "config.json").is_file():

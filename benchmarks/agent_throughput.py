@@ -76,7 +76,9 @@ torch.set_num_threads(int(sys.argv[2]))
 from dataclasses import fields
 from agents.ppo import PPOConfig, PPOTrainer, collect_episodes
 known = {f.name for f in fields(PPOConfig)}
-config = PPOConfig(**{k: v for k, v in json.loads(sys.argv[1]).items() if k in known})
+settings = json.loads(sys.argv[1])
+settings["output_dir"] = settings["out"]  # the baseline commit's name for the run's folder
+config = PPOConfig(**{k: v for k, v in settings.items() if k in known})
 trainer = PPOTrainer(config)
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
@@ -99,7 +101,7 @@ for line in sys.stdin:
 # turns of 64 tokens at temperature 1, two epochs of minibatches of 8), written out so that the benchmark measures
 # the same work whatever the defaults become.
 MEASURED_SETTINGS: dict[str, Any] = {
-    "model": "tiny", "max_difficulty": None, "validation_tasks": 0, "eval_split": "test", "max_turns": 6,
+    "max_difficulty": None, "validation_tasks": 0, "eval_split": "test", "max_turns": 6,
     "max_new_tokens": 64, "temperature": 1.0, "learning_rate": 3e-4, "warmup_updates": 0, "final_lr_fraction": 0.0,
     "update_epochs": 2, "minibatch_size": 8, "kl_coef": 0.02, "gae_lambda": 0.95,
 }  # fmt: skip
@@ -107,8 +109,8 @@ MEASURED_SETTINGS: dict[str, Any] = {
 
 def default_config(folder: Path, **overrides: Any) -> PPOConfig:
     settings = dict(
-        init_from=str(WARM_START), episodes_per_update=64, eval_every=0, eval_episodes=8, checkpoint_every=0,
-        output_dir=str(folder), progress_bar=False, total_updates=1000, threads=THREADS, **MEASURED_SETTINGS,
+        model=str(WARM_START), episodes_per_update=64, eval_every=0, eval_episodes=8, checkpoint_every=0,
+        out=str(folder), progress_bar=False, total_updates=1000, threads=THREADS, **MEASURED_SETTINGS,
     )  # fmt: skip
     settings.update(overrides)
     return PPOConfig(**settings)

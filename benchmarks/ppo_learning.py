@@ -34,18 +34,18 @@ UPDATES = 30
 DEFAULT_JSON = Path("benchmarks/results/ppo_learning-tiny.json")
 
 
-def learning_config(seed: int, output_dir: str | Path, reward_mode: str = "dense", updates: int = UPDATES,
+def learning_config(seed: int, out: str | Path, reward_mode: str = "dense", updates: int = UPDATES,
                     threads: int = 1) -> PPOConfig:
     """The learning test's PPO run: the warm start, Calc level 1, greedy evaluation on every level-1 test task."""
     return PPOConfig(
-        init_from=str(WARM_START),
+        model=str(WARM_START),
         reward_mode=reward_mode,
         seed=seed,
         total_updates=updates,
         eval_every=0,
         eval_episodes=LEVEL_1_TEST_TASKS,
         checkpoint_every=0,
-        output_dir=str(output_dir),
+        out=str(out),
         threads=threads,
         **TINY_WARM_START_SETTINGS,
     )

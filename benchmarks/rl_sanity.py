@@ -165,11 +165,11 @@ def run_job(job: Job) -> dict[str, Any]:
     }
 
 
-def _ppo_config(job: Job, output_dir: Path, **overrides: Any) -> Any:
+def _ppo_config(job: Job, out: Path, **overrides: Any) -> Any:
     from agents.ppo import PPOConfig
 
     settings = {**job.settings, **overrides}
-    return PPOConfig(init_from=str(WARM_START), seed=job.seed, total_updates=job.updates, output_dir=str(output_dir), **settings)
+    return PPOConfig(model=str(WARM_START), seed=job.seed, total_updates=job.updates, out=str(out), **settings)
 
 
 def _ppo_run(job: Job) -> dict[str, Any]:
@@ -223,7 +223,7 @@ def _trl_run(job: Job) -> dict[str, Any]:
     trained = work / "trained"
     trainer.save_model(str(trained))
     tokenizer.save_pretrained(str(trained))
-    after_config = replace(config, init_from=str(trained), output_dir=str(work / "eval-after"))
+    after_config = replace(config, model=str(trained), out=str(work / "eval-after"))
     evaluator = PPOTrainer(after_config)
     after = evaluator.evaluate(0)["success_rate"]
     evaluator.close()

@@ -226,13 +226,12 @@ def column_tasks(column: Column) -> list[Any]:
 # --- one stage per process -------------------------------------------------------------------
 
 
-def ppo_config(profile: Profile, warm_start: Path, arm: str, seed: int, output_dir: Path) -> Any:
+def ppo_config(profile: Profile, warm_start: Path, arm: str, seed: int, out: Path) -> Any:
     """The PPOConfig of an RL arm's run (and, for ``sft``, the plan of tasks it trains on)."""
     from agents.ppo import PPOConfig
 
     return PPOConfig(
-        model=profile.model,
-        init_from=str(warm_start),
+        model=str(warm_start),
         min_difficulty=min(profile.train_levels),
         max_difficulty=max(profile.train_levels),
         validation_tasks=profile.validation_tasks,
@@ -245,7 +244,7 @@ def ppo_config(profile: Profile, warm_start: Path, arm: str, seed: int, output_d
         episodes_per_update=profile.episodes_per_update,
         eval_every=profile.eval_every,
         checkpoint_every=profile.eval_every,
-        output_dir=str(output_dir),
+        out=str(out),
         progress_bar=True,
         verbose=False,  # runs in parallel workers: their bars only; the start point is a stage of its own
         eval_at_start=False,
@@ -317,8 +316,8 @@ def _sft_arm(profile: Profile, config: Any) -> dict[str, Any]:
     from agents.sft import SFTConfig, train_sft
 
     plan = sft_plan(config)
-    model = AutoModelForCausalLM.from_pretrained(config.init_from)
-    tokenizer = AutoTokenizer.from_pretrained(config.init_from)
+    model = AutoModelForCausalLM.from_pretrained(config.model)
+    tokenizer = AutoTokenizer.from_pretrained(config.model)
     sft = SFTConfig(epochs=config.update_epochs, batch_size=sft_batch_size(config), learning_rate=config.learning_rate, seed=config.seed)
     history = train_sft(model, tokenizer, plan, sft)
     return {
@@ -332,7 +331,7 @@ def _rl_arm(profile: Profile, config: Any) -> dict[str, Any]:
     from agents.ppo import PPOTrainer, latest_checkpoint
 
     trainer = PPOTrainer(config)
-    if latest_checkpoint(Path(config.output_dir)) is not None:
+    if latest_checkpoint(Path(config.out)) is not None:
         trainer.load_checkpoint()
     rows = trainer.train()
     curve = [{"update": row["update"], "env_steps": row["env_steps"], "success_rate": row["eval"]["success_rate"]} for row in rows if "eval" in row]
@@ -516,7 +515,7 @@ def run(profile: Profile, out_dir: Path) -> dict[str, Any]:
         "fingerprint": fingerprint(profile),
         "machine": {**machine(), "torch_threads": profile.threads, "deterministic_algorithms": torch.are_deterministic_algorithms_enabled()},
         "warm_start": sft,
-        "ppo_config": {k: v for k, v in jobs[1]["config"].items() if k not in ("output_dir", "reward_mode", "seed")},
+        "ppo_config": {k: v for k, v in jobs[1]["config"].items() if k not in ("out", "reward_mode", "seed")},
         "columns": [asdict(column) for column in columns(profile)],
         "start": start,
         "runs": runs,

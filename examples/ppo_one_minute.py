@@ -6,7 +6,7 @@ mixed outcomes, the credit each turn gets in successful and failed episodes, KL,
 Two updates are far too few to learn (the defaults, 30 updates of 256 episodes, take ~5 CPU-minutes); this
 shows the loop and what it reports. The same run from a shell:
 
-    python -m agents.ppo --total-updates 2 --episodes-per-update 32 --eval-episodes 32 --output-dir runs/ppo-minute
+    python -m agents.ppo --total-updates 2 --episodes-per-update 32 --eval-episodes 32 --out runs/ppo-minute
 
     python examples/ppo_one_minute.py     # about 30 s on 2 CPUs, one torch thread (the trainer's default)
 """
@@ -27,7 +27,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as output:
         history = ppo_main([
             "--total-updates", "2", "--episodes-per-update", "32", "--eval-episodes", "32",
-            "--checkpoint-every", "0", "--no-progress-bar", "--output-dir", output,
+            "--checkpoint-every", "0", "--no-progress-bar", "--out", output,
         ])  # fmt: skip
     last = history[-1]
     print(f"done: {len(history)} updates, {last['env_steps']} env steps, torch threads {last['torch_threads']}, "

@@ -123,11 +123,11 @@ def test_sft_reduces_the_loss(tiny_student_path):
 
 def small_config(tmp_path, path, **overrides) -> PPOConfig:
     settings = dict(
-        init_from=str(path), total_updates=2, episodes_per_update=4, minibatch_size=2, max_new_tokens=12,
-        max_turns=2, eval_every=0, eval_episodes=4, checkpoint_every=0, output_dir=str(tmp_path / "run"),
+        model=str(path), total_updates=2, episodes_per_update=4, minibatch_size=2, max_new_tokens=12,
+        max_turns=2, eval_every=0, eval_episodes=4, checkpoint_every=0, out=str(tmp_path / "run"),
         max_difficulty=1, learning_rate=1e-3, batch_envs=4,
         # What these tests were written against (the defaults are the tiny student's measured recipe).
-        model="tiny", advantage="gae", group_size=1, update_epochs=2, kl_coef=0.02, gae_lambda=0.95, temperature=1.0,
+        advantage="gae", group_size=1, update_epochs=2, kl_coef=0.02, gae_lambda=0.95, temperature=1.0,
         warmup_updates=0, final_lr_fraction=0.0, validation_tasks=0, eval_split="test",
     )  # fmt: skip
     settings.update(overrides)
@@ -405,7 +405,7 @@ def test_a_real_kill_9_between_two_checkpoints_resumes_from_the_newest(tmp_path,
     repo = Path(__file__).resolve().parent.parent
     killed = subprocess.run([sys.executable, "-c", code, json.dumps(asdict(config))], cwd=repo, env=env, capture_output=True, text=True)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    run = Path(config.output_dir)
+    run = Path(config.out)
     assert (run / "checkpoint-2" / "state.pt").is_file() and (run / "checkpoint-4" / "state.pt").is_file()
     assert (run / ".lock").exists()  # the dead trainer's lock file: no longer a lock
     resumed = PPOTrainer(config)
@@ -466,19 +466,23 @@ def test_bad_configs_are_refused(tmp_path, tiny_student_path):
 def test_difficulty_range_and_the_validation_carve(tmp_path):
     from agents.ppo import PPOConfig, task_pools
 
-    config = PPOConfig(min_difficulty=2, max_difficulty=2, validation_tasks=10, eval_split="validation", output_dir=str(tmp_path))
+    config = PPOConfig(
+        min_difficulty=2, max_difficulty=2, validation_tasks=10, eval_split="validation", out=str(tmp_path)
+    )
     train, validation = task_pools(config)
     assert len(train) == 910 - 10 and len(validation) == 10  # Calc train has 910 level-2 tasks
     assert {t.meta["difficulty"] for t in train + validation} == {2}
     assert not {t.id for t in train} & {t.id for t in validation}
-    _, test = task_pools(PPOConfig(min_difficulty=5, max_difficulty=None, validation_tasks=10, eval_split="test", output_dir=str(tmp_path)))
+    _, test = task_pools(
+        PPOConfig(min_difficulty=5, max_difficulty=None, validation_tasks=10, eval_split="test", out=str(tmp_path))
+    )
     assert len(test) == 97 and {t.meta["difficulty"] for t in test} == {5}  # eval_split "test", level 5
     with pytest.raises(ValueError, match="needs validation_tasks > 0"):
-        task_pools(PPOConfig(eval_split="validation", validation_tasks=0, output_dir=str(tmp_path)))
+        task_pools(PPOConfig(eval_split="validation", validation_tasks=0, out=str(tmp_path)))
     with pytest.raises(ValueError, match=r"no train task of mentor/Calc-v0 has a difficulty in \[4, 3\]"):
-        task_pools(PPOConfig(min_difficulty=4, max_difficulty=3, output_dir=str(tmp_path)))
+        task_pools(PPOConfig(min_difficulty=4, max_difficulty=3, out=str(tmp_path)))
     with pytest.raises(ValueError, match="validation_tasks=910 leaves no training task of the 910 selected"):
-        task_pools(PPOConfig(min_difficulty=2, max_difficulty=2, validation_tasks=910, output_dir=str(tmp_path)))
+        task_pools(PPOConfig(min_difficulty=2, max_difficulty=2, validation_tasks=910, out=str(tmp_path)))
 
 
 def test_smollm2_student_renders_tools_into_its_system_turn(tmp_path):

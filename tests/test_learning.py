@@ -33,7 +33,7 @@ REQUIRED_ROLLOUT_GAIN = 0.03
 
 @pytest.mark.slow
 def test_the_default_recipe_raises_held_out_success_from_the_warm_start(tmp_path):
-    config = PPOConfig(seed=0, output_dir=str(tmp_path), checkpoint_every=0, progress_bar=False, verbose=False)
+    config = PPOConfig(seed=0, out=str(tmp_path), checkpoint_every=0, progress_bar=False, verbose=False)
     trainer = PPOTrainer(config)
     assert len(trainer.eval_tasks) == 96 and not {t.id for t in trainer.eval_tasks} & {t.id for t in trainer.tasks}
     before = trainer.evaluate(0)
