@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import subprocess
 import sys
 
@@ -9,6 +11,7 @@ import gymnasium as gym
 import pytest
 
 import mentor_env
+from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.spaces import UnicodeText
 from mentor_env.core.task import Task
 from mentor_env.domains.calc import CalcDomain
@@ -259,3 +262,20 @@ def test_tool_from_function_uses_transformers_schema():
             },
         },
     }
+
+
+def test_the_class_docstring_documents_the_spaces_the_episode_and_every_constructor_argument():
+    doc = inspect.getdoc(ToolUseEnv)
+    sections = re.findall(r"^(\w[\w ()]*):$", doc, re.MULTILINE)
+    assert sections == [
+        "Action space", "Observation space", "Starting state", "Rewards", "Episode end", "Info (every step)", "Args",
+        "Raises",
+    ]  # fmt: skip
+    arguments = doc.split("\nArgs:\n", 1)[1].split("\nRaises:\n", 1)[0]
+    documented = re.findall(r"^    (\w+): ", arguments, re.MULTILINE)
+    assert documented == [
+        "domain", "reward_mode", "max_turns", "difficulty", "split", "dataset", "tasks", "parser", "shaping_weight",
+        "shaping_gamma", "max_calls_per_turn", "max_action_chars", "tool_timeout_s", "turn_timeout_s", "render_mode",
+        "reward_compat",
+    ]  # fmt: skip
+    assert documented == list(inspect.signature(ToolUseEnv).parameters)  # a new argument needs its line here

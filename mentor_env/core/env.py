@@ -1,73 +1,7 @@
 """``ToolUseEnv``: one tool-use task per episode, one assistant turn per step.
 
-Spaces
-    Observation and action are text (:class:`~mentor_env.core.spaces.UnicodeText`).
-    The action is the raw text the model generated for one turn. The
-    observation is the text the environment appends to the conversation: the
-    rendered prompt (ChatML with the tool specs) on ``reset``, then the tool
-    responses (``<tool_response>...</tool_response>``) or error messages.
-
-Episode
-    A turn with ``<tool_call>`` blocks executes them and returns their results.
-    A turn without a tool call ends the episode (``terminated``) and is judged,
-    as the model stopping does in the published rollouts. ``max_turns`` turns
-    without an end truncate the episode, which then scores as a rollout that
-    never ended (0.0).
-
-Reward
-    ``reward_mode`` picks what ``step`` returns (see :mod:`mentor_env.core.rewards`):
-    ``sparse``, ``mentor``, ``mentor_partial``, ``mentor_nomatch``,
-    ``mentor_f1`` pay on the last step only; ``dense`` pays ``mentor`` at the end
-    plus potential-based shaping toward the teacher on every step.
-
-Info (every step)
-    ``teacher_reward`` (this step's dense reward), ``sparse_reward``,
-    ``rewards`` (every mode's reward for this step), ``reward_components``,
-    ``tool_calls`` (this turn's parsed calls), ``errors`` (``"category: message"``
-    strings; categories in :data:`mentor_env.core.tools.ERROR_CATEGORIES`),
-    ``messages`` (the whole conversation), ``tools`` (the tool specs),
-    ``turn``, ``task_id``, ``final_answer``. ``tools`` are the episode's: the
-    domain's, or the task's own for a task that carries them (a
-    :class:`~mentor_env.core.domain.TaskToolsDomain`). The teacher's reference trajectory
-    is at ``env.unwrapped.task`` and not in ``info``, which would show the
-    answer to the agent.
-
-Arguments
-    domain: the :class:`~mentor_env.core.domain.Domain` that supplies tools,
-        tasks and the judge.
-    reward_mode: one of :data:`mentor_env.core.rewards.REWARD_MODES`.
-    reward_compat: ``"ours"`` (default) or ``"official"``: the episode scores
-        of the published MENTOR reward files (:mod:`mentor_env.core.rewards`);
-        ``dense`` is then their ``mentor`` plus the same shaping.
-    max_turns: assistant turns before truncation.
-    difficulty: a level (or a collection of levels) of ``domain.difficulties``:
-        generated tasks are drawn at it, and served tasks (``split``,
-        ``dataset``, ``tasks``) are filtered to it by their
-        ``meta["difficulty"]``. ``None``: every level.
-    split: serve a frozen split, ``"train"``, ``"test"`` or ``"ood"``, or
-        one of the domain's extra splits (Calc and Dates:
-        ``"ood-reasoning-gym"``) (:mod:`mentor_env.core.splits`) instead of
-        generating tasks.
-    dataset: serve the tasks of a JSONL file (our task records or the
-        published MENTOR layout).
-    tasks: serve a fixed list of :class:`~mentor_env.core.task.Task`.
-        With any of these three, ``reset`` draws one task per episode;
-        with none, it generates a fresh task from the seed.
-    parser: a :class:`~mentor_env.core.parsing.ToolCallParser`.
-    shaping_weight, shaping_gamma: scale of the potential and the discount of
-        the shaping term in ``dense``.
-    max_calls_per_turn: calls beyond this in one turn are refused.
-    max_action_chars: longer actions are refused with an error observation.
-    tool_timeout_s: limit of one tool call, in seconds.
-    turn_timeout_s: budget of all the tool calls of one turn (default:
-        ``tool_timeout_s``, so a turn's calls together take no longer than
-        one call may); calls left when it is spent are answered with a
-        ``timeout`` error without running. Both count the time a call is
-        charged: a tool's child-process start-up is not charged, and an
-        isolated call's processor time is what counts while a busy machine
-        makes it wait, up to :data:`~mentor_env.core.clock.LOAD_ALLOWANCE`
-        times the limit in wall time (see :mod:`mentor_env.core.clock`).
-    render_mode: ``"ansi"`` returns the conversation as ChatML text.
+The class's docstring is the reference: its spaces, how an episode starts and ends, the rewards, ``info`` and
+every constructor argument (``help(ToolUseEnv)``, or the docs page of :class:`ToolUseEnv`).
 """
 
 from __future__ import annotations
@@ -119,7 +53,93 @@ MAX_SEED = 2**63 - 1
 
 
 class ToolUseEnv(gym.Env[str, str]):
-    """A Gymnasium environment over a tool-use :class:`Domain` (see module doc)."""
+    r"""A Gymnasium environment over a tool-use :class:`Domain`: one task per episode, one assistant turn per step.
+
+    The agent is a language model. ``reset`` gives it a task's prompt; each ``step`` takes the text it wrote for
+    one turn, runs the tool calls in it and returns their results, until it answers without a tool call. The
+    registered text ids (``gym.make("mentor/Calc-v0", reward_mode="dense")``) fix ``domain``; every other argument
+    below is a keyword of ``gym.make``.
+
+    Action space:
+        Text (:class:`~mentor_env.core.spaces.UnicodeText`, at most ``max_action_chars`` characters): the raw
+        text the model generated for one turn, ``<tool_call>{"name": ..., "arguments": ...}</tool_call>``
+        blocks included (read by ``parser``). A turn that is not a ``str``, or is longer than
+        ``max_action_chars``, is refused without raising: it reads as an empty turn, the observation is an
+        ``invalid_action`` error, and it counts as a turn.
+
+    Observation space:
+        Text (:class:`~mentor_env.core.spaces.UnicodeText`, at most ``MAX_OBSERVATION_CHARS`` characters, longer
+        text is cut): what the environment appends to the conversation. On ``reset``, the rendered prompt
+        (ChatML: the system prompt with the tool specs, the task's question, the assistant's turn opened). After
+        a turn with tool calls, their responses (``<tool_response>...</tool_response>``, an error message for a
+        call that failed); after the final turn, ``""``.
+
+    Starting state:
+        ``reset(seed=..., options=...)`` picks the episode's task: from ``split``, ``dataset`` or ``tasks`` when
+        one is given (drawn with the seed), else generated from the seed at a level of ``difficulty``. Options
+        ``task`` (a task to play), ``task_id`` and ``difficulty`` choose it instead (see :meth:`reset`).
+
+    Rewards:
+        ``reward_mode`` picks what ``step`` returns (:mod:`mentor_env.core.rewards` has the table):
+        ``sparse`` and the MENTOR modes (``mentor``, ``mentor_partial``, ``mentor_nomatch``, ``mentor_f1``) pay
+        on the last step only, the episode's score; ``dense`` pays ``mentor`` at the end plus potential-based
+        shaping toward the teacher's tool calls on every step (``shaping_weight``, ``shaping_gamma``). Every
+        mode's reward for the step is in ``info["rewards"]``, whichever one ``step`` returns.
+
+    Episode end:
+        Terminated: a turn without tool-call markup ends the episode and is judged, as the model stopping does
+        in the published rollouts. Truncated: ``max_turns`` turns without an end; such a rollout scores as one
+        that never ended (0.0). ``step`` after the end raises ``RuntimeError``: call ``reset``.
+
+    Info (every step):
+        ``teacher_reward`` (this step's ``dense`` reward), ``sparse_reward``, ``rewards`` (every mode's reward
+        for this step), ``reward_components``, ``tool_calls`` (this turn's parsed calls), ``errors``
+        (``"category: message"`` strings; categories in :data:`mentor_env.core.tools.ERROR_CATEGORIES`),
+        ``messages`` (the whole conversation), ``tools`` (the tool specs), ``turn``, ``task_id``,
+        ``final_answer``. ``tools`` are the episode's: the domain's, or the task's own for a task that carries
+        them (a :class:`~mentor_env.core.domain.TaskToolsDomain`). The teacher's reference trajectory is at
+        ``env.unwrapped.task`` and not in ``info``, which would show the answer to the agent.
+
+    Args:
+        domain: the :class:`~mentor_env.core.domain.Domain` that supplies the tools, the tasks and the judge.
+        reward_mode: what ``step`` returns, one of :data:`mentor_env.core.rewards.REWARD_MODES` (default
+            ``"mentor"``).
+        max_turns: assistant turns before the episode is truncated (default 8).
+        difficulty: a level, or a collection of levels, of ``domain.difficulties``: generated tasks are drawn
+            at it, and served tasks (``split``, ``dataset``, ``tasks``) are filtered to it by their
+            ``meta["difficulty"]``. ``None`` (default): every level.
+        split: serve a frozen split instead of generating tasks: ``"train"``, ``"test"``, ``"ood"`` or one of
+            the domain's extra splits (Calc and Dates: ``"ood-reasoning-gym"``) (:mod:`mentor_env.core.splits`).
+        dataset: serve the tasks of a JSONL file (our task records or the published MENTOR layout).
+        tasks: serve a fixed list of :class:`~mentor_env.core.task.Task` (or task record dicts). With one of
+            ``split``, ``dataset`` and ``tasks`` (at most one), ``reset`` draws one of their tasks per episode;
+            with none (default), it generates a fresh task from the seed.
+        parser: the :class:`~mentor_env.core.parsing.ToolCallParser` that reads a turn's tool calls and answer
+            (default: :class:`~mentor_env.core.parsing.HermesParser`, ``<tool_call>`` JSON blocks).
+        shaping_weight: scale of the potential in ``dense``'s shaping term (default
+            :data:`mentor_env.core.rewards.DEFAULT_SHAPING_WEIGHT`, 0.5).
+        shaping_gamma: discount of ``dense``'s shaping term, in [0, 1] (default 1.0: the shaping sums to zero
+            over an episode).
+        max_calls_per_turn: calls beyond this many in one turn are refused with an error (default 16).
+        max_action_chars: longer turns are refused with an error observation (default 65,536); the action
+            space's length.
+        tool_timeout_s: the limit of one tool call, in seconds (default 2.0).
+        turn_timeout_s: the budget of all the tool calls of one turn, in seconds (default ``None``:
+            ``tool_timeout_s``, so a turn's calls together take no longer than one call may); calls left when
+            it is spent are answered with a ``timeout`` error without running. Both limits count the time a call
+            is charged: a tool's child-process start-up is not charged, and an isolated call's processor time is
+            what counts while a busy machine makes it wait, up to :data:`~mentor_env.core.clock.LOAD_ALLOWANCE`
+            times the limit in wall time (see :mod:`mentor_env.core.clock`).
+        render_mode: ``"ansi"``: :meth:`render` returns the conversation as ChatML text; ``None`` (default):
+            it returns ``None``.
+        reward_compat: ``"ours"`` (default) or ``"official"``: score episodes as the published MENTOR reward
+            files do, their reading of the text included (:mod:`mentor_env.core.rewards`); ``dense`` is then
+            their ``mentor`` plus the same shaping.
+
+    Raises:
+        ValueError, TypeError: an argument out of its range or of the wrong type, naming the argument, what
+            was expected and what came.
+    """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
