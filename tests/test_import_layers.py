@@ -323,3 +323,39 @@ def test_an_import_that_needs_another_module_first_fails_on_its_own(tmp_path):
     assert list(report["failed"]) == ["orderpkg.second"]
     assert report["failed"]["orderpkg.second"].endswith("KeyError: 'first'")
     assert report["missing"] == {"orderpkg.optional": "a_package_that_is_not_installed_anywhere"}
+
+
+# --- what a domain package offers ---------------------------------------------------------------------
+
+# Each built-in domain package exports its domain class; the rest is imported from the module that defines it.
+DOMAIN_PACKAGE_EXPORTS = {
+    "mentor_env.domains.calc": ["CalcDomain"],
+    "mentor_env.domains.units": ["UnitsDomain"],
+    "mentor_env.domains.dates": ["DatesDomain"],
+    "mentor_env.domains.lookup": ["LookupDomain"],
+    "mentor_env.domains.table": ["TableDomain"],
+}
+
+
+def names_taken_from(packages: Iterable[str], files: Iterable[Path]) -> dict[str, set[str]]:
+    """Package -> the names that ``files`` import from it with ``from package import ...`` (absolute imports)."""
+    taken: dict[str, set[str]] = {package: set() for package in packages}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in taken:
+                taken[node.module].update(alias.name for alias in node.names)
+    return taken
+
+
+def test_domain_packages_export_their_domain_class_only():
+    import importlib
+
+    assert {package: importlib.import_module(package).__all__ for package in DOMAIN_PACKAGE_EXPORTS} == DOMAIN_PACKAGE_EXPORTS
+
+
+def test_nothing_imports_from_a_domain_package_what_it_does_not_export():
+    files = [path for folder in (*PROJECT, "tests", "examples") for path in sorted((ROOT / folder).rglob("*.py"))]
+    taken = names_taken_from(DOMAIN_PACKAGE_EXPORTS, files)
+    assert {package: sorted(names - set(DOMAIN_PACKAGE_EXPORTS[package])) for package, names in taken.items()} == {
+        package: [] for package in DOMAIN_PACKAGE_EXPORTS
+    }
