@@ -1,4 +1,8 @@
-"""The project's import graph: no cycle, the layers kept, every module of ``mentor_env`` importable on its own.
+"""The seams between the project's parts.
+
+The import graph has no cycle and keeps the layers below; every module of
+``mentor_env`` imports on its own; a domain package exports its domain class
+only; agents read an env through its public contract, never ``env.unwrapped``.
 
 The graph is read from the source (``ast``), not from a running interpreter:
 every ``import`` and ``from ... import`` counts, those inside functions and
@@ -359,3 +363,68 @@ def test_nothing_imports_from_a_domain_package_what_it_does_not_export():
     assert {package: sorted(names - set(DOMAIN_PACKAGE_EXPORTS[package])) for package, names in taken.items()} == {
         package: [] for package in DOMAIN_PACKAGE_EXPORTS
     }
+
+
+# --- what agents read of an env -----------------------------------------------------------------------
+
+
+def attribute_reads(path: Path, attribute: str) -> list[int]:
+    """The lines of ``path`` that read ``.attribute`` of anything."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return sorted(node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == attribute)
+
+
+def test_agents_never_reach_into_env_unwrapped():
+    reads = {str(path.relative_to(ROOT)): attribute_reads(path, "unwrapped") for path in sorted((ROOT / "agents").rglob("*.py"))}
+    assert {path: lines for path, lines in reads.items() if lines} == {}
+
+
+def test_attribute_reads_finds_unwrapped(tmp_path):
+    path = tmp_path / "agent.py"
+    path.write_text("tasks = env.unwrapped.tasks\n# env.unwrapped in a comment\nname = 'env.unwrapped'\nx = a.b.unwrapped\n")
+    assert attribute_reads(path, "unwrapped") == [1, 4]
+
+
+# --- what mentor_env reads from the repository around it ----------------------------------------------
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the docstring nodes of ``tree`` (module, classes, functions)."""
+    owners = [node for node in ast.walk(tree) if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
+    return {
+        id(owner.body[0].value)
+        for owner in owners
+        if owner.body and isinstance(owner.body[0], ast.Expr) and isinstance(owner.body[0].value, ast.Constant)
+    }
+
+
+def strings_naming(path: Path, folders: Iterable[str]) -> list[tuple[int, str]]:
+    """The string literals of ``path`` (docstrings left out) that are one of ``folders`` or name a path in one."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            if any(node.value == folder or f"{folder}/" in node.value for folder in folders):
+                found.append((node.lineno, node.value))
+    return sorted(found)
+
+
+def test_mentor_env_names_no_path_in_agents_or_benchmarks():
+    # The wheel ships mentor_env alone: a path into agents/ or benchmarks/ exists only in a clone.
+    named = {
+        str(path.relative_to(ROOT)): strings_naming(path, ("agents", "benchmarks"))
+        for path in sorted((ROOT / "mentor_env").rglob("*.py"))
+    }
+    assert {path: strings for path, strings in named.items() if strings} == {}
+
+
+def test_strings_naming_skips_docstrings_and_finds_parts_and_paths(tmp_path):
+    path = tmp_path / "module.py"
+    path.write_text(
+        '"""Reads agents/checkpoints."""\n'
+        'WHERE = ("agents", "checkpoints")\n'
+        'def f():\n    """In benchmarks/results."""\n    return "see benchmarks/results/x.json"\n'
+        'NOTE = "reference agents"\n'
+    )
+    assert strings_naming(path, ("agents", "benchmarks")) == [(2, "agents"), (5, "see benchmarks/results/x.json")]
