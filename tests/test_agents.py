@@ -444,7 +444,8 @@ def test_warm_start_path_says_how_to_rebuild_a_missing_checkpoint(tmp_path, monk
     from agents.sft import warm_start_path
 
     monkeypatch.setattr(agents.sft, "WARM_START", tmp_path / "tiny-calc-sft")
-    with pytest.raises(FileNotFoundError, match=r"tiny-calc-sft \(no config.json there\): `make warm-start` rebuilds it"):
+    expected = r"tiny-calc-sft \(no config.json there\): `make warm-start` rebuilds it"
+    with pytest.raises(FileNotFoundError, match=expected):
         warm_start_path()
 
 

@@ -323,7 +323,9 @@ def test_an_import_that_needs_another_module_first_fails_on_its_own(tmp_path):
         [sys.executable, "-c", "import orderpkg.first, orderpkg.second"], cwd=tmp_path, capture_output=True
     )
     assert together.returncode == 0  # in this order, in one interpreter, it works
-    report = run_isolated_imports(["orderpkg.first", "orderpkg.second", "orderpkg.optional"], ["json"], [ROOT, tmp_path])
+    report = run_isolated_imports(
+        ["orderpkg.first", "orderpkg.second", "orderpkg.optional"], ["json"], [ROOT, tmp_path]
+    )
     assert list(report["failed"]) == ["orderpkg.second"]
     assert report["failed"]["orderpkg.second"].endswith("KeyError: 'first'")
     assert report["missing"] == {"orderpkg.optional": "a_package_that_is_not_installed_anywhere"}
@@ -354,7 +356,9 @@ def names_taken_from(packages: Iterable[str], files: Iterable[Path]) -> dict[str
 def test_domain_packages_export_their_domain_class_only():
     import importlib
 
-    assert {package: importlib.import_module(package).__all__ for package in DOMAIN_PACKAGE_EXPORTS} == DOMAIN_PACKAGE_EXPORTS
+    assert {
+        package: importlib.import_module(package).__all__ for package in DOMAIN_PACKAGE_EXPORTS
+    } == DOMAIN_PACKAGE_EXPORTS
 
 
 def test_nothing_imports_from_a_domain_package_what_it_does_not_export():
@@ -375,13 +379,18 @@ def attribute_reads(path: Path, attribute: str) -> list[int]:
 
 
 def test_agents_never_reach_into_env_unwrapped():
-    reads = {str(path.relative_to(ROOT)): attribute_reads(path, "unwrapped") for path in sorted((ROOT / "agents").rglob("*.py"))}
+    reads = {
+        str(path.relative_to(ROOT)): attribute_reads(path, "unwrapped")
+        for path in sorted((ROOT / "agents").rglob("*.py"))
+    }
     assert {path: lines for path, lines in reads.items() if lines} == {}
 
 
 def test_attribute_reads_finds_unwrapped(tmp_path):
     path = tmp_path / "agent.py"
-    path.write_text("tasks = env.unwrapped.tasks\n# env.unwrapped in a comment\nname = 'env.unwrapped'\nx = a.b.unwrapped\n")
+    path.write_text(
+        "tasks = env.unwrapped.tasks\n# env.unwrapped in a comment\nname = 'env.unwrapped'\nx = a.b.unwrapped\n"
+    )
     assert attribute_reads(path, "unwrapped") == [1, 4]
 
 
@@ -390,7 +399,11 @@ def test_attribute_reads_finds_unwrapped(tmp_path):
 
 def _docstrings(tree: ast.AST) -> set[int]:
     """The ids of the docstring nodes of ``tree`` (module, classes, functions)."""
-    owners = [node for node in ast.walk(tree) if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
+    owners = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
     return {
         id(owner.body[0].value)
         for owner in owners
