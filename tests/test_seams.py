@@ -42,7 +42,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("mentor_env", "agents", "benchmarks")
@@ -378,12 +378,14 @@ def attribute_reads(path: Path, attribute: str) -> list[int]:
     return sorted(node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == attribute)
 
 
+def findings_in(folder: str, find: Callable[[Path], list[Any]]) -> dict[str, list[Any]]:
+    """``find`` over every module under ``folder`` of the repository: path -> its findings, where there are some."""
+    found = {str(path.relative_to(ROOT)): find(path) for path in sorted((ROOT / folder).rglob("*.py"))}
+    return {path: items for path, items in found.items() if items}
+
+
 def test_agents_never_reach_into_env_unwrapped():
-    reads = {
-        str(path.relative_to(ROOT)): attribute_reads(path, "unwrapped")
-        for path in sorted((ROOT / "agents").rglob("*.py"))
-    }
-    assert {path: lines for path, lines in reads.items() if lines} == {}
+    assert findings_in("agents", lambda path: attribute_reads(path, "unwrapped")) == {}
 
 
 def test_attribute_reads_finds_unwrapped(tmp_path):
@@ -425,11 +427,7 @@ def strings_naming(path: Path, folders: Iterable[str]) -> list[tuple[int, str]]:
 
 def test_mentor_env_names_no_path_in_agents_or_benchmarks():
     # The wheel ships mentor_env alone: a path into agents/ or benchmarks/ exists only in a clone.
-    named = {
-        str(path.relative_to(ROOT)): strings_naming(path, ("agents", "benchmarks"))
-        for path in sorted((ROOT / "mentor_env").rglob("*.py"))
-    }
-    assert {path: strings for path, strings in named.items() if strings} == {}
+    assert findings_in("mentor_env", lambda path: strings_naming(path, ("agents", "benchmarks"))) == {}
 
 
 def test_strings_naming_skips_docstrings_and_finds_parts_and_paths(tmp_path):
