@@ -121,7 +121,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-import mentor_env  # noqa: F401  (registers the ids)
+import mentor_env  # registers the ids; served_tasks gives a split's tasks
 from agents.config import parse_declared
 from mentor_env.core.files import (
     FolderLock,
@@ -434,9 +434,7 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def _filtered(config: PPOConfig, split: str) -> list[Any]:
     """The tasks of ``split`` whose difficulty lies in ``[min_difficulty, max_difficulty]``."""
-    env = gym.make(config.env_id, split=split)
-    tasks = env.unwrapped.tasks
-    env.close()
+    tasks = mentor_env.served_tasks(config.env_id, split=split)
     low = -math.inf if config.min_difficulty is None else config.min_difficulty
     high = math.inf if config.max_difficulty is None else config.max_difficulty
     kept = [t for t in tasks if low <= t.meta.get("difficulty", 0) <= high]

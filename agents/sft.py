@@ -36,6 +36,24 @@ from mentor_env.domains import get_domain
 WARM_START = Path(__file__).resolve().parent / "checkpoints" / "tiny-calc-sft"
 
 
+def warm_start_path() -> str:
+    """The path of the committed tiny-student warm start, :data:`WARM_START`, for ``from_pretrained``.
+
+    A Hugging Face model folder (``AutoModelForCausalLM`` / ``AutoTokenizer``)
+    in the repository, next to this module: the ``mentor_env`` package does not
+    ship it. Any chat model's name or folder serves the same examples.
+
+    Raises:
+        FileNotFoundError: the folder holds no ``config.json`` (``make warm-start`` rebuilds it).
+    """
+    if not (WARM_START / "config.json").is_file():
+        raise FileNotFoundError(
+            f"the tiny student's warm start is not at {WARM_START} (no config.json there): "
+            "`make warm-start` rebuilds it; or pass any chat model's name or folder instead"
+        )
+    return str(WARM_START)
+
+
 @dataclass
 class SFTConfig:
     """How to fine-tune: the optimizer and its schedule (``sft_history.json`` records them with the losses)."""

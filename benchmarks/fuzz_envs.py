@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
     report: dict[str, Any] = {"settings": vars(args) | {"json": str(args.json)}, "machine": machine(), "domains": results}
     if "table" in args.domains:
-        from mentor_env.domains.table import database
+        from mentor_env.domains.table.db import database
 
         report["table_database_unchanged"] = database().unchanged
     write_bytes_atomically(args.json, (json.dumps(report, indent=2) + "\n").encode())

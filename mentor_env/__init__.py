@@ -8,7 +8,7 @@ registers in one go.
 from mentor_env.core import Task, Tool, ToolUseEnv
 from mentor_env.core.rewards import REWARD_MODES, RewardMode, register_reward_mode
 from mentor_env.play.evaluation import evaluate
-from mentor_env.registration import ENV_IDS, register_domain, register_envs
+from mentor_env.registration import ENV_IDS, register_domain, register_envs, served_tasks
 
 __version__ = "0.1.0"
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "register_domain",
     "register_envs",
     "register_reward_mode",
+    "served_tasks",
     "__version__",
 ]
 

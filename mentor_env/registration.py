@@ -1,4 +1,5 @@
-"""Every environment id of the suite, registered in one place, and :func:`register_domain` for your own.
+"""Every environment id of the suite, registered in one place, :func:`register_domain` for your own,
+and :func:`served_tasks`, the tasks an id serves.
 
 The text envs come from the domain table (:data:`mentor_env.domains.DOMAINS`):
 each row's id is registered with :func:`make_domain_env` as its entry point
@@ -14,6 +15,7 @@ import gymnasium as gym
 
 from mentor_env.core.domain import Domain
 from mentor_env.core.env import ToolUseEnv
+from mentor_env.core.task import Task
 from mentor_env.domains import DOMAINS, DomainEntry, get_domain
 
 # Envs that are not a suite domain's text env: id -> entry point.
@@ -104,3 +106,26 @@ def register_domain(domain: Domain, env_id: str | None = None, **env_kwargs: Any
     DOMAIN_ENV_IDS[name] = env_id
     ENV_IDS.insert(len(DOMAIN_ENV_IDS) - 1, env_id)
     return env_id
+
+
+def served_tasks(env_id: str, **env_kwargs: Any) -> list[Task] | None:
+    """The tasks that ``gym.make(env_id, **env_kwargs)`` serves, in its order (a new list each call).
+
+    With ``split=``, ``dataset=`` or ``tasks=`` an env holds a fixed list of
+    tasks: a reset draws one from it, and ``options={"task_id": ...}`` picks
+    one by id. Without them it generates a task from each reset's seed, and
+    this returns None. It is the public way to read a split's tasks (a
+    trainer's pool, an evaluation's list) without reaching into ``env.unwrapped``.
+
+    Raises:
+        TypeError: the env is not one of this suite's tool-use envs (it holds no ``tasks``).
+        ValueError: what ``gym.make`` raises for the arguments (an unknown split, a bad difficulty).
+    """
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        tasks = env.get_wrapper_attr("tasks")
+    except AttributeError:
+        raise TypeError(f"{env_id} is not a mentor-env tool-use env: it has no tasks attribute") from None
+    finally:
+        env.close()
+    return None if tasks is None else list(tasks)

@@ -431,6 +431,24 @@ def test_a_checkpoint_of_the_old_layout_still_resumes(tmp_path, tiny_student_pat
     _assert_like_the_uninterrupted_run(run, resumed.train(), uninterrupted, "old layout")
 
 
+def test_warm_start_path_is_the_committed_checkpoint():
+    from agents.sft import warm_start_path
+
+    path = Path(warm_start_path())
+    assert path == Path(__file__).resolve().parent.parent / "agents" / "checkpoints" / "tiny-calc-sft"
+    assert json.loads((path / "config.json").read_text())["model_type"] == "qwen2"
+
+
+def test_warm_start_path_says_how_to_rebuild_a_missing_checkpoint(tmp_path, monkeypatch):
+    import agents.sft
+    from agents.sft import warm_start_path
+
+    monkeypatch.setattr(agents.sft, "WARM_START", tmp_path / "tiny-calc-sft")
+    expected = r"tiny-calc-sft \(no config.json there\): `make warm-start` rebuilds it"
+    with pytest.raises(FileNotFoundError, match=expected):
+        warm_start_path()
+
+
 def test_sft_refuses_an_output_folder_in_use(tmp_path):
     from agents.sft import main as sft_main
     from mentor_env.core.files import lock_folder

@@ -18,7 +18,7 @@ from mentor_env.core.tools import (
     argument_problem,
     object_schema,
 )
-from mentor_env.domains.calc import TOOLS as CALC_TOOLS
+from mentor_env.domains.calc.tools import TOOLS as CALC_TOOLS
 from tests.conftest import nested_list
 
 CALC = ToolRuntime(CALC_TOOLS)

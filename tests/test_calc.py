@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 
 from mentor_env.core.tools import ToolRuntime
-from mentor_env.domains.calc import TOOL_NAMES, TOOLS, CalcDomain
+from mentor_env.domains.calc import CalcDomain
+from mentor_env.domains.calc.tools import TOOL_NAMES, TOOLS
 
 runtime = ToolRuntime(TOOLS)
 

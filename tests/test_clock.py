@@ -25,7 +25,7 @@ from mentor_env.core.clock import (
     process_usage,
 )
 from mentor_env.core.tools import ToolRuntime
-from mentor_env.domains.table import TOOLS as TABLE_TOOLS
+from mentor_env.domains.table.tools import TOOLS as TABLE_TOOLS
 
 LINUX_PROC = os.path.exists(f"/proc/{os.getpid()}/stat")
 # About 0.2 s of processor time on the idle 2-core development machine, 0.9-1.0 s of wall time next to the

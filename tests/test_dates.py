@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.tools import ERROR_CATEGORIES, ToolRuntime
-from mentor_env.domains.dates import OOD_TEMPLATES, TEMPLATES, TOOL_NAMES, TOOLS, DatesDomain
+from mentor_env.domains.dates import DatesDomain
+from mentor_env.domains.dates.templates import OOD_TEMPLATES, TEMPLATES
+from mentor_env.domains.dates.tools import TOOL_NAMES, TOOLS
 from tests.conftest import call, raw
 
 runtime = ToolRuntime(TOOLS)

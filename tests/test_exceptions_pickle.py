@@ -97,8 +97,8 @@ def test_every_exception_class_of_the_project_survives_a_pickle_round_trip():
     classes = project_exception_classes()
     assert {
         "mentor_env.core.files.FolderLockedError",
-        "mentor_env.core.tools.ToolError",
-        "mentor_env.core.tools.ToolTimeout",
+        "mentor_env.core.errors.ToolError",
+        "mentor_env.core.errors.ToolTimeout",
         "mentor_env.core.sandbox.ChildError",
         "mentor_env.core.sandbox.SomeToolsOwnError",
         "mentor_env.domains.scripted.TeacherFailed",

@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mentor_env.core.tools import ERROR_CATEGORIES, Tool, ToolRuntime
-from mentor_env.domains.calc import TOOL_NAMES
+from mentor_env.domains.calc.tools import TOOL_NAMES
 from tests.conftest import SMALL_TASK, call, raw
 
 # A step that takes longer than this on hostile input counts as a hang.

@@ -16,21 +16,12 @@ import pytest
 
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.tools import ToolRuntime
-from mentor_env.domains.lookup import (
-    MAX_QUERY_CHARS,
-    STOPWORDS,
-    TEACHER_K,
-    TOOL_NAMES,
-    TOOLS,
-    LookupDomain,
-    corpus_jsonl,
-    corpus_path,
-    normalize_name,
-    search,
-    search_index,
-    tokenize,
-    world,
-)
+from mentor_env.domains.lookup import LookupDomain
+from mentor_env.domains.lookup.corpus import STOPWORDS, corpus_jsonl, corpus_path, world
+from mentor_env.domains.lookup.index import search_index, tokenize
+from mentor_env.domains.lookup.judge import normalize_name
+from mentor_env.domains.lookup.teacher import TEACHER_K
+from mentor_env.domains.lookup.tools import MAX_QUERY_CHARS, TOOL_NAMES, TOOLS, search
 from tests.conftest import call, raw
 
 runtime = ToolRuntime(TOOLS)

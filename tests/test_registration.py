@@ -79,3 +79,31 @@ def test_a_registered_name_with_digits_resolves_in_every_form():
         if "mentor/Nap2-v0" in ENV_IDS:
             ENV_IDS.remove("mentor/Nap2-v0")
         gym.registry.pop("mentor/Nap2-v0", None)
+
+
+def test_served_tasks_lists_a_splits_tasks_in_order():
+    tasks = mentor_env.served_tasks("mentor/Calc-v0", split="test")
+    assert len(tasks) == 500
+    # Seed 1000002 draws a question of the train split, so the test split skips it.
+    assert [task.id for task in tasks[:3]] == ["calc-1000000", "calc-1000001", "calc-1000003"]
+    assert tasks[0].answer == "397"
+    structured = mentor_env.served_tasks("mentor/Calc-Structured-v0", split="test")
+    assert [task.id for task in structured] == [task.id for task in tasks]
+
+
+def test_served_tasks_is_none_for_generated_tasks_and_a_fresh_list_each_call():
+    from tests.conftest import SMALL_TASK
+
+    assert mentor_env.served_tasks("mentor/Calc-v0") is None
+    given = mentor_env.served_tasks("mentor/Calc-v0", tasks=[SMALL_TASK])
+    assert [task.id for task in given] == ["test-small"]
+    first = mentor_env.served_tasks("mentor/Units-v0", split="ood")
+    first.clear()
+    assert len(mentor_env.served_tasks("mentor/Units-v0", split="ood")) == 500
+
+
+def test_served_tasks_refuses_an_unknown_split_and_a_foreign_env():
+    with pytest.raises(ValueError, match="split must be one of"):
+        mentor_env.served_tasks("mentor/Calc-v0", split="validation")
+    with pytest.raises(TypeError, match="CartPole-v1 is not a mentor-env tool-use env: it has no tasks attribute"):
+        mentor_env.served_tasks("CartPole-v1")

@@ -10,6 +10,7 @@ import pytest
 from mentor_env.core import splits
 from mentor_env.core.task import Task
 from mentor_env.domains import DOMAINS, get_domain
+from mentor_env.domains.units import UnitsDomain
 
 
 @pytest.mark.parametrize("name", sorted(DOMAINS))
@@ -31,6 +32,34 @@ def test_split_sizes_ids_and_no_shared_questions(name):
     tools = json.loads((splits.tasks_dir() / name / "tools.json").read_text())
     assert [tool["function"]["name"] for tool in tools] == [tool.name for tool in domain.tools]
     assert (splits.tasks_dir() / name / "README.md").exists()
+
+
+class FewUnitsDomain(UnitsDomain):
+    """Units with small splits of its own."""
+
+    split_sizes = {"train": 4, "test": 3, "ood": 2}
+
+
+def test_a_domain_declares_its_own_split_sizes():
+    built = splits.generate_splits(FewUnitsDomain())
+    assert {split: [task.id for task in tasks] for split, tasks in built.items()} == {
+        "train": ["units-0", "units-1", "units-2", "units-3"],
+        "test": ["units-1000000", "units-1000001", "units-1000002"],
+        "ood": ["units-ood-2000000", "units-ood-2000001"],
+    }
+    assert splits.split_sizes(get_domain("calc")) == {"train": 5000, "test": 500, "ood": 500}
+    assert splits.split_sizes(get_domain("dates")) == {"train": 1000, "test": 500, "ood": 500}  # the default
+
+
+@pytest.mark.parametrize(
+    "sizes", [{"train": 4, "test": 0, "ood": 2}, {"train": 4, "test": 3}, {"train": 4, "test": 3, "ood": 2.5}]
+)
+def test_split_sizes_that_miss_a_split_or_a_count_are_refused(sizes):
+    domain = FewUnitsDomain()
+    domain.split_sizes = sizes
+    expected = r"domain 'units': split_sizes must give each of \('train', 'test', 'ood'\) a positive whole number"
+    with pytest.raises(ValueError, match=expected):
+        splits.split_sizes(domain)
 
 
 def test_split_kwarg_serves_the_frozen_tasks():

@@ -21,19 +21,11 @@ import pytest
 from mentor_env.core.clock import LOAD_ALLOWANCE
 from mentor_env.core.messages import render_assistant_text
 from mentor_env.core.tools import ToolRuntime
-from mentor_env.domains.calc import TOOLS as CALC_TOOLS
-from mentor_env.domains.table import (
-    MAX_SQL_CHARS,
-    MAX_VALUE_BYTES,
-    OOD_TEMPLATES,
-    QUERY_KILL_AFTER_S,
-    TABLE_NAMES,
-    TEMPLATES,
-    TOOL_NAMES,
-    TOOLS,
-    TableDomain,
-    database,
-)
+from mentor_env.domains.calc.tools import TOOLS as CALC_TOOLS
+from mentor_env.domains.table import TableDomain
+from mentor_env.domains.table.db import MAX_SQL_CHARS, MAX_VALUE_BYTES, QUERY_KILL_AFTER_S, TABLE_NAMES, database
+from mentor_env.domains.table.templates import OOD_TEMPLATES, TEMPLATES
+from mentor_env.domains.table.tools import TOOL_NAMES, TOOLS
 from tests.conftest import assert_teacher_solved, call, replay_teacher
 
 runtime = ToolRuntime(TOOLS)

@@ -63,7 +63,7 @@ def test_the_parser_decodes_a_lone_surrogate_escape_to_the_replacement_character
 
 
 def test_the_runtime_repairs_arguments_a_trainer_decoded() -> None:
-    from mentor_env.domains.calc import TOOLS
+    from mentor_env.domains.calc.tools import TOOLS
 
     result = ToolRuntime(TOOLS).execute("add", {"a": LONE_HIGH, "b": 2})
     assert result.error_category == "invalid_args"

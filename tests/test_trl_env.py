@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import inspect
-import json
 import time
 
 import gymnasium as gym
 import pytest
 
 from mentor_env.core.messages import render_assistant_text
-from mentor_env.integrations import warm_start_path
 from mentor_env.integrations.trl import EnvReward, MentorToolEnv, environment_factory
 from tests.conftest import call, nested_list, self_containing_list
 
@@ -114,11 +112,6 @@ def test_reset_and_rewards_edge_cases():
         environment_factory("mentor/Calc-Structured-v0")
 
 
-def test_warm_start_path_is_the_committed_checkpoint():
-    path = warm_start_path()
-    assert path.endswith("agents/checkpoints/tiny-calc-sft") and json.loads(open(f"{path}/config.json").read())
-
-
 @needs_trl
 def test_grpo_trainer_with_environment_factory_gets_gym_makes_reward(tmp_path):
     """A real GRPOTrainer, the committed warm start sampling, two steps on CPU."""
@@ -126,6 +119,7 @@ def test_grpo_trainer_with_environment_factory_gets_gym_makes_reward(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
+    from agents.sft import warm_start_path
     from mentor_env.integrations.trl import add_hermes_response_template, to_hf_dataset
 
     torch.set_num_threads(1)

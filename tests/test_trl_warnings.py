@@ -19,7 +19,7 @@ pytest.importorskip("transformers")
 def test_the_documented_trl_helpers_emit_no_warning():
     from transformers import AutoTokenizer
 
-    from mentor_env.integrations import warm_start_path
+    from agents.sft import warm_start_path
     from mentor_env.integrations.trl import (
         add_hermes_response_template,
         environment_factory,

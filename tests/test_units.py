@@ -14,7 +14,9 @@ import pytest
 
 from mentor_env.core.task import Task
 from mentor_env.core.tools import ToolRuntime
-from mentor_env.domains.units import OOD_UNITS, TOOL_NAMES, TOOLS, UNITS, UnitsDomain, is_ood_pair
+from mentor_env.domains.units import UnitsDomain
+from mentor_env.domains.units.measures import OOD_UNITS, UNITS, is_ood_pair
+from mentor_env.domains.units.tools import TOOL_NAMES, TOOLS
 from tests.conftest import call, finish_with_teacher, raw
 
 runtime = ToolRuntime(TOOLS)

@@ -24,7 +24,10 @@ class Domain(Protocol):
     Optional extensions, used by the environment when a domain has them:
     :class:`TaskToolsDomain` (tasks that bring their own tools and system
     prompt) and :class:`EpisodeJudgeDomain` (a judge that reads the episode's
-    calls instead of a ``\\boxed{}`` answer).
+    calls instead of a ``\\boxed{}`` answer). Optional attributes, read by
+    :mod:`mentor_env.core.splits`: ``split_sizes`` (split name -> number of
+    tasks in its frozen file) and ``extra_splits`` (split name ->
+    ``"module:function"`` that builds its tasks).
 
     Generation must be deterministic from its arguments alone (``random.Random(seed)``,
     no set-iteration or hash order), so that frozen splits rebuild byte for byte.

@@ -93,7 +93,7 @@ from mentor_env.core.clock import (
     overrun_verdict,
     process_usage,
 )
-from mentor_env.core.tools import ToolError, ToolTimeout
+from mentor_env.core.errors import ToolError, ToolTimeout
 
 # Extra time past the deadline for the child's reply to arrive before it is killed.
 GRACE_S = 0.05

@@ -12,7 +12,9 @@ an installed wheel too.
     python -m mentor_env.tasks build            # write every domain's splits
     python -m mentor_env.tasks check            # compare the files with the generator
 
-A domain may also offer extra splits built by something other than its own
+A domain may declare its own split sizes (``split_sizes``: split name -> number
+of tasks, for every split of :data:`SPLITS`); without it each split has
+:data:`DEFAULT_SIZES`. A domain may also offer extra splits built by something other than its own
 generator (``extra_splits``: split name -> ``"module:function"`` returning the
 tasks, e.g. Calc's ``ood-reasoning-gym``). They are served the same way: the
 committed ``tasks/<domain>/<split>.jsonl`` when present, else the function's
@@ -35,9 +37,8 @@ from mentor_env.core.task import Task
 SPLITS = ("train", "test", "ood")
 # First generator seed of each split; the ranges never overlap.
 SPLIT_SEED_START = {"train": 0, "test": 1_000_000, "ood": 2_000_000}
-# Tasks per split; the math domain, the paper's training domain, gets more training tasks.
+# Tasks per split of a domain that declares no ``split_sizes`` of its own.
 DEFAULT_SIZES = {"train": 1_000, "test": 500, "ood": 500}
-SIZES_BY_DOMAIN = {"calc": {"train": 5_000, "test": 500, "ood": 500}}
 
 
 def tasks_dir() -> Path:
@@ -48,13 +49,27 @@ def tasks_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "tasks"
 
 
-def split_sizes(domain_name: str) -> dict[str, int]:
-    return SIZES_BY_DOMAIN.get(domain_name, DEFAULT_SIZES)
+def split_sizes(domain: Domain) -> dict[str, int]:
+    """The number of tasks in each split of ``domain``: its ``split_sizes``, else :data:`DEFAULT_SIZES`.
+
+    Raises:
+        ValueError: the domain's ``split_sizes`` does not give every split of :data:`SPLITS` a positive count.
+    """
+    declared = getattr(domain, "split_sizes", None)
+    if declared is None:
+        return dict(DEFAULT_SIZES)
+    sizes = dict(declared)
+    counts = all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes.values())
+    if sorted(sizes) != sorted(SPLITS) or not counts:
+        raise ValueError(
+            f"domain {domain.name!r}: split_sizes must give each of {SPLITS} a positive whole number, got {declared!r}"
+        )
+    return sizes
 
 
 def generate_splits(domain: Domain, sizes: dict[str, int] | None = None) -> dict[str, list[Task]]:
     """Every split of ``domain`` from its seeds, with no question shared across splits."""
-    sizes = sizes or split_sizes(domain.name)
+    sizes = sizes or split_sizes(domain)
     seen: set[str] = set()
     splits: dict[str, list[Task]] = {}
     for split in SPLITS:

@@ -49,6 +49,8 @@ import jsonschema
 
 from mentor_env.core.clock import MachineBusy, deadline_scope
 from mentor_env.core.clock import call_deadline as call_deadline  # re-exported: tools import it from here
+from mentor_env.core.errors import ToolError as ToolError  # re-exported, as call_deadline
+from mentor_env.core.errors import ToolTimeout as ToolTimeout
 from mentor_env.core.parsing import MAX_JSON_DEPTH
 from mentor_env.core.text import valid_json, valid_text
 
@@ -75,14 +77,6 @@ MAX_ARGUMENT_DIGITS = 64
 # function-calling data), at most 128 characters.
 TOOL_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}"
 _TOOL_NAME = re.compile(TOOL_NAME_PATTERN)
-
-
-class ToolError(Exception):
-    """Raised by a tool for a failure the model should read (bad domain input)."""
-
-
-class ToolTimeout(ToolError):
-    """Raised by a tool that enforces its own time limit (reported as ``timeout``)."""
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ from mentor_env.core.rewards import TERMINAL_MODES, check_compat, get_reward_mod
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
 from mentor_env.core.tools import ToolRuntime
-from mentor_env.integrations import require, warm_start_path
+from mentor_env.integrations import require
 from mentor_env.integrations.scoring import resolve_domain, score_completion
 
 __all__ = [
@@ -94,7 +94,6 @@ __all__ = [
     "task_row",
     "to_hf_dataset",
     "trl_tools",
-    "warm_start_path",
 ]
 
 # Columns the reward functions read the teacher from, in order of preference.

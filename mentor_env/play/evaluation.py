@@ -41,6 +41,7 @@ import gymnasium as gym
 from mentor_env.core.files import write_text_atomically
 from mentor_env.core.rewards import REWARD_MODES
 from mentor_env.play.rollouts import BatchedPolicy, Episode, SinglePolicy, SlotPolicy, run_episodes
+from mentor_env.registration import served_tasks
 
 _FORMAT_ERRORS = ("parse_error:", "invalid_action:")
 
@@ -166,9 +167,7 @@ def evaluate(
         kwargs = dict(env_kwargs or {})
         if split is not None:
             kwargs["split"] = split
-        probe = gym.make(env_id, **kwargs)
-        tasks = probe.unwrapped.tasks
-        probe.close()
+        tasks = served_tasks(env_id, **kwargs)
         if tasks is not None:
             if n > len(tasks):
                 raise ValueError(f"n={n} is more than the {len(tasks)} tasks of {env_id} split {split!r}")

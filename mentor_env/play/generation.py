@@ -16,8 +16,8 @@ Needs the ``lm`` extra (torch, transformers).
   calls the backend keeps each slot's state, so a turn never re-reads the
   conversation before it.
 
-  - :class:`PrefixCacheBackend` (the default for Llama-family decoders:
-    Qwen2/2.5/3, Llama, SmolLM2, Mistral) keeps a KV cache per slot, computes
+  - :class:`PrefixCacheBackend` (the default for the decoders it serves,
+    listed below) keeps a KV cache per slot, computes
     the prompt prefix that the opened slots share once (the system prompt and
     tool specs; for identical prompts, as in a GRPO group, the whole prompt)
     and copies its keys and values into each slot, appends the environment's
@@ -37,12 +37,31 @@ keys and values from a cache or a shared context. The generation backend and
 the trainer's log-probability pass (:func:`action_logprobs`) both use it, so
 the probabilities a rollout was sampled from and those the loss sees come
 from the same code.
+
+Which models the prefix cache serves
+    Causal LMs of ``transformers`` (wrapped by ``peft`` or not) whose
+    ``config.model_type`` is one of :data:`SUPPORTED_MODEL_TYPES`: ``qwen2``
+    (Qwen2, Qwen2.5), ``qwen3`` (Qwen3, with its query and key norms),
+    ``llama`` (Llama, SmolLM2) and ``mistral``, without a sliding attention
+    window, and laid out as ``transformers``' Llama implementation
+    (``model.embed_tokens``, ``model.layers`` with ``self_attn.q_proj`` /
+    ``k_proj`` / ``v_proj`` / ``o_proj``, ``input_layernorm``, ``mlp`` and
+    ``post_attention_layernorm``, ``model.norm``, ``model.rotary_emb``,
+    ``lm_head``). :meth:`DecoderStack.unsupported_reason` checks the type,
+    the window and the body's modules (the layers' modules are taken on trust).
+    Any other model (GPT-2, Gemma, Phi, a Mistral with a sliding window...)
+    is served by :class:`HFGenerateBackend` and :func:`plain_action_logprobs`:
+    the same samples' distribution, at the cost of re-reading the whole
+    conversation every turn. :func:`make_backend` (``kind="auto"``) and
+    :func:`action_logprobs` say so with a :class:`GenerationFallbackWarning`,
+    once per model type and reason in a process.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Hashable, Protocol, Sequence
 
@@ -53,6 +72,7 @@ __all__ = [
     "ActionOutputs",
     "DecoderStack",
     "GenerationBackend",
+    "GenerationFallbackWarning",
     "GenerationSettings",
     "HFGenerateBackend",
     "PrefixCacheBackend",
@@ -121,6 +141,21 @@ def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
 # --- the decoder ----------------------------------------------------------------------------
 
 SUPPORTED_MODEL_TYPES = ("qwen2", "qwen3", "llama", "mistral")
+# The modules of transformers' Llama layout that DecoderStack calls, on the model's body.
+LLAMA_BODY_MODULES = ("layers", "norm", "embed_tokens", "rotary_emb")
+
+
+def _slides(config: Any) -> bool:
+    """Whether some layer of a model with ``config`` attends through a sliding window.
+
+    ``layer_types`` decides where the config has it (Qwen2 and Qwen3 in transformers 5); elsewhere a set
+    ``sliding_window`` does, unless ``use_sliding_window`` turns it off: Mistral's attention slides whenever
+    ``sliding_window`` is set (4096 in Mistral-7B-v0.1's config).
+    """
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types is not None:
+        return any(kind != "full_attention" for kind in layer_types)
+    return bool(getattr(config, "sliding_window", None)) and bool(getattr(config, "use_sliding_window", True))
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -137,11 +172,11 @@ class DecoderStack:
     """
 
     def __init__(self, model: Any) -> None:
-        if not self.supports(model):
+        reason = self.unsupported_reason(model)
+        if reason is not None:
             raise ValueError(
                 f"DecoderStack runs {SUPPORTED_MODEL_TYPES} decoders without sliding windows; "
-                f"this model is {getattr(getattr(model, 'config', None), 'model_type', type(model).__name__)!r} "
-                "(use HFGenerateBackend / plain_action_logprobs)"
+                f"this model is not one: {reason} (use HFGenerateBackend / plain_action_logprobs)"
             )
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         self.model = model
@@ -160,16 +195,26 @@ class DecoderStack:
         self.attention_keys_per_token = (projections + mlp) / (2 * self.heads * self.head_dim)
 
     @staticmethod
-    def supports(model: Any) -> bool:
-        """Whether ``model`` is a decoder this class runs exactly (same outputs as its own forward)."""
+    def unsupported_reason(model: Any) -> str | None:
+        """Why this class does not run ``model`` exactly (same outputs as its own forward); None when it does."""
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         config = getattr(base, "config", None)
-        if config is None or getattr(config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
-            return False
-        if getattr(config, "use_sliding_window", False) and getattr(config, "sliding_window", None):
-            return False
+        model_type = getattr(config, "model_type", None)
+        if model_type not in SUPPORTED_MODEL_TYPES:
+            return f"its model type is {model_type!r}, not one of {SUPPORTED_MODEL_TYPES}"
+        if _slides(config):
+            return f"this {model_type} model attends through a sliding window"
         body = getattr(base, "model", None)
-        return all(hasattr(body, name) for name in ("layers", "norm", "embed_tokens", "rotary_emb")) and hasattr(base, "lm_head")
+        missing = [f"model.{name}" for name in LLAMA_BODY_MODULES if not hasattr(body, name)]
+        missing += [] if hasattr(base, "lm_head") else ["lm_head"]
+        if missing:
+            return f"this {model_type} model lacks {', '.join(missing)} of transformers' Llama layout"
+        return None
+
+    @staticmethod
+    def supports(model: Any) -> bool:
+        """Whether ``model`` is a decoder this class runs exactly (:meth:`unsupported_reason` finds nothing)."""
+        return DecoderStack.unsupported_reason(model) is None
 
     @property
     def dtype(self) -> torch.dtype:
@@ -234,6 +279,40 @@ class DecoderStack:
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.lm_head(hidden).float()
+
+
+class GenerationFallbackWarning(RuntimeWarning):
+    """A model that the prefix cache does not serve takes the plain path (``model.generate``, full forward passes)."""
+
+
+# (model type, reason) of the fallbacks announced in this process: each is announced once.
+_ANNOUNCED_FALLBACKS: set[tuple[str, str]] = set()
+# What the plain paths do instead, as the warning says it.
+PLAIN_GENERATION = "HFGenerateBackend generates each turn with model.generate over the whole conversation"
+PLAIN_LOGPROBS = "plain_action_logprobs runs one full forward pass of each sequence"
+
+
+def warn_fallback(model: Any, plain_path: str) -> None:
+    """Warn, once per model type and reason in a process, that ``model`` takes ``plain_path``.
+
+    Nothing is said for a model the prefix cache serves (a DDP-wrapped one takes the plain path by design).
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if isinstance(base, torch.nn.parallel.DistributedDataParallel):
+        return
+    reason = DecoderStack.unsupported_reason(base)
+    if reason is None:
+        return
+    key = (str(getattr(getattr(base, "config", None), "model_type", type(base).__name__)), reason)
+    if key in _ANNOUNCED_FALLBACKS:
+        return
+    _ANNOUNCED_FALLBACKS.add(key)
+    warnings.warn(
+        f"the prefix cache does not serve this model ({reason}), so {plain_path}: slower, same distribution. "
+        "The models it serves are listed in mentor_env.play.generation's docstring (said once per model type).",
+        GenerationFallbackWarning,
+        stacklevel=3,
+    )
 
 
 # --- training-side log-probabilities ------------------------------------------------------------
@@ -369,7 +448,8 @@ def action_logprobs(
     positions = _action_positions(action_masks)
     if any(not p or p[0] == 0 for p in positions):
         raise ValueError("every sequence needs at least one sampled token after a non-empty prompt")
-    if not DecoderStack.supports(model) or isinstance(model, torch.nn.parallel.DistributedDataParallel):
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel) or not DecoderStack.supports(model):
+        warn_fallback(model, PLAIN_LOGPROBS)
         return plain_action_logprobs(model, sequences, action_masks, temperature, pad_token_id, value_head, entropy, entropy_grad)
     stack = DecoderStack(model)
     shared, shared_kv = _shared_prefix_context(stack, sequences, positions)
@@ -1017,6 +1097,8 @@ def make_backend(
     """``kind``: ``"prefix-cache"``, ``"hf"`` or ``"auto"`` (the prefix cache when the model supports it)."""
     if kind not in ("auto", "prefix-cache", "hf"):
         raise ValueError(f"backend must be 'auto', 'prefix-cache' or 'hf', got {kind!r}")
+    if kind == "auto":
+        warn_fallback(model, PLAIN_GENERATION)
     if kind == "hf" or (kind == "auto" and not DecoderStack.supports(model)):
         return HFGenerateBackend(model, settings, stop_ids, pad_token_id)
     return PrefixCacheBackend(model, settings, stop_ids, pad_token_id)

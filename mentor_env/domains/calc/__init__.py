@@ -52,51 +52,17 @@ import random
 
 from mentor_env.domains.answers import MONEY_UNITS, numbers_match
 from mentor_env.domains.base import Draw, GeneratedDomain
-from mentor_env.domains.calc.expressions import INFIX, Node, leaf, op
 from mentor_env.domains.calc.teacher import solve
-from mentor_env.domains.calc.templates import (
-    OOD_EXTRA_OPS,
-    OOD_TEMPLATES,
-    TEMPLATES,
-    draw_question,
-    random_tree,
-    render_symbolic,
-    render_verbal,
-)
-from mentor_env.domains.calc.tools import (
-    MAX_EXPONENT,
-    MAX_LIST,
-    RESULT_LIMIT,
-    TOOL_NAMES,
-    TOOLS,
-    abs_value,
-    add,
-    ceil,
-    divide,
-    floor,
-    modulo,
-    multiply,
-    power,
-    round_number,
-    sqrt,
-    subtract,
-    sum_numbers,
-)
+from mentor_env.domains.calc.templates import draw_question
+from mentor_env.domains.calc.tools import TOOLS
 
-__all__ = [
-    "CalcDomain", "SYSTEM_PROMPT", "TOOLS", "TOOL_NAMES", "RESULT_LIMIT", "MAX_EXPONENT", "MAX_LIST",
-    "add", "subtract", "multiply", "divide", "sum_numbers", "floor", "ceil", "round_number", "power", "sqrt",
-    "abs_value", "modulo", "Node", "leaf", "op", "INFIX", "solve", "TEMPLATES", "OOD_TEMPLATES", "OOD_EXTRA_OPS",
-    "draw_question", "random_tree", "render_symbolic", "render_verbal",
-]  # fmt: skip
+__all__ = ["CalcDomain"]
 
 SYSTEM_PROMPT = (
     "You are a careful assistant that solves math word problems with the calculator tools provided. "
     "Do every arithmetic step with a tool call; you may make several independent calls in one turn. "
     "When you know the result, reply without a tool call and put the final answer in \\boxed{}."
 )
-
-
 
 
 class CalcDomain(GeneratedDomain):
@@ -110,6 +76,8 @@ class CalcDomain(GeneratedDomain):
     tools = TOOLS
     system_prompt = SYSTEM_PROMPT
     difficulties = (1, 2, 3, 4, 5)
+    # The paper's training domain: five times the other domains' training tasks.
+    split_sizes = {"train": 5_000, "test": 500, "ood": 500}
     # reasoning-gym's tasks that these tools solve (mentor_env.external.reasoning_gym).
     extra_splits = {"ood-reasoning-gym": "mentor_env.external.reasoning_gym:calc_tasks"}
 

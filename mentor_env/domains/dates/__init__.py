@@ -63,62 +63,12 @@ from __future__ import annotations
 import random
 
 from mentor_env.domains.base import Draw, GeneratedDomain
-from mentor_env.domains.dates.judge import MAX_PREDICTION_CHARS, judge_answer, read_date, read_weekday, read_yes_no
-from mentor_env.domains.dates.teacher import (
-    Plan,
-    answer_text,
-    chain,
-    last_day,
-    month_length_of,
-    month_of,
-    solve,
-    year_of,
-)
-from mentor_env.domains.dates.templates import (
-    FIRST_YEAR,
-    HOLIDAYS,
-    LAST_YEAR,
-    OOD_FIRST_YEAR,
-    OOD_LAST_YEAR,
-    OOD_TEMPLATES,
-    TEMPLATES,
-    Template,
-    in_words,
-    leap_years,
-    ordinal,
-    plural,
-    random_date,
-)
-from mentor_env.domains.dates.tools import (
-    MAX_DAYS,
-    MAX_MONTHS,
-    MAX_WEEKS,
-    MAX_YEAR,
-    MAX_YEARS,
-    MIN_YEAR,
-    MONTHS,
-    TOOL_NAMES,
-    TOOLS,
-    WEEKDAYS,
-    add_days,
-    add_months,
-    add_weeks,
-    add_years,
-    days_between,
-    days_in_month,
-    is_leap_year,
-    parse_date,
-    weekday,
-)
+from mentor_env.domains.dates.judge import judge_answer
+from mentor_env.domains.dates.teacher import solve
+from mentor_env.domains.dates.templates import OOD_TEMPLATES, TEMPLATES
+from mentor_env.domains.dates.tools import TOOLS
 
-__all__ = [
-    "add_days", "add_months", "add_weeks", "add_years", "answer_text", "chain", "DatesDomain", "days_between",
-    "days_in_month", "TEMPLATES", "Template", "FIRST_YEAR", "HOLIDAYS", "in_words", "is_leap_year", "judge_answer",
-    "last_day", "LAST_YEAR", "leap_years", "MAX_DAYS", "MAX_MONTHS", "MAX_PREDICTION_CHARS", "MAX_WEEKS", "MAX_YEAR",
-    "MAX_YEARS", "MIN_YEAR", "month_length_of", "month_of", "MONTHS", "OOD_TEMPLATES", "OOD_FIRST_YEAR",
-    "OOD_LAST_YEAR", "ordinal", "parse_date", "Plan", "plural", "random_date", "read_date", "read_weekday",
-    "read_yes_no", "solve", "SYSTEM_PROMPT", "TOOL_NAMES", "TOOLS", "weekday", "WEEKDAYS", "year_of",
-]  # fmt: skip
+__all__ = ["DatesDomain"]
 
 SYSTEM_PROMPT = (
     "You are a careful assistant that answers calendar questions with the date tools provided. "
@@ -129,8 +79,6 @@ SYSTEM_PROMPT = (
     "When you know the result, reply without a tool call and put the final answer in \\boxed{}: a date as "
     "YYYY-MM-DD, a weekday as its English name, a count as a whole number, or yes or no."
 )
-
-
 
 
 class DatesDomain(GeneratedDomain):

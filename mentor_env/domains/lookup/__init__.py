@@ -74,67 +74,14 @@ from dataclasses import replace
 from mentor_env.core.task import Task
 from mentor_env.domains.answers import gold_number
 from mentor_env.domains.base import Draw, GeneratedDomain
-from mentor_env.domains.lookup.corpus import (
-    CORPUS_FILE,
-    FACT_PATTERNS,
-    N_CITIES,
-    N_COMPANIES,
-    N_FIRST_NAMES,
-    N_PEOPLE,
-    N_PRODUCTS,
-    N_REGIONS,
-    N_RIVERS,
-    N_UNIVERSITIES,
-    STOPWORDS,
-    WORLD_SEED,
-    City,
-    Company,
-    Document,
-    Person,
-    Product,
-    Region,
-    River,
-    University,
-    World,
-    build_world,
-    corpus_jsonl,
-    corpus_path,
-    read_fact,
-    world,
-)
-from mentor_env.domains.lookup.index import (
-    BM25_B,
-    BM25_K1,
-    SNIPPET_CHARS,
-    TITLE_WEIGHT,
-    SearchIndex,
-    build_index,
-    search_index,
-    tokenize,
-)
-from mentor_env.domains.lookup.judge import judge_answer, normalize_name
-from mentor_env.domains.lookup.teacher import TEACHER_K, Chain, Hop, Plan, Question, solve
-from mentor_env.domains.lookup.templates import OOD_TEMPLATES, TEMPLATES, Template
-from mentor_env.domains.lookup.tools import (
-    ARITHMETIC_TOOL_NAMES,
-    DEFAULT_K,
-    MAX_K,
-    MAX_QUERY_CHARS,
-    TOOL_NAMES,
-    TOOLS,
-    get_document,
-    search,
-)
+from mentor_env.domains.lookup.corpus import world
+from mentor_env.domains.lookup.index import search_index
+from mentor_env.domains.lookup.judge import judge_answer
+from mentor_env.domains.lookup.teacher import solve
+from mentor_env.domains.lookup.templates import OOD_TEMPLATES, TEMPLATES
+from mentor_env.domains.lookup.tools import TOOLS
 
-__all__ = [
-    "ARITHMETIC_TOOL_NAMES", "BM25_B", "BM25_K1", "build_index", "build_world", "Chain", "City", "Company",
-    "CORPUS_FILE", "corpus_jsonl", "corpus_path", "DEFAULT_K", "Document", "FACT_PATTERNS", "get_document", "Hop",
-    "judge_answer", "LookupDomain", "MAX_K", "MAX_QUERY_CHARS", "N_CITIES", "N_COMPANIES", "N_FIRST_NAMES",
-    "N_PEOPLE", "N_PRODUCTS", "N_REGIONS", "N_RIVERS", "N_UNIVERSITIES", "normalize_name", "OOD_TEMPLATES", "Person",
-    "Plan", "Product", "Question", "read_fact", "Region", "River", "search", "search_index", "SearchIndex",
-    "SNIPPET_CHARS", "STOPWORDS", "SYSTEM_PROMPT", "solve", "TEACHER_K", "Template", "TEMPLATES", "TITLE_WEIGHT",
-    "tokenize", "TOOL_NAMES", "TOOLS", "University", "World", "world", "WORLD_SEED",
-]  # fmt: skip
+__all__ = ["LookupDomain"]
 
 SYSTEM_PROMPT = (
     "You answer questions about a fictional world using its document collection; nothing about this world "
@@ -142,8 +89,6 @@ SYSTEM_PROMPT = (
     "get_document, and do arithmetic with the calculator tools. You may make several independent calls in "
     "one turn. When you know the answer, reply without a tool call and put the final answer in \\boxed{}."
 )
-
-
 
 
 class LookupDomain(GeneratedDomain):

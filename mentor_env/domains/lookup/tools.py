@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mentor_env.core.tools import Tool, ToolError, object_schema
-from mentor_env.domains import calc
+from mentor_env.domains.calc.tools import TOOLS as CALC_TOOLS
 from mentor_env.domains.lookup.index import search_index
 
 MAX_QUERY_CHARS = 300
@@ -41,7 +41,7 @@ def get_document(doc_id: str) -> str:
     return f"[{doc_id}] {index.titles[position]}\n{index.texts[position]}"
 
 
-_CALC_TOOLS = {tool.name: tool for tool in calc.TOOLS}
+_CALC_TOOLS = {tool.name: tool for tool in CALC_TOOLS}
 ARITHMETIC_TOOL_NAMES = ("add", "subtract", "multiply", "divide", "sum_numbers")
 
 TOOLS: tuple[Tool, ...] = (

@@ -74,84 +74,12 @@ import random
 
 from mentor_env.core.tools import Tool
 from mentor_env.domains.base import Draw, GeneratedDomain
-from mentor_env.domains.table.db import (
-    ADJECTIVES,
-    CATEGORIES,
-    CITIES,
-    COUNT_CAP,
-    COUNTRIES,
-    DB_SEED,
-    DEPARTMENTS,
-    FIRST_NAMES,
-    HIRE_YEARS,
-    ITEMS,
-    LAST_NAMES,
-    MANAGER_BASE,
-    MANAGER_TITLE,
-    MAX_CELL_CHARS,
-    MAX_COLUMNS,
-    MAX_EXPR_DEPTH,
-    MAX_SQL_CHARS,
-    MAX_TABLE_CHARS,
-    MAX_VALUE_BYTES,
-    MAX_VDBE_OPS,
-    MONTHS,
-    ORDER_YEARS,
-    PRODUCTS_PER_CATEGORY,
-    PROGRESS_STEPS,
-    QUERY_KILL_AFTER_S,
-    QUERY_TIME_LIMIT_S,
-    READ_ONLY,
-    ROW_LIMIT,
-    SALARY_YEARS,
-    SIGNUP_YEARS,
-    STATUSES,
-    SUPPLIERS,
-    TABLE_NAMES,
-    TABLE_SPECS,
-    TITLES,
-    WAREHOUSES,
-    Column,
-    Database,
-    QueryResult,
-    TableSpec,
-    build_rows,
-    database,
-)
-from mentor_env.domains.table.judge import judge_answer, normalize_name
-from mentor_env.domains.table.teacher import first_cell, has_unique_top, names_every_table, solve
-from mentor_env.domains.table.templates import (
-    FAMILY_OF_TABLE,
-    INVENTORY,
-    OOD_TEMPLATES,
-    PAYROLL,
-    SALES,
-    TEMPLATES,
-    Draft,
-    Period,
-    Template,
-)
-from mentor_env.domains.table.tools import (
-    GENERATION_TOOLS,
-    TOOL_NAMES,
-    TOOLS,
-    describe_table,
-    list_tables,
-    query,
-    render_result,
-)
+from mentor_env.domains.table.judge import judge_answer
+from mentor_env.domains.table.teacher import has_unique_top, solve
+from mentor_env.domains.table.templates import FAMILY_OF_TABLE, OOD_TEMPLATES, TEMPLATES
+from mentor_env.domains.table.tools import GENERATION_TOOLS, TOOLS
 
-__all__ = [
-    "ADJECTIVES", "build_rows", "CATEGORIES", "CITIES", "Column", "COUNT_CAP", "COUNTRIES", "Database", "database",
-    "DB_SEED", "DEPARTMENTS", "describe_table", "Draft", "FAMILY_OF_TABLE", "first_cell", "FIRST_NAMES",
-    "has_unique_top", "HIRE_YEARS", "INVENTORY", "ITEMS", "LAST_NAMES", "list_tables", "MANAGER_BASE",
-    "MANAGER_TITLE", "MAX_CELL_CHARS", "MAX_COLUMNS", "MAX_EXPR_DEPTH", "MAX_SQL_CHARS", "MAX_TABLE_CHARS",
-    "MAX_VALUE_BYTES", "MAX_VDBE_OPS", "MONTHS", "names_every_table", "normalize_name", "judge_answer", "OOD_TEMPLATES",
-    "ORDER_YEARS", "PAYROLL", "Period", "PRODUCTS_PER_CATEGORY", "PROGRESS_STEPS", "query", "QUERY_KILL_AFTER_S",
-    "QUERY_TIME_LIMIT_S", "QueryResult", "READ_ONLY", "render_result", "ROW_LIMIT", "SALARY_YEARS", "SALES",
-    "SIGNUP_YEARS", "solve", "STATUSES", "SUPPLIERS", "SYSTEM_PROMPT", "TABLE_NAMES", "TABLE_SPECS", "TableDomain",
-    "TableSpec", "Template", "TEMPLATES", "TITLES", "TOOL_NAMES", "TOOLS", "WAREHOUSES",
-]  # fmt: skip
+__all__ = ["TableDomain"]
 
 SYSTEM_PROMPT = (
     "You answer questions about a read-only SQLite database with the tools provided. "
@@ -160,8 +88,6 @@ SYSTEM_PROMPT = (
     "When you know the result, reply without a tool call and put the final answer in \\boxed{}: "
     "a number as the query returned it, or a name exactly as stored."
 )
-
-
 
 
 class TableDomain(GeneratedDomain):

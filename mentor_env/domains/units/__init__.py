@@ -60,51 +60,11 @@ import random
 
 from mentor_env.domains.base import Draw, GeneratedDomain
 from mentor_env.domains.units.judge import judge_answer
-from mentor_env.domains.units.measures import (
-    DIMENSIONS,
-    OOD_PAIRS,
-    OOD_UNITS,
-    UNIT_TABLE,
-    UNITS,
-    UNITS_BY_DIMENSION,
-    Unit,
-    is_ood_pair,
-)
-from mentor_env.domains.units.teacher import Number, arith, conv, factor, rounded, solve
-from mentor_env.domains.units.templates import (
-    ID_ALL_PAIRS,
-    ID_QUANTITY_PAIRS,
-    ID_TEMPERATURE_PAIRS,
-    OOD_ALL_PAIRS,
-    OOD_TEMPLATES,
-    TEMPLATES,
-    TYPICAL_RANGE,
-    Template,
-    decimals_for,
-    exact_result,
-    place_words,
-    quantity,
-    unit_name,
-)
-from mentor_env.domains.units.tools import (
-    ARITHMETIC_TOOL_NAMES,
-    CONVERT,
-    LOOKUP_FACTOR,
-    RESULT_LIMIT,
-    TOOL_NAMES,
-    TOOLS,
-    VALUE_LIMIT,
-    convert,
-    lookup_factor,
-)
+from mentor_env.domains.units.teacher import solve
+from mentor_env.domains.units.templates import OOD_TEMPLATES, TEMPLATES
+from mentor_env.domains.units.tools import TOOLS
 
-__all__ = [
-    "arith", "ARITHMETIC_TOOL_NAMES", "conv", "CONVERT", "convert", "decimals_for", "DIMENSIONS", "exact_result",
-    "factor", "TEMPLATES", "Template", "ID_ALL_PAIRS", "ID_QUANTITY_PAIRS", "ID_TEMPERATURE_PAIRS", "is_ood_pair", "judge_answer",
-    "lookup_factor", "LOOKUP_FACTOR", "Number", "OOD_ALL_PAIRS", "OOD_TEMPLATES", "OOD_PAIRS", "OOD_UNITS",
-    "place_words", "quantity", "RESULT_LIMIT", "rounded", "solve", "SYSTEM_PROMPT", "TOOL_NAMES", "TOOLS",
-    "TYPICAL_RANGE", "Unit", "unit_name", "UNIT_TABLE", "UNITS", "UNITS_BY_DIMENSION", "UnitsDomain", "VALUE_LIMIT",
-]  # fmt: skip
+__all__ = ["UnitsDomain"]
 
 SYSTEM_PROMPT = (
     "You are a careful assistant that answers unit-conversion questions with the tools provided. "

@@ -7,7 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from mentor_env.core.tools import Tool, ToolError, format_value, number_param, object_schema
-from mentor_env.domains import calc
+from mentor_env.domains.calc.tools import TOOLS as CALC_TOOLS
 from mentor_env.domains.units.measures import TO_KELVIN, UNITS, UNITS_BY_DIMENSION, Unit, unit_listing
 
 # Inputs as large as the calculator tools accept, so any value can go on to them.
@@ -112,7 +112,7 @@ LOOKUP_FACTOR = Tool(
     lookup_factor,
 )
 
-_CALC_TOOLS = {tool.name: tool for tool in calc.TOOLS}
+_CALC_TOOLS = {tool.name: tool for tool in CALC_TOOLS}
 ARITHMETIC_TOOL_NAMES = ("add", "subtract", "multiply", "divide", "sum_numbers", "round_number")
 TOOLS: tuple[Tool, ...] = (CONVERT, LOOKUP_FACTOR) + tuple(_CALC_TOOLS[name] for name in ARITHMETIC_TOOL_NAMES)
 TOOL_NAMES = tuple(tool.name for tool in TOOLS)
