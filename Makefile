@@ -10,13 +10,13 @@ TORCH_PIN := torch==2.13.0
 # `verl` extras of setup.cfg list what their server, client and tool modules import.
 NO_DEPS_PINS := bfcl-eval==2026.3.23 openenv-core==0.3.0 verl==0.9.1
 
-.PHONY: demo medium test lint warm-start smollm2 bench-sb3 env-throughput external-sets openenv-load rl-sanity clean
+.PHONY: demo medium test lint docs warm-start smollm2 bench-sb3 env-throughput external-sets openenv-load rl-sanity clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_PIN)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(NO_DEPS_PINS)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev,trl,sb3,external,serve,verl]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lm,dev,trl,sb3,external,serve,verl,docs]'
 	touch $(STAMP)
 
 # The main job, quick profile: SFT vs sparse vs mentor vs dense from one warm start, paired by seed,
@@ -24,8 +24,8 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m benchmarks.sparse_vs_dense --profile quick
 
-# The same protocol, medium profile (77 minutes measured on 2 CPUs before the length chunks; the README's headline table was made
-# with --out benchmarks/results/sparse_vs_dense-medium-tiny).
+# The same protocol, medium profile (69 minutes measured on 2 CPUs; the committed result in docs/benchmarks/main-job.md
+# and the README was made with --out benchmarks/results/sparse_vs_dense-medium-tiny).
 medium: $(STAMP)
 	$(BIN)/python -m benchmarks.sparse_vs_dense --profile medium
 
@@ -35,6 +35,12 @@ test: $(STAMP)
 # The lint gate (ruff.toml: pyflakes, import order, bugbear, complexity); .ci/run runs it before the tests.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# The documentation site: docs/ plus one page per registered env (docs/hooks/env_pages.py), built into site/
+# with warnings as errors; .ci/run runs it between the lint gate and the tests.
+# NO_MKDOCS_2_WARNING: mkdocs-material's banner about its successor, printed on every build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
 
 # SB3 PPO, sparse vs mentor vs dense on mentor/Calc-Structured-v0 (quick: about 5 minutes on 2 CPUs;
 # --profile medium: 4x the steps; writes runs/).
@@ -75,4 +81,4 @@ smollm2: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check gguf
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .hypothesis

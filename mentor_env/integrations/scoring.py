@@ -402,7 +402,8 @@ def completion_outcome(
         domain: the task's domain (name, ``"mentor/<name>"``, env id or object):
             its tools tell invented names apart and its judge checks the answer.
         answer: the gold answer.
-        teacher, teacher_tools: the teacher fields (:func:`teacher_tool_names`).
+        teacher: the teacher record or messages (:func:`teacher_tool_names`).
+        teacher_tools: the teacher's tool names; used when given, else ``teacher``.
         finished: the generation ended by itself (False: cut at the length limit).
         multi_turn: how to read the completion; ``None`` decides from its shape.
         parser: the tool-call parser (default: :class:`HermesParser`).
