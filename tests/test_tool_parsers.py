@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -173,6 +174,40 @@ def test_qwen3_coder_values_read_as_json_or_python_constants_or_text(value, read
     text = f"<tool_call>\n<function=f>\n<parameter=v>\n{value}\n</parameter>\n</function>\n</tool_call>"
     (call,) = get_tool_parser("qwen3_coder").parse(text).calls
     assert call.arguments == {"v": read_as} and type(call.arguments["v"]) is type(read_as)
+
+
+# Characters that JSON, Python literals and the XML values all escape or quote in their own way (no format's markers).
+TRICKY = ["a", "Z", " ", "\n", "\t", '"', "'", "\\", "<", ">", "/", "{", "}", "[", "]", "(", ")", ",", ":", ";", "=", "|",
+          "é", "☕", "😀", "1", "-", ".", "e", "True", "None", "null"]
+
+
+def random_value(rng: random.Random, depth: int = 0):
+    kind = rng.randint(0, 6 if depth < 2 else 3)
+    if kind == 0:
+        return "".join(rng.choice(TRICKY) for _ in range(rng.randint(0, 6)))
+    if kind == 1:
+        return rng.choice([0, -7, 123456, 0.5, -2.25, 1e-07, 3.0, 1e20])
+    if kind == 2:
+        return rng.choice([True, False, None])
+    if kind == 3:
+        return rng.choice(["", "42", "-1.5", "True", "null", "[1]", '"quoted"', " padded "])
+    if kind == 4:
+        return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {"".join(rng.choice(TRICKY) for _ in range(rng.randint(1, 4))): random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_parser_reads_back_what_its_format_turn_writes(family):
+    # format_turn is how the adapters write structured calls for the env: it must read back exactly.
+    rng = random.Random(7)
+    parser = get_tool_parser(family)
+    for _ in range(300):
+        calls = [("add", {f"a{index}": random_value(rng) for index in range(rng.randint(0, 3))}), ("math.f", {"x": random_value(rng)})]
+        calls = calls[: rng.randint(1, 2)]
+        content = rng.choice(["", "Let me compute."])
+        turn = parser.parse(parser.format_turn(content, calls))
+        assert [(call.name, call.arguments) for call in turn.calls] == calls
+        assert turn.content == content
 
 
 # --- broken calls: the parser's errors, never an exception ---------------------------------------------

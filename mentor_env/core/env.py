@@ -132,7 +132,7 @@ class ToolUseEnv(gym.Env[str, str]):
         split: str | None = None,
         dataset: str | Path | None = None,
         tasks: Sequence[Task | Mapping[str, Any]] | None = None,
-        parser: ToolCallParser | None = None,
+        parser: str | ToolCallParser | None = None,
         shaping_weight: float = R.DEFAULT_SHAPING_WEIGHT,
         shaping_gamma: float = 1.0,
         max_calls_per_turn: int = 16,
