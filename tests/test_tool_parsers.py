@@ -30,6 +30,7 @@ from mentor_env.core.parsing import (
     tool_parser_names,
     unregister_tool_parser,
 )
+from mentor_env.domains import get_domain
 from mentor_env.integrations.scoring import score_completion
 from mentor_env.integrations.session import EpisodeSession, make_text_env
 from mentor_env.integrations.trl import environment_factory, reward_func
@@ -488,3 +489,33 @@ def test_the_openenv_environment_takes_the_parser_name(family):
     assert first.info["errors"] == [] and not first.done
     last = environment.step(MentorAction(text=completion(family, assistant(FINAL))))
     assert last.done and last.reward == 1.1
+
+
+def test_verls_tool_loop_plays_turns_in_the_envs_format(tmp_path):
+    pytest.importorskip("verl.experimental.agent_loop.tool_agent_loop", reason="verl is not installed")
+    import asyncio
+
+    from verl.experimental.agent_loop.tool_agent_loop import AgentData, ToolAgentLoop
+    from verl.experimental.agent_loop.tool_parser import FunctionCall
+    from verl.tools.tool_registry import initialize_tools_from_config
+
+    from mentor_env.integrations.verl import verl_row
+    from mentor_env.integrations.verl_agent import episode_sessions, write_verl_tool_config
+
+    config = write_verl_tool_config(tmp_path / "tools.yaml", "mentor/Calc-v0", tool_parser="pythonic")
+    tools = {tool.name: tool for tool in initialize_tools_from_config(str(config))}
+    loop = SimpleNamespace(tools=tools, max_tool_response_length=4096, tool_response_truncate_side="middle")
+    row = verl_row(get_domain("calc").generate(1, 2), agent=True, tools_in_prompt=False)
+    assert row["extra_info"]["task_id"] == "calc-1"
+    data = AgentData(messages=list(row["prompt"]) + [assistant("", TEACHER)], image_data=None, video_data=None, audio_data=None,
+                     mm_processor_kwargs=None, metrics={}, request_id="req-pythonic", tools_kwargs=row["extra_info"]["tools_kwargs"])
+    calls = [FunctionCall(name=name, arguments=json.dumps(arguments)) for name, arguments in TEACHER]
+
+    async def run_calls():
+        return await asyncio.gather(*(ToolAgentLoop._call_tool(loop, call, data.tools_kwargs, data) for call in calls))
+
+    responses = asyncio.run(run_calls())
+    assert [response.text for response, _, _ in responses] == ["19", "19"]
+    record = data.extra_fields["mentor_env"]
+    assert record["task_id"] == "calc-1" and record["tool_calls"] == 2.0 and record["errors"] == 0.0
+    episode_sessions.drop("req-pythonic")
