@@ -1131,7 +1131,7 @@ _HARMONY_RECIPIENT = re.compile(r"(?:^|\s)to=([^\s<]+)")
 
 
 @dataclass(frozen=True)
-class _HarmonyMessage:
+class HarmonyMessage:
     """One harmony message: its header's fields, its body and the token that ended it (``""``: the text's end)."""
 
     role: str
@@ -1141,7 +1141,7 @@ class _HarmonyMessage:
     ended_by: str
 
 
-def harmony_messages(text: str) -> list[_HarmonyMessage | str]:
+def harmony_messages(text: str) -> list[HarmonyMessage | str]:
     """The messages of ``text`` in order, with the text between them that is no message (strings), in linear time.
 
     A message runs from its header (from ``<|start|>``, or from where the
@@ -1149,7 +1149,7 @@ def harmony_messages(text: str) -> list[_HarmonyMessage | str]:
     ``<|call|>`` or ``<|return|>``. The generation loop usually cuts the
     last stop token, so a body may run to the end of the text.
     """
-    items: list[_HarmonyMessage | str] = []
+    items: list[HarmonyMessage | str] = []
     position = 0
     while position < len(text):
         marker = text.find(HARMONY_MESSAGE, position)
@@ -1169,11 +1169,11 @@ def harmony_messages(text: str) -> list[_HarmonyMessage | str]:
     return items
 
 
-def _harmony_message(header: str, body: str, ended_by: str) -> _HarmonyMessage:
+def _harmony_message(header: str, body: str, ended_by: str) -> HarmonyMessage:
     role = _HARMONY_ROLE.search(header)
     channel = _HARMONY_CHANNEL_NAME.search(header)
     recipient = _HARMONY_RECIPIENT.search(header)
-    return _HarmonyMessage(
+    return HarmonyMessage(
         role.group(1) if role else "assistant",
         channel.group(1) if channel else "",
         recipient.group(1) if recipient else None,
@@ -1182,7 +1182,7 @@ def _harmony_message(header: str, body: str, ended_by: str) -> _HarmonyMessage:
     )
 
 
-def _harmony_call(message: _HarmonyMessage) -> ParsedCall:
+def _harmony_call(message: HarmonyMessage) -> ParsedCall:
     recipient = message.recipient or ""
     name = recipient[len(FUNCTIONS_PREFIX) :] if recipient.startswith(FUNCTIONS_PREFIX) else recipient
     if not name:
@@ -1402,6 +1402,14 @@ def pick_tool_parser(parser: Any = None, tool_parser: Any = None, chat_template:
     if parser is not None:
         return resolve_tool_parser(parser, chat_template, argument="parser")
     return resolve_tool_parser(tool_parser, chat_template)
+
+
+def writes_own_format(parser: Any) -> bool:
+    """Whether ``parser`` writes calls in a format other than Hermes' (a named parser's ``format_turn``).
+
+    Callers keep their Hermes path, byte for byte, for every other parser.
+    """
+    return parser is not None and not isinstance(parser, HermesParser) and callable(getattr(parser, "format_turn", None))
 
 
 def render_turn(parser: ToolCallParser, content: str, calls: Sequence[tuple[str, Any]]) -> str:

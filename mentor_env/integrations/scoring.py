@@ -104,6 +104,7 @@ from mentor_env.core.parsing import (
     ToolCallParser,
     pick_tool_parser,
     render_turn,
+    writes_own_format,
 )
 from mentor_env.core.rewards import Outcome, check_compat, episode_rewards, outcome_components, outcome_from_turns
 from mentor_env.core.task import Task, TeacherTrajectory
@@ -293,7 +294,7 @@ def _message_text(message: Mapping[str, Any], parser: ToolCallParser) -> str | N
         return None
     if content is None or not isinstance(calls, (list, tuple)):
         return None
-    if not isinstance(parser, HermesParser) and callable(getattr(parser, "format_turn", None)):
+    if writes_own_format(parser):
         return _formatted_text(content, calls, parser)
     parts = [content]
     for call in calls:

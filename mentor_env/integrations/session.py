@@ -39,7 +39,7 @@ import gymnasium as gym
 import mentor_env  # noqa: F401  (registers the ids)
 from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.messages import render_assistant_text
-from mentor_env.core.parsing import HermesParser, ToolCallParser, format_tool_call, render_turn
+from mentor_env.core.parsing import ToolCallParser, format_tool_call, render_turn, writes_own_format
 from mentor_env.core.rewards import REWARD_MODES
 from mentor_env.core.tools import (
     INVALID_ACTION,
@@ -178,7 +178,7 @@ def call_block(name: Any, arguments: Any, limit: int, parser: ToolCallParser | N
             with more than 4,300 digits, circular or too deeply nested data),
             or none the parser's format writes (``invalid_args``).
     """
-    if _writes_own_format(parser):
+    if writes_own_format(parser):
         return _formatted_call(name, arguments, limit, parser)
     too_long = (
         f"the call is longer than {limit:,} characters written as JSON; the environment refuses a turn longer "
@@ -193,10 +193,6 @@ def call_block(name: Any, arguments: Any, limit: int, parser: ToolCallParser | N
     if exceeds or len(text) > limit:
         raise UnwritableCall(INVALID_ACTION, too_long)
     return text
-
-
-def _writes_own_format(parser: Any) -> bool:
-    return parser is not None and not isinstance(parser, HermesParser) and callable(getattr(parser, "format_turn", None))
 
 
 def _formatted_call(name: Any, arguments: Any, limit: int, parser: Any) -> str:
@@ -231,7 +227,7 @@ def assistant_action(message: Any, parser: ToolCallParser | None = None) -> Any:
     """
     if not isinstance(message, Mapping):
         return message
-    if _writes_own_format(parser):
+    if writes_own_format(parser):
         return _formatted_action(message, parser)
     try:
         return render_assistant_text(message)

@@ -85,7 +85,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 from mentor_env.core.env import ToolUseEnv
-from mentor_env.core.parsing import TOOL_CALL_OPEN, HermesParser, ParsedCall, ToolCallParser
+from mentor_env.core.parsing import TOOL_CALL_OPEN, ParsedCall, ToolCallParser, writes_own_format
 from mentor_env.core.tools import INVALID_ACTION, ToolResult, error_result
 from mentor_env.integrations.scoring import UNREADABLE_ERRORS
 from mentor_env.integrations.session import (
@@ -628,9 +628,9 @@ def _holds_calls(action: Any, parser: ToolCallParser | None) -> bool:
     """Whether a turn of text holds tool-call markup (a Hermes ``<tool_call>``, or what ``parser`` reads as a call)."""
     if not isinstance(action, str):
         return False
-    if parser is None or isinstance(parser, HermesParser) or not callable(getattr(parser, "format_turn", None)):
-        return TOOL_CALL_OPEN in action
-    return parser.parse(action).has_tool_markup
+    if writes_own_format(parser):
+        return parser.parse(action).has_tool_markup  # type: ignore[union-attr]
+    return TOOL_CALL_OPEN in action
 
 
 class MentorInteraction(_InteractionBase):  # type: ignore[misc,valid-type]
