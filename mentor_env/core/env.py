@@ -29,7 +29,7 @@ from mentor_env.core.messages import (
     tool_message,
     user_message,
 )
-from mentor_env.core.parsing import HermesParser, ParsedTurn, ToolCallParser, literal_reading
+from mentor_env.core.parsing import HERMES_CALL_HINT, ParsedTurn, ToolCallParser, literal_reading, pick_tool_parser
 from mentor_env.core.spaces import UnicodeText
 from mentor_env.core.splits import load_split, read_jsonl
 from mentor_env.core.task import Task
@@ -152,7 +152,7 @@ class ToolUseEnv(gym.Env[str, str]):
         split: str | None = None,
         dataset: str | Path | None = None,
         tasks: Sequence[Task | Mapping[str, Any]] | None = None,
-        parser: ToolCallParser | None = None,
+        parser: str | ToolCallParser | None = None,
         shaping_weight: float = R.DEFAULT_SHAPING_WEIGHT,
         shaping_gamma: float = 1.0,
         max_calls_per_turn: int = 16,
@@ -161,6 +161,8 @@ class ToolUseEnv(gym.Env[str, str]):
         turn_timeout_s: float | None = None,
         render_mode: str | None = None,
         reward_compat: str = "ours",
+        tool_parser: str | ToolCallParser | None = None,
+        chat_template: Any = None,
     ) -> None:
         if reward_mode not in R.REWARD_MODES:
             raise ValueError(f"reward_mode must be one of {R.REWARD_MODES}, got {reward_mode!r}")
@@ -175,8 +177,8 @@ class ToolUseEnv(gym.Env[str, str]):
         self.turn_timeout_s = (
             self.tool_timeout_s if turn_timeout_s is None else check_time_limit("turn_timeout_s", turn_timeout_s)
         )
-        if parser is not None and not callable(getattr(parser, "parse", None)):
-            raise TypeError(f"parser must have a parse(text) -> ParsedTurn method, got {type(parser).__name__}")
+        # A name ("llama3_json"), "auto" (from chat_template: the tokenizer or its template) or an object.
+        chosen_parser = pick_tool_parser(parser, tool_parser, chat_template)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.domain = domain
@@ -190,7 +192,7 @@ class ToolUseEnv(gym.Env[str, str]):
             self._tasks_by_level.setdefault(task.meta.get("difficulty"), []).append(task)
         if self.tasks is not None and self.difficulty is not None:
             self._served_tasks(self.difficulty)  # refuse a filter that matches no task now, not at reset
-        self.parser: ToolCallParser = parser if parser is not None else HermesParser()
+        self.parser: ToolCallParser = chosen_parser
         self.reward_compat = R.check_compat(reward_compat, self.parser)  # ValueError on anything else
         self.render_mode = render_mode
         self.runtime = ToolRuntime(domain.tools, timeout_s=self.tool_timeout_s)
@@ -439,15 +441,10 @@ class ToolUseEnv(gym.Env[str, str]):
         """
         results = []
         budget = TurnBudget(self.turn_timeout_s)
+        hint = getattr(self.parser, "call_hint", HERMES_CALL_HINT)  # how to write a call in the parser's format
         for call in parsed.calls[: self.max_calls_per_turn]:
             if not call.ok:
-                results.append(
-                    error_result(
-                        call.name,
-                        PARSE_ERROR,
-                        f'{call.error}. Write {{"name": ..., "arguments": {{...}}}} inside <tool_call></tool_call>',
-                    )
-                )
+                results.append(error_result(call.name, PARSE_ERROR, f"{call.error}. {hint}"))
             elif budget.spent_by_calls():
                 results.append(
                     error_result(

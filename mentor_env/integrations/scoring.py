@@ -10,8 +10,11 @@ and returns :func:`mentor_env.core.rewards.episode_rewards` of it: the same numb
 mode for mode, as the environment's last-step ``info["rewards"]`` for the same
 turns.
 
-How the completion is read (with the environment's one parser,
-:class:`~mentor_env.core.parsing.HermesParser`):
+How the completion is read (with the environment's parser: by default
+:class:`~mentor_env.core.parsing.HermesParser`, whose format the rules below
+name; ``tool_parser="llama3_json"`` and the other names of
+:func:`~mentor_env.core.parsing.get_tool_parser` read the same things in their
+family's format):
 
 * **Tool names**: every ``<tool_call>`` block of every model turn, including
   blocks whose JSON is broken but whose ``"name"`` can be read, and the
@@ -99,6 +102,9 @@ from mentor_env.core.parsing import (
     HermesParser,
     ParsedTurn,
     ToolCallParser,
+    pick_tool_parser,
+    render_turn,
+    writes_own_format,
 )
 from mentor_env.core.rewards import Outcome, check_compat, episode_rewards, outcome_components, outcome_from_turns
 from mentor_env.core.task import Task, TeacherTrajectory
@@ -113,6 +119,7 @@ __all__ = [
     "score_completion",
     "score_details",
     "score_task",
+    "structured_call",
     "teacher_tool_names",
 ]
 
@@ -273,12 +280,12 @@ def content_text(content: Any) -> str | None:
     return None
 
 
-def _message_text(message: Mapping[str, Any]) -> str | None:
-    """The raw text of an assistant message: its content, then its structured calls in Hermes form.
+def _message_text(message: Mapping[str, Any], parser: ToolCallParser) -> str | None:
+    """The raw text of an assistant message: its content, then its structured calls in the parser's format.
 
     ``None`` for a message that cannot be read as text (content that is neither
     text nor blocks, ``tool_calls`` that is not a list of mappings, a call with
-    no JSON form): the env refuses such a turn unread.
+    no JSON form or none the format can write): the env refuses such a turn unread.
     """
     try:
         content = content_text(message.get("content"))
@@ -287,6 +294,8 @@ def _message_text(message: Mapping[str, Any]) -> str | None:
         return None
     if content is None or not isinstance(calls, (list, tuple)):
         return None
+    if writes_own_format(parser):
+        return _formatted_text(content, calls, parser)
     parts = [content]
     for call in calls:
         function = call.get("function", call) if isinstance(call, Mapping) else None
@@ -298,6 +307,38 @@ def _message_text(message: Mapping[str, Any]) -> str | None:
         except UNREADABLE_ERRORS:
             return None
     return "\n".join(part for part in parts if part)
+
+
+def _formatted_text(content: str, calls: Sequence[Any], parser: ToolCallParser) -> str | None:
+    """``content`` and structured ``calls`` written by ``parser.format_turn`` (``None``: a call it cannot write).
+
+    Arguments given as a string that is not JSON stay that string, so a JSON
+    format writes it as one and the parser reports it, as for Hermes blocks.
+    """
+    if not calls:
+        return content  # the text the model wrote, as it is
+    try:
+        return render_turn(parser, content, [structured_call(call) for call in calls])
+    except UNREADABLE_ERRORS:
+        return None
+
+
+def structured_call(call: Any) -> tuple[Any, Any]:
+    """``(name, arguments)`` of one structured call (``{"function": {...}}`` or the function itself).
+
+    Arguments sent as a JSON string are decoded; a string that is not JSON is kept as it is.
+
+    Raises:
+        AttributeError, KeyError, TypeError: ``call`` is not a call mapping.
+    """
+    function = call.get("function", call)
+    arguments = function.get("arguments", {})
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except ValueError:
+            pass
+    return function["name"], arguments
 
 
 def _only_scaffolding(text: str) -> bool:
@@ -340,15 +381,19 @@ def _split_string_turns(text: str, parser: ToolCallParser) -> list[str]:
 
 
 def completion_turns(
-    completion: Completion, multi_turn: bool | None = None, parser: ToolCallParser | None = None
+    completion: Completion,
+    multi_turn: bool | None = None,
+    parser: ToolCallParser | str | None = None,
+    tool_parser: ToolCallParser | str | None = None,
 ) -> tuple[list[str], bool]:
     """The model's turns in ``completion`` and whether it was read as multi-turn.
 
     See the module doc for the rules. A single-turn completion gives one turn.
-    Never raises: a turn that cannot be read as text (see :func:`completion_outcome`)
-    is given as ``""`` here.
+    Never raises on the completion: a turn that cannot be read as text (see
+    :func:`completion_outcome`) is given as ``""`` here.
     """
-    turns, multi = _model_turns(completion, multi_turn, parser or _PARSER)
+    chosen = _PARSER if parser is None and tool_parser is None else pick_tool_parser(parser, tool_parser)
+    turns, multi = _model_turns(completion, multi_turn, chosen)
     return ["" if turn is None else turn for turn in turns], multi
 
 
@@ -366,7 +411,7 @@ def _model_turns(completion: Any, multi_turn: bool | None, parser: ToolCallParse
     first_assistant = roles.index("assistant") if "assistant" in roles else len(roles)
     if multi_turn is None:
         multi_turn = any(role != "assistant" for role in roles[first_assistant:])
-    texts = [_message_text(message) for message, role in zip(messages, roles) if role == "assistant"]
+    texts = [_message_text(message, parser) for message, role in zip(messages, roles) if role == "assistant"]
     if not texts:
         return [""], bool(multi_turn)
     if not multi_turn:
@@ -391,8 +436,10 @@ def completion_outcome(
     teacher_tools: Any = None,
     finished: bool = True,
     multi_turn: bool | None = None,
-    parser: ToolCallParser | None = None,
+    parser: ToolCallParser | str | None = None,
     compat: str = "ours",
+    tool_parser: ToolCallParser | str | None = None,
+    chat_template: Any = None,
 ) -> Outcome:
     """The :class:`~mentor_env.core.rewards.Outcome` of a completion (see the module doc).
 
@@ -406,13 +453,17 @@ def completion_outcome(
         teacher_tools: the teacher's tool names; used when given, else ``teacher``.
         finished: the generation ended by itself (False: cut at the length limit).
         multi_turn: how to read the completion; ``None`` decides from its shape.
-        parser: the tool-call parser (default: :class:`HermesParser`).
+        parser: the tool-call parser (default: :class:`HermesParser`); the
+            older name of ``tool_parser``, which takes the same values.
         compat: ``"ours"`` (default) or ``"official"``, the published reward
-            files' numbers (module doc).
+            files' numbers (module doc; ``hermes`` only).
+        tool_parser: a parser name (``"llama3_json"``, ... :func:`~mentor_env.core.parsing.get_tool_parser`),
+            ``"auto"`` (picked from ``chat_template``) or a parser object.
+        chat_template: the model's tokenizer or chat-template string, for ``tool_parser="auto"``.
 
     Raises:
-        ValueError: unknown domain or ``compat``, or missing or malformed
-            teacher fields (the dataset's columns, not the model's output).
+        ValueError: unknown domain, ``compat`` or parser name, or missing or
+            malformed teacher fields (the dataset's columns, not the model's output).
 
     Whatever the completion holds, it is scored, never refused: a message list
     may hold items that are not messages (skipped) and assistant messages
@@ -423,7 +474,7 @@ def completion_outcome(
     such a turn counts as a turn with nothing in it, and one that is last
     leaves the episode unended (0.0 in every mode with ``compat="ours"``).
     """
-    parser = parser or _PARSER
+    parser = _PARSER if parser is None and tool_parser is None else pick_tool_parser(parser, tool_parser, chat_template)
     check_compat(compat, parser)
     resolved = resolve_domain(domain)
     teacher_names = teacher_tool_names(teacher, teacher_tools)
@@ -466,7 +517,7 @@ def score_details(completion: Completion, **kwargs: Any) -> dict[str, float]:
 def score_task(completion: Completion, task: Task | Mapping[str, Any], **kwargs: Any) -> dict[str, float]:
     """Score ``completion`` against a :class:`Task` or a task record (ours or the published layout).
 
-    Keyword arguments (``finished``, ``multi_turn``, ``parser``, ``compat``) go to
+    Keyword arguments (``finished``, ``multi_turn``, ``tool_parser``, ``compat``, ...) go to
     :func:`completion_outcome`.
 
     Raises:

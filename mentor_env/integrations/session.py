@@ -39,7 +39,7 @@ import gymnasium as gym
 import mentor_env  # noqa: F401  (registers the ids)
 from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.messages import render_assistant_text
-from mentor_env.core.parsing import format_tool_call
+from mentor_env.core.parsing import ToolCallParser, format_tool_call, render_turn, writes_own_format
 from mentor_env.core.rewards import REWARD_MODES
 from mentor_env.core.tools import (
     INVALID_ACTION,
@@ -50,7 +50,7 @@ from mentor_env.core.tools import (
     error_result,
     truncate,
 )
-from mentor_env.integrations.scoring import UNREADABLE_ERRORS, content_text
+from mentor_env.integrations.scoring import UNREADABLE_ERRORS, content_text, structured_call
 
 __all__ = [
     "EpisodeSession",
@@ -163,18 +163,23 @@ class UnwritableCall(ValueError):
         return (type(self), (self.category, str(self)), dict(vars(self)))
 
 
-def call_block(name: Any, arguments: Any, limit: int) -> str:
-    """One call as the Hermes block a model writes for it, checked to fit in a turn of ``limit`` characters.
+def call_block(name: Any, arguments: Any, limit: int, parser: ToolCallParser | None = None) -> str:
+    """One call as the text a model writes for it, checked to fit in a turn of ``limit`` characters.
 
-    The size is bounded first (:func:`json_text_exceeds`), so a huge argument
-    costs O(``limit``) here and never reaches the tool's validation.
+    The text is a Hermes block, or with a ``parser`` that writes its own
+    format (``format_turn``: the named parsers) that format's. The size is
+    bounded first (:func:`json_text_exceeds`), so a huge argument costs
+    O(``limit``) here and never reaches the tool's validation.
 
     Raises:
         UnwritableCall: the arguments alone are longer than a turn may be
             (``invalid_action``: the env refuses such a turn unread), or have no
             JSON form (``invalid_args``: complex numbers, sets, objects, ints
-            with more than 4,300 digits, circular or too deeply nested data).
+            with more than 4,300 digits, circular or too deeply nested data),
+            or none the parser's format writes (``invalid_args``).
     """
+    if writes_own_format(parser):
+        return _formatted_call(name, arguments, limit, parser)
     too_long = (
         f"the call is longer than {limit:,} characters written as JSON; the environment refuses a turn longer "
         f"than {limit:,} characters unread, so the call was not run"
@@ -190,11 +195,29 @@ def call_block(name: Any, arguments: Any, limit: int) -> str:
     return text
 
 
-def assistant_action(message: Any) -> Any:
+def _formatted_call(name: Any, arguments: Any, limit: int, parser: Any) -> str:
+    """:func:`call_block` in the format of ``parser`` (a named parser's ``format_turn``)."""
+    try:
+        exceeds = json_text_exceeds(arguments, limit)
+        text = "" if exceeds else render_turn(parser, "", [(name, dict(arguments) if isinstance(arguments, Mapping) else arguments)])
+    except UNREADABLE_ERRORS as exc:
+        reason = truncate(f"{type(exc).__name__}: {exc}", 300)
+        raise UnwritableCall(INVALID_ARGS, f"the call has no form in the model's tool-call format ({reason})") from None
+    if exceeds or len(text) > limit:
+        raise UnwritableCall(
+            INVALID_ACTION,
+            f"the call is longer than {limit:,} characters written out; the environment refuses a turn longer than "
+            f"{limit:,} characters unread, so the call was not run",
+        )
+    return text
+
+
+def assistant_action(message: Any, parser: ToolCallParser | None = None) -> Any:
     """What the model wrote in one assistant chat message, as ``env.step`` takes it.
 
     A well-formed message gives :func:`~mentor_env.core.messages.render_assistant_text`'s
-    text. Content given as blocks (``[{"type": "text", "text": ...}]``) gives
+    text (with a ``parser`` that writes its own format, the named parsers,
+    that format's: ``parser.format_turn``). Content given as blocks (``[{"type": "text", "text": ...}]``) gives
     their text, and a call whose arguments are a string that is not JSON keeps
     that string (the env's parser then says what is wrong with it). A message
     that still cannot be read as text (not a mapping, content that is neither
@@ -204,6 +227,8 @@ def assistant_action(message: Any) -> Any:
     """
     if not isinstance(message, Mapping):
         return message
+    if writes_own_format(parser):
+        return _formatted_action(message, parser)
     try:
         return render_assistant_text(message)
     except UNREADABLE_ERRORS:
@@ -219,6 +244,20 @@ def assistant_action(message: Any) -> Any:
     if any(block is None for block in blocks):
         return message
     return "\n".join(part for part in [content, *blocks] if part)
+
+
+def _formatted_action(message: Mapping[str, Any], parser: Any) -> Any:
+    """:func:`assistant_action` in the format of ``parser``; the message itself when it cannot be written."""
+    try:
+        content = content_text(message.get("content"))
+        calls = message.get("tool_calls") or ()
+        if content is None or not isinstance(calls, (list, tuple)):
+            return message
+        if not calls:
+            return content  # the text the model wrote, as it is
+        return render_turn(parser, content, [structured_call(call) for call in calls])
+    except UNREADABLE_ERRORS:
+        return message
 
 
 def _call_text(call: Any) -> str | None:
@@ -238,8 +277,8 @@ def _call_text(call: Any) -> str | None:
         return None
 
 
-def completion_actions(completion: Any) -> list[Any]:
-    """The model's turns in a finished completion, as ``env.step`` actions (:func:`assistant_action`).
+def completion_actions(completion: Any, parser: ToolCallParser | None = None) -> list[Any]:
+    """The model's turns in a finished completion, as ``env.step`` actions (:func:`assistant_action` with ``parser``).
 
     A list of chat messages gives one action per ``assistant`` message (other
     roles, and items that are not messages, are not the model's turns); a
@@ -252,7 +291,7 @@ def completion_actions(completion: Any) -> list[Any]:
         completion = [completion]
     if not isinstance(completion, (list, tuple)):
         return [completion]
-    return [assistant_action(message) for message in completion if _is_assistant(message)]
+    return [assistant_action(message, parser) for message in completion if _is_assistant(message)]
 
 
 def _is_assistant(message: Any) -> bool:
@@ -376,7 +415,7 @@ class EpisodeSession:
         if env.trajectory.done:
             return error_result(shown_name, INVALID_ACTION, "the episode is over; no more tool calls are run")
         try:
-            block = call_block(name, arguments, env.max_action_chars)
+            block = call_block(name, arguments, env.max_action_chars, env.parser)
         except UnwritableCall as exc:
             return error_result(shown_name, exc.category, str(exc))
         parsed = env.parser.parse(block)
@@ -414,7 +453,7 @@ class EpisodeSession:
 
         A message of any shape is played: :func:`assistant_action` says what the env reads.
         """
-        return self.play_turn(assistant_action(message))
+        return self.play_turn(assistant_action(message, self.env.parser))
 
     def finish(self, completion: Sequence[Mapping[str, Any]] | Any) -> float:
         """Play a finished completion's assistant messages as turns and return the episode return.
@@ -431,7 +470,7 @@ class EpisodeSession:
         an episode that ends there never ended and scores 0.0.
         """
         self._require_started()
-        for action in completion_actions(completion):
+        for action in completion_actions(completion, self.env.parser):
             if self.env.trajectory.done:
                 break
             self.play_turn(action)

@@ -67,6 +67,7 @@ from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence, Union
 
 from mentor_env.core.domain import Domain
 from mentor_env.core.messages import render_tools_block
+from mentor_env.core.parsing import render_turn, resolve_tool_parser
 from mentor_env.core.rewards import TERMINAL_MODES, check_compat, get_reward_mode
 from mentor_env.core.splits import load_split
 from mentor_env.core.task import Task
@@ -113,6 +114,10 @@ class MentorReward:
         name: the name TRL logs (default: ``mode``).
         compat: ``"ours"`` (default) or ``"official"``, the published MENTOR
             reward files' numbers (:mod:`mentor_env.integrations.scoring`).
+        tool_parser: how the model writes tool calls: a parser name
+            (``"llama3_json"``, ... :func:`~mentor_env.core.parsing.get_tool_parser`;
+            default ``"hermes"``), ``"auto"`` (from ``chat_template``) or a parser object.
+        chat_template: the model's tokenizer or chat-template string, for ``tool_parser="auto"``.
     """
 
     def __init__(
@@ -124,6 +129,8 @@ class MentorReward:
         multi_turn: bool | None = None,
         name: str | None = None,
         compat: str = "ours",
+        tool_parser: Any = None,
+        chat_template: Any = None,
     ) -> None:
         if get_reward_mode(mode).shaped:
             raise ValueError(
@@ -132,7 +139,8 @@ class MentorReward:
             )
         if domain is not None:
             resolve_domain(domain)  # fail early on a typo
-        self.compat = check_compat(compat)
+        self.parser = None if tool_parser is None else resolve_tool_parser(tool_parser, chat_template)
+        self.compat = check_compat(compat, self.parser)
         self.mode = mode
         if eos_token_id is None:
             self.eos_token_ids: frozenset[int] | None = None
@@ -170,6 +178,7 @@ class MentorReward:
                 finished=self._finished(completion_ids, index),
                 multi_turn=self.multi_turn,
                 compat=self.compat,
+                parser=self.parser,
                 **teacher_fields,
             )
             rewards.append(scores[self.mode])
@@ -537,12 +546,10 @@ class MentorToolEnv:
             return None
         session = self._session
         if not session.done:
-            from mentor_env.core.parsing import format_tool_call
-
             for ran in list(session._ran):
                 if session.done:
                     break
-                session.play_turn(format_tool_call(ran.name, ran.arguments))
+                session.play_turn(render_turn(session.env.parser, "", [(ran.name, ran.arguments)]))
             if not session.done:
                 session.play_turn("")
         return session.episode_return

@@ -15,6 +15,7 @@ Point verl at this module's file::
     custom_reward_function.name=compute_score
     +custom_reward_function.reward_kwargs.reward_mode=mentor   # optional: sparse, mentor_partial, ...
     +custom_reward_function.reward_kwargs.compat=official      # optional: the published files' numbers
+    +custom_reward_function.reward_kwargs.tool_parser=llama3_json  # optional: the model's tool-call format
 
 :func:`verl_row` / :func:`to_verl_rows` turn our tasks into the rows verl's
 ``RLHFDataset`` reads (``data_source``, ``prompt``, ``ability``,
@@ -48,6 +49,8 @@ def compute_score(
     reward_mode: str | None = None,
     return_dict: bool = True,
     compat: str | None = None,
+    tool_parser: Any = None,
+    chat_template: Any = None,
     **kwargs: Any,
 ) -> dict[str, float] | float:
     """Score one verl response with the MENTOR reward.
@@ -71,6 +74,11 @@ def compute_score(
         compat: ``"ours"`` (default) or ``"official"``, the published MENTOR
             reward files' numbers (:mod:`mentor_env.integrations.scoring`); also read from
             ``extra_info["reward_compat"]``.
+        tool_parser: how the model writes tool calls: a parser name
+            (``"llama3_json"``, ... :func:`~mentor_env.core.parsing.get_tool_parser`;
+            default ``"hermes"``), ``"auto"`` (from ``chat_template``, the
+            model's chat-template string) or a parser object; also read from
+            ``extra_info["tool_parser"]``.
 
     Raises:
         ValueError: unknown domain or mode, or missing teacher fields (the
@@ -101,6 +109,8 @@ def compute_score(
         finished=bool(extra.get("finished", True)),
         multi_turn=multi_turn,
         compat=compat,
+        tool_parser=tool_parser or extra.get("tool_parser"),
+        chat_template=chat_template,
         **teacher_fields,
     )
     if not return_dict:

@@ -85,7 +85,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 from mentor_env.core.env import ToolUseEnv
-from mentor_env.core.parsing import TOOL_CALL_OPEN, ParsedCall
+from mentor_env.core.parsing import TOOL_CALL_OPEN, ParsedCall, ToolCallParser, writes_own_format
 from mentor_env.core.tools import INVALID_ACTION, ToolResult, error_result
 from mentor_env.integrations.scoring import UNREADABLE_ERRORS
 from mentor_env.integrations.session import (
@@ -568,10 +568,10 @@ class MentorTool(_ToolBase):  # type: ignore[misc,valid-type]
     def _answer(self, episode: _Episode, parameters: Any, agent_data: Any) -> tuple[ToolResult, float]:
         """Play the call's turn if it is a new one, and hand out this call's result (the caller holds the lock)."""
         session = episode.session
-        turn_key, action = _current_turn(agent_data)
+        turn_key, action = _current_turn(agent_data, session.env.parser)
         if turn_key is None:  # no turn to read: this call alone is the turn
             try:
-                action = call_block(self.name, parameters, session.env.max_action_chars)
+                action = call_block(self.name, parameters, session.env.max_action_chars, session.env.parser)
             except UnwritableCall as exc:
                 return error_result(self.name, exc.category, str(exc)), 0.0
             turn_key = object()
@@ -602,7 +602,7 @@ def _schema_name(schema: Any) -> str:
     return str(schema.function.name)
 
 
-def _current_turn(agent_data: Any) -> tuple[Any, Any]:
+def _current_turn(agent_data: Any, parser: ToolCallParser | None = None) -> tuple[Any, Any]:
     """A key that tells the loop's current assistant turn apart, and the action it is; ``(None, None)`` for none.
 
     verl appends the turn (content and parsed ``tool_calls``; or, with
@@ -618,10 +618,19 @@ def _current_turn(agent_data: Any) -> tuple[Any, Any]:
         structured = bool(last.get("tool_calls"))
     except UNREADABLE_ERRORS:
         return None, None
-    action = assistant_action(last)
-    if not structured and not (isinstance(action, str) and TOOL_CALL_OPEN in action):
+    action = assistant_action(last, parser)
+    if not structured and not _holds_calls(action, parser):
         return None, None
     return (len(messages), id(last)), action
+
+
+def _holds_calls(action: Any, parser: ToolCallParser | None) -> bool:
+    """Whether a turn of text holds tool-call markup (a Hermes ``<tool_call>``, or what ``parser`` reads as a call)."""
+    if not isinstance(action, str):
+        return False
+    if writes_own_format(parser):
+        return parser.parse(action).has_tool_markup  # type: ignore[union-attr]
+    return TOOL_CALL_OPEN in action
 
 
 class MentorInteraction(_InteractionBase):  # type: ignore[misc,valid-type]
