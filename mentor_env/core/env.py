@@ -114,8 +114,7 @@ class ToolUseEnv(gym.Env[str, str]):
         tasks: serve a fixed list of :class:`~mentor_env.core.task.Task` (or task record dicts). With one of
             ``split``, ``dataset`` and ``tasks`` (at most one), ``reset`` draws one of their tasks per episode;
             with none (default), it generates a fresh task from the seed.
-        parser: the :class:`~mentor_env.core.parsing.ToolCallParser` that reads a turn's tool calls and answer
-            (default: :class:`~mentor_env.core.parsing.HermesParser`, ``<tool_call>`` JSON blocks).
+        parser: the older name of ``tool_parser``; it takes the same values (pass only one of the two).
         shaping_weight: scale of the potential in ``dense``'s shaping term (default
             :data:`mentor_env.core.rewards.DEFAULT_SHAPING_WEIGHT`, 0.5).
         shaping_gamma: discount of ``dense``'s shaping term, in [0, 1] (default 1.0: the shaping sums to zero
@@ -134,7 +133,13 @@ class ToolUseEnv(gym.Env[str, str]):
             it returns ``None``.
         reward_compat: ``"ours"`` (default) or ``"official"``: score episodes as the published MENTOR reward
             files do, their reading of the text included (:mod:`mentor_env.core.rewards`); ``dense`` is then
-            their ``mentor`` plus the same shaping.
+            their ``mentor`` plus the same shaping. It needs the ``"hermes"`` tool parser.
+        tool_parser: how the model writes its tool calls: a parser name as inference servers name them,
+            ``"hermes"`` (default: ``<tool_call>`` JSON blocks), ``"qwen3_coder"``, ``"llama3_json"``,
+            ``"pythonic"``, ``"mistral"``, ``"deepseek_v3"`` or ``"openai"`` (gpt-oss harmony); ``"auto"``, read
+            from ``chat_template``; or an object with ``parse(text) -> ParsedTurn``
+            (:class:`~mentor_env.core.parsing.ToolCallParser`).
+        chat_template: the model's tokenizer or its chat-template string, for ``tool_parser="auto"``.
 
     Raises:
         ValueError, TypeError: an argument out of its range or of the wrong type, naming the argument, what
