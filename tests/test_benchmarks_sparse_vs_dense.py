@@ -157,7 +157,7 @@ def test_profiles_run_the_protocol_paired_from_the_multi_domain_warm_start(tmp_p
         assert Path(profile.warm_start) == MULTI_WARM_START
         assert profile.arms == ("sft", "sparse", "mentor", "dense")
         assert profile.train_levels == (1, 2) and profile.threads == 1 and profile.column_max_turns == 6
-        assert profile.ppo["advantage"] == "grpo" and profile.ppo["group_size"] == 8
+        assert profile.ppo["advantage"] == "gae" and profile.ppo["group_size"] == 1 and profile.ppo["gae_lambda"] == 1.0
     assert (MULTI_WARM_START / "config.json").exists() and (MULTI_WARM_START / "model.safetensors").exists()
     assert len(PROFILES["quick"].seeds) == 3 and len(PROFILES["medium"].seeds) >= 5
     _, full, _, _ = parse_args(["--profile", "full", "--model", "some/model", "--threads", "4", "--out", str(tmp_path)])
@@ -205,9 +205,19 @@ def test_validation_is_carved_from_train_and_the_sft_arm_plays_the_rl_arms_tasks
     assert len(train) == 932 + 910 - 96 and len(validation) == 96  # Calc train, levels 1 and 2, less the validation
     assert {t.meta["difficulty"] for t in train} == {1, 2} and not {t.id for t in train} & {t.id for t in validation}
     played = [reset["options"]["task_id"] for update in range(3) for reset in rollout_plan(config, train, update)[0]]
-    assert len(played) == 48 and played[:8] == [played[0]] * 8  # 2 groups of 8 rollouts of one task per update
+    assert len(played) == 48 and len(set(played[:16])) == 16  # GAE: one rollout of each of 16 tasks per update
     sft = ppo_config(profile, MULTI_WARM_START, "sft", 1, tmp_path)
-    # The SFT arm: each group's task once (one teacher trajectory per task), one SFT step per RL optimizer step.
+    # The SFT arm: the teacher trajectory of each task played, one SFT step per RL optimizer step.
+    assert [task.id for task in sft_plan(sft)] == played and sft_batch_size(sft) == 64
+    # Under GRPO: each group's task once (one teacher trajectory per task), a minibatch of 64 is 8 groups.
+    grpo = replace(profile, ppo={**profile.ppo, "advantage": "grpo", "group_size": 8})
+    played = [
+        reset["options"]["task_id"]
+        for update in range(3)
+        for reset in rollout_plan(ppo_config(grpo, MULTI_WARM_START, "sparse", 1, tmp_path), train, update)[0]
+    ]
+    assert len(played) == 48 and played[:8] == [played[0]] * 8  # 2 groups of 8 rollouts of one task per update
+    sft = ppo_config(grpo, MULTI_WARM_START, "sft", 1, tmp_path)
     assert [task.id for task in sft_plan(sft)] == played[::8] and len(played[::8]) == 6
     assert sft_batch_size(sft) == 64 // 8
 
