@@ -7,7 +7,7 @@
 From the committed SFT warm start of the tiny student (``agents.sft.WARM_START``),
 PPO with ``agents.ppo.TINY_WARM_START_SETTINGS`` for 30 updates of 64 episodes
 on Calc level-1 ``train`` tasks; greedy success on all 109 level-1 Calc
-``test`` tasks before and after. ``tests/test_learning.py`` runs seed 0 of the
+``test`` tasks before and after. ``tests/agents/test_learning.py`` runs seed 0 of the
 same configuration (:func:`learning_config`) and asserts a margin this
 benchmark measured. Prints a table and writes JSON (atomically) to ``--json``.
 One torch thread unless ``--threads`` says otherwise (recorded in the JSON).

@@ -402,7 +402,7 @@ def test_a_real_kill_9_between_two_checkpoints_resumes_from_the_newest(tmp_path,
     config = small_config(tmp_path / "killed", tiny_student_path, **CRASH_SETTINGS)
     code = textwrap.dedent(KILL_BEFORE_DELETING_THE_OLD_CHECKPOINT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     killed = subprocess.run([sys.executable, "-c", code, json.dumps(asdict(config))], cwd=repo, env=env, capture_output=True, text=True)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     run = Path(config.out)
@@ -435,7 +435,7 @@ def test_warm_start_path_is_the_committed_checkpoint():
     from agents.sft import warm_start_path
 
     path = Path(warm_start_path())
-    assert path == Path(__file__).resolve().parent.parent / "agents" / "checkpoints" / "tiny-calc-sft"
+    assert path == Path(__file__).resolve().parents[2] / "agents" / "checkpoints" / "tiny-calc-sft"
     assert json.loads((path / "config.json").read_text())["model_type"] == "qwen2"
 
 

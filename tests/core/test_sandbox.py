@@ -20,7 +20,7 @@ from mentor_env.core.sandbox import Sandbox, importable_name
 from mentor_env.core.tools import Tool, ToolRuntime, number_param, object_schema
 from tests import sandbox_helpers as helpers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 SLOW = Tool("slow", "Sleeps.", object_schema({"seconds": number_param("Seconds to sleep.", 100)}), helpers.sleep, isolated=True)
 LEFT = Tool("left", "Seconds left.", object_schema({}), helpers.seconds_left, isolated=True)

@@ -78,7 +78,7 @@ def test_tool_errors_are_messages(name, arguments, category, message):
     assert message in result.content
 
 
-# The number reader and the shared rules are tested in test_answers.py; here, Calc's verdicts.
+# The number reader and the shared rules are tested in tests/domains/test_answers.py; here, Calc's verdicts.
 @pytest.mark.parametrize(
     "prediction, answer, correct",
     [

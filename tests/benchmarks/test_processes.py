@@ -22,7 +22,7 @@ import pytest
 from benchmarks.processes import POLL_S, die_with_parent, python_command
 from tests.process_helpers import children, command_line, kill_all, read_json_lines, wait_until_gone
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the children")
 GONE_WITHIN_S = 10.0
 

@@ -44,7 +44,7 @@ from benchmarks.sparse_vs_dense import (  # noqa: E402
 from mentor_env.core.files import lock_folder  # noqa: E402
 from tests.process_helpers import children, command_line, kill_all, wait_for, wait_until_gone  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --- statistics, against published table values ---

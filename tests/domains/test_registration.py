@@ -9,7 +9,7 @@ import mentor_env
 from mentor_env.domains import DOMAINS
 from mentor_env.integrations.scoring import resolve_domain
 from mentor_env.registration import DOMAIN_ENV_IDS, ENV_IDS
-from tests.test_robustness import NapDomain
+from tests.core.test_robustness import NapDomain
 
 
 @pytest.fixture

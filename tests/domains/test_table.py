@@ -517,7 +517,7 @@ def test_generation_speed():
 
 
 def test_the_teachers_queries_leave_the_database_unchanged():
-    # The teacher's replay at 1.1 is checked for every domain in test_envs.py; here, what only Table has.
+    # The teacher's replay at 1.1 is checked for every domain in tests/domains/test_registered_envs.py; here, what only Table has.
     env = gym.make("mentor/Table-v0")
     for seed in range(20):
         assert_teacher_solved(env, *replay_teacher(env, seed, domain.generate(seed, ood=seed % 2 == 1)))

@@ -30,7 +30,7 @@ from mentor_env.core.files import (
     write_text_atomically,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_python(code: str, **kwargs) -> subprocess.CompletedProcess:

@@ -19,7 +19,7 @@ from agents.ppo import (  # noqa: E402
     standard_error,
     update_line,
 )
-from tests.test_agents import small_config  # noqa: E402
+from tests.agents.test_agents import small_config  # noqa: E402
 
 
 def test_group_advantages_by_group_and_by_batch() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import judge_change
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 RECORDS = [
     {"set": "lookup/test", "domain": "lookup", "task_id": "lookup-1000044", "gold": "2521162", "answer": "2521164", "ended": True},

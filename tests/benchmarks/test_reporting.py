@@ -1,4 +1,4 @@
-"""The benchmarks' shared reporting: machine facts and atomic plots (atomic files: tests/test_files.py)."""
+"""The benchmarks' shared reporting: machine facts and atomic plots (atomic files: tests/core/test_files.py)."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ from mentor_env.integrations.session import EpisodeSession, make_text_env
 from mentor_env.integrations.trl import environment_factory, reward_func
 from mentor_env.integrations.verl import compute_score
 
-FIXTURES = Path(__file__).parent / "fixtures" / "chat_templates"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "chat_templates"
 FAMILIES = ("hermes", "qwen3_coder", "llama3_json", "pythonic", "mistral", "deepseek_v3", "openai")
 # Where generation stops in each family (the end-of-turn token, which the loop drops); harmony's
 # <|call|> / <|return|> end messages inside the format, so its text is kept whole.
