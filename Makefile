@@ -32,9 +32,11 @@ medium: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The lint gate (ruff.toml: pyflakes, import order, bugbear, complexity); .ci/run runs it before the tests.
+# The lint gate (ruff.toml: pyflakes, import order, bugbear, complexity, and the formatter's layout of every .py
+# file: `ruff format .` writes it); .ci/run runs it before the tests.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The documentation site: docs/ plus one page per registered env (docs/hooks/env_pages.py), built into site/
 # with warnings as errors; .ci/run runs it between the lint gate and the tests.

@@ -197,7 +197,11 @@ class _Layout:
                 self.numbers.append(key)
             elif kind == "integer" and self.integer_param is None:
                 self.integer_param = key
-            elif kind == "array" and schema.get("items", {}).get("type") in ("number", "integer") and self.list_param is None:
+            elif (
+                kind == "array"
+                and schema.get("items", {}).get("type") in ("number", "integer")
+                and self.list_param is None
+            ):
                 self.list_param = key
             else:
                 unsupported.append(f"{key} ({kind})")
@@ -296,7 +300,9 @@ class StructuredToolUse(gym.Env[dict, np.ndarray]):
 
     # --- Gymnasium API -----------------------------------------------------
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
         _, info = self.text_env.reset(seed=seed, options=options)
         question = next((m["content"] for m in info["messages"] if m["role"] == "user"), "")

@@ -306,14 +306,20 @@ class ToolUseEnv(gym.Env[str, str]):
             raise ValueError(f"unknown reset options {sorted(map(str, unknown))}; expected task, task_id or difficulty")
         if "task" in options:
             return self._given_task(options["task"])
-        difficulty = self._levels("reset option difficulty", options["difficulty"]) if "difficulty" in options else self.difficulty
+        difficulty = (
+            self._levels("reset option difficulty", options["difficulty"])
+            if "difficulty" in options
+            else self.difficulty
+        )
         task_id = options.get("task_id")
         if task_id is not None and not isinstance(task_id, str):
             raise TypeError(f"task_id must be a str, got {type(task_id).__name__}")
         if self.tasks is not None:
             if task_id is not None:
                 if task_id not in self._tasks_by_id:
-                    raise ValueError(f"no task with id {truncate(task_id, 80)!r} among the {len(self.tasks)} tasks of this env")
+                    raise ValueError(
+                        f"no task with id {truncate(task_id, 80)!r} among the {len(self.tasks)} tasks of this env"
+                    )
                 return self._tasks_by_id[task_id]
             served = self._served_tasks(difficulty)
             return served[int(self.np_random.integers(len(served)))]
@@ -324,7 +330,9 @@ class ToolUseEnv(gym.Env[str, str]):
                     f"generated task ids look like '{self.domain.name}-<seed>' or '{self.domain.name}-ood-<seed>' "
                     f"with a seed of ASCII digits up to {MAX_SEED}, got {truncate(task_id, 80)!r}"
                 )
-            return self.domain.generate(int(match.group(2)), self._draw_level(difficulty), ood=match.group(1) is not None)
+            return self.domain.generate(
+                int(match.group(2)), self._draw_level(difficulty), ood=match.group(1) is not None
+            )
         seed = int(self.np_random.integers(2**31 - 1))
         return self.domain.generate(seed, self._draw_level(difficulty))
 
@@ -389,7 +397,11 @@ class ToolUseEnv(gym.Env[str, str]):
         if difficulty is None:
             return None
         # A 0-d array is one level; strings are not collections of levels.
-        single = not isinstance(difficulty, Collection) or isinstance(difficulty, (str, bytes)) or getattr(difficulty, "ndim", 1) == 0
+        single = (
+            not isinstance(difficulty, Collection)
+            or isinstance(difficulty, (str, bytes))
+            or getattr(difficulty, "ndim", 1) == 0
+        )
         levels = [difficulty] if single else list(difficulty)
         wrong = [level for level in levels if isinstance(level, bool) or level not in self.domain.difficulties]
         if wrong or not levels:
@@ -475,7 +487,11 @@ class ToolUseEnv(gym.Env[str, str]):
         excess = len(parsed.calls) - self.max_calls_per_turn
         if excess > 0:
             results.append(
-                error_result(None, INVALID_ACTION, f"at most {self.max_calls_per_turn} tool calls per turn; {excess} more were not run")
+                error_result(
+                    None,
+                    INVALID_ACTION,
+                    f"at most {self.max_calls_per_turn} tool calls per turn; {excess} more were not run",
+                )
             )
         return results
 
@@ -520,7 +536,12 @@ class ToolUseEnv(gym.Env[str, str]):
         """``R.teacher_progress(trajectory.successful_calls(), teacher calls)``, fed only the turns new since the last call."""
         turns = self.trajectory.turns
         cached = self._progress
-        if cached is None or cached[0] is not self.trajectory or cached[1] is not self._teacher_calls or cached[2] > len(turns):
+        if (
+            cached is None
+            or cached[0] is not self.trajectory
+            or cached[1] is not self._teacher_calls
+            or cached[2] > len(turns)
+        ):
             cached = (self.trajectory, self._teacher_calls, 0, R.TeacherProgress(self._teacher_calls))
         tracker = cached[3]
         for turn in turns[cached[2] :]:

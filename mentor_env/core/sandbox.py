@@ -433,7 +433,9 @@ class Sandbox:
         finally:
             self._lock.release()
 
-    def _call(self, child: _Child, target: tuple[str, str], arguments: dict[str, Any], limit_s: float, name: str) -> Any:
+    def _call(
+        self, child: _Child, target: tuple[str, str], arguments: dict[str, Any], limit_s: float, name: str
+    ) -> Any:
         sent_at = time.monotonic()
         try:
             child.send(("call", *target, arguments, limit_s), sent_at + LOAD_ALLOWANCE * limit_s)
@@ -504,7 +506,9 @@ class Sandbox:
         """Kill an overrunning child, start its successor ahead, and record the time charged."""
         usage = process_usage(child.process.pid)
         elapsed_s = time.monotonic() - sent_at
-        self.last_charged_s = elapsed_s if usage is None else min(elapsed_s, max(limit_s, usage.cpu_s - child.cpu_at_send))
+        self.last_charged_s = (
+            elapsed_s if usage is None else min(elapsed_s, max(limit_s, usage.cpu_s - child.cpu_at_send))
+        )
         prepared = set(child.prepared)
         self._discard()
         self._start_ahead(prepared)
@@ -717,7 +721,9 @@ def _child_warm_up(module: str, qualname: str, path: list[str]) -> tuple[Any, ..
     return ("warmed",)
 
 
-def _child_call(message: tuple[Any, ...], functions: dict[tuple[str, str], Callable[..., Any]], watchdog: _Watchdog) -> bytes:
+def _child_call(
+    message: tuple[Any, ...], functions: dict[tuple[str, str], Callable[..., Any]], watchdog: _Watchdog
+) -> bytes:
     """Run one call in the child within its limit; the framed reply, which ends with the call's processor time."""
     _, module, qualname, arguments, limit_s = message
     started, cpu_started = time.monotonic(), time.process_time()
@@ -731,7 +737,9 @@ def _child_call(message: tuple[Any, ...], functions: dict[tuple[str, str], Calla
             value = function(**arguments)
         data = pickle.dumps(("ok", value, time.process_time() - cpu_started), protocol=pickle.HIGHEST_PROTOCOL)
         if len(data) > MAX_RESULT_BYTES:
-            raise ToolError(f"the result is {len(data):,} bytes (pickled); results are limited to {MAX_RESULT_BYTES:,} bytes")
+            raise ToolError(
+                f"the result is {len(data):,} bytes (pickled); results are limited to {MAX_RESULT_BYTES:,} bytes"
+            )
     except BaseException as exc:  # noqa: BLE001 - reported to the parent (SystemExit included)
         reply = ("raise", *_describe_exception(exc), time.process_time() - cpu_started)
         data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)

@@ -126,7 +126,9 @@ class Tool:
                 f"got type {self.parameters.get('type')!r}"
             )
         if self.time_limit_s is not None:
-            object.__setattr__(self, "time_limit_s", check_time_limit(f"tool {self.name!r}: time_limit_s", self.time_limit_s))
+            object.__setattr__(
+                self, "time_limit_s", check_time_limit(f"tool {self.name!r}: time_limit_s", self.time_limit_s)
+            )
         if self.timeout_message is not None:
             try:
                 self.timeout_message.format(limit=1.0)
@@ -153,7 +155,9 @@ class Tool:
                 if function is not None:
                     importable_name(function)
             except ValueError as exc:
-                raise ValueError(f"tool {self.name!r} is isolated, so its {role} must be importable by name: {exc}") from None
+                raise ValueError(
+                    f"tool {self.name!r} is isolated, so its {role} must be importable by name: {exc}"
+                ) from None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # jsonschema's validator classes are made at run time and do not pickle;
@@ -581,7 +585,9 @@ def _failure_result(tool: Tool, exc: Exception, limit_s: float, charged_s: float
     if isinstance(exc, ToolError):
         return error_result(name, EXECUTION_ERROR, f"{name} failed: {exc}", charged_s)
     # A bug or an edge the tool did not bound.
-    return error_result(name, EXECUTION_ERROR, f"{name} failed: {type(exc).__name__}: {_exception_text(exc)}", charged_s)
+    return error_result(
+        name, EXECUTION_ERROR, f"{name} failed: {type(exc).__name__}: {_exception_text(exc)}", charged_s
+    )
 
 
 def _exception_text(exc: BaseException) -> str:
@@ -613,7 +619,9 @@ class ToolRuntime:
     def names(self) -> frozenset[str]:
         return frozenset(self.tools)
 
-    def execute(self, name: str | None, arguments: Mapping[str, Any] | None, budget_s: float | None = None) -> ToolResult:
+    def execute(
+        self, name: str | None, arguments: Mapping[str, Any] | None, budget_s: float | None = None
+    ) -> ToolResult:
         """Check and run one call; never raises.
 
         Args:

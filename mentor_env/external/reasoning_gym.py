@@ -96,7 +96,9 @@ def _isolated() -> Iterator[None]:
         yield
 
 
-def dataset(name: str, settings: Mapping[str, Any] | None = None, size: int = TASKS_PER_DATASET, seed: int = SEED) -> Any:
+def dataset(
+    name: str, settings: Mapping[str, Any] | None = None, size: int = TASKS_PER_DATASET, seed: int = SEED
+) -> Any:
     """The reasoning-gym dataset ``name`` with our settings (needs reasoning-gym)."""
     with _isolated():
         return _reasoning_gym().create_dataset(name, size=size, seed=seed, **dict(settings or {}))

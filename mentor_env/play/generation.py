@@ -364,7 +364,9 @@ def _read_out(
     return logp, values, _entropy(logits, log_norm, entropy_grad) if entropy else None
 
 
-def _token_logprobs(logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _token_logprobs(
+    logits: torch.Tensor, targets: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``logits / temperature``, their logsumexp and log π of ``targets`` per row (the distribution sampled from)."""
     logits = logits.float() / max(temperature, 1e-6)
     log_norm = torch.logsumexp(logits, dim=-1)
@@ -450,16 +452,22 @@ def action_logprobs(
         raise ValueError("every sequence needs at least one sampled token after a non-empty prompt")
     if isinstance(model, torch.nn.parallel.DistributedDataParallel) or not DecoderStack.supports(model):
         warn_fallback(model, PLAIN_LOGPROBS)
-        return plain_action_logprobs(model, sequences, action_masks, temperature, pad_token_id, value_head, entropy, entropy_grad)
+        return plain_action_logprobs(
+            model, sequences, action_masks, temperature, pad_token_id, value_head, entropy, entropy_grad
+        )
     stack = DecoderStack(model)
     shared, shared_kv = _shared_prefix_context(stack, sequences, positions)
-    starts, group_kv, group_valid, row_group = _group_prefix_context(stack, sequences, positions, groups, shared, shared_kv)
+    starts, group_kv, group_valid, row_group = _group_prefix_context(
+        stack, sequences, positions, groups, shared, shared_kv
+    )
     # Every row attends to the shared prefix and to all the groups' contexts (padded to the longest).
     context_keys = shared + (group_kv[0][0].shape[2] if group_kv else 0)
     widths = [len(sequences[row]) - starts[row] for row in range(len(sequences))]
     per_row: list[list[torch.Tensor | None]] = [[] for _ in sequences]  # logp, values, entropy of each row
     overhead = chunk_overhead(CHUNK_OVERHEAD_POSITIONS, stack.device)
-    for rows in length_chunks(widths, context_keys, chunk_size or len(sequences), stack.attention_keys_per_token, overhead):
+    for rows in length_chunks(
+        widths, context_keys, chunk_size or len(sequences), stack.attention_keys_per_token, overhead
+    ):
         outputs = _run_rows(
             stack, sequences, positions, rows, starts, shared_kv, group_kv, group_valid, row_group,
             temperature, value_head, entropy, entropy_grad,
@@ -523,7 +531,9 @@ def contiguous_cuts(
     return ranges[::-1]
 
 
-def length_chunks(widths: Sequence[int], context_keys: int, max_rows: int, keys_per_token: float, overhead: float) -> list[list[int]]:
+def length_chunks(
+    widths: Sequence[int], context_keys: int, max_rows: int, keys_per_token: float, overhead: float
+) -> list[list[int]]:
     """Rows grouped into chunks of similar length (at most ``max_rows`` each) that minimise the padded work.
 
     Row ``i`` has ``widths[i]`` tokens of its own and attends to
@@ -713,7 +723,9 @@ def _run_rows(
             values.append(group_kv[index][1][which])
         keys.append(k)
         values.append(v)
-        return stack.attention(q, torch.cat(keys, dim=2) if len(keys) > 1 else k, torch.cat(values, dim=2) if len(values) > 1 else v, mask)
+        return stack.attention(
+            q, torch.cat(keys, dim=2) if len(keys) > 1 else k, torch.cat(values, dim=2) if len(values) > 1 else v, mask
+        )
 
     hidden = stack.forward(ids, pos, attend)
     local_rows, local_cols, targets = [], [], []
@@ -723,7 +735,9 @@ def _run_rows(
             local_cols.append(position - 1 - starts[row])
             targets.append(sequences[row][position])
     selected = hidden[torch.tensor(local_rows, device=device), torch.tensor(local_cols, device=device)]
-    return _read_out(stack.logits, selected, torch.tensor(targets, device=device), temperature, value_head, entropy, entropy_grad)
+    return _read_out(
+        stack.logits, selected, torch.tensor(targets, device=device), temperature, value_head, entropy, entropy_grad
+    )
 
 
 # --- generation backends ----------------------------------------------------------------------
@@ -899,7 +913,10 @@ class PrefixCacheBackend:
             positions = torch.arange(known, target_length, device=self.stack.device).unsqueeze(0)
             context = None
             if known and self.prefix_kv is not None:
-                context = [(self.prefix_kv[i, 0, :, :known].unsqueeze(0), self.prefix_kv[i, 1, :, :known].unsqueeze(0)) for i in range(self.prefix_kv.shape[0])]
+                context = [
+                    (self.prefix_kv[i, 0, :, :known].unsqueeze(0), self.prefix_kv[i, 1, :, :known].unsqueeze(0))
+                    for i in range(self.prefix_kv.shape[0])
+                ]
             with torch.no_grad():
                 fresh = _run_context(self.stack, ids, positions, context, None)
             new = torch.stack([torch.stack([k[0], v[0]]) for k, v in fresh])  # [layers, 2, kv, T, d]
@@ -1085,7 +1102,9 @@ def _attend_through_cache(
     keys.scatter_(2, index, k)
     values.scatter_(2, index, v)
     outputs = [
-        stack.attention(q[begin:end], keys[begin:end, :, :span], values[begin:end, :, :span], mask[begin:end, :, :, :span])
+        stack.attention(
+            q[begin:end], keys[begin:end, :, :span], values[begin:end, :, :span], mask[begin:end, :, :, :span]
+        )
         for begin, end, span in ranges
     ]
     return outputs[0] if len(outputs) == 1 else torch.cat(outputs)

@@ -144,7 +144,9 @@ def annotate(tasks: Iterable[Task], teacher: Teacher) -> list[Task]:
     else:
         tasks = list(tasks)
         trajectories = [teacher.teach(task) for task in tasks]
-    return [replace(task, teacher=trajectory) for task, trajectory in zip(tasks, trajectories) if trajectory is not None]
+    return [
+        replace(task, teacher=trajectory) for task, trajectory in zip(tasks, trajectories) if trajectory is not None
+    ]
 
 
 def write_jsonl(tasks: Iterable[Task], path: str | Path) -> Path:

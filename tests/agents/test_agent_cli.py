@@ -47,7 +47,10 @@ def test_ppo_runs_one_thread_unless_told_otherwise(capsys):
     with pytest.raises(SystemExit):
         parse_config(["--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "--threads THREADS torch CPU threads (torch's default, one per core, ran 21x slower on a busy 2-core machine) (default: 1)" in help_text
+    assert (
+        "--threads THREADS torch CPU threads (torch's default, one per core, ran 21x slower on a busy 2-core machine) (default: 1)"
+        in help_text
+    )
 
 
 def test_the_trainer_applies_and_records_its_thread_count(tmp_path, tiny_student_path):
@@ -103,9 +106,24 @@ def test_sft_refuses_a_missing_model_before_its_output_folder_exists(tmp_path):
 
 def test_sft_runs_the_threads_it_is_given(tmp_path, tiny_student_path):
     torch.set_num_threads(2)
-    history = sft_main(["--model", str(tiny_student_path), "--tasks", "2", "--epochs", "1", "--out", str(tmp_path / "a")])
+    history = sft_main(
+        ["--model", str(tiny_student_path), "--tasks", "2", "--epochs", "1", "--out", str(tmp_path / "a")]
+    )
     assert torch.get_num_threads() == 1 and len(history) == 1
-    sft_main(["--model", str(tiny_student_path), "--tasks", "2", "--epochs", "1", "--threads", "2", "--out", str(tmp_path / "b")])
+    sft_main(
+        [
+            "--model",
+            str(tiny_student_path),
+            "--tasks",
+            "2",
+            "--epochs",
+            "1",
+            "--threads",
+            "2",
+            "--out",
+            str(tmp_path / "b"),
+        ]
+    )
     assert torch.get_num_threads() == 2
 
 

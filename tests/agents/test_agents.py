@@ -36,7 +36,9 @@ def test_gae_matches_a_hand_computed_example():
     # deltas: [0, 0, 0.5]; advantages: [0.95^2 * 0.5, 0.95 * 0.5, 0.5]
     assert advantages.tolist()[0] == pytest.approx([0.45125, 0.475, 0.5, 0.0])
     assert returns.tolist()[0] == pytest.approx([0.95125, 0.975, 1.0, 0.0])
-    advantages, _ = gae(torch.tensor([[1.0, 1.0]]), torch.zeros(1, 2), torch.ones(1, 2, dtype=torch.bool), gamma=0.5, lam=1.0)
+    advantages, _ = gae(
+        torch.tensor([[1.0, 1.0]]), torch.zeros(1, 2), torch.ones(1, 2, dtype=torch.bool), gamma=0.5, lam=1.0
+    )
     assert advantages.tolist()[0] == pytest.approx([1.5, 1.0])
 
 
@@ -95,7 +97,11 @@ def test_rollout_tokens_equal_the_sft_layout_and_masks_cover_exactly_the_sampled
         assert trace.action_mask == expected.action_mask
         assert episode.correct and episode.returns["mentor"] == pytest.approx(1.1)
         # One reward per turn, on the last sampled token of the turn.
-        assert len(trace.turn_ends) == len(episode.turn_rewards) == sum(m["role"] == "assistant" for m in task.teacher.messages[2:])
+        assert (
+            len(trace.turn_ends)
+            == len(episode.turn_rewards)
+            == sum(m["role"] == "assistant" for m in task.teacher.messages[2:])
+        )
         assert all(trace.action_mask[end] and trace.token_ids[end] == layout.eos_token_id for end in trace.turn_ends)
         sampled = [i for i, flag in enumerate(trace.action_mask) if flag]
         turns = [layout.assistant_turn_ids(m) for m in task.teacher.messages if m["role"] == "assistant"]
@@ -118,7 +124,9 @@ def test_sft_reduces_the_loss(tiny_student_path):
     assert len(history) == 12
     assert after < before - 1.0, (before, after)
     # The labels are the assistant tokens only.
-    assert (batch["labels"] != -100).sum().item() == sum(e.generated_tokens for e in build_dataset(ChatLayout(tokenizer), tasks, 1024))
+    assert (batch["labels"] != -100).sum().item() == sum(
+        e.generated_tokens for e in build_dataset(ChatLayout(tokenizer), tasks, 1024)
+    )
 
 
 def small_config(tmp_path, path, **overrides) -> PPOConfig:
@@ -138,7 +146,9 @@ def small_config(tmp_path, path, **overrides) -> PPOConfig:
 def test_one_update_changes_the_weights_and_keeps_losses_finite(tmp_path, tiny_student_path, advantage, group_size):
     # An untrained model's rollouts usually score alike, so GRPO's advantages can all be 0;
     # a small entropy bonus makes sure a gradient flows through the shared update path.
-    config = small_config(tmp_path, tiny_student_path, advantage=advantage, group_size=group_size, total_updates=1, entropy_coef=0.01)
+    config = small_config(
+        tmp_path, tiny_student_path, advantage=advantage, group_size=group_size, total_updates=1, entropy_coef=0.01
+    )
     trainer = PPOTrainer(config)
     before = [p.detach().clone() for p in trainer.model.parameters()]
     history = trainer.train()
@@ -273,7 +283,9 @@ CRASH_SETTINGS = dict(total_updates=4, checkpoint_every=2, progress_bar=False)
 def uninterrupted(tmp_path_factory, tiny_student_path):
     """The metrics of the run every crash test must reproduce."""
     torch.set_num_threads(1)
-    return PPOTrainer(small_config(tmp_path_factory.mktemp("uninterrupted"), tiny_student_path, **CRASH_SETTINGS)).train()
+    return PPOTrainer(
+        small_config(tmp_path_factory.mktemp("uninterrupted"), tiny_student_path, **CRASH_SETTINGS)
+    ).train()
 
 
 def _resume(run: Path, student: Path) -> PPOTrainer:
@@ -297,7 +309,9 @@ def _assert_like_the_uninterrupted_run(run: Path, history: list[dict], full: lis
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint-4", "final", "metrics.jsonl"], label
 
 
-def test_resume_recovers_from_a_kill_at_every_step_of_the_write_path(tmp_path, tiny_student_path, monkeypatch, uninterrupted):
+def test_resume_recovers_from_a_kill_at_every_step_of_the_write_path(
+    tmp_path, tiny_student_path, monkeypatch, uninterrupted
+):
     full = uninterrupted
     recorder = KillPointRecorder(tmp_path / "recorded" / "run", tmp_path / "kills", monkeypatch)
     recorder.active = True
@@ -378,7 +392,9 @@ def test_a_kill_during_resume_is_recovered_by_the_next_resume(tmp_path, tiny_stu
         run = tmp_path / "resumed" / f"{index:03d}" / "run"
         shutil.copytree(snapshot, run)
         history = _resume(run, tiny_student_path).train()
-        _assert_like_the_uninterrupted_run(run, history, uninterrupted, f"kill point {index} (before {recorder.labels[index]})")
+        _assert_like_the_uninterrupted_run(
+            run, history, uninterrupted, f"kill point {index} (before {recorder.labels[index]})"
+        )
 
 
 KILL_BEFORE_DELETING_THE_OLD_CHECKPOINT = """
@@ -403,7 +419,9 @@ def test_a_real_kill_9_between_two_checkpoints_resumes_from_the_newest(tmp_path,
     code = textwrap.dedent(KILL_BEFORE_DELETING_THE_OLD_CHECKPOINT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     repo = Path(__file__).resolve().parents[2]
-    killed = subprocess.run([sys.executable, "-c", code, json.dumps(asdict(config))], cwd=repo, env=env, capture_output=True, text=True)
+    killed = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(asdict(config))], cwd=repo, env=env, capture_output=True, text=True
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     run = Path(config.out)
     assert (run / "checkpoint-2" / "state.pt").is_file() and (run / "checkpoint-4" / "state.pt").is_file()
@@ -517,7 +535,9 @@ def test_smollm2_student_renders_tools_into_its_system_turn(tmp_path):
     prompt = render_prompt(tokenizer, list(task.teacher.messages[:2]), tools)
     assert prompt.startswith("<|im_start|>system\n") and '"name": "sum_numbers"' in prompt
     assert prompt.endswith("<|im_start|>assistant\n")
-    (text,) = HFChatPolicy(model, tokenizer, max_new_tokens=24, temperature=0.0)([list(task.teacher.messages[:2])], [tools])
+    (text,) = HFChatPolicy(model, tokenizer, max_new_tokens=24, temperature=0.0)(
+        [list(task.teacher.messages[:2])], [tools]
+    )
     assert isinstance(text, str) and text
 
 
@@ -581,7 +601,11 @@ def test_contiguous_cuts_isolate_a_long_row_and_keep_equal_rows_together():
     from mentor_env.play.generation import contiguous_cuts, length_chunks
 
     # One long row among short ones: 4 rows padded to 1000 cost 4,096; cut around it, 1,318.
-    assert contiguous_cuts([10, 10, 1000, 10], [0, 0, 0, 0], 4, keys_per_token=1e9, overhead=96) == [(0, 2), (2, 3), (3, 4)]
+    assert contiguous_cuts([10, 10, 1000, 10], [0, 0, 0, 0], 4, keys_per_token=1e9, overhead=96) == [
+        (0, 2),
+        (2, 3),
+        (3, 4),
+    ]
     assert contiguous_cuts([10, 10, 10, 10], [0, 0, 0, 0], 4, keys_per_token=1e9, overhead=96) == [(0, 4)]
     assert contiguous_cuts([10, 10, 10, 10], [0, 0, 0, 0], 3, keys_per_token=1e9, overhead=96) == [(0, 3), (3, 4)]
     # Width 1 (a decode step): rows split by how many keys they read once the saving beats the overhead.
@@ -660,7 +684,9 @@ def test_shared_prefix_logprobs_equal_a_plain_full_sequence_forward(tiny_student
     torch.nn.init.normal_(head.linear.weight)
     groups = [index // 2 for index in range(len(prompts))]
     plain = plain_action_logprobs(model, sequences, masks, 0.7, layout.pad_token_id, value_head=head, entropy=True)
-    shared = action_logprobs(model, sequences, masks, 0.7, layout.pad_token_id, value_head=head, groups=groups, entropy=True, chunk_size=4)
+    shared = action_logprobs(
+        model, sequences, masks, 0.7, layout.pad_token_id, value_head=head, groups=groups, entropy=True, chunk_size=4
+    )
     # Every row runs once, in chunks of at most chunk_size rows.
     if chunking["one_row"]:
         assert chunking["logprobs"] == [1] * 6

@@ -41,7 +41,9 @@ def test_lr_factor_warms_up_then_holds_or_anneals_to_its_floor() -> None:
     config = PPOConfig(total_updates=10, warmup_updates=0, anneal_lr=True, final_lr_fraction=0.1)
     assert [lr_factor(config, update) for update in (0, 5, 9)] == pytest.approx([1.0, 0.55, 0.19])
     # The defaults (30 updates): warm up over 3, then decay linearly towards a tenth of the rate.
-    assert [lr_factor(PPOConfig(), update) for update in (0, 1, 2, 3, 29)] == pytest.approx([0.25, 0.5, 0.75, 0.91, 0.13])
+    assert [lr_factor(PPOConfig(), update) for update in (0, 1, 2, 3, 29)] == pytest.approx(
+        [0.25, 0.5, 0.75, 0.91, 0.13]
+    )
     config = PPOConfig(total_updates=4, warmup_updates=0, final_lr_fraction=0.0)
     assert [lr_factor(config, update) for update in range(4)] == [1.0, 0.75, 0.5, 0.25]
 
@@ -106,6 +108,14 @@ def test_a_run_prints_its_start_and_each_update_and_logs_the_diagnostics(tmp_pat
 
 def test_target_kl_stops_an_update_that_left_the_trust_region(tmp_path, tiny_student_path) -> None:
     # A huge step on an untrained student: the first minibatch step moves the policy far past 1.5 x 1e-9.
-    config = small_config(tmp_path, tiny_student_path, total_updates=1, learning_rate=1e-2, target_kl=1e-9, entropy_coef=0.01, verbose=False)
+    config = small_config(
+        tmp_path,
+        tiny_student_path,
+        total_updates=1,
+        learning_rate=1e-2,
+        target_kl=1e-9,
+        entropy_coef=0.01,
+        verbose=False,
+    )
     row = PPOTrainer(config).train()[0]
     assert row["stopped_early"] is True and row["optimizer_steps"] == 1

@@ -43,8 +43,17 @@ def test_quick_run_writes_every_section(tmp_path, capsys):
         assert row["raised"] == 0, row["exceptions"]
         assert row["steps"] == row["actions"] * settings["repeats"]
         assert set(row["us_per_action"]) == {
-            "broken_json", "unknown_tool", "wrong_argument_types", "huge_string", "oversized_action",
-            "deeply_nested_json", "unclosed_boxed", "fake_tool_response", "none_action", "integer_action", "many_calls",
+            "broken_json",
+            "unknown_tool",
+            "wrong_argument_types",
+            "huge_string",
+            "oversized_action",
+            "deeply_nested_json",
+            "unclosed_boxed",
+            "fake_tool_response",
+            "none_action",
+            "integer_action",
+            "many_calls",
         }
 
     modes = {row["name"] for row in report["rewards"] if row["kind"] == "mode"}
@@ -56,7 +65,9 @@ def test_quick_run_writes_every_section(tmp_path, capsys):
     for row in report["vector"]:
         assert row["env_steps"] == row["vector_steps"] * row["num_envs"]
 
-    values = list(numbers({key: report[key] for key in ("reset", "teacher_steps", "hostile_steps", "rewards", "vector")}))
+    values = list(
+        numbers({key: report[key] for key in ("reset", "teacher_steps", "hostile_steps", "rewards", "vector")})
+    )
     counters = {"raised", "autoreset_steps", "episodes"}  # may legitimately be 0 in a short run
     positive = list(
         numbers(

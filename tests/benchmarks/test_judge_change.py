@@ -11,9 +11,30 @@ from benchmarks import judge_change
 ROOT = Path(__file__).resolve().parents[2]
 
 RECORDS = [
-    {"set": "lookup/test", "domain": "lookup", "task_id": "lookup-1000044", "gold": "2521162", "answer": "2521164", "ended": True},
-    {"set": "lookup/test", "domain": "lookup", "task_id": "lookup-1", "gold": "Thoror", "answer": "thoror", "ended": True},
-    {"set": "calc/test", "domain": "calc", "task_id": "calc-1", "gold": "284.78", "answer": "\\text{284.78}", "ended": True},
+    {
+        "set": "lookup/test",
+        "domain": "lookup",
+        "task_id": "lookup-1000044",
+        "gold": "2521162",
+        "answer": "2521164",
+        "ended": True,
+    },
+    {
+        "set": "lookup/test",
+        "domain": "lookup",
+        "task_id": "lookup-1",
+        "gold": "Thoror",
+        "answer": "thoror",
+        "ended": True,
+    },
+    {
+        "set": "calc/test",
+        "domain": "calc",
+        "task_id": "calc-1",
+        "gold": "284.78",
+        "answer": "\\text{284.78}",
+        "ended": True,
+    },
     {"set": "calc/test", "domain": "calc", "task_id": "calc-2", "gold": "12", "answer": "12", "ended": False},
     {"set": "calc/test", "domain": "calc", "task_id": "calc-3", "gold": "12", "answer": None, "ended": True},
     {"set": "dates/test", "domain": "dates", "task_id": "dates-1", "gold": "5", "answer": "5 weeks", "ended": True},

@@ -63,7 +63,11 @@ def _environment() -> dict[str, str]:
 @pytest.mark.parametrize("kind", ["executor", "pool", "python_command", "prctl", "watcher"])
 def test_children_die_with_a_parent_killed_with_sigkill(kind):
     parent = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(PARENT), kind], cwd=REPO, env=_environment(), stdout=subprocess.PIPE, bufsize=0
+        [sys.executable, "-c", textwrap.dedent(PARENT), kind],
+        cwd=REPO,
+        env=_environment(),
+        stdout=subprocess.PIPE,
+        bufsize=0,
     )
     started = []
     try:
@@ -88,13 +92,17 @@ def test_a_child_whose_parent_died_before_the_call_ends_at_once(mechanism):
     # The test's own parent is the child's grandparent, not its parent: what die_with_parent sees when
     # the real parent died (and the child was re-parented) before it was called.
     code = f"from benchmarks.processes import die_with_parent; die_with_parent({os.getppid()}, {mechanism!r}); print('survived')"
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_environment(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=_environment(), capture_output=True, text=True, timeout=60
+    )
     assert (result.returncode, result.stdout) == (-signal.SIGKILL, "")
 
 
 def test_the_mechanism_is_prctl_on_linux_and_the_watcher_when_asked():
     code = "import os; from benchmarks.processes import die_with_parent; print(die_with_parent(os.getppid()), die_with_parent(os.getppid(), 'watcher'))"
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_environment(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=_environment(), capture_output=True, text=True, timeout=60
+    )
     assert result.stdout == "prctl watcher\n", result.stderr
     assert 0 < POLL_S <= 0.5
 
@@ -110,9 +118,32 @@ def test_bad_calls_say_what_was_expected():
 
 def test_a_python_command_child_sees_the_argv_and_name_python_would_give_it():
     code = "import json, sys; print(json.dumps({'argv': sys.argv, 'name': __name__, 'names': sorted(k for k in globals() if k[0] != '_')}))"
-    ran = subprocess.run(python_command(["-c", code, "one", "two words"]), cwd=REPO, env=_environment(), capture_output=True, text=True, timeout=60)
-    assert json.loads(ran.stdout) == {"argv": ["-c", "one", "two words"], "name": "__main__", "names": ["json", "sys"]}, ran.stderr
-    ran = subprocess.run(python_command(["-m", "tests.process_helpers", "--flag", "x"]), cwd=REPO, env=_environment(), capture_output=True, text=True, timeout=60)
-    assert json.loads(ran.stdout) == {"argv": [str(REPO / "tests" / "process_helpers.py"), "--flag", "x"], "name": "__main__"}, ran.stderr
-    failing = subprocess.run(python_command(["-c", "import sys; sys.exit(7)"]), cwd=REPO, env=_environment(), timeout=60)
+    ran = subprocess.run(
+        python_command(["-c", code, "one", "two words"]),
+        cwd=REPO,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(ran.stdout) == {
+        "argv": ["-c", "one", "two words"],
+        "name": "__main__",
+        "names": ["json", "sys"],
+    }, ran.stderr
+    ran = subprocess.run(
+        python_command(["-m", "tests.process_helpers", "--flag", "x"]),
+        cwd=REPO,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(ran.stdout) == {
+        "argv": [str(REPO / "tests" / "process_helpers.py"), "--flag", "x"],
+        "name": "__main__",
+    }, ran.stderr
+    failing = subprocess.run(
+        python_command(["-c", "import sys; sys.exit(7)"]), cwd=REPO, env=_environment(), timeout=60
+    )
     assert failing.returncode == 7

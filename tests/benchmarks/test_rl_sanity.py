@@ -18,7 +18,11 @@ def test_jobs_of_each_rung() -> None:
     ]  # fmt: skip
     fit, gae = made[0], made[2]
     assert (fit.settings["train_tasks"], fit.settings["group_size"], fit.updates) == (8, 8, 120)
-    assert (gae.settings["group_size"], gae.settings["eval_split"], gae.settings["validation_tasks"]) == (1, "validation", 96)
+    assert (gae.settings["group_size"], gae.settings["eval_split"], gae.settings["validation_tasks"]) == (
+        1,
+        "validation",
+        96,
+    )
     assert made[-1].settings["episodes_per_update"] == 64 and made[-1].updates == 30  # TRL: rung b's budget
     assert fit.fingerprint() == jobs(["a"], [0], Path("elsewhere"))[0].fingerprint()  # the folder is not a setting
 

@@ -20,7 +20,12 @@ PPO_SETTINGS = {"n_envs": 16, "n_steps": 64, "batch_size": 256, "n_epochs": 10, 
 def test_the_quick_profile_is_the_committed_budget():
     quick = PROFILES["quick"]
     assert (quick.total_timesteps, quick.eval_every, quick.seeds) == (61_440, 6_144, (0, 1, 2, 3, 4))
-    assert (quick.modes, quick.difficulties, quick.eval_tasks, quick.workers) == (("sparse", "mentor", "dense"), (1,), 109, 2)
+    assert (quick.modes, quick.difficulties, quick.eval_tasks, quick.workers) == (
+        ("sparse", "mentor", "dense"),
+        (1,),
+        109,
+        2,
+    )
     assert {name: getattr(quick, name) for name in PPO_SETTINGS} == PPO_SETTINGS
 
 
@@ -36,12 +41,35 @@ def test_results_go_under_runs_by_default_and_flags_override_the_profile():
     name, config, out = parse_args([])
     assert (name, config.total_timesteps, out) == ("quick", 61_440, Path("runs/sb3_sparse_vs_dense-quick"))
     name, config, out = parse_args(["--profile", "medium"])
-    assert (name, config.total_timesteps, config.eval_every, out) == ("medium", 245_760, 12_288, Path("runs/sb3_sparse_vs_dense-medium"))
-    argv = ["--profile", "medium", "--timesteps", "1000", "--eval-every", "500", "--seeds", "3", "7", "--modes", "sparse", "dense"]
+    assert (name, config.total_timesteps, config.eval_every, out) == (
+        "medium",
+        245_760,
+        12_288,
+        Path("runs/sb3_sparse_vs_dense-medium"),
+    )
+    argv = [
+        "--profile",
+        "medium",
+        "--timesteps",
+        "1000",
+        "--eval-every",
+        "500",
+        "--seeds",
+        "3",
+        "7",
+        "--modes",
+        "sparse",
+        "dense",
+    ]
     argv += ["--workers", "1", "--eval-tasks", "5", "--out", "benchmarks/results/x"]
     name, config, out = parse_args(argv)
     assert name == "medium" and out == Path("benchmarks/results/x")
-    assert (config.total_timesteps, config.eval_every, config.seeds, config.modes) == (1000, 500, (3, 7), ("sparse", "dense"))
+    assert (config.total_timesteps, config.eval_every, config.seeds, config.modes) == (
+        1000,
+        500,
+        (3, 7),
+        ("sparse", "dense"),
+    )
     assert (config.workers, config.eval_tasks, config.n_envs) == (1, 5, 16)
 
 
@@ -84,7 +112,10 @@ def test_a_rerun_loads_the_saved_runs_and_redoes_only_the_missing_one(tmp_path, 
     first = sb3.run(MICRO, "micro", tmp_path, "python -m benchmarks.sb3_sparse_vs_dense (test)")
     printed = capsys.readouterr().out
     assert "[sb3] run 1/2 started: sparse seed 0" in printed and "[sb3] run 2/2 done: dense seed 0 in " in printed
-    assert f"[sb3] wrote {tmp_path / 'results.json'}, {tmp_path / 'summary.md'}, {tmp_path / 'learning_curves.png'}" in printed
+    assert (
+        f"[sb3] wrote {tmp_path / 'results.json'}, {tmp_path / 'summary.md'}, {tmp_path / 'learning_curves.png'}"
+        in printed
+    )
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["dense-seed0.json", "sparse-seed0.json"]
     saved = json.loads((tmp_path / "runs" / "sparse-seed0.json").read_text())
     assert saved["fingerprint"] == sb3.fingerprint(MICRO)
@@ -115,7 +146,10 @@ def test_a_rerun_loads_the_saved_runs_and_redoes_only_the_missing_one(tmp_path, 
 
 
 def _hand_made_run(mode: str, seed: int, middle: float, final: float) -> dict:
-    evals = [{"steps": steps, "success": success, "tool_set_match": 0.5} for steps, success in ((0, 0.0), (50, middle), (100, final))]
+    evals = [
+        {"steps": steps, "success": success, "tool_set_match": 0.5}
+        for steps, success in ((0, 0.0), (50, middle), (100, final))
+    ]
     return {"mode": mode, "seed": seed, "seconds": 60.0, "wall_seconds": 60.0, "evals": evals}
 
 
@@ -123,7 +157,11 @@ def _hand_made_results() -> dict:
     config = Config(seeds=(0, 1, 2), total_timesteps=100, eval_every=50, eval_tasks=4)
     middles = {"sparse": (0.1, 0.2, 0.3), "mentor": (0.3, 0.3, 0.3), "dense": (0.1, 0.2, 0.3)}
     finals = {"sparse": (0.1, 0.2, 0.3), "mentor": (0.2, 0.2, 0.3), "dense": (0.2, 0.4, 0.4)}
-    runs = [_hand_made_run(mode, seed, middles[mode][seed], finals[mode][seed]) for seed in config.seeds for mode in config.modes]
+    runs = [
+        _hand_made_run(mode, seed, middles[mode][seed], finals[mode][seed])
+        for seed in config.seeds
+        for mode in config.modes
+    ]
     return sb3.build_results(config, "hand-made", runs, "by hand", wall=180.0)
 
 
@@ -147,7 +185,9 @@ def test_summary_md_from_hand_made_runs():
     lines = text.splitlines()
     assert lines[0] == "# SB3 PPO on mentor/Calc-Structured-v0: sparse vs mentor vs dense rewards, profile hand-made"
     setup = lines[2]
-    assert setup.startswith("Set-up: Stable-Baselines3 PPO (MultiInputPolicy) on mentor/Calc-Structured-v0, Calc level 1, profile hand-made: ")
+    assert setup.startswith(
+        "Set-up: Stable-Baselines3 PPO (MultiInputPolicy) on mentor/Calc-Structured-v0, Calc level 1, profile hand-made: "
+    )
     assert "3 training rewards × 3 seed(s) [0, 1, 2], 100 env steps per run (9 runs, 900 env steps in all)" in setup
     assert "deterministic evaluation every 50 steps on the first 4 test-split tasks (each once). Machine: " in setup
     assert "with 1 thread per run, 2 worker(s); 9.0 min of runs." in setup
@@ -179,13 +219,20 @@ def test_no_spread_and_a_clear_separation_are_reported_as_such():
     config = Config(seeds=(0, 1, 2), total_timesteps=100, eval_every=50)
     # quarters: the differences are exact in binary, so "no spread" is exactly no spread
     finals = {"sparse": (0.25, 0.5, 0.75), "mentor": (0.5, 0.75, 1.0), "dense": (0.75, 1.0, 1.0)}
-    runs = [_hand_made_run(mode, seed, finals[mode][seed], finals[mode][seed]) for seed in config.seeds for mode in config.modes]
+    runs = [
+        _hand_made_run(mode, seed, finals[mode][seed], finals[mode][seed])
+        for seed in config.seeds
+        for mode in config.modes
+    ]
     lines = sb3.summary_markdown(sb3.build_results(config, "quick", runs, "by hand", wall=1.0)).splitlines()
     # mentor: +0.25 on every seed (no spread); dense: 0.5, 0.5, 0.25: mean 0.4167, sd 0.1443, se 0.0833,
     # 4.303 x 0.0833 = ±0.3586 -> [+5.8, +77.5]
     assert "| mentor - sparse | +25.0 | n/a (no spread) | n/a |" in lines
     assert any(line.startswith("| dense - sparse | +41.7 | ±35.9 [+5.8, +77.5] | ") for line in lines)
-    assert "mentor - sparse: no spread over seeds to test; dense - sparse: separated, above sparse (the 95% interval excludes 0)." in lines[-3]
+    assert (
+        "mentor - sparse: no spread over seeds to test; dense - sparse: separated, above sparse (the 95% interval excludes 0)."
+        in lines[-3]
+    )
     assert "sparse plateaued (0.500 → 0.500, +0.0 points)" in lines[-1]
 
 

@@ -98,8 +98,16 @@ def _run(curve: list[tuple[int, float]]) -> dict:
 
 def test_headline_pairs_seeds_and_reports_runs_that_never_reach_the_target():
     runs = {
-        "sparse": [_run([(0, 0.2), (200, 0.25), (400, 0.30)]), _run([(0, 0.2), (200, 0.4), (400, 0.40)]), _run([(0, 0.2), (400, 0.1)])],
-        "dense": [_run([(0, 0.2), (200, 0.31), (400, 0.35)]), _run([(0, 0.2), (200, 0.3), (400, 0.38)]), _run([(0, 0.2), (400, 0.5)])],
+        "sparse": [
+            _run([(0, 0.2), (200, 0.25), (400, 0.30)]),
+            _run([(0, 0.2), (200, 0.4), (400, 0.40)]),
+            _run([(0, 0.2), (400, 0.1)]),
+        ],
+        "dense": [
+            _run([(0, 0.2), (200, 0.31), (400, 0.35)]),
+            _run([(0, 0.2), (200, 0.3), (400, 0.38)]),
+            _run([(0, 0.2), (400, 0.5)]),
+        ],
     }
     result = headline(runs)
     # seed 0: dense reaches sparse's 0.30 at 200 of 400 steps; seed 1: never reaches 0.40; seed 2: sparse fell.
@@ -188,7 +196,10 @@ def test_columns_cover_in_domain_and_the_four_kinds_of_ood():
     assert (by_name["calc/test"].temperature, by_name["calc/test sampled"].temperature) == (0.0, 0.7)
     assert column_tasks(by_name["calc/test sampled"]) == column_tasks(by_name["calc/test"])
     in_domain = column_tasks(by_name["calc/test"])
-    assert len(in_domain) == 188 and {t.meta["difficulty"] for t in in_domain} == {1, 2}  # all of Calc test's levels 1-2
+    assert len(in_domain) == 188 and {t.meta["difficulty"] for t in in_domain} == {
+        1,
+        2,
+    }  # all of Calc test's levels 1-2
     assert all(t.id.startswith("calc-1") for t in in_domain)  # test tasks come from seeds 1,000,000 on
     assert {t.meta["difficulty"] for t in column_tasks(by_name["calc/test L3"])} == {3}
     assert {t.meta["difficulty"] for t in column_tasks(by_name["units/test L1-2"])} == {1, 2}
@@ -227,14 +238,24 @@ def _micro(student: Path, seeds: tuple[int, ...] = (0, 1)) -> Profile:
         in_domain_episodes=4,
         ood_episodes=2,
         external_episodes=2,
-        ppo={"max_new_tokens": 6, "max_turns": 2, "batch_envs": 4, "minibatch_size": 2, "advantage": "gae", "group_size": 1,
-             "update_epochs": 2},  # fmt: skip
+        ppo={
+            "max_new_tokens": 6,
+            "max_turns": 2,
+            "batch_envs": 4,
+            "minibatch_size": 2,
+            "advantage": "gae",
+            "group_size": 1,
+            "update_epochs": 2,
+        },  # fmt: skip
     )
 
 
 def _outcomes(stage: dict) -> dict:
     """What a stage found, less its timings."""
-    updates = [{k: v for k, v in row.items() if k not in ("seconds", "time", "generated_tokens_per_s", "env_steps_per_s")} for row in stage.get("updates", [])]
+    updates = [
+        {k: v for k, v in row.items() if k not in ("seconds", "time", "generated_tokens_per_s", "env_steps_per_s")}
+        for row in stage.get("updates", [])
+    ]
     return {"final": stage["final"], "curve": stage.get("curve"), "updates": updates}
 
 
@@ -248,20 +269,37 @@ def test_pipeline_end_to_end_saves_each_stage_and_resumes_from_them(tiny_student
     assert [run_["seed"] for run_ in results["runs"]["dense"]] == [0, 1]
     names = [column["name"] for column in results["columns"]]
     assert list(results["start"]["final"]) == names
-    assert results["start"]["final"]["calc/test"]["episodes"] == 4 and len(results["start"]["final"]["bfcl"]["correct"]) == 2
+    assert (
+        results["start"]["final"]["calc/test"]["episodes"] == 4
+        and len(results["start"]["final"]["bfcl"]["correct"]) == 2
+    )
     for run_ in results["runs"]["sparse"]:
         assert [point["update"] for point in run_["curve"]] == [0, 1, 2]  # the warm start, then one point per update
         assert run_["curve"][0]["success_rate"] == results["start"]["validation_success"]
         assert len(run_["updates"]) == 2 and run_["torch_threads"] == 1
-    assert results["runs"]["sft"][0]["sft"]["examples"] == 8 and results["runs"]["sft"][0]["sft"]["optimizer_steps"] == 2 * 4
+    assert (
+        results["runs"]["sft"][0]["sft"]["examples"] == 8
+        and results["runs"]["sft"][0]["sft"]["optimizer_steps"] == 2 * 4
+    )
     assert results["machine"]["torch_threads"] == 1 and results["machine"]["deterministic_algorithms"] is False
 
     text, paths = write_outputs({"profile_name": "micro", **results}, out)
-    assert [p.name for p in paths] == ["results.json", "summary.md", "learning_curves.png", "paired_differences.png", "similarity_vs_success.png"]
+    assert [p.name for p in paths] == [
+        "results.json",
+        "summary.md",
+        "learning_curves.png",
+        "paired_differences.png",
+        "similarity_vs_success.png",
+    ]
     assert all(p.stat().st_size > 0 for p in paths) and not list(out.glob("*.tmp*"))
     saved = json.loads((out / "results.json").read_text())
     assert text == (out / "summary.md").read_text() == summary_markdown(saved, saved["summary"])
-    assert "| sft - sparse |" in text and "| dense - sft |" in text and "Headline, dense" in text and "Power on calc/test" in text
+    assert (
+        "| sft - sparse |" in text
+        and "| dense - sft |" in text
+        and "Headline, dense" in text
+        and "Power on calc/test" in text
+    )
 
     # A rerun skips the saved stages (a marker in one survives) and redoes a deleted one, identically.
     marked = json.loads((out / "stages" / "sparse-seed1.json").read_text())
@@ -365,7 +403,11 @@ class KillableRun:
 
     def wait_for_checkpoint_after(self, update: int) -> int:
         """Wait until a worker holds the RL stage's lock and its newest checkpoint is past ``update``."""
-        wait_for(lambda: self.process.poll() is None and self.stage_holder() and self.checkpoint() > update, 180, f"a checkpoint after {update}")
+        wait_for(
+            lambda: self.process.poll() is None and self.stage_holder() and self.checkpoint() > update,
+            180,
+            f"a checkpoint after {update}",
+        )
         return self.checkpoint()
 
     def logged_rows(self, last_update: int) -> list[dict]:
@@ -391,8 +433,11 @@ def test_no_worker_outlives_a_killed_run_and_the_rerun_resumes(tmp_path):
         first_checkpoint = first.wait_for_checkpoint_after(0)
         os.kill(first.stage_holder(), signal.SIGKILL)
         assert first.process.wait(timeout=60) != 0
-        assert re.search(r"RuntimeError: a worker process died \(killed, or out of memory\) with stages sparse-seed0(, start)? "
-                         r"unfinished; the finished stages are saved in .*: run the same command again to resume", first.output())
+        assert re.search(
+            r"RuntimeError: a worker process died \(killed, or out of memory\) with stages sparse-seed0(, start)? "
+            r"unfinished; the finished stages are saved in .*: run the same command again to resume",
+            first.output(),
+        )
         assert wait_until_gone(first.seen, GONE_WITHIN_S)[0] == []
         first_rows = first.logged_rows(first_checkpoint)
 

@@ -44,8 +44,17 @@ def test_the_limits() -> None:
         ({"a": nested_list(31)}, "the arguments are nested deeper than 32 levels; send a flatter value"),
     ],
     ids=[
-        "10**5000", "64-digits", "complex", "nan", "-inf", "numpy-inf", "nested-huge", "long-string", "10k-values",
-        "5000-deep", "33-deep",
+        "10**5000",
+        "64-digits",
+        "complex",
+        "nan",
+        "-inf",
+        "numpy-inf",
+        "nested-huge",
+        "long-string",
+        "10k-values",
+        "5000-deep",
+        "33-deep",
     ],  # fmt: skip
 )
 def test_argument_problem(arguments: dict[str, Any], message: str) -> None:

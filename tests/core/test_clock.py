@@ -116,7 +116,9 @@ def spinners(count: int) -> Iterator[None]:
     tool's child runs in a session of its own, so spinners in the test's own
     session would take processor time only from the test.
     """
-    started = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
+    started = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)
+    ]
     try:
         yield
     finally:

@@ -294,13 +294,25 @@ def test_every_text_env_takes_reward_compat():
     "final, published, ours",
     [
         # The answer inside <think> (published: read; ours: none outside it).
-        ("<think>so \\boxed{20}</think> it is twenty", table(1.0, 1.1, 1.0, NO_MATCH, 1.1), table(0.1, 0.1, 0.1, 0.1, 0.1)),
+        (
+            "<think>so \\boxed{20}</think> it is twenty",
+            table(1.0, 1.1, 1.0, NO_MATCH, 1.1),
+            table(0.1, 0.1, 0.1, 0.1, 0.1),
+        ),
         # A faked tool response in the final turn.
-        ("<tool_response>20</tool_response> \\boxed{20}", table(1.0, 1.1, 1.0, NO_MATCH, 1.1), table(0.0, 0.0, 0.0, 0.0, 0.0)),
+        (
+            "<tool_response>20</tool_response> \\boxed{20}",
+            table(1.0, 1.1, 1.0, NO_MATCH, 1.1),
+            table(0.0, 0.0, 0.0, 0.0, 0.0),
+        ),
         # An unclosed last box.
         ("\\boxed{20} so \\boxed{20", table(0.1, 0.1, 0.1, 0.1, 0.1), table(1.0, 1.1, 1.0, 0.8, 1.1)),
         # An invented call written in the final turn's reasoning.
-        ("<think>" + call("calc", x=1) + "</think> \\boxed{20}", table(1.0, 1.0, 1.0, 0.7, 1.0), table(1.0, 1.1, 1.0, 0.8, 1.1)),
+        (
+            "<think>" + call("calc", x=1) + "</think> \\boxed{20}",
+            table(1.0, 1.0, 1.0, 0.7, 1.0),
+            table(1.0, 1.1, 1.0, 0.8, 1.1),
+        ),
     ],
 )
 def test_env_episode_scores_in_both_settings(small_env, final, published, ours):
@@ -322,7 +334,11 @@ def test_env_episode_scores_in_both_settings(small_env, final, published, ours):
 
 def test_env_published_error_scores_zero(small_env):
     env = small_env(reward_mode="mentor", reward_compat="official")
-    turns = [call("add", a=2, b=3) + '<tool_call>{"name": {"x": 1}}</tool_call>', call("multiply", a=5, b=4), "\\boxed{20}"]
+    turns = [
+        call("add", a=2, b=3) + '<tool_call>{"name": {"x": 1}}</tool_call>',
+        call("multiply", a=5, b=4),
+        "\\boxed{20}",
+    ]
     rewards, infos, terminated, _ = play(env, turns)
     assert terminated and rewards[-1] == 0.0
     assert infos[-1]["rewards"]["sparse"] == 1.0
@@ -365,7 +381,9 @@ def test_verl_compute_score_takes_compat():
     for mode in TERMINAL_MODES:
         official = compute_score("mentor/calc", text, answer, extra, reward_mode=mode, compat="official")
         assert official["score"] == published[mode]
-        from_extra = compute_score("mentor/calc", text, answer, {**extra, "reward_compat": "official"}, reward_mode=mode)
+        from_extra = compute_score(
+            "mentor/calc", text, answer, {**extra, "reward_compat": "official"}, reward_mode=mode
+        )
         assert from_extra["score"] == published[mode]
         assert compute_score("mentor/calc", text, answer, extra, reward_mode=mode)["score"] == ours[mode]
 

@@ -34,7 +34,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_python(code: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, cwd=REPO, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, cwd=REPO, **kwargs
+    )
 
 
 # --- atomic files ---------------------------------------------------------------------
@@ -215,7 +217,12 @@ HOLD_THE_LOCK = """
 
 
 def test_a_killed_holder_never_leaves_a_stale_lock(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(HOLD_THE_LOCK), str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(HOLD_THE_LOCK), str(tmp_path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline() == "locked\n"
         with pytest.raises(FolderLockedError, match=f"in use by process {holder.pid}"):
@@ -247,12 +254,17 @@ HOLD_THE_LOCK_AND_FORK = """
 
 def test_a_forked_child_neither_keeps_nor_deletes_its_parents_lock(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(HOLD_THE_LOCK_AND_FORK), str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", textwrap.dedent(HOLD_THE_LOCK_AND_FORK), str(tmp_path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     child = None
     try:
         child = int(holder.stdout.readline())
-        assert (tmp_path / ".lock").read_text() == f"{holder.pid}\n"  # the child's release() left the parent's lock file
+        assert (
+            tmp_path / ".lock"
+        ).read_text() == f"{holder.pid}\n"  # the child's release() left the parent's lock file
         with pytest.raises(FolderLockedError, match=f"in use by process {holder.pid}"):
             lock_folder(tmp_path)
         os.kill(holder.pid, signal.SIGKILL)

@@ -224,7 +224,12 @@ def test_arguments_as_a_valid_json_string_are_accepted() -> None:
         (call("power", base=-8, exponent=3.0), "-512"),
         (call("sum_numbers", numbers=[1e12] * 100), "100000000000000"),
     ],
-    ids=["round-decimals-2.0", "round-largest-x-most-decimals", "power-negative-base-float-exponent", "sum-100-largest"],
+    ids=[
+        "round-decimals-2.0",
+        "round-largest-x-most-decimals",
+        "power-negative-base-float-exponent",
+        "sum-100-largest",
+    ],
 )
 def test_schema_valid_edge_arguments_run(action: str, expected: str) -> None:
     # Arguments the schema accepts must reach a result, not crash inside the tool.

@@ -53,7 +53,11 @@ def test_missing_arguments_mean_an_empty_object():
     [
         ('<tool_call>{"name": "add", "arguments": {"a": 1,}}</tool_call>', "add", "not valid JSON"),
         ('<tool_call>{"name": "add", "arguments": {"a": 1}}', "add", "is not closed"),
-        ('<tool_call>{"name": "add" <tool_call>{"name": "sqrt", "arguments": {"x": 4}}</tool_call>', "add", "is not closed"),
+        (
+            '<tool_call>{"name": "add" <tool_call>{"name": "sqrt", "arguments": {"x": 4}}</tool_call>',
+            "add",
+            "is not closed",
+        ),
         ('{"name": "add"}</tool_call>', None, "without a matching"),
         ("<tool_call>[1, 2]</tool_call>", None, "expected a JSON object"),
         ('<tool_call>{"arguments": {}}</tool_call>', None, 'no "name"'),
@@ -121,15 +125,27 @@ STRAY = "found </tool_call> without a matching <tool_call>"
     [
         ("<tool_call>" * 3, [(None, UNCLOSED, "")] * 3, ""),
         ("</tool_call>" * 2 + "x", [(None, STRAY, "")] * 2, "x"),
-        ("a<tool_call></tool_call>b</tool_call>", [(None, "the tool call is not valid JSON", ""), (None, STRAY, "")], "ab"),
+        (
+            "a<tool_call></tool_call>b</tool_call>",
+            [(None, "the tool call is not valid JSON", ""), (None, STRAY, "")],
+            "ab",
+        ),
         (
             '<tool_call>{"name": "add"<tool_call>{"name": "sqrt", "arguments": {"x": 4}}</tool_call></tool_call>',
-            [("add", UNCLOSED, '{"name": "add"'), ("sqrt", None, '{"name": "sqrt", "arguments": {"x": 4}}'), (None, STRAY, "")],
+            [
+                ("add", UNCLOSED, '{"name": "add"'),
+                ("sqrt", None, '{"name": "sqrt", "arguments": {"x": 4}}'),
+                (None, STRAY, ""),
+            ],
             "",
         ),
         (
             '</tool_call>x<tool_call>{"name": "floor", "arguments": {"x": 1.5}}</tool_call>y<tool_call>{"name": "ceil"',
-            [(None, STRAY, ""), ("floor", None, '{"name": "floor", "arguments": {"x": 1.5}}'), ("ceil", UNCLOSED, '{"name": "ceil"')],
+            [
+                (None, STRAY, ""),
+                ("floor", None, '{"name": "floor", "arguments": {"x": 1.5}}'),
+                ("ceil", UNCLOSED, '{"name": "ceil"'),
+            ],
             "xy",
         ),
     ],
@@ -142,7 +158,17 @@ def test_floods_of_tags_parse_block_by_block(text, calls, content):
 
 @pytest.mark.parametrize(
     "unit",
-    ["<tool_call>", "</tool_call>", "<tool_call></tool_call>", '<tool_call>{"name": "a', "<think>", "</think>", "\\boxed{", "{[", '"\\'],
+    [
+        "<tool_call>",
+        "</tool_call>",
+        "<tool_call></tool_call>",
+        '<tool_call>{"name": "a',
+        "<think>",
+        "</think>",
+        "\\boxed{",
+        "{[",
+        '"\\',
+    ],
 )
 def test_parsing_is_linear_in_the_length(unit):
     # 200,000 characters of one repeated piece: the quadratic parser took minutes on "<tool_call>" floods.
@@ -189,4 +215,7 @@ def test_json_depth_scan_agrees_with_a_character_by_character_scan():
 def test_a_byte_order_mark_is_refused_as_json_loads_refuses_it():
     (block,) = parse('<tool_call>\ufeff{"name": "add", "arguments": {}}</tool_call>').calls
     assert block.name == "add" and block.arguments is None
-    assert block.error == "the tool call is not valid JSON (Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0))"
+    assert (
+        block.error
+        == "the tool call is not valid JSON (Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0))"
+    )

@@ -37,7 +37,11 @@ EPISODES = {
         (1.0, 1.0, 1.0, 0.7, 1.0),
     ),
     "correct, a broken call whose name is readable counts": (
-        ['<tool_call>{"name": "add", "arguments": {"a": 2, "b": }</tool_call>', call("multiply", a=5, b=4), "\\boxed{20}"],
+        [
+            '<tool_call>{"name": "add", "arguments": {"a": 2, "b": }</tool_call>',
+            call("multiply", a=5, b=4),
+            "\\boxed{20}",
+        ],
         (1.0, 1.1, 1.0, 0.8, 1.1),
     ),
     "wrong, teacher's tools": (
@@ -244,7 +248,12 @@ def test_episode_scores_equal_episode_rewards_and_components():
 
 def test_the_published_weights_are_named_once():
     assert (R.SPARSE_CORRECT, R.SPARSE_WRONG, R.NO_ANSWER, R.UNFINISHED) == (1.0, 0.1, 0.1, 0.0)
-    assert (R.CORRECT_WEIGHT, R.TOOL_WEIGHT, R.WRONG_ANSWER_TOOL_SHARE, R.NO_INVENTED_TOOL_WEIGHT) == (0.7, 0.3, 0.2, 0.1)
+    assert (R.CORRECT_WEIGHT, R.TOOL_WEIGHT, R.WRONG_ANSWER_TOOL_SHARE, R.NO_INVENTED_TOOL_WEIGHT) == (
+        0.7,
+        0.3,
+        0.2,
+        0.1,
+    )
     assert R.REWARD_MODES == ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1", "dense")
     assert R.TERMINAL_MODES == ("sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1")
     assert R.get_reward_mode("dense").shaped and not R.get_reward_mode("mentor").shaped
@@ -286,7 +295,9 @@ def test_a_mode_registered_in_one_place_plays_through_step_trl_and_verl():
         # TRL: a reward function by name, in the live table of reward functions.
         text = "\n".join(turns)
         columns = {"answer": [task.answer], "domain": ["calc"], "teacher_tools": [list(task.teacher.tool_names)]}
-        assert reward_func("correct_only")(completions=[text, "\\boxed{-12345}"], **{k: v * 2 for k, v in columns.items()}) == [1.0, 0.0]
+        assert reward_func("correct_only")(
+            completions=[text, "\\boxed{-12345}"], **{k: v * 2 for k, v in columns.items()}
+        ) == [1.0, 0.0]
         assert "correct_only" in REWARD_FUNCS and REWARD_FUNCS["correct_only"](completions=[text], **columns) == [1.0]
         # verl: the same score from a whole response.
         extra = {"teacher_tools": list(task.teacher.tool_names)}

@@ -116,7 +116,9 @@ class NapDomain:
     system_prompt: str = "Rest, then answer."
     difficulties: tuple[int, ...] = (1,)
     tools: tuple[Tool, ...] = field(
-        default_factory=lambda: (Tool("nap", "Sleep a while.", object_schema({"seconds": number_param("How long.", 5)}), _nap),)
+        default_factory=lambda: (
+            Tool("nap", "Sleep a while.", object_schema({"seconds": number_param("How long.", 5)}), _nap),
+        )
     )
 
     def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
@@ -136,10 +138,14 @@ def test_the_calls_of_one_turn_share_one_time_budget():
     # the 0.5 s, about 0.2 s); the other 14 never run.
     assert info["messages"][3]["content"] == "rested"
     assert re.fullmatch(r"Error \(timeout\): nap did not finish within 0\.[0-9]+ s", info["messages"][4]["content"])
-    assert info["errors"][1:] == [
-        "timeout: not run: this turn's 0.5 s budget for tool calls was spent by the calls before it; "
-        "make fewer or cheaper calls in one turn"
-    ] * 14
+    assert (
+        info["errors"][1:]
+        == [
+            "timeout: not run: this turn's 0.5 s budget for tool calls was spent by the calls before it; "
+            "make fewer or cheaper calls in one turn"
+        ]
+        * 14
+    )
     assert len(info["errors"]) == 15
 
 
@@ -195,8 +201,16 @@ def test_steps_from_worker_threads_keep_their_results():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"tool_timeout_s": float("nan")}, ValueError, "tool_timeout_s must be a positive, finite number of seconds, got nan"),
-        ({"tool_timeout_s": float("inf")}, ValueError, "tool_timeout_s must be a positive, finite number of seconds, got inf"),
+        (
+            {"tool_timeout_s": float("nan")},
+            ValueError,
+            "tool_timeout_s must be a positive, finite number of seconds, got nan",
+        ),
+        (
+            {"tool_timeout_s": float("inf")},
+            ValueError,
+            "tool_timeout_s must be a positive, finite number of seconds, got inf",
+        ),
         ({"tool_timeout_s": "2"}, TypeError, "tool_timeout_s must be a number of seconds, got str '2'"),
         ({"turn_timeout_s": 0}, ValueError, "turn_timeout_s must be a positive, finite number of seconds, got 0"),
         ({"shaping_weight": float("nan")}, ValueError, "shaping_weight must be a finite number, got nan"),
@@ -225,9 +239,17 @@ def test_bad_arguments_are_refused_at_make(kwargs, error, message):
         ({"difficulty": True}, ValueError, r"reset option difficulty must be one of \[1, 2, 3, 4, 5\]"),
         ({"difficulty": "2"}, ValueError, r"reset option difficulty must be one of"),
         ({"task_id": "calc-٣"}, ValueError, r"generated task ids look like 'calc-<seed>'.*got 'calc-٣'"),
-        ({"task_id": "calc-" + "9" * 5000}, ValueError, r"seed of ASCII digits up to 9223372036854775807, got 'calc-999"),
+        (
+            {"task_id": "calc-" + "9" * 5000},
+            ValueError,
+            r"seed of ASCII digits up to 9223372036854775807, got 'calc-999",
+        ),
         ({"task_id": 3}, TypeError, "task_id must be a str, got int"),
-        ({"task": {**SMALL_TASK, "domain": "units"}}, ValueError, "task 'test-small' is of domain 'units'; this env plays 'calc'"),
+        (
+            {"task": {**SMALL_TASK, "domain": "units"}},
+            ValueError,
+            "task 'test-small' is of domain 'units'; this env plays 'calc'",
+        ),
         ({"task": 42}, TypeError, "the reset option task must be a Task or a task record dict, got int"),
         ({"seed": 1}, ValueError, r"unknown reset options \['seed'\]"),
     ],

@@ -22,7 +22,9 @@ from tests import sandbox_helpers as helpers
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SLOW = Tool("slow", "Sleeps.", object_schema({"seconds": number_param("Seconds to sleep.", 100)}), helpers.sleep, isolated=True)
+SLOW = Tool(
+    "slow", "Sleeps.", object_schema({"seconds": number_param("Seconds to sleep.", 100)}), helpers.sleep, isolated=True
+)
 LEFT = Tool("left", "Seconds left.", object_schema({}), helpers.seconds_left, isolated=True)
 FAIL = Tool("fail", "Fails.", object_schema({"kind": {"type": "string"}}), helpers.fail, isolated=True)
 BIG = Tool("big", "A long string.", object_schema({"size": {"type": "integer"}}), helpers.big_result, isolated=True)
@@ -58,7 +60,10 @@ def test_start_up_is_not_charged_to_the_call() -> None:
 
 def test_exceptions_come_back_with_their_type_and_message() -> None:
     runtime = isolated_runtime()
-    errors = {kind: runtime.execute("fail", {"kind": kind}).error for kind in ("tool_error", "tool_timeout", "value_error", "custom", "exit")}
+    errors = {
+        kind: runtime.execute("fail", {"kind": kind}).error
+        for kind in ("tool_error", "tool_timeout", "value_error", "custom", "exit")
+    }
     assert errors == {
         "tool_error": "execution_error: fail failed: the input is wrong",
         "tool_timeout": "timeout: fail timed out: gave up after 0.1 s",
@@ -72,7 +77,9 @@ def test_exceptions_come_back_with_their_type_and_message() -> None:
 def test_a_child_that_dies_is_an_error_and_the_next_call_starts_another() -> None:
     runtime = isolated_runtime()
     error = runtime.execute("fail", {"kind": "crash"}).error
-    assert error is not None and error.startswith("execution_error: fail failed: the tool's process ended during the call")
+    assert error is not None and error.startswith(
+        "execution_error: fail failed: the tool's process ended during the call"
+    )
     assert "SIGKILL" in error
     assert runtime.execute("slow", {"seconds": 0}).content == "slept 0 s"
     runtime.close()
@@ -248,7 +255,11 @@ def test_the_start_of_a_calls_process_is_not_charged_to_the_call() -> None:
 def test_a_kill_reaches_the_processes_the_tool_started(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SANDBOX_TEST_PID_FILE", str(tmp_path / "pid"))
     spawner = Tool(
-        "spawn", "Starts a sleeper.", object_schema({"seconds": number_param("s", 100)}), helpers.spawn_sleeper, isolated=True
+        "spawn",
+        "Starts a sleeper.",
+        object_schema({"seconds": number_param("s", 100)}),
+        helpers.spawn_sleeper,
+        isolated=True,
     )
     runtime = ToolRuntime([spawner], timeout_s=0.5)
     result = runtime.execute("spawn", {"seconds": 30})
@@ -271,7 +282,10 @@ def test_an_exception_that_cannot_be_printed_is_reported_and_the_child_lives() -
     runtime = ToolRuntime([unprintable, PID], timeout_s=5.0)
     before = runtime.execute("pid", {}).content
     result = runtime.execute("unprintable", {})
-    assert result.error == "execution_error: unprintable failed: UnprintableProblem: <the exception's message could not be printed>"
+    assert (
+        result.error
+        == "execution_error: unprintable failed: UnprintableProblem: <the exception's message could not be printed>"
+    )
     assert runtime.execute("pid", {}).content == before
     runtime.close()
 
@@ -302,7 +316,9 @@ def test_a_warm_up_runs_once_per_child_before_its_first_call_uncharged() -> None
 
 
 def test_a_failed_warm_up_is_an_error_that_charges_the_call_nothing() -> None:
-    broken = Tool("pid", "The process id.", object_schema({}), helpers.pid, isolated=True, warm_up=helpers.failing_warm_up)
+    broken = Tool(
+        "pid", "The process id.", object_schema({}), helpers.pid, isolated=True, warm_up=helpers.failing_warm_up
+    )
     result = ToolRuntime([broken]).execute("pid", {})
     assert result.error == (
         "execution_error: pid failed: the tool's process could not run the warm-up "

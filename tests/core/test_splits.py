@@ -24,7 +24,9 @@ def test_split_sizes_ids_and_no_shared_questions(name):
     domain = get_domain(name)
     loaded = {split: splits.load_split(domain, split) for split in splits.SPLITS}
     sizes = {split: len(tasks) for split, tasks in loaded.items()}
-    assert sizes == ({"train": 5000, "test": 500, "ood": 500} if name == "calc" else {"train": 1000, "test": 500, "ood": 500})
+    assert sizes == (
+        {"train": 5000, "test": 500, "ood": 500} if name == "calc" else {"train": 1000, "test": 500, "ood": 500}
+    )
     questions = [{task.question for task in tasks} for tasks in loaded.values()]
     assert not (questions[0] & questions[1]) and not (questions[0] & questions[2]) and not (questions[1] & questions[2])
     assert all(task.meta["ood"] for task in loaded["ood"]) and not any(task.meta["ood"] for task in loaded["test"])

@@ -122,7 +122,9 @@ def test_a_lone_surrogate_in_any_string_argument_leaves_everything_valid(
         body = json.dumps({"name": tool, "arguments": arguments}, ensure_ascii=False)  # the code points themselves
     observation, reward, terminated, truncated, info = env.step(f"<tool_call>{body}</tool_call>")
     _assert_all_valid(observation, info, env.render())
-    sent = info["messages"][-2]["tool_calls"][0]["function"]["arguments"] if "tool_calls" in info["messages"][-2] else None
+    sent = (
+        info["messages"][-2]["tool_calls"][0]["function"]["arguments"] if "tool_calls" in info["messages"][-2] else None
+    )
     if sent is not None:
         assert sent[argument] == "a\ufffdb\ufffd"
     # The episode goes on and ends with its reward, as for any other turn.
@@ -158,5 +160,7 @@ def test_a_chat_template_takes_the_messages_after_a_surrogate_turn(tiny_student_
     env = gym.make("mentor/Calc-v0")
     env.reset(seed=0)
     info = env.step('<tool_call>{"name": "add", "arguments": {"a": "\\ud800", "b": 2}}</tool_call>')[4]
-    ids = tokenizer.apply_chat_template(info["messages"], tools=info["tools"], tokenize=True, add_generation_prompt=True)
+    ids = tokenizer.apply_chat_template(
+        info["messages"], tools=info["tools"], tokenize=True, add_generation_prompt=True
+    )
     assert len(ids) > 0

@@ -12,7 +12,9 @@ def _echo(**arguments):
     return "ok"
 
 
-@pytest.mark.parametrize("name", ["add", "math.factorial", "spotify.play", "Flights_4_Search", "get-weather", "_x", "a" * 128])
+@pytest.mark.parametrize(
+    "name", ["add", "math.factorial", "spotify.play", "Flights_4_Search", "get-weather", "_x", "a" * 128]
+)
 def test_names_of_letters_digits_underscores_dots_and_dashes_are_accepted(name):
     assert Tool(name, "d", object_schema({}), _echo).name == name
 
@@ -40,7 +42,11 @@ def test_the_tiny_students_chat_template_carries_dotted_names():
     messages = [
         {"role": "system", "content": "s"},
         {"role": "user", "content": "5!?"},
-        {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "math.factorial", "arguments": {"number": 5}}}]},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"type": "function", "function": {"name": "math.factorial", "arguments": {"number": 5}}}],
+        },
     ]
     text = render_with_template(TINY_CHAT_TEMPLATE, messages, [tool.spec])
     assert "- math.factorial(number: integer)" in text

@@ -63,7 +63,9 @@ def render(family: str, messages: list[dict], add_generation_prompt: bool = Fals
 def assistant(content: str = "", calls: tuple = (), reasoning: str | None = None) -> dict:
     message = {"role": "assistant", "content": content}
     if calls:
-        message["tool_calls"] = [{"type": "function", "function": {"name": name, "arguments": arguments}} for name, arguments in calls]
+        message["tool_calls"] = [
+            {"type": "function", "function": {"name": name, "arguments": arguments}} for name, arguments in calls
+        ]
     if reasoning is not None:
         message["reasoning_content"] = reasoning
     return message
@@ -151,7 +153,9 @@ def test_mistral_reads_the_v3_json_list_and_magistral_reasoning():
 
 
 def test_llama3_json_reads_arguments_like_parameters_and_text_after_the_turn():
-    text = '<|python_tag|>{"name": "add", "arguments": {"a": 1}};{"name": "neg", "parameters": {"x": -2.5}}<|eom_id|>done'
+    text = (
+        '<|python_tag|>{"name": "add", "arguments": {"a": 1}};{"name": "neg", "parameters": {"x": -2.5}}<|eom_id|>done'
+    )
     turn = get_tool_parser("llama3_json").parse(text)
     assert read(turn) == [("add", {"a": 1}, None), ("neg", {"x": -2.5}, None)]
     assert turn.content == "<|eom_id|>done"
@@ -178,8 +182,40 @@ def test_qwen3_coder_values_read_as_json_or_python_constants_or_text(value, read
 
 
 # Characters that JSON, Python literals and the XML values all escape or quote in their own way (no format's markers).
-TRICKY = ["a", "Z", " ", "\n", "\t", '"', "'", "\\", "<", ">", "/", "{", "}", "[", "]", "(", ")", ",", ":", ";", "=", "|",
-          "é", "☕", "😀", "1", "-", ".", "e", "True", "None", "null"]
+TRICKY = [
+    "a",
+    "Z",
+    " ",
+    "\n",
+    "\t",
+    '"',
+    "'",
+    "\\",
+    "<",
+    ">",
+    "/",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    ",",
+    ":",
+    ";",
+    "=",
+    "|",
+    "é",
+    "☕",
+    "😀",
+    "1",
+    "-",
+    ".",
+    "e",
+    "True",
+    "None",
+    "null",
+]
 
 
 def random_value(rng: random.Random, depth: int = 0):
@@ -194,7 +230,10 @@ def random_value(rng: random.Random, depth: int = 0):
         return rng.choice(["", "42", "-1.5", "True", "null", "[1]", '"quoted"', " padded "])
     if kind == 4:
         return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
-    return {"".join(rng.choice(TRICKY) for _ in range(rng.randint(1, 4))): random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+    return {
+        "".join(rng.choice(TRICKY) for _ in range(rng.randint(1, 4))): random_value(rng, depth + 1)
+        for _ in range(rng.randint(0, 3))
+    }
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -203,7 +242,10 @@ def test_each_parser_reads_back_what_its_format_turn_writes(family):
     rng = random.Random(7)
     parser = get_tool_parser(family)
     for _ in range(300):
-        calls = [("add", {f"a{index}": random_value(rng) for index in range(rng.randint(0, 3))}), ("math.f", {"x": random_value(rng)})]
+        calls = [
+            ("add", {f"a{index}": random_value(rng) for index in range(rng.randint(0, 3))}),
+            ("math.f", {"x": random_value(rng)}),
+        ]
         calls = calls[: rng.randint(1, 2)]
         content = rng.choice(["", "Let me compute."])
         turn = parser.parse(parser.format_turn(content, calls))
@@ -215,34 +257,111 @@ def test_each_parser_reads_back_what_its_format_turn_writes(family):
 
 BROKEN = [
     # hermes
-    ("hermes", "truncated", '<tool_call>\n{"name": "add", "arguments": {"a": 2', "add", "<tool_call> is not closed with </tool_call>"),
-    ("hermes", "bad JSON", '<tool_call>{"name": "add", "arguments": {"a": 2,}}</tool_call>', "add", "the tool call is not valid JSON"),
-    ("hermes", "wrong nesting", '{"name": "add", "arguments": {}}</tool_call>', None, "found </tool_call> without a matching <tool_call>"),
-    ("hermes", "unknown wrapper", "<tool_call><function=add><parameter=a>2</parameter></function></tool_call>", None,
-     "the tool call is not valid JSON (Expecting value: line 1 column 1 (char 0))"),
+    (
+        "hermes",
+        "truncated",
+        '<tool_call>\n{"name": "add", "arguments": {"a": 2',
+        "add",
+        "<tool_call> is not closed with </tool_call>",
+    ),
+    (
+        "hermes",
+        "bad JSON",
+        '<tool_call>{"name": "add", "arguments": {"a": 2,}}</tool_call>',
+        "add",
+        "the tool call is not valid JSON",
+    ),
+    (
+        "hermes",
+        "wrong nesting",
+        '{"name": "add", "arguments": {}}</tool_call>',
+        None,
+        "found </tool_call> without a matching <tool_call>",
+    ),
+    (
+        "hermes",
+        "unknown wrapper",
+        "<tool_call><function=add><parameter=a>2</parameter></function></tool_call>",
+        None,
+        "the tool call is not valid JSON (Expecting value: line 1 column 1 (char 0))",
+    ),
     # qwen3_coder
-    ("qwen3_coder", "truncated", "<tool_call>\n<function=add>\n<parameter=a>\n2", "add", "<tool_call> is not closed with </tool_call>"),
-    ("qwen3_coder", "bad JSON value", "<tool_call><function=add><parameter=a>1e999</parameter></function></tool_call>", "add",
-     "parameter 'a': 1e999 overflows a float"),
-    ("qwen3_coder", "wrong nesting", "<tool_call><function=add><parameter=a>2</function></parameter></tool_call>", "add",
-     "<function=add> is not closed with </function>"),
-    ("qwen3_coder", "outside the block", "<function=add>\n<parameter=a>\n2\n</parameter>\n</function>", "add",
-     "<function=...> must be inside <tool_call>"),
-    ("qwen3_coder", "unknown wrapper", '<tool_call>{"name": "add", "arguments": {"a": 2}}</tool_call>', None,
-     "expected <function=NAME> right inside <tool_call>"),
-    ("qwen3_coder", "unclosed parameter", "<tool_call><function=add><parameter=a>2<parameter=b>3</parameter></function></tool_call>",
-     "add", "<parameter=a> is not closed with </parameter> before the next <parameter="),
+    (
+        "qwen3_coder",
+        "truncated",
+        "<tool_call>\n<function=add>\n<parameter=a>\n2",
+        "add",
+        "<tool_call> is not closed with </tool_call>",
+    ),
+    (
+        "qwen3_coder",
+        "bad JSON value",
+        "<tool_call><function=add><parameter=a>1e999</parameter></function></tool_call>",
+        "add",
+        "parameter 'a': 1e999 overflows a float",
+    ),
+    (
+        "qwen3_coder",
+        "wrong nesting",
+        "<tool_call><function=add><parameter=a>2</function></parameter></tool_call>",
+        "add",
+        "<function=add> is not closed with </function>",
+    ),
+    (
+        "qwen3_coder",
+        "outside the block",
+        "<function=add>\n<parameter=a>\n2\n</parameter>\n</function>",
+        "add",
+        "<function=...> must be inside <tool_call>",
+    ),
+    (
+        "qwen3_coder",
+        "unknown wrapper",
+        '<tool_call>{"name": "add", "arguments": {"a": 2}}</tool_call>',
+        None,
+        "expected <function=NAME> right inside <tool_call>",
+    ),
+    (
+        "qwen3_coder",
+        "unclosed parameter",
+        "<tool_call><function=add><parameter=a>2<parameter=b>3</parameter></function></tool_call>",
+        "add",
+        "<parameter=a> is not closed with </parameter> before the next <parameter=",
+    ),
     # llama3_json
     ("llama3_json", "truncated", '{"name": "add", "parameters": {"a": 2', "add", "the tool call is not valid JSON"),
-    ("llama3_json", "bad JSON", '<|python_tag|>{"name": "add", "parameters": {"a": NaN}}', "add", "the tool call is not valid JSON"),
-    ("llama3_json", "wrong nesting", '{"function": {"name": "add", "parameters": {"a": 2}}}', None, 'the tool call has no "name" string'),
-    ("llama3_json", "unknown wrapper", "<|python_tag|>add(a=2)", None, 'expected a JSON object {"name": ..., "parameters": {...}}'),
+    (
+        "llama3_json",
+        "bad JSON",
+        '<|python_tag|>{"name": "add", "parameters": {"a": NaN}}',
+        "add",
+        "the tool call is not valid JSON",
+    ),
+    (
+        "llama3_json",
+        "wrong nesting",
+        '{"function": {"name": "add", "parameters": {"a": 2}}}',
+        None,
+        'the tool call has no "name" string',
+    ),
+    (
+        "llama3_json",
+        "unknown wrapper",
+        "<|python_tag|>add(a=2)",
+        None,
+        'expected a JSON object {"name": ..., "parameters": {...}}',
+    ),
     # pythonic
     ("pythonic", "truncated", "[add(a=2, b=", "add", "the tool calls are not a Python list of calls"),
     ("pythonic", "bad literal", "[add(a=2, b=open('x'))]", "add", "argument 'b' of add is not a literal: open('x')"),
     ("pythonic", "wrong nesting", "[[add(a=2)]]", None, "expected a call name(arg=value), got a List"),
-    ("pythonic", "unknown wrapper", '<|python_start|>{"name": "add", "parameters": {"a": 2}}<|python_end|>', None,
-     "expected a non-empty list of calls"),
+    (
+        "pythonic",
+        "unknown wrapper",
+        '<|python_start|>{"name": "add", "parameters": {"a": 2}}<|python_end|>',
+        None,
+        "expected a non-empty list of calls",
+    ),
     ("pythonic", "unclosed", "<|python_start|>[add(a=2)]", None, "<|python_start|> is not closed with <|python_end|>"),
     ("pythonic", "positional", "[add(2, b=3)]", "add", "add has positional arguments; write them as name=value"),
     ("pythonic", "a set", "[add(a={1, 2})]", "add", "argument 'a' of add: a set is not a JSON value"),
@@ -250,33 +369,92 @@ BROKEN = [
     ("pythonic", "unpacking", "[add(**{'a': 1})]", "add", "add unpacks **arguments"),
     # mistral
     ("mistral", "truncated", '[TOOL_CALLS]add[ARGS]{"a": 2', "add", "the arguments of add are not valid JSON"),
-    ("mistral", "bad JSON", '[TOOL_CALLS][{"name": "add", "arguments": {"a": 2}]', "add", "the tool calls after [TOOL_CALLS] are not valid JSON"),
-    ("mistral", "wrong nesting", '[TOOL_CALLS]add[ARGS][{"a": 2}]', "add", '"arguments" must be a JSON object, got list'),
-    ("mistral", "unknown wrapper", '[TOOL_CALLS]{"name": "add", "arguments": {"a": 2}}', None,
-     "expected NAME[ARGS]{...} or a JSON list after [TOOL_CALLS]"),
+    (
+        "mistral",
+        "bad JSON",
+        '[TOOL_CALLS][{"name": "add", "arguments": {"a": 2}]',
+        "add",
+        "the tool calls after [TOOL_CALLS] are not valid JSON",
+    ),
+    (
+        "mistral",
+        "wrong nesting",
+        '[TOOL_CALLS]add[ARGS][{"a": 2}]',
+        "add",
+        '"arguments" must be a JSON object, got list',
+    ),
+    (
+        "mistral",
+        "unknown wrapper",
+        '[TOOL_CALLS]{"name": "add", "arguments": {"a": 2}}',
+        None,
+        "expected NAME[ARGS]{...} or a JSON list after [TOOL_CALLS]",
+    ),
     # deepseek_v3
-    ("deepseek_v3", "truncated", '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>add\n```json\n{"a": 2', "add",
-     "<｜tool▁call▁begin｜> is not closed with <｜tool▁call▁end｜>"),
-    ("deepseek_v3", "bad JSON",
-     '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>add\n```json\n{"a": 2,}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
-     "add", "the arguments of add are not valid JSON"),
-    ("deepseek_v3", "wrong nesting", '<｜tool▁call▁begin｜>function<｜tool▁sep｜>add\n```json\n{"a": 2}\n```<｜tool▁call▁end｜>', None,
-     "<｜tool▁call▁begin｜> must be inside <｜tool▁calls▁begin｜>"),
-    ("deepseek_v3", "no fence",
-     '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>add\n{"a": 2}<｜tool▁call▁end｜><｜tool▁calls▁end｜>', "add",
-     "the arguments of add are not in a ```json ... ``` block"),
-    ("deepseek_v3", "unknown wrapper", '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>add\n{"a": 2}<｜tool▁call▁end｜><｜tool▁calls▁end｜>', None,
-     "expected function<｜tool▁sep｜>NAME"),
+    (
+        "deepseek_v3",
+        "truncated",
+        '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>add\n```json\n{"a": 2',
+        "add",
+        "<｜tool▁call▁begin｜> is not closed with <｜tool▁call▁end｜>",
+    ),
+    (
+        "deepseek_v3",
+        "bad JSON",
+        '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>add\n```json\n{"a": 2,}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
+        "add",
+        "the arguments of add are not valid JSON",
+    ),
+    (
+        "deepseek_v3",
+        "wrong nesting",
+        '<｜tool▁call▁begin｜>function<｜tool▁sep｜>add\n```json\n{"a": 2}\n```<｜tool▁call▁end｜>',
+        None,
+        "<｜tool▁call▁begin｜> must be inside <｜tool▁calls▁begin｜>",
+    ),
+    (
+        "deepseek_v3",
+        "no fence",
+        '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>add\n{"a": 2}<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
+        "add",
+        "the arguments of add are not in a ```json ... ``` block",
+    ),
+    (
+        "deepseek_v3",
+        "unknown wrapper",
+        '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>add\n{"a": 2}<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
+        None,
+        "expected function<｜tool▁sep｜>NAME",
+    ),
     # openai (harmony)
-    ("openai", "truncated", "<|channel|>commentary to=functions.add <|constrain|>json", "functions.add",
-     "the call's header is not followed by <|message|>"),
-    ("openai", "bad JSON", '<|channel|>commentary to=functions.add <|constrain|>json<|message|>{"a": 2,}<|call|>', "add",
-     "the arguments of add are not valid JSON"),
-    ("openai", "wrong nesting",
-     '<|channel|>commentary to=functions.add<|message|>{"a": 2}<|start|>assistant<|channel|>final<|message|>5<|return|>', "add",
-     "the call to functions.add is not ended with <|call|>"),
-    ("openai", "unknown wrapper", "<|channel|>commentary to=functions.add <|constrain|>json<|message|>add(a=2)<|call|>", "add",
-     "the arguments of add are not valid JSON"),
+    (
+        "openai",
+        "truncated",
+        "<|channel|>commentary to=functions.add <|constrain|>json",
+        "functions.add",
+        "the call's header is not followed by <|message|>",
+    ),
+    (
+        "openai",
+        "bad JSON",
+        '<|channel|>commentary to=functions.add <|constrain|>json<|message|>{"a": 2,}<|call|>',
+        "add",
+        "the arguments of add are not valid JSON",
+    ),
+    (
+        "openai",
+        "wrong nesting",
+        '<|channel|>commentary to=functions.add<|message|>{"a": 2}<|start|>assistant<|channel|>final<|message|>5<|return|>',
+        "add",
+        "the call to functions.add is not ended with <|call|>",
+    ),
+    (
+        "openai",
+        "unknown wrapper",
+        "<|channel|>commentary to=functions.add <|constrain|>json<|message|>add(a=2)<|call|>",
+        "add",
+        "the arguments of add are not valid JSON",
+    ),
 ]
 
 
@@ -335,13 +513,36 @@ def test_a_faked_tool_response_is_malformed(family, text):
 # --- linear time on floods of each format's markers --------------------------------------------------
 
 FLOODS = {
-    "qwen3_coder": ["<tool_call>", "<tool_call><function=a>", "<tool_call><function=a><parameter=x>", "<function=", "</tool_call>"],
+    "qwen3_coder": [
+        "<tool_call>",
+        "<tool_call><function=a>",
+        "<tool_call><function=a><parameter=x>",
+        "<function=",
+        "</tool_call>",
+    ],
     "llama3_json": ["<|python_tag|>", "<|python_tag|>{", '{"name": "a', "[{", "<|eot_id|>"],
     "pythonic": ["[a(", "<|python_start|>", "<|python_start|>[a(x=1)]<|python_end|>", "[a(x=[", "("],
-    "mistral": ["[TOOL_CALLS]", "[TOOL_CALLS][", "[TOOL_CALLS]a[ARGS]", "[TOOL_CALLS]a[ARGS]{", "[TOOL_CALLS]a[ARGS]{}"],
-    "deepseek_v3": ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"],
-    "openai": ["<|start|>", "<|message|>", "<|message|><|start|>", "<|start|>assistant<|channel|>commentary to=functions.a<|message|>",
-               " to=x<|channel|>", "<|message|>{}<|call|>"],
+    "mistral": [
+        "[TOOL_CALLS]",
+        "[TOOL_CALLS][",
+        "[TOOL_CALLS]a[ARGS]",
+        "[TOOL_CALLS]a[ARGS]{",
+        "[TOOL_CALLS]a[ARGS]{}",
+    ],
+    "deepseek_v3": [
+        "<｜tool▁calls▁begin｜>",
+        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>",
+        "<｜tool▁call▁end｜>",
+        "<｜tool▁sep｜>",
+    ],
+    "openai": [
+        "<|start|>",
+        "<|message|>",
+        "<|message|><|start|>",
+        "<|start|>assistant<|channel|>commentary to=functions.a<|message|>",
+        " to=x<|channel|>",
+        "<|message|>{}<|call|>",
+    ],
 }
 
 
@@ -358,11 +559,14 @@ def test_parsing_is_linear_in_the_length(family, unit):
 
 # --- the registry, names everywhere, "auto" -------------------------------------------------------
 
+
 def test_the_registry_names_the_formats_and_refuses_unknown_names():
     assert SHIPPED_PARSERS == FAMILIES
     assert tool_parser_names()[: len(FAMILIES)] == FAMILIES
     assert type(get_tool_parser("hermes")) is HermesParser
-    with pytest.raises(ValueError, match=r"tool_parser must be one of \('hermes', 'qwen3_coder', .*'openai'\) or 'auto', got 'llama3'"):
+    with pytest.raises(
+        ValueError, match=r"tool_parser must be one of \('hermes', 'qwen3_coder', .*'openai'\) or 'auto', got 'llama3'"
+    ):
         get_tool_parser("llama3")
     with pytest.raises(TypeError, match=r"tool_parser must have a parse\(text\) -> ParsedTurn method, got int"):
         resolve_tool_parser(3)
@@ -399,7 +603,9 @@ def test_auto_says_which_parser_it_chose_and_refuses_a_template_without_markers(
     template = (FIXTURES / "mistral.jinja").read_text(encoding="utf-8") + "{# a template not seen before #}"
     with caplog.at_level(logging.WARNING, logger="mentor_env.parsing"):
         assert resolve_tool_parser("auto", template).name == "mistral"
-    assert caplog.messages == ["tool_parser='auto' chose the 'mistral' tool-call parser from the chat template's markers"]
+    assert caplog.messages == [
+        "tool_parser='auto' chose the 'mistral' tool-call parser from the chat template's markers"
+    ]
     with pytest.raises(ValueError, match=r"found no tool-call markers in the chat template .*name the format instead"):
         resolve_tool_parser("auto", "{{ messages }}")
     with pytest.raises(ValueError, match="pass the tokenizer or the template string, got NoneType"):
@@ -434,20 +640,39 @@ def test_gym_make_plays_a_turn_written_in_the_format_and_score_completion_agrees
     _, reward, terminated, _, info = env.step(final)
     assert terminated and reward == 1.1 and info["final_answer"] == "19"
     assert info["rewards"]["sparse"] == 1.0 and info["rewards"]["mentor_f1"] == 1.1
-    turns = [{"role": "assistant", "content": first}, {"role": "tool", "content": "19"}, {"role": "tool", "content": "19"},
-             {"role": "assistant", "content": final}]
-    scores = score_completion(turns, domain="calc", answer="19", teacher_tools=["subtract", "abs_value"], tool_parser=family)
-    assert scores == {"sparse": 1.0, "mentor": 1.1, "mentor_partial": 1.0, "mentor_nomatch": 0.8, "mentor_f1": 1.1, "dense": 1.1}
+    turns = [
+        {"role": "assistant", "content": first},
+        {"role": "tool", "content": "19"},
+        {"role": "tool", "content": "19"},
+        {"role": "assistant", "content": final},
+    ]
+    scores = score_completion(
+        turns, domain="calc", answer="19", teacher_tools=["subtract", "abs_value"], tool_parser=family
+    )
+    assert scores == {
+        "sparse": 1.0,
+        "mentor": 1.1,
+        "mentor_partial": 1.0,
+        "mentor_nomatch": 0.8,
+        "mentor_f1": 1.1,
+        "dense": 1.1,
+    }
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_trl_and_verl_rewards_take_the_parser_name(family):
     single = completion(family, assistant(FINAL, TEACHER))  # one turn: the calls and the answer
     rewards = reward_func("mentor", tool_parser=family)(
-        completions=[single, FINAL], answer=["19", "19"], domain=["calc", "calc"], teacher_tools=[["subtract", "abs_value"]] * 2
+        completions=[single, FINAL],
+        answer=["19", "19"],
+        domain=["calc", "calc"],
+        teacher_tools=[["subtract", "abs_value"]] * 2,
     )
     assert rewards == [1.1, 0.8]
-    assert compute_score("calc", single, "19", {"teacher_tools": ["subtract", "abs_value"]}, tool_parser=family)["score"] == 1.1
+    assert (
+        compute_score("calc", single, "19", {"teacher_tools": ["subtract", "abs_value"]}, tool_parser=family)["score"]
+        == 1.1
+    )
     extra = {"teacher_tools": ["subtract", "abs_value"], "tool_parser": family}
     assert compute_score("calc", single, "19", extra, return_dict=False) == 1.1
 
@@ -459,7 +684,12 @@ def test_the_session_writes_and_reads_calls_in_the_envs_format(family):
     session = EpisodeSession(make_text_env("mentor/Calc-v0", tool_parser=family))
     session.reset(task_id="calc-1")
     assert [session.call(name, arguments).shown for name, arguments in TEACHER] == ["19", "19"]
-    messages = [assistant("", TEACHER), {"role": "tool", "content": "19"}, {"role": "tool", "content": "19"}, assistant(FINAL)]
+    messages = [
+        assistant("", TEACHER),
+        {"role": "tool", "content": "19"},
+        {"role": "tool", "content": "19"},
+        assistant(FINAL),
+    ]
     assert session.finish(messages) == 1.1
     assert [step.info["errors"] for step in session.steps] == [[], []]
 
@@ -470,7 +700,12 @@ def test_trl_environment_factory_runs_the_format(family):
     environment = factory()
     environment.reset(task_id="calc-1", prompt=PROMPT)
     assert [environment.subtract(a=11, b=-8), environment.abs_value(x=19)] == ["19", "19"]
-    messages = [assistant("", TEACHER), {"role": "tool", "content": "19"}, {"role": "tool", "content": "19"}, assistant(FINAL)]
+    messages = [
+        assistant("", TEACHER),
+        {"role": "tool", "content": "19"},
+        {"role": "tool", "content": "19"},
+        assistant(FINAL),
+    ]
     assert factory.reward(completions=[messages], environments=[environment]) == [1.1]
     unscored = factory()
     unscored.reset(task_id="calc-1", prompt=PROMPT)
@@ -480,7 +715,9 @@ def test_trl_environment_factory_runs_the_format(family):
 
 @pytest.mark.parametrize("family", ["pythonic", "deepseek_v3"])
 def test_the_openenv_environment_takes_the_parser_name(family):
-    pytest.importorskip("openenv.core.env_server.http_server", reason="the server needs openenv-core (make test installs it)")
+    pytest.importorskip(
+        "openenv.core.env_server.http_server", reason="the server needs openenv-core (make test installs it)"
+    )
     from mentor_env.serve import MentorAction, MentorEnvironment
 
     environment = MentorEnvironment("mentor/Calc-v0", tool_parser=family)
@@ -507,8 +744,16 @@ def test_verls_tool_loop_plays_turns_in_the_envs_format(tmp_path):
     loop = SimpleNamespace(tools=tools, max_tool_response_length=4096, tool_response_truncate_side="middle")
     row = verl_row(get_domain("calc").generate(1, 2), agent=True, tools_in_prompt=False)
     assert row["extra_info"]["task_id"] == "calc-1"
-    data = AgentData(messages=list(row["prompt"]) + [assistant("", TEACHER)], image_data=None, video_data=None, audio_data=None,
-                     mm_processor_kwargs=None, metrics={}, request_id="req-pythonic", tools_kwargs=row["extra_info"]["tools_kwargs"])
+    data = AgentData(
+        messages=list(row["prompt"]) + [assistant("", TEACHER)],
+        image_data=None,
+        video_data=None,
+        audio_data=None,
+        mm_processor_kwargs=None,
+        metrics={},
+        request_id="req-pythonic",
+        tools_kwargs=row["extra_info"]["tools_kwargs"],
+    )
     calls = [FunctionCall(name=name, arguments=json.dumps(arguments)) for name, arguments in TEACHER]
 
     async def run_calls():

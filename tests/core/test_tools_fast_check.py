@@ -24,7 +24,15 @@ def _value_for(schema: dict[str, Any], rng: random.Random) -> Any:
         pool += [low, high, low - 1, high + 1, low - 0.5, high + 0.5, (low + high) // 2, float((low + high) // 2)]
         pool += [rng.randint(int(low), int(high)) for _ in range(4)] + [rng.uniform(low, high) for _ in range(4)]
     elif kind == "string":
-        pool += list(schema.get("enum", ()))[:5] + ["2024-03-05", "2024-3-5", "doc-00042", "doc-0042", "orders", "9x", "a" * 65]
+        pool += list(schema.get("enum", ()))[:5] + [
+            "2024-03-05",
+            "2024-3-5",
+            "doc-00042",
+            "doc-0042",
+            "orders",
+            "9x",
+            "a" * 65,
+        ]
         pool += ["SELECT 1", "x" * schema.get("maxLength", 10), "x" * (schema.get("maxLength", 10) + 1), "2024-03-05\n"]
     elif kind == "array":
         item = schema.get("items", {})
@@ -104,11 +112,23 @@ def test_exact_json_types_only_the_rest_goes_to_jsonschema():
     check = compile_fast_check(
         {
             "type": "object",
-            "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 9}, "s": {"type": "string", "enum": ["a", 1]}},
+            "properties": {
+                "n": {"type": "integer", "minimum": 0, "maximum": 9},
+                "s": {"type": "string", "enum": ["a", 1]},
+            },
             "required": ["n"],
             "additionalProperties": False,
         }
     )
     assert check({"n": 3}) and check({"n": 0, "s": "a"})
-    for unsure in ({"n": True}, {"n": 3.0}, {"n": 10}, {"n": -1}, {"s": "a"}, {"n": 1, "s": 1}, {"n": 1, "x": 0}, [("n", 1)]):
+    for unsure in (
+        {"n": True},
+        {"n": 3.0},
+        {"n": 10},
+        {"n": -1},
+        {"s": "a"},
+        {"n": 1, "s": 1},
+        {"n": 1, "x": 0},
+        [("n", 1)],
+    ):
         assert not check(unsure)

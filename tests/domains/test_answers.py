@@ -109,7 +109,23 @@ def test_read_quantity(text: str, value: Fraction, unit: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["twelve", "", "   ", "1/0", "\\frac{1}{0}", "inf", "nan", "-$-5", "1" * 201, "\\boxed{", "x = 5", "e6", "€12", "≈ 5"]
+    "text",
+    [
+        "twelve",
+        "",
+        "   ",
+        "1/0",
+        "\\frac{1}{0}",
+        "inf",
+        "nan",
+        "-$-5",
+        "1" * 201,
+        "\\boxed{",
+        "x = 5",
+        "e6",
+        "€12",
+        "≈ 5",
+    ],
 )
 def test_what_is_not_a_number(text: str) -> None:
     assert read_quantity(text) is None
@@ -249,7 +265,9 @@ def test_units_are_accepted_only_where_the_domain_names_them():
 
 
 @settings(max_examples=400, deadline=None)
-@given(prediction=st.text(max_size=80), answer=st.sampled_from(["12", "0.0833333333333", "5 days", "Oslo", "2024-03-05"]))
+@given(
+    prediction=st.text(max_size=80), answer=st.sampled_from(["12", "0.0833333333333", "5 days", "Oslo", "2024-03-05"])
+)
 def test_judges_never_raise(prediction: str, answer: str) -> None:
     for name in NUMERIC_DOMAINS:
         judge = get_domain(name).judge

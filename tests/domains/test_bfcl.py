@@ -79,7 +79,11 @@ def test_bfcl_types_map_to_json_schema():
             "properties": {
                 "f": {"type": "float"},
                 "t": {"type": "tuple", "items": {"type": "integer"}},
-                "d": {"type": "dict", "properties": {"k": {"type": "string", "enum": ["a", "b"]}}, "required": ["k", "ghost"]},
+                "d": {
+                    "type": "dict",
+                    "properties": {"k": {"type": "string", "enum": ["a", "b"]}},
+                    "required": ["k", "ghost"],
+                },
                 "x": {"type": "any", "optional": True},
             },
             "required": ["f"],
@@ -90,7 +94,11 @@ def test_bfcl_types_map_to_json_schema():
         "properties": {
             "f": {"type": "number"},
             "t": {"type": "array", "items": {"type": "integer"}},
-            "d": {"type": "object", "properties": {"k": {"type": "string", "description": '(one of: "a", "b")'}}, "required": ["k"]},
+            "d": {
+                "type": "object",
+                "properties": {"k": {"type": "string", "description": '(one of: "a", "b")'}},
+                "required": ["k"],
+            },
             "x": {"type": "string"},
         },
         "required": ["f"],
@@ -140,7 +148,11 @@ def test_parallel_multiple_needs_each_function(env):
     primes = call("math_toolkit.product_of_primes", count=5)
     assert correct(env, "parallel_multiple_0", primes + sums)
     assert not correct(env, "parallel_multiple_0", sums + call("math_toolkit.product_of_primes", count=6))
-    assert not correct(env, "parallel_multiple_0", sums + call("math_toolkit.sum_of_multiples", lower_limit=1, upper_limit=1000, multiples=[5, 3]))
+    assert not correct(
+        env,
+        "parallel_multiple_0",
+        sums + call("math_toolkit.sum_of_multiples", lower_limit=1, upper_limit=1000, multiples=[5, 3]),
+    )
 
 
 def test_multiple_refuses_the_wrong_function(env):
@@ -158,9 +170,17 @@ def test_irrelevance_is_correct_only_without_a_call(env):
 def test_dict_parameters_compare_key_by_key(env):
     # simple_python_89: conditions [{"department": ["Science"], "school": ["Bluebird High School", "Bluebird HS"]}]
     base = {"database_name": "StudentDB", "table_name": "students"}
-    assert correct(env, "simple_python_89", call("db_fetch_records", **base, conditions={"department": "science", "school": "Bluebird HS"}))
+    assert correct(
+        env,
+        "simple_python_89",
+        call("db_fetch_records", **base, conditions={"department": "science", "school": "Bluebird HS"}),
+    )
     assert not correct(env, "simple_python_89", call("db_fetch_records", **base, conditions={"department": "Science"}))
-    assert not correct(env, "simple_python_89", call("db_fetch_records", **base, conditions={"department": "Arts", "school": "Bluebird HS"}))
+    assert not correct(
+        env,
+        "simple_python_89",
+        call("db_fetch_records", **base, conditions={"department": "Arts", "school": "Bluebird HS"}),
+    )
 
 
 def test_the_checker_finds_a_pairing_greedy_matching_misses():
@@ -172,7 +192,14 @@ def test_the_checker_finds_a_pairing_greedy_matching_misses():
 
 
 def test_the_checkers_variable_case_accepts_the_answers_own_type():
-    function = {"name": "f", "parameters": {"type": "dict", "properties": {"y": {"type": "array", "items": {"type": "float"}}}, "required": ["y"]}}
+    function = {
+        "name": "f",
+        "parameters": {
+            "type": "dict",
+            "properties": {"y": {"type": "array", "items": {"type": "float"}}},
+            "required": ["y"],
+        },
+    }
     assert bfcl.check_call(function, {"y": "data['sales']"}, {"y": ["data['sales']"]}) is None
     assert "expected type array" in bfcl.check_call(function, {"y": 3}, {"y": ["data['sales']"]})
 

@@ -152,7 +152,9 @@ def test_teacher_uses_parallel_calls_and_sum_numbers():
     task = CalcDomain().generate(0, difficulty=1)
     domain = CalcDomain()
     shopping = next(
-        t for t in (domain.generate(s, difficulty=3) for s in range(200)) if t.question.startswith(tuple("ABCDEFGHIJKL")) and "buys" in t.question
+        t
+        for t in (domain.generate(s, difficulty=3) for s in range(200))
+        if t.question.startswith(tuple("ABCDEFGHIJKL")) and "buys" in t.question
     )
     assistant_turns = [m for m in shopping.teacher.messages if m["role"] == "assistant"]
     # Two products in one turn, then their sum, then the answer.

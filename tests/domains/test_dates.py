@@ -89,7 +89,12 @@ def test_tool_results(name, arguments, shown):
 @pytest.mark.parametrize(
     "name, arguments, category, message",
     [
-        ("weekday", {"date": "2023-02-30"}, "execution_error", "2023-02-30 is not a valid date: February 2023 has 28 days"),
+        (
+            "weekday",
+            {"date": "2023-02-30"},
+            "execution_error",
+            "2023-02-30 is not a valid date: February 2023 has 28 days",
+        ),
         ("weekday", {"date": "2023-02-29"}, "execution_error", "February 2023 has 28 days"),
         ("weekday", {"date": "2024-04-31"}, "execution_error", "April 2024 has 30 days"),
         ("weekday", {"date": "2024-13-01"}, "execution_error", "the month must be 01 to 12"),
@@ -191,7 +196,9 @@ def test_judge(prediction, answer, correct):
 
 
 @settings(max_examples=300, deadline=None)
-@given(prediction=st.text(max_size=60), answer=st.sampled_from(["2024-03-05", "Tuesday", "-29", "yes", "no", "garbage"]))
+@given(
+    prediction=st.text(max_size=60), answer=st.sampled_from(["2024-03-05", "Tuesday", "-29", "yes", "no", "garbage"])
+)
 def test_judge_never_raises(prediction: str, answer: str):
     assert domain.judge(prediction, answer) in (True, False)
     assert domain.judge(answer, prediction) in (True, False)
@@ -252,7 +259,9 @@ def test_generated_tasks_cover_every_tool_difficulty_and_style():
     tasks = [domain.generate(seed) for seed in range(600)]
     assert set(Counter(call.name for task in tasks for call in task.teacher.calls)) == set(TOOL_NAMES)
     assert {task.meta["difficulty"] for task in tasks} == {1, 2, 3, 4}
-    assert {task.meta["style"] for task in tasks} == {family.__name__ for level in TEMPLATES.values() for family in level}
+    assert {task.meta["style"] for task in tasks} == {
+        family.__name__ for level in TEMPLATES.values() for family in level
+    }
     ood_tasks = [domain.generate(seed, ood=True) for seed in range(300)]
     assert {task.meta["difficulty"] for task in ood_tasks} == {1, 2, 3, 4}
     ood_styles = {task.meta["style"] for task in ood_tasks}
@@ -372,7 +381,10 @@ HOSTILE: dict[str, tuple[Any, str]] = {
     "truncated-json": (raw('{"name": "add_days", "arguments": {"date": "2024-01-01"'), "parse_error"),
     "single-quotes": (raw("{'name': 'weekday', 'arguments': {'date': '2024-03-05'}}"), "parse_error"),
     "nan-days": (raw('{"name": "add_days", "arguments": {"date": "2024-01-01", "days": NaN}}'), "parse_error"),
-    "huge-int-days": (raw('{"name": "add_days", "arguments": {"date": "2024-01-01", "days": 1' + "0" * 80 + "}}"), "parse_error"),
+    "huge-int-days": (
+        raw('{"name": "add_days", "arguments": {"date": "2024-01-01", "days": 1' + "0" * 80 + "}}"),
+        "parse_error",
+    ),
     "unclosed-call": ('<tool_call>{"name": "weekday", "arguments": {"date": "2024-03-05"}}', "parse_error"),
     # the turn itself
     "action-none": (None, "invalid_action"),

@@ -136,9 +136,17 @@ def test_tokenize(text, words):
             "3. doc-02395 | Thidrim Triker | Thidrim Triker is a teacher.",
         ),
         # k defaults to 5; here only one document matches.
-        ("search", {"query": "Testu"}, "Top 1 of 1 matching documents for: testu\n1. doc-00002 | Testu | Testu is a bicycle."),
+        (
+            "search",
+            {"query": "Testu"},
+            "Top 1 of 1 matching documents for: testu\n1. doc-00002 | Testu | Testu is a bicycle.",
+        ),
         # JSON Schema counts 1.0 as an integer.
-        ("search", {"query": "Testu", "k": 1.0}, "Top 1 of 1 matching documents for: testu\n1. doc-00002 | Testu | Testu is a bicycle."),
+        (
+            "search",
+            {"query": "Testu", "k": 1.0},
+            "Top 1 of 1 matching documents for: testu\n1. doc-00002 | Testu | Testu is a bicycle.",
+        ),
         # Regex metacharacters are punctuation, not a pattern.
         (
             "search",
@@ -212,8 +220,18 @@ def test_tool_results(name, arguments, shown):
         ("search", {"query": "   "}, "execution_error", "the query has no searchable words"),
         ("search", {"query": "the of and which"}, "execution_error", "the query has no searchable words"),
         ("search", {"query": "zzqqxx"}, "execution_error", "no document matches the words: zzqqxx"),
-        ("search", {"query": "'; DROP TABLE documents; --"}, "execution_error", "no document matches the words: drop table documents"),
-        ("get_document", {"doc_id": "doc-99999"}, "execution_error", "there is no document 'doc-99999'; ids run from doc-00000 to doc-02705"),
+        (
+            "search",
+            {"query": "'; DROP TABLE documents; --"},
+            "execution_error",
+            "no document matches the words: drop table documents",
+        ),
+        (
+            "get_document",
+            {"doc_id": "doc-99999"},
+            "execution_error",
+            "there is no document 'doc-99999'; ids run from doc-00000 to doc-02705",
+        ),
         ("get_document", {"doc_id": "doc-02706"}, "execution_error", "there is no document 'doc-02706'"),
         ("get_document", {"doc_id": "../../etc/passwd"}, "invalid_args", "does not match '^doc-[0-9]{5}$'"),
         ("get_document", {"doc_id": "doc-00001\n"}, "invalid_args", "is too long"),
@@ -349,7 +367,9 @@ def test_ood_is_a_different_distribution(tasks, ood_tasks):
     assert all(task.meta["hops"] == 3 for task in ood_tasks if task.meta["difficulty"] == 3)
     assert {len(task.meta["documents"]) for task in ood_tasks} >= {1, 2, 3, 4}
     # More steps than in distribution.
-    assert sum(len(t.teacher.calls) for t in ood_tasks) / len(ood_tasks) > sum(len(t.teacher.calls) for t in tasks) / len(tasks)
+    assert sum(len(t.teacher.calls) for t in ood_tasks) / len(ood_tasks) > sum(
+        len(t.teacher.calls) for t in tasks
+    ) / len(tasks)
 
 
 def test_teacher_reads_only_ids_that_its_searches_returned(tasks, ood_tasks):

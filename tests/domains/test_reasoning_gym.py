@@ -59,7 +59,11 @@ def test_an_oracle_scores_one_and_the_tool_metrics_are_not_applicable():
 
     result = mentor_env.evaluate(oracle, ["mentor/Dates-v0"], n=8, split=rg.SPLIT, verbose=False)["mentor/Dates-v0"]
     assert result["success_rate"] == 1.0 and result["teacher_episodes"] == 0
-    assert result["tool_set_match_rate"] is None and result["tool_use_jsd"] is None and result["mean_teacher_tool_calls"] is None
+    assert (
+        result["tool_set_match_rate"] is None
+        and result["tool_use_jsd"] is None
+        and result["mean_teacher_tool_calls"] is None
+    )
     table = mentor_env.play.evaluation.format_results({"mentor/Dates-v0": result})
     assert "| 0.00 (n/a) | n/a |" in table
 

@@ -51,7 +51,11 @@ def test_taken_names_and_ids_are_refused(nap_domain):
 @pytest.mark.parametrize(
     "domain, error, message",
     [
-        (object(), TypeError, r"object lacks \['name', 'tools', 'system_prompt', 'difficulties', 'generate', 'judge'\]"),
+        (
+            object(),
+            TypeError,
+            r"object lacks \['name', 'tools', 'system_prompt', 'difficulties', 'generate', 'judge'\]",
+        ),
         (NapDomain(name="Loud"), ValueError, r"a domain name must be a lowercase identifier .* got 'Loud'"),
         (NapDomain(name="my-domain"), ValueError, "got 'my-domain'"),
     ],

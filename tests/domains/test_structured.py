@@ -15,7 +15,8 @@ from mentor_env.structured import StructuredToolUse, make_structured_calc, parse
 
 HAS_SB3 = importlib.util.find_spec("stable_baselines3") is not None
 needs_sb3 = pytest.mark.skipif(
-    not HAS_SB3, reason="stable_baselines3 is not installed (pip install 'mentor-env[sb3]'); the wrapper itself does not need it"
+    not HAS_SB3,
+    reason="stable_baselines3 is not installed (pip install 'mentor-env[sb3]'); the wrapper itself does not need it",
 )
 
 STRUCTURED_ID = "mentor/Calc-Structured-v0"
@@ -175,7 +176,9 @@ def test_teacher_solutions_play_through_the_wrapper_and_score_like_text(calc_tes
         assert terminated and not truncated
         assert sum(rewards) == pytest.approx(1.1), task.id
         assert infos[-1]["reward_components"]["correct"] == 1.0
-        assert infos[-1]["rewards"]["dense"] == pytest.approx(1.1 - 0.5)  # full progress: the potential 0.5 is given back
+        assert infos[-1]["rewards"]["dense"] == pytest.approx(
+            1.1 - 0.5
+        )  # full progress: the potential 0.5 is given back
         assert sum(info["rewards"]["dense"] for info in infos) == pytest.approx(1.1)
         levels.add(task.meta["difficulty"])
         text_infos = replay_text(task, [info["text_action"] for info in infos])

@@ -57,23 +57,51 @@ SELF_JOIN_52_SALARIES = "SELECT 1 FROM salaries t0 " + " ".join(
 RUNAWAY_QUERIES: dict[str, tuple[str, str, str]] = {
     "instr-1mb": (
         "SELECT instr(replace(hex(zeroblob(499999)),'0','a'), substr(replace(hex(zeroblob(250001)),'0','a'),1,500000) || 'b')",
-        "execution_error", TOO_LARGE_MESSAGE,
+        "execution_error",
+        TOO_LARGE_MESSAGE,
     ),
-    "trim-40k": (f"SELECT length(trim({text_of(40_000, 'a')}, {text_of(40_000, 'b')} || 'a'))", "execution_error", TOO_LARGE_MESSAGE),
-    "ltrim-40k": (f"SELECT length(ltrim({text_of(40_000, 'a')}, {text_of(40_000, 'b')} || 'a'))", "execution_error", TOO_LARGE_MESSAGE),
-    "rtrim-40k": (f"SELECT length(rtrim({text_of(40_000, 'a')}, {text_of(40_000, 'b')} || 'a'))", "execution_error", TOO_LARGE_MESSAGE),
+    "trim-40k": (
+        f"SELECT length(trim({text_of(40_000, 'a')}, {text_of(40_000, 'b')} || 'a'))",
+        "execution_error",
+        TOO_LARGE_MESSAGE,
+    ),
+    "ltrim-40k": (
+        f"SELECT length(ltrim({text_of(40_000, 'a')}, {text_of(40_000, 'b')} || 'a'))",
+        "execution_error",
+        TOO_LARGE_MESSAGE,
+    ),
+    "rtrim-40k": (
+        f"SELECT length(rtrim({text_of(40_000, 'a')}, {text_of(40_000, 'b')} || 'a'))",
+        "execution_error",
+        TOO_LARGE_MESSAGE,
+    ),
     # trim's character set is limited too: 4,000 by 3,998 characters is refused, not slow.
-    "trim-4k": (f"SELECT length(trim({text_of(3_998, 'a')}, {text_of(3_996, 'b')} || 'a'))", "execution_error", TOO_LARGE_MESSAGE),
+    "trim-4k": (
+        f"SELECT length(trim({text_of(3_998, 'a')}, {text_of(3_996, 'b')} || 'a'))",
+        "execution_error",
+        TOO_LARGE_MESSAGE,
+    ),
     "replace-growth": (
-        "SELECT length(" + "replace(" * 8 + "'a'" + ", 'a', 'aaaa')" * 8 + ")", "execution_error", TOO_LARGE_MESSAGE,
+        "SELECT length(" + "replace(" * 8 + "'a'" + ", 'a', 'aaaa')" * 8 + ")",
+        "execution_error",
+        TOO_LARGE_MESSAGE,
     ),
     "replace-40k": (
         f"SELECT length(replace({text_of(40_000, 'a')}, substr({text_of(20_000, 'a')}, 2) || 'b', 'x'))",
-        "execution_error", TOO_LARGE_MESSAGE,
+        "execution_error",
+        TOO_LARGE_MESSAGE,
     ),
     "randomblob-1mb-per-customer": ("SELECT randomblob(1000000) FROM customers", "execution_error", TOO_LARGE_MESSAGE),
-    "like-500-wildcards": (f"SELECT {text_of(100_000, 'a')} LIKE '" + "%a" * 499 + "b'", "execution_error", TOO_LARGE_MESSAGE),
-    "glob-500-wildcards": (f"SELECT {text_of(100_000, 'a')} GLOB '" + "*a" * 499 + "b'", "execution_error", TOO_LARGE_MESSAGE),
+    "like-500-wildcards": (
+        f"SELECT {text_of(100_000, 'a')} LIKE '" + "%a" * 499 + "b'",
+        "execution_error",
+        TOO_LARGE_MESSAGE,
+    ),
+    "glob-500-wildcards": (
+        f"SELECT {text_of(100_000, 'a')} GLOB '" + "*a" * 499 + "b'",
+        "execution_error",
+        TOO_LARGE_MESSAGE,
+    ),
     "order-by-of-cross-join": (
         # orders x order_items alone sorts in about 0.45 s of processor time, right at the limit; three times it does not.
         "SELECT o.order_id, i.quantity FROM orders o, order_items i, (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) "
@@ -90,7 +118,9 @@ RUNAWAY_QUERIES: dict[str, tuple[str, str, str]] = {
         EITHER_LIMIT_MESSAGE,
     ),
     "self-join-60-tables": (
-        "SELECT COUNT(*) FROM " + ", ".join(f"orders t{i}" for i in range(60)), "timeout", TIME_LIMIT_MESSAGE,
+        "SELECT COUNT(*) FROM " + ", ".join(f"orders t{i}" for i in range(60)),
+        "timeout",
+        TIME_LIMIT_MESSAGE,
     ),
     "self-join-52-tables-prepare": (SELF_JOIN_52_SALARIES, "timeout", KILLED_MESSAGE),
 }
@@ -176,7 +206,9 @@ def test_tool_names_and_tables():
         ),
         (
             "query",
-            {"sql": "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 5) SELECT SUM(x) AS total FROM r"},
+            {
+                "sql": "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 5) SELECT SUM(x) AS total FROM r"
+            },
             "total\n15\n(1 row)",
         ),
         # An injection inside a string literal only changes what is read.
@@ -209,10 +241,19 @@ def test_tool_results(name, arguments, shown):
         ("SELECT o.order_id FROM orders o, order_items i LIMIT 100000", "(showing the first 50 of 100000 rows)"),
         ("SELECT name FROM customers ORDER BY customer_id", "(showing the first 50 of 80 rows)"),
         # Past 100,000 rows counting stops, so endless row sources end quickly too.
-        ("WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT x FROM r", "(showing the first 50 of more than 100000 rows)"),
-        ("SELECT o.order_id, i2.quantity FROM orders o, order_items i, orders o2, order_items i2", "(showing the first 50 of more than 100000 rows)"),
+        (
+            "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT x FROM r",
+            "(showing the first 50 of more than 100000 rows)",
+        ),
+        (
+            "SELECT o.order_id, i2.quantity FROM orders o, order_items i, orders o2, order_items i2",
+            "(showing the first 50 of more than 100000 rows)",
+        ),
         # Wide rows: fewer rows fit the 3,500-character table.
-        ("SELECT * FROM orders, order_items, orders AS o2, order_items AS i2", "(showing the first 32 of more than 100000 rows)"),
+        (
+            "SELECT * FROM orders, order_items, orders AS o2, order_items AS i2",
+            "(showing the first 32 of more than 100000 rows)",
+        ),
     ],
 )
 def test_large_results_are_truncated_not_refused(sql, footer):
@@ -231,15 +272,35 @@ def test_large_results_are_truncated_not_refused(sql, footer):
     "name, arguments, category, message",
     [
         ("query", {"sql": "SELECT 1; DROP TABLE orders"}, "execution_error", "only one SQL statement per query"),
-        ("query", {"sql": "INSERT INTO orders VALUES (901, 1, '2023-01-01', 'shipped')"}, "execution_error", "INSERT statements are not allowed"),
+        (
+            "query",
+            {"sql": "INSERT INTO orders VALUES (901, 1, '2023-01-01', 'shipped')"},
+            "execution_error",
+            "INSERT statements are not allowed",
+        ),
         ("query", {"sql": "UPDATE products SET price = 0"}, "execution_error", "UPDATE statements are not allowed"),
         ("query", {"sql": "DELETE FROM customers"}, "execution_error", "DELETE statements are not allowed"),
-        ("query", {"sql": "WITH x AS (SELECT 1) DELETE FROM customers"}, "execution_error", "DELETE is not allowed; " + READ_ONLY_MESSAGE),
+        (
+            "query",
+            {"sql": "WITH x AS (SELECT 1) DELETE FROM customers"},
+            "execution_error",
+            "DELETE is not allowed; " + READ_ONLY_MESSAGE,
+        ),
         ("query", {"sql": "/* hi */ DROP TABLE orders"}, "execution_error", "DROP statements are not allowed"),
         ("query", {"sql": "PRAGMA writable_schema = ON"}, "execution_error", "PRAGMA statements are not allowed"),
         ("query", {"sql": "ATTACH DATABASE 'x.db' AS x"}, "execution_error", "ATTACH statements are not allowed"),
-        ("query", {"sql": "SELECT load_extension('evil')"}, "execution_error", "the function load_extension() is not available"),
-        ("query", {"sql": "SELECT printf('%.*c', 2000000000, 'x')"}, "execution_error", "the function printf() is not available"),
+        (
+            "query",
+            {"sql": "SELECT load_extension('evil')"},
+            "execution_error",
+            "the function load_extension() is not available",
+        ),
+        (
+            "query",
+            {"sql": "SELECT printf('%.*c', 2000000000, 'x')"},
+            "execution_error",
+            "the function printf() is not available",
+        ),
         ("query", {"sql": "SELECT * FROM pragma_table_info('orders')"}, "execution_error", "changing the schema"),
         ("query", {"sql": ENDLESS_CTE_COUNT}, "timeout", TIME_LIMIT_MESSAGE),
         ("query", {"sql": HUGE_CROSS_JOIN_COUNT}, "timeout", TIME_LIMIT_MESSAGE),
@@ -256,7 +317,12 @@ def test_large_results_are_truncated_not_refused(sql, footer):
         ("query", {"sql": 42}, "invalid_args", "is not of type 'string'"),
         ("query", {"sql": "SELECT 1", "limit": 5}, "invalid_args", "Additional properties are not allowed"),
         ("query", {}, "invalid_args", "'sql' is a required property"),
-        ("describe_table", {"table": "invoices"}, "execution_error", "there is no table named 'invoices'; the tables are: customers,"),
+        (
+            "describe_table",
+            {"table": "invoices"},
+            "execution_error",
+            "there is no table named 'invoices'; the tables are: customers,",
+        ),
         ("describe_table", {"table": "sqlite_master"}, "execution_error", "there is no table named 'sqlite_master'"),
         ("describe_table", {"table": "orders; DROP TABLE orders"}, "invalid_args", "does not match"),
         ("describe_table", {"table": "' OR 1=1 --"}, "invalid_args", "does not match"),
@@ -542,7 +608,10 @@ HOSTILE: dict[str, tuple[str, str]] = {
     "delete": (query_call("DELETE FROM customers WHERE 1 = 1"), "execution_error"),
     "create-table": (query_call("CREATE TABLE pwned (x)"), "execution_error"),
     "create-temp-table": (query_call("CREATE TEMP TABLE pwned AS SELECT * FROM orders"), "execution_error"),
-    "create-trigger": (query_call("CREATE TRIGGER t AFTER INSERT ON orders BEGIN DELETE FROM orders; END"), "execution_error"),
+    "create-trigger": (
+        query_call("CREATE TRIGGER t AFTER INSERT ON orders BEGIN DELETE FROM orders; END"),
+        "execution_error",
+    ),
     "drop-table": (query_call("DROP TABLE orders"), "execution_error"),
     "alter-table": (query_call("ALTER TABLE orders ADD COLUMN pwned TEXT"), "execution_error"),
     "replace": (query_call("REPLACE INTO products VALUES (1, 'x', 'Books', 1.0)"), "execution_error"),

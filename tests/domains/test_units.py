@@ -265,6 +265,7 @@ def test_tasks_cover_every_tool_and_difficulty_and_hold_out_ood_units():
     assert {"gal", "KiB", "week", "yd", "t", "cup", "Mbit", "GiB"} <= OOD_UNITS
     # Wording families are disjoint, and ood takes one more call at every level.
     assert not {task.meta["style"] for task in in_dist} & {task.meta["style"] for task in ood}
+
     def operations(tasks: list[Task]) -> dict[int, set[int]]:
         found: dict[int, set[int]] = {}
         for task in tasks:

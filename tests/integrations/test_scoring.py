@@ -186,9 +186,17 @@ def test_teacher_field_forms_agree():
     record = SMALL_TASK["teacher"]
     messages = [
         {"role": "user", "content": "q"},
-        {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "add", "arguments": {}}}]},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"type": "function", "function": {"name": "add", "arguments": {}}}],
+        },
         {"role": "tool", "content": "5"},
-        {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "multiply", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"type": "function", "function": {"name": "multiply", "arguments": "{}"}}],
+        },
     ]
     forms = [
         {"teacher_tools": TEACHER},
@@ -237,14 +245,36 @@ MALFORMED = {
     "None": (None, table(0.0, 0.0, 0.0, 0.0, 0.0)),
     "bytes": (RIGHT.encode(), table(0.0, 0.0, 0.0, 0.0, 0.0)),
     "one message, not in a list": (RIGHT_MESSAGE, table(1.0, 1.1, 1.0, 0.8, 1.1)),
-    "content blocks": ([{"role": "assistant", "content": [{"type": "text", "text": RIGHT}, {"type": "image"}]}], table(1.0, 1.1, 1.0, 0.8, 1.1)),
+    "content blocks": (
+        [{"role": "assistant", "content": [{"type": "text", "text": RIGHT}, {"type": "image"}]}],
+        table(1.0, 1.1, 1.0, 0.8, 1.1),
+    ),
     "items that are not messages": ([None, 5, "x", RIGHT_MESSAGE], table(1.0, 1.1, 1.0, 0.8, 1.1)),
-    "last turn's content an int": ([*CALLS_THEN_JUNK, {"role": "assistant", "content": 5}], table(0.0, 0.0, 0.0, 0.0, 0.0)),
-    "last turn's call not a mapping": ([*CALLS_THEN_JUNK, {"role": "assistant", "content": "x", "tool_calls": [7]}], table(0.0, 0.0, 0.0, 0.0, 0.0)),
-    "circular arguments": ([{"role": "assistant", "content": RIGHT, "tool_calls": [{"function": {"name": "add", "arguments": CYCLE}}]}], table(0.0, 0.0, 0.0, 0.0, 0.0)),
-    "5,000 levels deep": ([{"role": "assistant", "content": RIGHT, "tool_calls": [{"function": {"name": "add", "arguments": DEEP}}]}], table(0.0, 0.0, 0.0, 0.0, 0.0)),
+    "last turn's content an int": (
+        [*CALLS_THEN_JUNK, {"role": "assistant", "content": 5}],
+        table(0.0, 0.0, 0.0, 0.0, 0.0),
+    ),
+    "last turn's call not a mapping": (
+        [*CALLS_THEN_JUNK, {"role": "assistant", "content": "x", "tool_calls": [7]}],
+        table(0.0, 0.0, 0.0, 0.0, 0.0),
+    ),
+    "circular arguments": (
+        [{"role": "assistant", "content": RIGHT, "tool_calls": [{"function": {"name": "add", "arguments": CYCLE}}]}],
+        table(0.0, 0.0, 0.0, 0.0, 0.0),
+    ),
+    "5,000 levels deep": (
+        [{"role": "assistant", "content": RIGHT, "tool_calls": [{"function": {"name": "add", "arguments": DEEP}}]}],
+        table(0.0, 0.0, 0.0, 0.0, 0.0),
+    ),
     # The unreadable first turn counts for nothing; the answer is right, no tool was called: 0.7 + 0.1 (none invented).
-    "a middle turn not text": ([{"role": "assistant", "content": {"x": 1}}, {"role": "tool", "content": "?"}, {"role": "assistant", "content": "\\boxed{20}"}], table(1.0, 0.8, 0.7, 0.8, 0.8)),
+    "a middle turn not text": (
+        [
+            {"role": "assistant", "content": {"x": 1}},
+            {"role": "tool", "content": "?"},
+            {"role": "assistant", "content": "\\boxed{20}"},
+        ],
+        table(1.0, 0.8, 0.7, 0.8, 0.8),
+    ),
 }
 
 

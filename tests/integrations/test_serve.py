@@ -16,7 +16,9 @@ import urllib.request
 import gymnasium as gym
 import pytest
 
-pytest.importorskip("openenv.core.env_server.http_server", reason="the server needs openenv-core (make test installs it)")
+pytest.importorskip(
+    "openenv.core.env_server.http_server", reason="the server needs openenv-core (make test installs it)"
+)
 import uvicorn  # noqa: E402
 import websockets  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
@@ -42,8 +44,9 @@ def running(app, guard=None):
     """``app`` in a uvicorn thread on 127.0.0.1 with the transport's guards (``server_config``), stopped at the end."""
     port = free_port()
     guard = guard or ConnectionGuard(ConnectionLimits(max_connections=256))
-    config = server_config(app, host=HOST, port=port, guard=guard, ws_max_size=4 * 1024 * 1024, log_level="error",
-                           configure_logging=False)
+    config = server_config(
+        app, host=HOST, port=port, guard=guard, ws_max_size=4 * 1024 * 1024, log_level="error", configure_logging=False
+    )
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -95,7 +98,11 @@ def test_a_client_plays_the_same_episode_as_gym_make(server):
             result = client.step(MentorAction(text=text) if terminated else text)
             assert result.observation.text == obs and result.reward == pytest.approx(reward)
             assert result.observation.info == jsonable(info)  # rewards, components, errors, messages, ...
-            assert (result.done, result.observation.terminated, result.observation.truncated) == (terminated or truncated, terminated, truncated)
+            assert (result.done, result.observation.terminated, result.observation.truncated) == (
+                terminated or truncated,
+                terminated,
+                truncated,
+            )
         assert result.observation.info["rewards"]["mentor"] == pytest.approx(1.1)
         state = client.state()
         assert state.task_id == task.id and state.done and state.step_count == len(task.teacher.tool_names) + 1
@@ -137,8 +144,12 @@ def test_malformed_requests_are_refused_and_the_session_goes_on(server):
                 json.dumps({"type": "reset", "data": {"task_id": TASKS[0].id}}),
                 json.dumps({"type": "step", "data": {"txt": "x"}}),  # not a MentorAction
                 json.dumps({"type": "step", "data": {"text": 7}}),
-                json.dumps({"type": "step", "data": {"text": "<tool_call>{broken"}}),  # the env answers with an error observation
-                json.dumps({"type": "step", "data": {"text": "x" * 200_000}}),  # too long: refused by the env, not the server
+                json.dumps(
+                    {"type": "step", "data": {"text": "<tool_call>{broken"}}
+                ),  # the env answers with an error observation
+                json.dumps(
+                    {"type": "step", "data": {"text": "x" * 200_000}}
+                ),  # too long: refused by the env, not the server
                 json.dumps({"type": "step", "data": {"text": f"\\boxed{{{TASKS[0].answer}}}"}}),
                 json.dumps({"type": "step", "data": {"text": "again"}}),  # after the end
             ]:
@@ -148,7 +159,15 @@ def test_malformed_requests_are_refused_and_the_session_goes_on(server):
 
     answers = asyncio.run(probe())
     kinds = [a["type"] for a in answers]
-    assert kinds == ["error"] * 6 + ["observation", "error", "error", "observation", "observation", "observation", "error"]
+    assert kinds == ["error"] * 6 + [
+        "observation",
+        "error",
+        "error",
+        "observation",
+        "observation",
+        "observation",
+        "error",
+    ]
     assert answers[0]["data"]["code"] == "INVALID_JSON" and answers[1]["data"]["code"] == "UNKNOWN_TYPE"
     assert "not a message object" in answers[1]["data"]["message"] and answers[2]["data"]["code"] == "UNKNOWN_TYPE"
     answers = answers[2:]
@@ -156,7 +175,9 @@ def test_malformed_requests_are_refused_and_the_session_goes_on(server):
     assert "generated task ids look like" in answers[3]["data"]["message"]
     assert answers[7]["data"]["observation"]["info"]["errors"][0].startswith("parse_error")
     assert answers[8]["data"]["observation"]["info"]["errors"][0].startswith("invalid_action")
-    assert answers[9]["data"]["done"] and answers[9]["data"]["observation"]["info"]["reward_components"]["correct"] == 1.0
+    assert (
+        answers[9]["data"]["done"] and answers[9]["data"]["observation"]["info"]["reward_components"]["correct"] == 1.0
+    )
     assert "the episode is over" in answers[10]["data"]["message"]
     assert server.wait_for_sessions(0) == 0
 
@@ -168,7 +189,14 @@ def test_clients_dying_mid_episode_free_their_sessions(server):
             ws = await connect(server.ws_url)
             await ws.send(json.dumps({"type": "reset", "data": {"seed": index}}))
             await ws.recv()
-            await ws.send(json.dumps({"type": "step", "data": {"text": '<tool_call>{"name": "add", "arguments": {"a": 1, "b": 2}}</tool_call>'}}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "step",
+                        "data": {"text": '<tool_call>{"name": "add", "arguments": {"a": 1, "b": 2}}</tool_call>'},
+                    }
+                )
+            )
             await ws.recv()
             sockets.append(ws)
         assert server.openenv_server.active_sessions == count
@@ -225,9 +253,17 @@ async def exchange(ws, frame) -> dict:
 
 
 MALFORMED_FRAMES = [  # (frame, the answer's type, its code) between the turns of one episode
-    ('{"type": "step", "data": {"text": ' + "[" * 1000 + "]" * 1000 + "}}", "error", "INVALID_JSON"),  # 2 KB, 1,000 deep
+    (
+        '{"type": "step", "data": {"text": ' + "[" * 1000 + "]" * 1000 + "}}",
+        "error",
+        "INVALID_JSON",
+    ),  # 2 KB, 1,000 deep
     ("[" * 1000 + "]" * 1000, "error", "INVALID_JSON"),
-    ('{"type": "step", "data": {"text": ' + "[" * 500 + "]" * 500 + "}}", "error", "VALIDATION_ERROR"),  # readable, wrong
+    (
+        '{"type": "step", "data": {"text": ' + "[" * 500 + "]" * 500 + "}}",
+        "error",
+        "VALIDATION_ERROR",
+    ),  # readable, wrong
     ('{"type": "reset", "data": {"seed": ' + "7" * 4301 + "}}", "error", "INVALID_JSON"),  # a 4,301-digit integer
     ("hello", "error", "INVALID_JSON"),
     ("", "error", "INVALID_JSON"),
@@ -242,7 +278,11 @@ MALFORMED_FRAMES = [  # (frame, the answer's type, its code) between the turns o
     ('{"type": "step", "data": {"text": "x", "sudo": true}}', "error", "VALIDATION_ERROR"),
     ('{"type": "step", "data": {"text": "x"}, "priority": 1}', "error", "VALIDATION_ERROR"),
     ('{"type": "state", "data": {}}', "error", "VALIDATION_ERROR"),
-    ('{"type": "reset", "data": {"taskid": "calc-3"}}', "error", "VALIDATION_ERROR"),  # an unknown field: no new episode
+    (
+        '{"type": "reset", "data": {"taskid": "calc-3"}}',
+        "error",
+        "VALIDATION_ERROR",
+    ),  # an unknown field: no new episode
     ('{"type": "reset", "data": {"task_id": {"nested": 1}}}', "error", "VALIDATION_ERROR"),
     ('{"type": "reset", "data": {"seed": -1}}', "error", "EXECUTION_ERROR"),  # the env refuses; its episode goes on
     ('{"type": "reset", "data": {"task_id": "' + "x" * 400_000 + '"}}', "error", "EXECUTION_ERROR"),
@@ -260,7 +300,9 @@ def test_malformed_frames_get_an_error_and_the_episode_goes_on(server):
     async def play():
         answers = []
         async with connect(server.ws_url, max_size=None) as ws:
-            assert (await exchange(ws, json.dumps({"type": "reset", "data": {"task_id": task.id}})))["type"] == "observation"
+            assert (await exchange(ws, json.dumps({"type": "reset", "data": {"task_id": task.id}})))[
+                "type"
+            ] == "observation"
             turns = teacher_turns(task)
             for index, (frame, _, _) in enumerate(MALFORMED_FRAMES):
                 answers.append(await exchange(ws, frame))
@@ -276,7 +318,9 @@ def test_malformed_frames_get_an_error_and_the_episode_goes_on(server):
     assert [len(json.dumps(a)) < 1000 for a in answers] == [True] * len(answers)  # short: no echo of what came
     assert "nested too deeply" in answers[0]["data"]["message"] and "4300 digits" in answers[3]["data"]["message"]
     assert "unknown reset field(s) 'taskid'" in answers[17]["data"]["message"]
-    assert answers[-2]["data"]["message"].startswith(f"a frame of {len(MALFORMED_FRAMES[-2][0])} bytes is over the limit")
+    assert answers[-2]["data"]["message"].startswith(
+        f"a frame of {len(MALFORMED_FRAMES[-2][0])} bytes is over the limit"
+    )
     assert answers[-1]["data"]["error"]["code"] == -32601 and "no MCP tools" in answers[-1]["data"]["error"]["message"]
     assert middle["type"] == "observation" and middle["data"]["observation"]["info"]["turn"] == 1
     assert final["data"]["done"] and final["data"]["observation"]["info"]["reward_components"]["correct"] == 1.0
@@ -307,7 +351,8 @@ def test_a_lone_surrogate_in_model_text_reaches_the_client_as_valid_utf8(server)
     answers = [json.loads(text) for text in raw]
     assert [a["type"] for a in answers] == ["observation"] * len(turns)
     assert [(a["data"]["reward"], a["data"]["observation"]["terminated"]) for a in answers] == [
-        (pytest.approx(reward), terminated) for reward, terminated in expected]
+        (pytest.approx(reward), terminated) for reward, terminated in expected
+    ]
     assert answers[0]["data"]["observation"]["info"]["errors"][0].startswith("invalid_args")
     assert "\ufffd" in json.dumps(answers[-1]["data"]["observation"]["info"]["messages"], ensure_ascii=False)
     assert all(text.encode("utf-8").decode("utf-8") == text for text in raw)  # no surrogate went out
@@ -373,12 +418,19 @@ def test_sessions_are_opened_and_closed_only_by_their_own_connection(server):
             await exchange(victim, json.dumps({"type": "reset", "data": {"task_id": TASKS[0].id}}))
             (victim_id,) = list(server.openenv_server._sessions)  # as if leaked
             async with connect(server.ws_url) as attacker:
-                close = {"jsonrpc": "2.0", "method": "openenv/session/close", "params": {"session_id": victim_id}, "id": 9}
+                close = {
+                    "jsonrpc": "2.0",
+                    "method": "openenv/session/close",
+                    "params": {"session_id": victim_id},
+                    "id": 9,
+                }
                 over_ws = await exchange(attacker, json.dumps({"type": "mcp", "data": close}))
                 over_http = await asyncio.to_thread(_post, server.url, "/mcp", json.dumps(close).encode())
                 counted = server.openenv_server.active_sessions
-            results = [await exchange(victim, json.dumps({"type": "step", "data": {"text": turn}}))
-                       for turn in teacher_turns(TASKS[0])]
+            results = [
+                await exchange(victim, json.dumps({"type": "step", "data": {"text": turn}}))
+                for turn in teacher_turns(TASKS[0])
+            ]
             still = server.openenv_server.active_sessions
         return over_ws, over_http, counted, results, still
 
@@ -387,7 +439,10 @@ def test_sessions_are_opened_and_closed_only_by_their_own_connection(server):
     assert "closed only by its own connection" in over_ws["data"]["error"]["message"]
     assert status == 403 and json.loads(body)["error"]["code"] == -32600
     assert counted == 2 and still == 1  # the attacker left; the victim's session was never unregistered
-    assert results[-1]["data"]["done"] and results[-1]["data"]["observation"]["info"]["reward_components"]["correct"] == 1.0
+    assert (
+        results[-1]["data"]["done"]
+        and results[-1]["data"]["observation"]["info"]["reward_components"]["correct"] == 1.0
+    )
 
     async def mcp_socket():
         async with connect(server.ws_url.replace("/ws", "/mcp")):
@@ -479,8 +534,12 @@ HTTP_CASES = [  # (path, body, status, words of the answer)
     ("/reset", "x" * ((1 << 20) + 1), 413, "at most 1048576 bytes"),
     ("/mcp", "{", 400, "Invalid JSON"),
     ("/mcp", json.dumps({"jsonrpc": "2.0", "method": "tools/list", "id": 1}), 404, "no MCP tools"),
-    ("/mcp", json.dumps({"jsonrpc": "2.0", "method": "openenv/session/close", "params": {"session_id": "x"}}), 403,
-     "closed only by its own connection"),
+    (
+        "/mcp",
+        json.dumps({"jsonrpc": "2.0", "method": "openenv/session/close", "params": {"session_id": "x"}}),
+        403,
+        "closed only by its own connection",
+    ),
 ]
 
 
@@ -496,7 +555,9 @@ def test_bad_http_requests_get_a_short_4xx_and_no_traceback(server, caplog):
     connection = http.client.HTTPConnection(HOST, server.port, timeout=30)
     sizes = []
     for _ in range(1000):
-        connection.request("POST", "/step", body=b'{"action": {"text": "x"}}', headers={"content-type": "application/json"})
+        connection.request(
+            "POST", "/step", body=b'{"action": {"text": "x"}}', headers={"content-type": "application/json"}
+        )
         response = connection.getresponse()
         sizes.append((response.status, len(response.read())))
     connection.close()
@@ -535,8 +596,14 @@ def test_http_state_and_metadata_build_no_env(server, monkeypatch):
         with urllib.request.urlopen(server.url + path, timeout=30) as response:
             answers.append(json.loads(response.read()))
     assert len(built) == 0
-    assert answers[0] == {"episode_id": None, "step_count": 0, "env_id": "mentor/Calc-v0", "task_id": None, "turn": 0,
-                          "done": False}
+    assert answers[0] == {
+        "episode_id": None,
+        "step_count": 0,
+        "env_id": "mentor/Calc-v0",
+        "task_id": None,
+        "turn": 0,
+        "done": False,
+    }
     assert answers[1]["name"] == "mentor/Calc-v0" and "reward mode 'dense'" in answers[1]["description"]
     assert _post(server.url, "/reset", b'{"task_id": "calc-3"}')[0] == 200 and len(built) == 1  # a stateless reset does
 
@@ -591,7 +658,9 @@ def test_slow_connections_are_cut_off_and_cannot_lock_clients_out():
             sock.close()
 
         sock = socket.create_connection((HOST, srv.port), timeout=10)
-        sock.sendall(b"POST /reset HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        sock.sendall(
+            b"POST /reset HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
         slow_body = _read_all(sock)
         sock.close()
         assert slow_body.startswith(b"HTTP/1.1 408") and b"did not arrive within 0.5 s" in slow_body
@@ -637,7 +706,9 @@ def test_capacity_plan_keeps_descriptors_under_the_open_file_limit():
         plan_capacity(64, None, 300)  # 300 - 192 = 108: (108 - 8) // 3
     with pytest.raises(ValueError, match="so at most 33 sessions fit"):
         plan_capacity(64, 1000, 300)
-    with pytest.raises(ValueError, match=r"need up to 1256 descriptors, more than the open-file limit 1024 \(at most 768"):
+    with pytest.raises(
+        ValueError, match=r"need up to 1256 descriptors, more than the open-file limit 1024 \(at most 768"
+    ):
         plan_capacity(32, 1000, 1024)  # 1000 + 2 x 32 + 192; 1024 - 192 - 2 x 32 = 768 for connections
     with pytest.raises(ValueError, match=r"max_connections \(10\) must be at least max_sessions \(64\)"):
         plan_capacity(64, 10, None)
@@ -651,10 +722,24 @@ def test_the_command_line_states_its_limits(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     text = " ".join(capsys.readouterr().out.split())  # as wrapped for any terminal width
-    for words in ["--max-sessions", "default 256", "--max-sessions-per-client", "default 32", "--session-timeout",
-                  "default 600", "--max-frame-bytes", "default 1048576", "--max-connections", "2 x sessions + 64",
-                  "--max-connections-per-client", "default 64", "--request-timeout", "default 10",
-                  "FRAME_TOO_LARGE error, the session goes on", "60 in all per minute"]:
+    for words in [
+        "--max-sessions",
+        "default 256",
+        "--max-sessions-per-client",
+        "default 32",
+        "--session-timeout",
+        "default 600",
+        "--max-frame-bytes",
+        "default 1048576",
+        "--max-connections",
+        "2 x sessions + 64",
+        "--max-connections-per-client",
+        "default 64",
+        "--request-timeout",
+        "default 10",
+        "FRAME_TOO_LARGE error, the session goes on",
+        "60 in all per minute",
+    ]:
         assert words in text, words
     with pytest.raises(SystemExit):
         main(["--max-sessions", "64", "--max-connections", "10"])
@@ -688,7 +773,15 @@ def test_the_command_line_server_delivers_every_answer_of_a_surrogate_episode():
     import sys
 
     port = free_port()
-    command = [sys.executable, "-m", "mentor_env.serve", "--port", str(port), "--env-kwargs", '{"reward_mode": "dense"}']
+    command = [
+        sys.executable,
+        "-m",
+        "mentor_env.serve",
+        "--port",
+        str(port),
+        "--env-kwargs",
+        '{"reward_mode": "dense"}',
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -739,7 +832,9 @@ def test_a_reset_picks_one_of_the_served_env_ids():
                 assert result.reward == pytest.approx(expected)
             assert result.done and result.observation.info["reward_components"]["correct"] == 1.0
             assert client.reset(env_id="mentor/Calc-v0", task_id=task.id).observation.info["task_id"] == task.id
-        status, body = _post(server.url, "/reset", json.dumps({"env_id": "mentor/Units-v0", "task_id": UNITS_TASK.id}).encode())
+        status, body = _post(
+            server.url, "/reset", json.dumps({"env_id": "mentor/Units-v0", "task_id": UNITS_TASK.id}).encode()
+        )
         assert status == 200 and json.loads(body)["observation"]["text"] == obs
         with urllib.request.urlopen(f"{server.url}/mentor/status", timeout=30) as response:
             assert json.loads(response.read())["env_ids"] == SERVED
@@ -753,8 +848,10 @@ def test_an_env_id_not_served_is_refused_and_the_episode_goes_on():
         async def play():
             async with connect(server.ws_url) as ws:
                 first = await exchange(ws, json.dumps({"type": "reset", "data": {"task_id": task.id}}))
-                answers = [await exchange(ws, json.dumps({"type": "reset", "data": data}))
-                           for data in ({"env_id": "mentor/Table-v0"}, {"env_id": 7})]
+                answers = [
+                    await exchange(ws, json.dumps({"type": "reset", "data": data}))
+                    for data in ({"env_id": "mentor/Table-v0"}, {"env_id": 7})
+                ]
                 last = None
                 for turn in teacher_turns(task):  # the refused resets left the Calc episode as it was
                     last = await exchange(ws, json.dumps({"type": "step", "data": {"text": turn}}))
@@ -764,8 +861,10 @@ def test_an_env_id_not_served_is_refused_and_the_episode_goes_on():
         status, body = _post(server.url, "/reset", json.dumps({"env_id": "mentor/Table-v0"}).encode())
     assert first["type"] == "observation"
     assert answers[0]["type"] == "error" and answers[0]["data"]["message"] == refusal
-    assert answers[1]["data"] == {"code": "VALIDATION_ERROR",
-                                  "message": "env_id must be a string of at most 255 characters, got int 7"}
+    assert answers[1]["data"] == {
+        "code": "VALIDATION_ERROR",
+        "message": "env_id must be a string of at most 255 characters, got int 7",
+    }
     assert last["data"]["done"] and last["data"]["observation"]["info"]["reward_components"]["correct"] == 1.0
     assert status == 422 and json.loads(body) == {"detail": refusal}
 
@@ -795,8 +894,12 @@ def _start_cli(*args: str):
     import subprocess
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "mentor_env.serve", "--port", "0", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mentor_env.serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = process.stdout.readline()
     return process, line
 
@@ -808,9 +911,12 @@ def test_the_command_line_says_where_it_listens_and_stops_at_once_on_a_signal(st
 
     process, line = _start_cli("--env", *SERVED)
     try:
-        match = re.fullmatch(r"mentor_env\.serve: serving mentor/Calc-v0 \(a reset's env_id picks one of mentor/Calc-v0, "
-                             r"mentor/Units-v0\) on http://127\.0\.0\.1:(\d+), WebSocket ws://127\.0\.0\.1:(\d+)/ws; "
-                             r"Ctrl-C or SIGTERM stops it\n", line)
+        match = re.fullmatch(
+            r"mentor_env\.serve: serving mentor/Calc-v0 \(a reset's env_id picks one of mentor/Calc-v0, "
+            r"mentor/Units-v0\) on http://127\.0\.0\.1:(\d+), WebSocket ws://127\.0\.0\.1:(\d+)/ws; "
+            r"Ctrl-C or SIGTERM stops it\n",
+            line,
+        )
         assert match and match.group(1) == match.group(2), line
         with MentorEnvClient(base_url=f"http://{HOST}:{match.group(1)}").sync() as client:
             client.reset(env_id="mentor/Units-v0", task_id=UNITS_TASK.id)
@@ -824,4 +930,6 @@ def test_the_command_line_says_where_it_listens_and_stops_at_once_on_a_signal(st
             process.kill()
             process.communicate()
     assert (process.returncode, out, err) == (0, f"mentor_env.serve: stopped by {stop}\n", "")  # no traceback
-    assert seconds < 15.0  # a gross bound against a hang or a full graceful wait: 0.4-0.5 s measured, 4.8 s with the CPUs saturated
+    assert (
+        seconds < 15.0
+    )  # a gross bound against a hang or a full graceful wait: 0.4-0.5 s measured, 4.8 s with the CPUs saturated

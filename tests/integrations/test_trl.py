@@ -50,13 +50,21 @@ def columns(count: int, **overrides: Any) -> dict[str, Any]:
 
 def test_reward_functions_take_trls_call_convention():
     completions = [RIGHT, WRONG, "no answer", [{"role": "assistant", "content": RIGHT}]]
-    kwargs = columns(4, prompts=["p"] * 4, completion_ids=[[1, 2]] * 4, trainer_state=None, log_extra=None, log_metric=None)
+    kwargs = columns(
+        4, prompts=["p"] * 4, completion_ids=[[1, 2]] * 4, trainer_state=None, log_extra=None, log_metric=None
+    )
     assert mentor_reward(completions=completions, **kwargs) == [1.1, 0.16, 0.1, 1.1]
     assert sparse_reward(completions=completions, **kwargs) == [1.0, 0.1, 0.1, 1.0]
     assert REWARD_FUNCS["mentor_partial"](completions=completions, **kwargs) == [1.0, 0.06, 0.1, 1.0]
     assert REWARD_FUNCS["mentor_nomatch"](completions=completions, **kwargs) == [0.8, 0.1, 0.1, 0.8]
     assert REWARD_FUNCS["mentor_f1"](completions=completions, **kwargs) == [1.1, 0.16, 0.1, 1.1]
-    assert [f.__name__ for f in REWARD_FUNCS.values()] == ["sparse", "mentor", "mentor_partial", "mentor_nomatch", "mentor_f1"]
+    assert [f.__name__ for f in REWARD_FUNCS.values()] == [
+        "sparse",
+        "mentor",
+        "mentor_partial",
+        "mentor_nomatch",
+        "mentor_f1",
+    ]
 
 
 def test_other_teacher_columns_and_domains():
@@ -121,7 +129,15 @@ def test_hf_dataset_columns():
     dataset = to_hf_dataset("calc", "train", limit=3)
     tasks = load_split(get_domain("calc"), "train")[:3]
     assert len(dataset) == 3
-    assert set(dataset.column_names) == {"prompt", "answer", "domain", "task_id", "teacher_tools", "teacher_messages", "tools"}
+    assert set(dataset.column_names) == {
+        "prompt",
+        "answer",
+        "domain",
+        "task_id",
+        "teacher_tools",
+        "teacher_messages",
+        "tools",
+    }
     row = dataset[0]
     assert [m["role"] for m in row["prompt"]] == ["system", "user"]
     assert row["prompt"][1]["content"] == tasks[0].question
@@ -194,10 +210,21 @@ def test_grpo_trainer_step_with_the_mentor_reward(tiny_student_path, tmp_path):
     completions, kwargs = spy.calls[0]
     assert len(completions) == 2
     assert all(isinstance(c, list) and c[0]["role"] == "assistant" for c in completions)  # conversational
-    for column in ("answer", "domain", "task_id", "teacher_tools", "teacher_messages", "prompts", "completion_ids", "trainer_state"):
+    for column in (
+        "answer",
+        "domain",
+        "task_id",
+        "teacher_tools",
+        "teacher_messages",
+        "prompts",
+        "completion_ids",
+        "trainer_state",
+    ):
         assert column in kwargs, column
     assert kwargs["domain"] == ["calc", "calc"]
-    assert kwargs["answer"][0] == next(t.answer for t in load_split(get_domain("calc"), "train") if t.id == kwargs["task_id"][0])
+    assert kwargs["answer"][0] == next(
+        t.answer for t in load_split(get_domain("calc"), "train") if t.id == kwargs["task_id"][0]
+    )
     # The logged reward is the scoring module's, with cut-off completions (no EOS) at 0.
     expected = [
         score_completion(
@@ -291,4 +318,6 @@ def test_the_dataset_prompt_for_a_tokenizer_is_the_environments_prompt(tiny_stud
     compact = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
     assert compact == render_prompt(tokenizer, info["messages"], info["tools"])
     generic = to_hf_dataset("calc", "train", limit=1)[0]  # no tokenizer: the JSON Hermes block
-    assert '"name": "sum_numbers"' in generic["prompt"][0]["content"] and len(compact) < len(generic["prompt"][0]["content"])
+    assert '"name": "sum_numbers"' in generic["prompt"][0]["content"] and len(compact) < len(
+        generic["prompt"][0]["content"]
+    )

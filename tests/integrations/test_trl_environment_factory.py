@@ -48,7 +48,9 @@ def test_tools_are_methods_with_real_signatures_and_docstrings():
     factory = environment_factory("mentor/Calc-v0")
     env = factory()
     assert isinstance(env, MentorToolEnv) and type(env).__name__ == "CalcToolEnv"
-    public = sorted(name for name, _ in inspect.getmembers(type(env), predicate=inspect.isfunction) if not name.startswith("_"))
+    public = sorted(
+        name for name, _ in inspect.getmembers(type(env), predicate=inspect.isfunction) if not name.startswith("_")
+    )
     tools = {spec["function"]["name"]: spec["function"] for spec in env.session.env.runtime.specs}
     assert public == sorted([*tools, "reset", "get_reward"])  # what TRL turns into tools: the domain's, nothing else
     schema = get_json_schema(env.round_number)["function"]
@@ -138,9 +140,18 @@ def test_grpo_trainer_with_environment_factory_gets_gym_makes_reward(tmp_path):
         model=AutoModelForCausalLM.from_pretrained(path),
         reward_funcs=[spy],
         args=GRPOConfig(
-            output_dir=str(tmp_path / "grpo"), max_steps=2, num_generations=2, per_device_train_batch_size=4,
-            max_completion_length=96, max_tool_calling_iterations=4, use_cpu=True, bf16=False, report_to="none",
-            logging_steps=1, save_strategy="no", seed=0,
+            output_dir=str(tmp_path / "grpo"),
+            max_steps=2,
+            num_generations=2,
+            per_device_train_batch_size=4,
+            max_completion_length=96,
+            max_tool_calling_iterations=4,
+            use_cpu=True,
+            bf16=False,
+            report_to="none",
+            logging_steps=1,
+            save_strategy="no",
+            seed=0,
         ),
         train_dataset=to_hf_dataset("calc", "train", limit=8, tools_in_prompt=False),
         processing_class=tokenizer,
@@ -205,8 +216,11 @@ def test_tool_calls_are_read_as_env_step_reads_them_and_bounded_by_the_turn_limi
         "Exceeds the limit (4300 digits) for integer string conversion"
     )
     assert env.add(a=2, b=3) == "5"
-    completion = [{"role": "assistant", "content": call("add", a=2, b=3)}, {"role": "tool", "content": "5"},
-                  {"role": "assistant", "content": "\\boxed{5}"}]
+    completion = [
+        {"role": "assistant", "content": call("add", a=2, b=3)},
+        {"role": "tool", "content": "5"},
+        {"role": "assistant", "content": "\\boxed{5}"},
+    ]
     environment = environment_factory("mentor/Calc-v0")()
     environment.reset(task_id="calc-1", prompt=[])
     assert environment.add(a=2, b=3) == "5"
@@ -232,23 +246,41 @@ MALFORMED_COMPLETIONS = {
     "content an int": ([{"role": "assistant", "content": 5}], 0.0, [REFUSED + "dict"]),
     "a call not a mapping": ([{"role": "assistant", "content": "", "tool_calls": [5]}], 0.0, [REFUSED + "dict"]),
     "tool_calls a string": ([{"role": "assistant", "content": "", "tool_calls": "add"}], 0.0, [REFUSED + "dict"]),
-    "circular arguments": ([{"role": "assistant", "tool_calls": [{"function": {"name": "add", "arguments": {"a": CYCLE}}}]}], 0.0, [REFUSED + "dict"]),
-    "5,000 levels deep": ([{"role": "assistant", "tool_calls": [{"function": {"name": "add", "arguments": {"a": DEEP}}}]}], 0.0, [REFUSED + "dict"]),
+    "circular arguments": (
+        [{"role": "assistant", "tool_calls": [{"function": {"name": "add", "arguments": {"a": CYCLE}}}]}],
+        0.0,
+        [REFUSED + "dict"],
+    ),
+    "5,000 levels deep": (
+        [{"role": "assistant", "tool_calls": [{"function": {"name": "add", "arguments": {"a": DEEP}}}]}],
+        0.0,
+        [REFUSED + "dict"],
+    ),
     "arguments not JSON": (
-        [{"role": "assistant", "tool_calls": [{"function": {"name": "add", "arguments": "{bad"}}]}, {"role": "tool"}, ANSWER],
+        [
+            {"role": "assistant", "tool_calls": [{"function": {"name": "add", "arguments": "{bad"}}]},
+            {"role": "tool"},
+            ANSWER,
+        ],
         0.8,
-        ['parse_error: "arguments" is a string that is not valid JSON (Expecting property name enclosed in double quotes: '
-         'line 1 column 2 (char 1)). Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'],
+        [
+            'parse_error: "arguments" is a string that is not valid JSON (Expecting property name enclosed in double quotes: '
+            'line 1 column 2 (char 1)). Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'
+        ],
     ),
     "a call without a name": (
         [{"role": "assistant", "tool_calls": [{"function": {"arguments": {"a": 1}}}]}, {"role": "tool"}, ANSWER],
         0.8,
-        ['parse_error: the tool call has no "name" string. Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'],
+        [
+            'parse_error: the tool call has no "name" string. Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'
+        ],
     ),
 }
 
 
-@pytest.mark.parametrize("completion, reward, errors", list(MALFORMED_COMPLETIONS.values()), ids=list(MALFORMED_COMPLETIONS))
+@pytest.mark.parametrize(
+    "completion, reward, errors", list(MALFORMED_COMPLETIONS.values()), ids=list(MALFORMED_COMPLETIONS)
+)
 def test_factory_reward_scores_any_completion(completion, reward, errors):
     factory = environment_factory("mentor/Calc-v0", reward_mode="mentor")
     env = factory()

@@ -41,10 +41,15 @@ def test_the_documented_trl_helpers_emit_no_warning():
         env = factory()
         env.reset(**plain[0])
         completion = "\\boxed{1}"
-        rewards = [factory.reward([[{"role": "assistant", "content": completion}]], environments=[env]),
-                   reward_func("mentor", eos_token_id=tokenizer.eos_token_id)([completion], answer=[plain[0]["answer"]],
-                                                                              domain=["calc"], teacher_tools=[plain[0]["teacher_tools"]]),
-                   mentor_reward([completion], **{key: [plain[0][key]] for key in ("answer", "domain", "teacher_tools")}),
-                   sparse_reward([completion], **{key: [plain[0][key]] for key in ("answer", "domain", "teacher_tools")})]
-    assert len(templated) == 2 and len(tools) == 12 and rewards == [[0.1]] * 4  # a wrong answer, boxed: the format part only
+        rewards = [
+            factory.reward([[{"role": "assistant", "content": completion}]], environments=[env]),
+            reward_func("mentor", eos_token_id=tokenizer.eos_token_id)(
+                [completion], answer=[plain[0]["answer"]], domain=["calc"], teacher_tools=[plain[0]["teacher_tools"]]
+            ),
+            mentor_reward([completion], **{key: [plain[0][key]] for key in ("answer", "domain", "teacher_tools")}),
+            sparse_reward([completion], **{key: [plain[0][key]] for key in ("answer", "domain", "teacher_tools")}),
+        ]
+    assert (
+        len(templated) == 2 and len(tools) == 12 and rewards == [[0.1]] * 4
+    )  # a wrong answer, boxed: the format part only
     assert [(w.category.__name__, str(w.message)[:120], w.filename) for w in caught] == []

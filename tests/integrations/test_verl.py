@@ -98,17 +98,25 @@ def test_reward_mode_and_plain_float():
     assert verl_call(row, wrong, reward_mode="mentor_partial")["score"] == pytest.approx(0.06)
     # custom_reward_function.reward_kwargs arrive as keyword arguments.
     value = compute_score(
-        row["data_source"], wrong, row["reward_model"]["ground_truth"], row["extra_info"],
-        reward_mode="mentor_nomatch", return_dict=False,
+        row["data_source"],
+        wrong,
+        row["reward_model"]["ground_truth"],
+        row["extra_info"],
+        reward_mode="mentor_nomatch",
+        return_dict=False,
     )
     assert value == pytest.approx(0.1) and isinstance(value, float)
-    assert compute_score("calc", teacher_text(task), task.answer, {"teacher_tools": task.teacher.tool_names}, reward_mode="dense")["score"] == pytest.approx(1.1)
+    assert compute_score(
+        "calc", teacher_text(task), task.answer, {"teacher_tools": task.teacher.tool_names}, reward_mode="dense"
+    )["score"] == pytest.approx(1.1)
 
 
 def test_data_source_forms_and_published_teacher():
     task = TASKS[0]
     for source in ("mentor/calc", "calc", "mentor/Calc-v0"):
-        assert compute_score(source, teacher_text(task), task.answer, {"tool_calls_used": task.teacher.tool_names})["score"] == pytest.approx(1.1)
+        assert compute_score(source, teacher_text(task), task.answer, {"tool_calls_used": task.teacher.tool_names})[
+            "score"
+        ] == pytest.approx(1.1)
     import numpy as np  # Parquet read back through pandas gives arrays
 
     extra = {"teacher_tools": np.array(task.teacher.tool_names, dtype=object)}
@@ -139,5 +147,10 @@ def test_loads_the_way_verl_loads_a_custom_reward_file():
     spec.loader.exec_module(loaded)
     fn = functools.partial(loaded.compute_score, reward_mode="sparse")
     row, task = ROWS[0], TASKS[0]
-    result = fn(data_source=row["data_source"], solution_str=teacher_text(task), ground_truth=task.answer, extra_info=row["extra_info"])
+    result = fn(
+        data_source=row["data_source"],
+        solution_str=teacher_text(task),
+        ground_truth=task.answer,
+        extra_info=row["extra_info"],
+    )
     assert result["score"] == 1.0 and result["mentor"] == pytest.approx(1.1)

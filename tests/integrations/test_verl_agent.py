@@ -27,7 +27,9 @@ from mentor_env.integrations.verl_agent import (
     write_verl_tool_config,
 )
 
-verl = pytest.importorskip("verl.experimental.agent_loop.tool_agent_loop", reason=f"verl is not installed ({VERL_IMPORT_ERROR})")
+verl = pytest.importorskip(
+    "verl.experimental.agent_loop.tool_agent_loop", reason=f"verl is not installed ({VERL_IMPORT_ERROR})"
+)
 from verl.experimental.agent_loop.tool_agent_loop import AgentData, ToolAgentLoop  # noqa: E402
 from verl.experimental.agent_loop.tool_parser import FunctionCall  # noqa: E402
 from verl.tools.base_tool import BaseTool  # noqa: E402
@@ -39,19 +41,32 @@ TASKS = load_split(get_domain("calc"), "test")[:3]
 
 def loop_with(tools):
     """What ToolAgentLoop._call_tool reads from its loop object."""
-    return SimpleNamespace(tools={tool.name: tool for tool in tools}, max_tool_response_length=4096, tool_response_truncate_side="middle")
+    return SimpleNamespace(
+        tools={tool.name: tool for tool in tools}, max_tool_response_length=4096, tool_response_truncate_side="middle"
+    )
 
 
 def agent_data(row, request_id):
-    data = AgentData(messages=list(row["prompt"]), image_data=None, video_data=None, audio_data=None,
-                     mm_processor_kwargs=None, metrics={}, request_id=request_id, tools_kwargs=row["extra_info"]["tools_kwargs"])
+    data = AgentData(
+        messages=list(row["prompt"]),
+        image_data=None,
+        video_data=None,
+        audio_data=None,
+        mm_processor_kwargs=None,
+        metrics={},
+        request_id=request_id,
+        tools_kwargs=row["extra_info"]["tools_kwargs"],
+    )
     return data
 
 
 async def run_turn(loop, data, message):
     """The loop's tool state: append the assistant turn, run its calls concurrently, append the results."""
     data.messages.append(message)
-    calls = [FunctionCall(name=c["function"]["name"], arguments=json.dumps(c["function"]["arguments"])) for c in message.get("tool_calls", [])]
+    calls = [
+        FunctionCall(name=c["function"]["name"], arguments=json.dumps(c["function"]["arguments"]))
+        for c in message.get("tool_calls", [])
+    ]
     responses = await asyncio.gather(*(ToolAgentLoop._call_tool(loop, call, data.tools_kwargs, data) for call in calls))
     data.messages.extend({"role": "tool", "content": response.text} for response, _, _ in responses)
     return responses
@@ -79,17 +94,25 @@ def test_verls_tool_loop_runs_the_episode_with_per_turn_shaping(tmp_path, index)
         rewards.append(sum(reward for _, reward, _ in responses))
     expected = gym_play(task.id, turns, "dense")
     # Tool results are the env's; the tool rewards are the env's per-turn dense rewards.
-    assert [m["content"] for m in data.messages if m["role"] == "tool"] == [m["content"] for m in task.teacher.messages if m["role"] == "tool"]
+    assert [m["content"] for m in data.messages if m["role"] == "tool"] == [
+        m["content"] for m in task.teacher.messages if m["role"] == "tool"
+    ]
     assert rewards == pytest.approx(expected[:-1]) and rewards[0] > 0
     record = data.extra_fields["mentor_env"]
-    assert record["task_id"] == task.id and record["step_rewards"] == pytest.approx(expected[:-1]) and not record["done"]
+    assert (
+        record["task_id"] == task.id and record["step_rewards"] == pytest.approx(expected[:-1]) and not record["done"]
+    )
     # The final reward: compute_score on the loop's decoded response, with the record merged into extra_info as verl does.
     response = "".join(
-        render_assistant_text(m) if m["role"] == "assistant" else f"\nuser\n<tool_response>\n{m['content']}\n</tool_response>\nassistant\n"
+        render_assistant_text(m)
+        if m["role"] == "assistant"
+        else f"\nuser\n<tool_response>\n{m['content']}\n</tool_response>\nassistant\n"
         for m in data.messages[2:] + [turns[-1]]
     )
     extra_info = {**row["extra_info"], **data.extra_fields, "num_turns": len(data.messages) + 1}
-    score = compute_score(row["data_source"], response, row["reward_model"]["ground_truth"], extra_info, reward_mode="dense")
+    score = compute_score(
+        row["data_source"], response, row["reward_model"]["ground_truth"], extra_info, reward_mode="dense"
+    )
     assert score["score"] == pytest.approx(sum(expected)) == pytest.approx(1.1)
     episode_sessions.drop(f"req-{index}")
 
@@ -98,8 +121,12 @@ def test_errors_and_turns_without_agent_data(tmp_path):
     tools = initialize_tools_from_config(str(write_verl_tool_config(tmp_path / "tools.yaml", "mentor/Calc-v0")))
     loop = loop_with(tools)
     data = agent_data(ROW[0], request_id="req-errors")
-    bad = {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "add", "arguments": {"a": 1, "c": 2}}}]}
-    (response, reward, metrics), = asyncio.run(run_turn(loop, data, bad))
+    bad = {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"type": "function", "function": {"name": "add", "arguments": {"a": 1, "c": 2}}}],
+    }
+    ((response, reward, metrics),) = asyncio.run(run_turn(loop, data, bad))
     assert response.text.startswith("Error (invalid_args)") and metrics["error"] == "invalid_args"
     unknown = FunctionCall(name="python", arguments="{}")
     text = asyncio.run(ToolAgentLoop._call_tool(loop, unknown, {}, data))[0].text
@@ -120,10 +147,14 @@ def test_errors_and_turns_without_agent_data(tmp_path):
 
 def test_interaction_scores_the_final_turn(tmp_path):
     """verl <= 0.7's interaction interface (0.9.1 has none): start, generate_response, calculate_score, finalize."""
-    config = json.loads(write_verl_interaction_config(tmp_path / "interaction.yaml", "mentor/Calc-v0", reward_mode="mentor").read_text())
+    config = json.loads(
+        write_verl_interaction_config(tmp_path / "interaction.yaml", "mentor/Calc-v0", reward_mode="mentor").read_text()
+    )
     spec = config["interaction"][0]
     interaction = MentorInteraction({"name": spec["name"], **spec["config"]})
-    tools = initialize_tools_from_config(str(write_verl_tool_config(tmp_path / "tools.yaml", "mentor/Calc-v0", reward_mode="mentor")))
+    tools = initialize_tools_from_config(
+        str(write_verl_tool_config(tmp_path / "tools.yaml", "mentor/Calc-v0", reward_mode="mentor"))
+    )
     row, task = ROW[1], TASKS[1]
     request_id = asyncio.run(interaction.start_interaction("req-final", **row["extra_info"]["interaction_kwargs"]))
     data = agent_data(row, request_id)
@@ -133,7 +164,9 @@ def test_interaction_scores_the_final_turn(tmp_path):
     data.messages.append(turns[-1])
     terminate, text, turn_score, info = asyncio.run(interaction.generate_response(request_id, data.messages))
     assert terminate and text == "" and turn_score == pytest.approx(1.1) and info["done"] and info["correct"] == 1.0
-    assert asyncio.run(interaction.calculate_score(request_id)) == pytest.approx(sum(gym_play(task.id, turns, "mentor")))
+    assert asyncio.run(interaction.calculate_score(request_id)) == pytest.approx(
+        sum(gym_play(task.id, turns, "mentor"))
+    )
     asyncio.run(interaction.finalize_interaction(request_id))
     assert episode_sessions.get(request_id) is None
 
@@ -176,15 +209,21 @@ def loop_for(tmp_path, env_id: str, **env_kwargs):
     """What ToolAgentLoop._call_tool and _build_assistant_message read from their loop object, with verl-loaded tools."""
     path = tmp_path / f"tools-{uuid.uuid4().hex}.yaml"
     tools = initialize_tools_from_config(str(write_verl_tool_config(path, env_id, **env_kwargs)))
-    return SimpleNamespace(tools={tool.name: tool for tool in tools}, max_tool_response_length=100_000,
-                           tool_response_truncate_side="middle", max_parallel_calls=16)
+    return SimpleNamespace(
+        tools={tool.name: tool for tool in tools},
+        max_tool_response_length=100_000,
+        tool_response_truncate_side="middle",
+        max_parallel_calls=16,
+    )
 
 
 async def verl_turn(loop, data, content: str, calls: list[tuple[str, str]]) -> list[str]:
     """One tool turn as verl 0.9.1 runs it: its assistant message (arguments as the model wrote them), the calls concurrently."""
     data.tool_calls = [FunctionCall(name=name, arguments=arguments) for name, arguments in calls]
     data.messages.append(ToolAgentLoop._build_assistant_message(loop, content, data))
-    responses = await asyncio.gather(*(ToolAgentLoop._call_tool(loop, call, data.tools_kwargs, data) for call in data.tool_calls))
+    responses = await asyncio.gather(
+        *(ToolAgentLoop._call_tool(loop, call, data.tools_kwargs, data) for call in data.tool_calls)
+    )
     data.messages.extend({"role": "tool", "content": response.text} for response, _, _ in responses)
     return [response.text for response, _, _ in responses]
 
@@ -199,7 +238,9 @@ def test_finished_table_trajectories_keep_no_sandbox_child(tmp_path):
         # The env's answer (on this loaded 2-CPU machine a fresh child's first query can also hit its 0.5 s limit).
         assert text == "n\n207\n(1 row)" or text.startswith("Error (timeout): query timed out"), text
         assert len(sandbox_children() - before) == 1 and episode_sessions.get(f"table-{index}") is not None
-        data.messages.append({"role": "assistant", "content": "\\boxed{207}"})  # no call: verl's loop ends, and drops data
+        data.messages.append(
+            {"role": "assistant", "content": "\\boxed{207}"}
+        )  # no call: verl's loop ends, and drops data
         del data
         assert settles(lambda: not sandbox_children() - before), f"trajectory {index} left its child"
         assert settles(lambda key=f"table-{index}": episode_sessions.get(key) is None)
@@ -251,7 +292,9 @@ def test_tool_calls_run_off_the_event_loop(tmp_path):
                 last = time.perf_counter()
 
         ticker = asyncio.create_task(tick())
-        texts = await asyncio.gather(*(verl_turn(loop, data, "", [("query", json.dumps({"sql": sql}))]) for data in datas))
+        texts = await asyncio.gather(
+            *(verl_turn(loop, data, "", [("query", json.dumps({"sql": sql}))]) for data in datas)
+        )
         running = False
         await ticker
         return texts, gaps
@@ -271,19 +314,36 @@ def test_bad_arguments_and_turns_get_the_envs_errors(tmp_path):
     loop = loop_for(tmp_path, "mentor/Calc-v0")
     data = agent_data(ROW[0], request_id="bad-input")
     write = 'Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'
-    calls = [("add", '{"a": NaN, "b": 1}'), ("add", "[1, 2]"), ("add", "5"), ("add", "null"), ("add", '{"a": 1, "b": 2}')]
-    assert asyncio.run(verl_turn(loop, data, "", calls)) == [
-        f"Error (parse_error): the tool call is not valid JSON (NaN is not a valid JSON number). {write}",
-        f'Error (parse_error): "arguments" must be a JSON object, got list. {write}',
-        f'Error (parse_error): "arguments" must be a JSON object, got int. {write}',
-        "Error (invalid_args): 'a' is a required property. add expects {a: number, b: number}",  # the env reads null as {}
-        "3",
+    calls = [
+        ("add", '{"a": NaN, "b": 1}'),
+        ("add", "[1, 2]"),
+        ("add", "5"),
+        ("add", "null"),
+        ("add", '{"a": 1, "b": 2}'),
     ]
-    long_turn = asyncio.run(verl_turn(loop, data, "x" * 70_000, [("add", '{"a": 1, "b": 2}'), ("multiply", '{"a": 1, "b": 2}')]))
+    assert (
+        asyncio.run(verl_turn(loop, data, "", calls))
+        == [
+            f"Error (parse_error): the tool call is not valid JSON (NaN is not a valid JSON number). {write}",
+            f'Error (parse_error): "arguments" must be a JSON object, got list. {write}',
+            f'Error (parse_error): "arguments" must be a JSON object, got int. {write}',
+            "Error (invalid_args): 'a' is a required property. add expects {a: number, b: number}",  # the env reads null as {}
+            "3",
+        ]
+    )
+    long_turn = asyncio.run(
+        verl_turn(loop, data, "x" * 70_000, [("add", '{"a": 1, "b": 2}'), ("multiply", '{"a": 1, "b": 2}')])
+    )
     # 70,000 characters of content, then the two calls' blocks (71 and 76 characters), one newline before each.
     assert long_turn == ["Error (invalid_action): the turn is 70149 characters long; the limit is 65536"] * 2
     # A message that is not text (verl would not build it; another loop might): the env refuses the turn.
-    data.messages.append({"role": "assistant", "content": 5, "tool_calls": [{"function": {"name": "add", "arguments": {"a": 1, "b": 2}}}]})
+    data.messages.append(
+        {
+            "role": "assistant",
+            "content": 5,
+            "tool_calls": [{"function": {"name": "add", "arguments": {"a": 1, "b": 2}}}],
+        }
+    )
     add = loop.tools["add"]
     assert asyncio.run(add.execute("bad-input", {"a": 1, "b": 2}, agent_data=data))[0].text == (
         "Error (invalid_action): the action must be the text the model generated (str), got dict"
@@ -295,12 +355,27 @@ def test_bad_arguments_and_turns_get_the_envs_errors(tmp_path):
 @pytest.mark.parametrize(
     "parameters, shown",
     [
-        ([1, 2], 'Error (parse_error): "arguments" must be a JSON object, got list. Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'),
+        (
+            [1, 2],
+            'Error (parse_error): "arguments" must be a JSON object, got list. Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>',
+        ),
         (None, "Error (invalid_args): 'a' is a required property. add expects {a: number, b: number}"),
-        ({"a": float("nan"), "b": 1}, 'Error (parse_error): the tool call is not valid JSON (NaN is not a valid JSON number). Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>'),
-        ({"a": complex(1, 2), "b": 1}, "Error (invalid_args): the arguments have no JSON form, the only form a model's call takes (TypeError: Object of type complex is not JSON serializable)"),
-        ({"a": 10**5000, "b": 1}, "Error (invalid_args): the arguments have no JSON form, the only form a model's call takes (ValueError: Exceeds the limit (4300 digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit)"),
-        ({"a": list(range(1_000_000)), "b": 1}, "Error (invalid_action): the call is longer than 65,536 characters written as JSON; the environment refuses a turn longer than 65,536 characters unread, so the call was not run"),
+        (
+            {"a": float("nan"), "b": 1},
+            'Error (parse_error): the tool call is not valid JSON (NaN is not a valid JSON number). Write {"name": ..., "arguments": {...}} inside <tool_call></tool_call>',
+        ),
+        (
+            {"a": complex(1, 2), "b": 1},
+            "Error (invalid_args): the arguments have no JSON form, the only form a model's call takes (TypeError: Object of type complex is not JSON serializable)",
+        ),
+        (
+            {"a": 10**5000, "b": 1},
+            "Error (invalid_args): the arguments have no JSON form, the only form a model's call takes (ValueError: Exceeds the limit (4300 digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit)",
+        ),
+        (
+            {"a": list(range(1_000_000)), "b": 1},
+            "Error (invalid_action): the call is longer than 65,536 characters written as JSON; the environment refuses a turn longer than 65,536 characters unread, so the call was not run",
+        ),
     ],
     ids=["list", "None", "NaN", "complex", "10**5000", "a million items"],
 )

@@ -69,7 +69,14 @@ def test_progress_bar_and_transcripts_one_line_per_episode(tmp_path, capsys):
     tasks = load_split(get_domain("calc"), "test")[:6]
     path = tmp_path / "transcripts.jsonl"
     results = mentor_env.evaluate(
-        ReplayPolicy(tasks), ["mentor/Calc-v0"], n=6, split="test", batch_size=4, verbose=False, progress=True, transcripts=path
+        ReplayPolicy(tasks),
+        ["mentor/Calc-v0"],
+        n=6,
+        split="test",
+        batch_size=4,
+        verbose=False,
+        progress=True,
+        transcripts=path,
     )
     assert results["mentor/Calc-v0"]["success_rate"] == 1.0
     assert "mentor/Calc-v0" in capsys.readouterr().err  # the bar, on stderr

@@ -78,7 +78,10 @@ def test_log_probabilities_of_an_unsupported_model_fall_back_with_one_warning():
 def test_a_supported_model_and_an_explicit_choice_are_not_warned_about():
     llama, gpt2 = tiny_llama(), tiny_gpt2()
     backends, said = fallback_warnings(
-        lambda: [make_backend(llama, GenerationSettings(), [0], 0), make_backend(gpt2, GenerationSettings(), [0], 0, "hf")]
+        lambda: [
+            make_backend(llama, GenerationSettings(), [0], 0),
+            make_backend(gpt2, GenerationSettings(), [0], 0, "hf"),
+        ]
     )
     assert [type(b) for b in backends] == [PrefixCacheBackend, HFGenerateBackend]
     assert said == []
@@ -96,12 +99,17 @@ def test_the_reasons_name_the_model_type_the_window_and_the_missing_modules():
     assert DecoderStack.unsupported_reason(mistral) == "this mistral model attends through a sliding window"
     mistral.config.sliding_window = None  # Mistral-7B-v0.2 and later: full attention
     assert DecoderStack.unsupported_reason(mistral) is None
-    qwen2 = transformers.Qwen2Config(num_hidden_layers=2, use_sliding_window=True, sliding_window=16, max_window_layers=1)
+    qwen2 = transformers.Qwen2Config(
+        num_hidden_layers=2, use_sliding_window=True, sliding_window=16, max_window_layers=1
+    )
     assert qwen2.layer_types == ["full_attention", "sliding_attention"]
     assert generation._slides(qwen2) and not generation._slides(transformers.Qwen2Config(sliding_window=16))
     headless = tiny_llama()
     del headless.model.rotary_emb
-    assert DecoderStack.unsupported_reason(headless) == "this llama model lacks model.rotary_emb of transformers' Llama layout"
+    assert (
+        DecoderStack.unsupported_reason(headless)
+        == "this llama model lacks model.rotary_emb of transformers' Llama layout"
+    )
     with pytest.raises(ValueError, match="this model is not one: this llama model lacks model.rotary_emb"):
         DecoderStack(headless)
 

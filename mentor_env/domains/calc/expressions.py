@@ -28,7 +28,9 @@ class Node:
 
     def call(self) -> Call:
         """The tool call of this operation; its operands are numbers or the calls that compute them."""
-        return Call(self.op, self.arguments([child.value if child.is_leaf else child.call() for child in self.children]))
+        return Call(
+            self.op, self.arguments([child.value if child.is_leaf else child.call() for child in self.children])
+        )
 
     def arguments(self, values: list[Any]) -> dict[str, Any]:
         if self.op == "sum_numbers":

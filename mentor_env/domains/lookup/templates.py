@@ -262,9 +262,7 @@ def _ood_university_age_gap(rng: random.Random, w: World) -> Question:
         a, b = rng.sample(w.universities, 2)
     old, young = (a, b) if a.founded < b.founded else (b, a)
     plan = _each("university", (old.name, young.name), "founded", combine="difference")
-    return Question(
-        f"By how many years does {old.name} predate {young.name}?", plan, str(young.founded - old.founded)
-    )
+    return Question(f"By how many years does {old.name} predate {young.name}?", plan, str(young.founded - old.founded))
 
 
 def _ood_students_total(rng: random.Random, w: World) -> Question:
