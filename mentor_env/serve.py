@@ -75,7 +75,7 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, Awaitable, Callable, Optional, Union
+from typing import Any, Awaitable, Callable, Literal, Optional, Union, overload
 
 from mentor_env.integrations import require
 
@@ -609,7 +609,7 @@ class _Connection:
     def _check_idle(self) -> None:
         """The timer: end the wait if the app has waited the whole idle limit for this client, else look again later."""
         self._timer = None
-        if self._waiting_since is None or self._task is None:
+        if self._waiting_since is None or self._task is None or self.idle_timeout_s is None:
             return  # the app is busy with a message; its next wait arms the timer again
         loop = asyncio.get_running_loop()
         remaining = self._waiting_since + self.idle_timeout_s - loop.time()
@@ -817,6 +817,14 @@ def _count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return value
+
+
+@overload
+def _seconds(name: str, value: Any, *, never_ok: Literal[False] = False) -> float: ...
+
+
+@overload
+def _seconds(name: str, value: Any, *, never_ok: Literal[True]) -> Optional[float]: ...
 
 
 def _seconds(name: str, value: Any, *, never_ok: bool = False) -> Optional[float]:

@@ -267,13 +267,18 @@ class ToolUseEnv(gym.Env[str, str]):
         else:
             parsed = self.parser.parse(text)
             results = self.execute_calls(parsed) if parsed.has_tool_markup else []
-            ok_calls = [(call.name, call.arguments) for call in parsed.calls[: self.max_calls_per_turn] if call.ok]
+            # A call that parsed (``ok``) has its name and arguments; the checks say so to the type checker too.
+            ok_calls = [
+                (call.name, call.arguments)
+                for call in parsed.calls[: self.max_calls_per_turn]
+                if call.ok and call.name is not None and call.arguments is not None
+            ]
             self.trajectory.messages.append(assistant_message(parsed.content, ok_calls))
             self.trajectory.messages.extend(tool_message(result.name, result.shown) for result in results)
             observation = render_tool_responses([result.shown for result in results]) if results else ""
             self.trajectory.ended = not parsed.has_tool_markup
 
-        errors = [result.error for result in results if not result.ok]
+        errors = [result.error for result in results if result.error is not None]
         self.trajectory.turns.append(Turn(text, parsed, tuple(results), tuple(errors)))
         if not self.trajectory.ended and len(self.trajectory.turns) >= self.max_turns:
             self.trajectory.truncated = True
@@ -371,11 +376,13 @@ class ToolUseEnv(gym.Env[str, str]):
         runtime = ToolRuntime(self.domain.task_tools(task), timeout_s=self.tool_timeout_s)
         return runtime, self.domain.task_system_prompt(task)
 
-    def _given_task(self, task: Any) -> Task:
-        if isinstance(task, Mapping):
-            task = Task.from_dict(task, default_domain=self.domain.name)
-        elif not isinstance(task, Task):
-            raise TypeError(f"the reset option task must be a Task or a task record dict, got {type(task).__name__}")
+    def _given_task(self, option: object) -> Task:
+        if isinstance(option, Mapping):
+            task = Task.from_dict(option, default_domain=self.domain.name)
+        elif isinstance(option, Task):
+            task = option
+        else:
+            raise TypeError(f"the reset option task must be a Task or a task record dict, got {type(option).__name__}")
         if task.domain != self.domain.name:
             raise ValueError(f"task {task.id!r} is of domain {task.domain!r}; this env plays {self.domain.name!r}")
         return task
@@ -577,6 +584,21 @@ class ToolUseEnv(gym.Env[str, str]):
     @staticmethod
     def _fit_observation(text: str) -> str:
         return truncate(text, MAX_OBSERVATION_CHARS)
+
+
+def current_task(env: gym.Env[Any, Any]) -> Task:
+    """The task of ``env``'s current episode (``env.unwrapped.task``, under any wrappers).
+
+    Raises:
+        TypeError: ``env`` holds no task: it has not been reset, or it is not one of this suite's envs.
+    """
+    task = getattr(env.unwrapped, "task", None)
+    if not isinstance(task, Task):
+        raise TypeError(
+            f"expected a mentor-env env after reset (its unwrapped env holds the episode's Task), "
+            f"got {type(env.unwrapped).__name__} whose task is {task!r}"
+        )
+    return task
 
 
 def _type_name(value: Any) -> str:

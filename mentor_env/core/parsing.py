@@ -250,8 +250,12 @@ def literal_reading(text: str) -> LiteralReading:
     return LiteralReading(call_names=tuple(names), last_boxed=last_boxed, spaced_boxed=spaced)
 
 
-def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
-    """Render one call in the Hermes format (the inverse of parsing one block)."""
+def format_tool_call(name: str | None, arguments: Any) -> str:
+    """Render one call in the Hermes format (the inverse of parsing one block).
+
+    A missing name or arguments that are not an object (a caller's malformed
+    structured call) are written as they are, for the parser to report.
+    """
     payload = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
     return f"{TOOL_CALL_OPEN}\n{payload}\n{TOOL_CALL_CLOSE}"
 
@@ -1355,10 +1359,16 @@ def get_tool_parser(name: str) -> ToolCallParser:
     return factory()
 
 
-for _name, _factory in zip(
-    SHIPPED_PARSERS,
-    (HermesParser, Qwen3CoderParser, Llama3JsonParser, PythonicParser, MistralParser, DeepSeekV3Parser, HarmonyParser),
-):
+_SHIPPED_FACTORIES: tuple[Callable[[], ToolCallParser], ...] = (
+    HermesParser,
+    Qwen3CoderParser,
+    Llama3JsonParser,
+    PythonicParser,
+    MistralParser,
+    DeepSeekV3Parser,
+    HarmonyParser,
+)
+for _name, _factory in zip(SHIPPED_PARSERS, _SHIPPED_FACTORIES):
     register_tool_parser(_name, _factory)
 
 
@@ -1422,7 +1432,7 @@ def _detect_in_template(template: str) -> str:
 
 
 def resolve_tool_parser(
-    tool_parser: Any = None, chat_template: Any = None, argument: str = "tool_parser"
+    tool_parser: str | ToolCallParser | None = None, chat_template: Any = None, argument: str = "tool_parser"
 ) -> ToolCallParser:
     """The parser that ``tool_parser`` names: ``None`` (Hermes), a registered name, ``"auto"`` or a parser object.
 
@@ -1480,5 +1490,6 @@ def render_turn(parser: ToolCallParser, content: str, calls: Sequence[tuple[str,
     """
     format_turn = getattr(parser, "format_turn", None)
     if callable(format_turn):
-        return format_turn(content, calls)
+        written: str = format_turn(content, calls)
+        return written
     return HermesParser().format_turn(content, calls)

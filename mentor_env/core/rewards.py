@@ -547,7 +547,7 @@ def _values_equal(left: Any, right: Any) -> bool:
         return len(left) == len(right) and all(_values_equal(a, b) for a, b in zip(left, right))
     if isinstance(left, dict) and isinstance(right, dict):
         return left.keys() == right.keys() and all(_values_equal(left[k], right[k]) for k in left)
-    return left == right
+    return bool(left == right)
 
 
 def argument_match(student: Mapping[str, Any], teacher: Mapping[str, Any]) -> float:

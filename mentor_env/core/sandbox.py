@@ -117,7 +117,7 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 class ChildError(Exception):
     """An exception of a non-builtin type raised by a tool in the child; subclasses carry its type's name."""
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         # Its subclasses are made at run time, one per type name, so pickle cannot find them by reference:
         # they travel by name and are made again on the other side.
         if type(self) is ChildError:
@@ -182,9 +182,11 @@ def _cached_name(function: Callable[..., Any]) -> tuple[str, str]:
 
 
 def _resolve(module: str, qualname: str) -> Callable[..., Any]:
-    found: Any = importlib.import_module(module)
+    found: object = importlib.import_module(module)
     for part in qualname.split("."):
         found = getattr(found, part)
+    if not callable(found):
+        raise TypeError(f"{module}.{qualname} names a {type(found).__name__}; expected a function")
     return found
 
 

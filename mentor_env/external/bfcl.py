@@ -568,9 +568,9 @@ class BFCLDomain:
     """BFCL's single-turn tasks: per-task functions, calls judged by :func:`check_calls`."""
 
     name = DOMAIN_NAME
-    tools: tuple[Tool, ...] = ()  # every task brings its own
+    tools: Sequence[Tool] = ()  # every task brings its own
     system_prompt = SYSTEM_PROMPT
-    difficulties: tuple[int, ...] = ()
+    difficulties: Sequence[int] = ()
 
     def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
         raise ValueError("BFCL tasks are not generated: the env serves BFCL's own tasks (pick one with task_id)")

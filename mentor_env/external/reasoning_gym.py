@@ -43,7 +43,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from mentor_env.core.splits import tasks_dir, to_jsonl, write_text_atomically
+from mentor_env.core.files import write_text_atomically
+from mentor_env.core.splits import tasks_dir, to_jsonl
 from mentor_env.core.task import Task, TeacherTrajectory
 
 SPLIT = "ood-reasoning-gym"

@@ -522,7 +522,7 @@ class EpisodeSession:
 
     def summary(self) -> dict[str, float]:
         """Per-episode numbers for logging: turns, tool calls, errors, correct, return of each mode."""
-        components = next(
+        components: Mapping[str, float] = next(
             (
                 step.info["reward_components"]
                 for step in reversed(self.steps)

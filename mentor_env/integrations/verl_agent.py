@@ -352,6 +352,7 @@ class _Registry:
         session = EpisodeSession(make_text_env(env_id, reward_mode, **env_kwargs))
         session.reset(task_id=None if task_id is None else str(task_id))
         started = _Episode(session, env_id)
+        unused: _Episode | None
         with self._lock:
             current = self._episodes.get(key)
             if current is not None and current.serves(owner):  # another thread started it meanwhile
@@ -630,7 +631,9 @@ def _current_turn(agent_data: Any, parser: ToolCallParser | None = None) -> tupl
     """
     try:
         messages = getattr(agent_data, "messages", None)
-        last = messages[-1] if isinstance(messages, list) and messages else None
+        if not isinstance(messages, list) or not messages:
+            return None, None
+        last = messages[-1]
         if not isinstance(last, Mapping) or last.get("role") != "assistant":
             return None, None
         structured = bool(last.get("tool_calls"))

@@ -63,7 +63,7 @@ import functools
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Hashable, Protocol, Sequence
+from typing import Any, Hashable, Mapping, Protocol, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -339,6 +339,14 @@ def _action_positions(masks: Sequence[Sequence[bool]]) -> list[list[int]]:
     return [[index for index, flag in enumerate(mask) if flag] for mask in masks]
 
 
+_Item = TypeVar("_Item")
+
+
+def _swap(values: list[_Item], a: int, b: int) -> None:
+    """Exchange items ``a`` and ``b`` of ``values`` in place."""
+    values[a], values[b] = values[b], values[a]
+
+
 def _compact(flat: torch.Tensor, counts: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """``flat`` values (rows one after another) as ``[B, max count]`` plus the validity mask."""
     width = max(counts) if counts else 0
@@ -477,13 +485,22 @@ def action_logprobs(
         for index, row in enumerate(rows):
             per_row[row] = [piece[index] for piece in pieces]
     counts = [len(p) for p in positions]
-    compact, valid = _compact(torch.cat([parts[0] for parts in per_row]), counts)
+    compact, valid = _compact(_every_row(per_row, 0), counts)
     result = ActionOutputs(compact, valid)
     if value_head is not None:
-        result.values = _compact(torch.cat([parts[1] for parts in per_row]), counts)[0]
+        result.values = _compact(_every_row(per_row, 1), counts)[0]
     if entropy:
-        result.entropy = _compact(torch.cat([parts[2] for parts in per_row]), counts)[0]
+        result.entropy = _compact(_every_row(per_row, 2), counts)[0]
     return result
+
+
+def _every_row(per_row: list[list[torch.Tensor | None]], column: int) -> torch.Tensor:
+    """Output ``column`` (0 logp, 1 values, 2 entropy) of every row, concatenated; each row computed it."""
+    pieces = [parts[column] for parts in per_row]
+    present = [piece for piece in pieces if piece is not None]
+    if len(present) != len(pieces):
+        raise ValueError(f"output {column} is missing from {len(pieces) - len(present)} of {len(pieces)} rows")
+    return torch.cat(present)
 
 
 # What one more chunk of a pass costs (kernel launches, Python), in padded positions, by device type.
@@ -495,7 +512,7 @@ CHUNK_OVERHEAD_POSITIONS = {"cpu": 96, "gpu": 4096}
 ATTENTION_CALL_OVERHEAD_POSITIONS = {"cpu": 4, "gpu": 256}
 
 
-def chunk_overhead(table: dict[str, float], device: torch.device) -> float:
+def chunk_overhead(table: Mapping[str, float], device: torch.device) -> float:
     """The entry of ``table`` (:data:`CHUNK_OVERHEAD_POSITIONS` or :data:`ATTENTION_CALL_OVERHEAD_POSITIONS`) for ``device``."""
     return table["cpu" if device.type == "cpu" else "gpu"]
 
@@ -879,8 +896,10 @@ class PrefixCacheBackend:
             first = self.cache[:, :, a, :, :used].clone()
             self.cache[:, :, a, :, :used] = self.cache[:, :, b, :, :used]
             self.cache[:, :, b, :, :used] = first
-        for values in (self.slot_at, self.length, self.pending, self.prompt):
-            values[a], values[b] = values[b], values[a]
+        _swap(self.slot_at, a, b)
+        _swap(self.length, a, b)
+        _swap(self.pending, a, b)
+        _swap(self.prompt, a, b)
         for row in (a, b):
             if self.slot_at[row] is not None:
                 self.row_of[self.slot_at[row]] = row
@@ -902,7 +921,7 @@ class PrefixCacheBackend:
 
     def _share_prefix(self, rows: list[int]) -> None:
         """Give fresh ``rows`` the shared prefix's keys and values (computing what is not cached)."""
-        prompts = [self.prompt[row] for row in rows]
+        prompts = [self._fresh_prompt(row) for row in rows]
         distinct = {tuple(p) for p in prompts}
         target_length = common_prefix_length(prompts) if len(distinct) > 1 else len(prompts[0])
         target_length = min(target_length, min(len(p) for p in prompts) - 1)
@@ -926,7 +945,7 @@ class PrefixCacheBackend:
             self.prefix_ids, self.prefix_kv = list(target), new
         assert self.cache is not None
         for row in rows:
-            prompt = self.prompt[row]
+            prompt = self._fresh_prompt(row)
             base = min(common_prefix_length([self.prefix_ids, prompt]), len(prompt) - 1)
             if base:
                 assert self.prefix_kv is not None
@@ -937,6 +956,13 @@ class PrefixCacheBackend:
             self.prompt[row] = None
 
     # --- one turn ---
+
+    def _fresh_prompt(self, row: int) -> list[int]:
+        """The prompt of fresh ``row``, which has not run yet."""
+        prompt = self.prompt[row]
+        if prompt is None:
+            raise ValueError(f"row {row} has run: it has no fresh prompt")
+        return prompt
 
     def _length_after_prefill(self, slot: Hashable) -> int:
         row = self.row_of[slot]
@@ -1010,8 +1036,8 @@ class PrefixCacheBackend:
         lengths = [len(self.pending[row]) for row in range(begin, end)]
         width = max(lengths)
         ids = torch.full((rows, width), self.pad_token_id, dtype=torch.long)
-        for index, row in enumerate(range(begin, end)):
-            ids[index, : lengths[index]] = torch.tensor(self.pending[row])
+        for offset, row in enumerate(range(begin, end)):
+            ids[offset, : lengths[offset]] = torch.tensor(self.pending[row])
         ids = ids.to(device)
         start = torch.tensor(self.length[begin:end], device=device)
         positions = start.unsqueeze(1) + torch.arange(width, device=device).unsqueeze(0)

@@ -280,7 +280,7 @@ class HFChatPolicy(ChatPolicy):
 
         from mentor_env.play.generation import GenerationSettings
 
-        given = {
+        given: dict[str, Any] = {  # each a field of GenerationSettings, of its own type
             "max_new_tokens": max_new_tokens,
             "temperature": temperature,
             "top_p": top_p,

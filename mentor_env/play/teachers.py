@@ -26,6 +26,7 @@ from typing import Any, Iterable, Protocol, Sequence
 import gymnasium as gym
 
 from mentor_env.core.domain import Domain
+from mentor_env.core.env import current_task
 from mentor_env.core.files import write_text_atomically
 from mentor_env.core.messages import Message, render_assistant_text
 from mentor_env.core.splits import read_jsonl, to_jsonl
@@ -190,7 +191,7 @@ class ReplayPolicy:
 
     def reset(self, env: gym.Env, observation: str, info: dict[str, Any]) -> None:
         """Replay the teacher of ``env``'s current task from its first turn."""
-        self._queue = teacher_turns(env.unwrapped.task)
+        self._queue = teacher_turns(current_task(env))
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         """The next teacher turn of the task taken at :meth:`reset`."""

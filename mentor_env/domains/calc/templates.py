@@ -19,7 +19,7 @@ def render_symbolic(node: Node, top: bool = True) -> str:
     if node.op in _FUNCTION_SYMBOLS:
         inner = render_symbolic(node.children[0])
         return f"|{inner}|" if node.op == "abs_value" else f"{_FUNCTION_SYMBOLS[node.op]}({inner})"
-    text = f" {INFIX[node.op]} ".join(render_symbolic(child, top=False) for child in node.children)
+    text = f" {INFIX[node.operation]} ".join(render_symbolic(child, top=False) for child in node.children)
     return text if top else f"({text})"
 
 
@@ -28,7 +28,7 @@ def render_verbal(node: Node, top: bool = True, ood: bool = False) -> str:
         return format_value(node.value)
     parts = [render_verbal(child, top=False, ood=ood) for child in node.children]
     templates = _OOD_VERBAL if ood else _VERBAL
-    text = templates[node.op](parts, node.decimals)
+    text = templates[node.operation](parts, node.decimals)
     return text if top else f"({text})"
 
 

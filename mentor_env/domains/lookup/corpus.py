@@ -483,4 +483,4 @@ def corpus_jsonl(seed: int = WORLD_SEED) -> str:
 
 
 def corpus_path() -> Path:
-    return Path(str(importlib.resources.files("mentor_env.domains").joinpath("data", CORPUS_FILE)))
+    return Path(str(importlib.resources.files("mentor_env.domains").joinpath("data").joinpath(CORPUS_FILE)))
