@@ -11,7 +11,7 @@ import gymnasium as gym
 import pytest
 
 import mentor_env
-from mentor_env.core.env import ToolUseEnv
+from mentor_env.core.env import ToolUseEnv, current_task
 from mentor_env.core.spaces import UnicodeText
 from mentor_env.core.task import Task
 from mentor_env.domains.calc import CalcDomain
@@ -279,3 +279,17 @@ def test_the_class_docstring_documents_the_spaces_the_episode_and_every_construc
         "reward_compat",
     ]  # fmt: skip
     assert documented == list(inspect.signature(ToolUseEnv).parameters)  # a new argument needs its line here
+
+
+def test_current_task_is_the_episodes_task_under_the_wrappers():
+    env = gym.make("mentor/Calc-v0")  # gym.make's wrappers around the ToolUseEnv
+    with pytest.raises(TypeError, match=r"expected a mentor-env env after reset .* got ToolUseEnv whose task is None"):
+        current_task(env)
+    env.reset(seed=0, options={"task": SMALL_TASK})
+    assert current_task(env).id == "test-small"
+    assert current_task(env).answer == "20"
+
+
+def test_current_task_refuses_an_env_of_another_suite():
+    with pytest.raises(TypeError, match="got CartPoleEnv whose task is None"):
+        current_task(gym.make("CartPole-v1"))

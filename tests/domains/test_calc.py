@@ -8,6 +8,7 @@ import pytest
 
 from mentor_env.core.tools import ToolRuntime
 from mentor_env.domains.calc import CalcDomain
+from mentor_env.domains.calc.expressions import leaf, op
 from mentor_env.domains.calc.tools import TOOL_NAMES, TOOLS
 
 runtime = ToolRuntime(TOOLS)
@@ -162,3 +163,9 @@ def test_teacher_uses_parallel_calls_and_sum_numbers():
     totals = next(t for t in (domain.generate(s, difficulty=1) for s in range(200)) if "bakery" in t.question)
     assert [c.name for c in totals.teacher.calls] == ["sum_numbers"]
     assert task.teacher.source == "scripted"
+
+
+def test_an_inner_node_names_its_operation_and_a_leaf_has_none():
+    assert op("add", leaf(2), leaf(3)).operation == "add"
+    with pytest.raises(ValueError, match=r"a leaf \(7\) has no operation"):
+        _ = leaf(7).operation

@@ -284,3 +284,8 @@ def test_sb3_ppo_learns_a_few_steps(policy, flatten):
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
     assert env.action_space.contains(action)
+
+
+def test_a_non_text_env_is_refused_with_what_was_expected():
+    with pytest.raises(TypeError, match="env must be a text tool-use env .* got CartPoleEnv"):
+        StructuredToolUse(gym.make("CartPole-v1"))
