@@ -32,9 +32,13 @@ medium: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The lint gate (ruff.toml: pyflakes, import order, bugbear, complexity); .ci/run runs it before the tests.
+# The lint gate (ruff.toml: pyflakes, import order, bugbear, complexity, and the formatter's layout of every .py
+# file: `ruff format .` writes it; then mypy, set up in setup.cfg: strict on mentor_env/core, its defaults on the
+# rest of mentor_env); .ci/run runs it before the tests.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The documentation site: docs/ plus one page per registered env (docs/hooks/env_pages.py), built into site/
 # with warnings as errors; .ci/run runs it between the lint gate and the tests.
@@ -81,4 +85,4 @@ smollm2: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check gguf
 
 clean:
-	rm -rf $(VENV) build site *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .mypy_cache .hypothesis

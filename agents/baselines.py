@@ -83,7 +83,9 @@ class _AgentSlots:
 
 def play(env: gym.Env, agent: Agent, episodes: int, seed: int) -> dict[str, Any]:
     """Run ``episodes`` episodes; returns success rate, mean calls and mean return per mode."""
-    played = run_episodes(_AgentSlots(agent), [env], [{"seed": seed + episode} for episode in range(episodes)], batch_size=1)
+    played = run_episodes(
+        _AgentSlots(agent), [env], [{"seed": seed + episode} for episode in range(episodes)], batch_size=1
+    )
     return {
         "episodes": episodes,
         "success_rate": float(np.mean([e.components["correct"] for e in played])),
@@ -120,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(format_table(results))
     if args.json:
         machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
-        write_json_atomically(args.json, {"env_id": args.env_id, "seed": args.seed, "machine": machine, "results": results})
+        write_json_atomically(
+            args.json, {"env_id": args.env_id, "seed": args.seed, "machine": machine, "results": results}
+        )
     return results
 
 

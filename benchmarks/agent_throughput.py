@@ -122,12 +122,19 @@ class Baseline:
     def __init__(self, commit: str, config: PPOConfig, threads: int, folder: Path) -> None:
         source = folder / "src"
         source.mkdir(parents=True)
-        archive = subprocess.run(["git", "archive", commit, "agents", "mentor_env"], cwd=ROOT, capture_output=True, check=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", commit, "agents", "mentor_env"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
         archive_path = folder / "src.tar"
         archive_path.write_bytes(archive)
         with tarfile.open(archive_path) as tar:
             tar.extractall(source, filter="data")
-        env = {**os.environ, "PYTHONPATH": str(source), "OMP_NUM_THREADS": str(threads), "MENTOR_ENV_TASKS": str(ROOT / "tasks")}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(source),
+            "OMP_NUM_THREADS": str(threads),
+            "MENTOR_ENV_TASKS": str(ROOT / "tasks"),
+        }
         # It dies with this process (killed midway, it would otherwise finish the update it is in first).
         self.process = subprocess.Popen(
             python_command(["-c", textwrap.dedent(_BASELINE_WORKER), json.dumps(asdict(config)), str(threads)]),
@@ -173,7 +180,13 @@ def compare_updates(advantage: str, updates: int, threads: int, commit: str | No
     """Section 1: ``updates`` PPO updates of ours and of the baseline, alternated."""
     overrides = {"advantage": advantage, "group_size": 4 if advantage == "grpo" else 1}
     ours = PPOTrainer(default_config(folder / f"ours-{advantage}", **overrides))
-    baseline = Baseline(commit, default_config(folder / f"old-{advantage}-run", **overrides), threads, folder / f"old-{advantage}") if commit else None
+    baseline = (
+        Baseline(
+            commit, default_config(folder / f"old-{advantage}-run", **overrides), threads, folder / f"old-{advantage}"
+        )
+        if commit
+        else None
+    )
     rows, old_rows = [], []
     try:
         for _ in range(updates):
@@ -189,7 +202,8 @@ def compare_updates(advantage: str, updates: int, threads: int, commit: str | No
         "advantage": advantage,
         "updates_measured": len(measured),
         "ours": {
-            "generated_tokens_per_cpu_s": sum(r["generated_tokens"] for r in measured) / sum(r["cpu_seconds"] for r in measured),
+            "generated_tokens_per_cpu_s": sum(r["generated_tokens"] for r in measured)
+            / sum(r["cpu_seconds"] for r in measured),
             "cpu_seconds_per_update": _mean(measured, "cpu_seconds"),
             "wall_seconds_per_update": _mean(measured, "wall_seconds"),
             "generated_tokens_per_update": _mean(measured, "generated_tokens"),
@@ -197,7 +211,16 @@ def compare_updates(advantage: str, updates: int, threads: int, commit: str | No
             "time_per_update": {key: float(np.mean([r["time"][key] for r in measured])) for key in measured[0]["time"]},
             # Each update, the first included: a policy that starts to babble makes long episodes (and slow updates).
             "per_update": [
-                {key: r[key] for key in ("cpu_seconds", "generated_tokens", "episode_tokens", "longest_episode_tokens", "kl_to_reference")}
+                {
+                    key: r[key]
+                    for key in (
+                        "cpu_seconds",
+                        "generated_tokens",
+                        "episode_tokens",
+                        "longest_episode_tokens",
+                        "kl_to_reference",
+                    )
+                }
                 for r in rows
             ],
         },
@@ -214,9 +237,12 @@ def compare_updates(advantage: str, updates: int, threads: int, commit: str | No
             "per_update": [{key: r[key] for key in ("cpu_seconds", "generated_tokens")} for r in old_rows],
         }
         result["speedup"] = {
-            "generated_tokens_per_cpu_s": result["ours"]["generated_tokens_per_cpu_s"] / result["baseline"]["generated_tokens_per_cpu_s"],
-            "cpu_seconds_per_update": result["baseline"]["cpu_seconds_per_update"] / result["ours"]["cpu_seconds_per_update"],
-            "wall_seconds_per_update": result["baseline"]["wall_seconds_per_update"] / result["ours"]["wall_seconds_per_update"],
+            "generated_tokens_per_cpu_s": result["ours"]["generated_tokens_per_cpu_s"]
+            / result["baseline"]["generated_tokens_per_cpu_s"],
+            "cpu_seconds_per_update": result["baseline"]["cpu_seconds_per_update"]
+            / result["ours"]["cpu_seconds_per_update"],
+            "wall_seconds_per_update": result["baseline"]["wall_seconds_per_update"]
+            / result["ours"]["wall_seconds_per_update"],
         }
     return result
 
@@ -317,10 +343,23 @@ def compare_trl(steps: int, folder: Path) -> dict[str, Any]:
         model=AutoModelForCausalLM.from_pretrained(WARM_START),
         reward_funcs=[counting_reward],
         args=GRPOConfig(
-            output_dir=str(folder / "trl"), max_steps=steps, num_generations=4, per_device_train_batch_size=64,
-            gradient_accumulation_steps=1, num_iterations=1, beta=0.02, max_completion_length=64, temperature=1.0,
-            learning_rate=3e-4, use_cpu=True, bf16=False, report_to="none", save_strategy="no", logging_steps=1,
-            shuffle_dataset=False, seed=0,
+            output_dir=str(folder / "trl"),
+            max_steps=steps,
+            num_generations=4,
+            per_device_train_batch_size=64,
+            gradient_accumulation_steps=1,
+            num_iterations=1,
+            beta=0.02,
+            max_completion_length=64,
+            temperature=1.0,
+            learning_rate=3e-4,
+            use_cpu=True,
+            bf16=False,
+            report_to="none",
+            save_strategy="no",
+            logging_steps=1,
+            shuffle_dataset=False,
+            seed=0,
         ),  # fmt: skip
         train_dataset=Dataset.from_list([dict(r) for r in dataset]),
         processing_class=tokenizer,
@@ -381,13 +420,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"{info['device']}, torch {info['torch']}, {info['cpus']} CPUs, {args.threads} torch thread(s) per process")
     print(format_results(results))
     if args.json:
-        payload = {"machine": info, "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "results": results}
+        payload = {
+            "machine": info,
+            "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "results": results,
+        }
         write_text_atomically(args.json, json.dumps(payload, indent=2) + "\n")
     return results
 
 
 def format_results(results: dict[str, Any]) -> str:
-    lines = ["| PPO update | tokens/CPU-s | CPU-s/update | wall s/update | rollout | env | old/ref | forward | backward | other |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| PPO update | tokens/CPU-s | CPU-s/update | wall s/update | rollout | env | old/ref | forward | backward | other |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in results["updates"]:
         t = row["ours"]["time_per_update"]
         lines.append(
@@ -396,17 +442,25 @@ def format_results(results: dict[str, Any]) -> str:
         )
         if "baseline" in row:
             b = row["baseline"]
-            lines.append(f"| {row['advantage']} (before, {b['commit']}) | {b['generated_tokens_per_cpu_s']:.0f} | {b['cpu_seconds_per_update']:.2f} | {b['wall_seconds_per_update']:.2f} | | | | | | |")
+            lines.append(
+                f"| {row['advantage']} (before, {b['commit']}) | {b['generated_tokens_per_cpu_s']:.0f} | {b['cpu_seconds_per_update']:.2f} | {b['wall_seconds_per_update']:.2f} | | | | | | |"
+            )
             s = row["speedup"]
-            lines.append(f"| {row['advantage']} speed-up | x{s['generated_tokens_per_cpu_s']:.2f} | x{s['cpu_seconds_per_update']:.2f} | x{s['wall_seconds_per_update']:.2f} | | | | | | |")
+            lines.append(
+                f"| {row['advantage']} speed-up | x{s['generated_tokens_per_cpu_s']:.2f} | x{s['cpu_seconds_per_update']:.2f} | x{s['wall_seconds_per_update']:.2f} | | | | | | |"
+            )
     if "generation" in results:
         g = results["generation"]
         lines.append("")
-        lines.append(f"Generation, batch {g['batch']}: one turn {g['one_turn_tokens_per_cpu_s']['prefix-cache']:.0f} vs HF generate {g['one_turn_tokens_per_cpu_s']['hf']:.0f} tokens/CPU-s (x{g['one_turn_speedup']:.2f}); "
-                     f"whole rollouts {g['rollout_tokens_per_cpu_s']['prefix-cache']:.0f} vs {g['rollout_tokens_per_cpu_s']['hf']:.0f} (x{g['rollout_speedup']:.2f})")
+        lines.append(
+            f"Generation, batch {g['batch']}: one turn {g['one_turn_tokens_per_cpu_s']['prefix-cache']:.0f} vs HF generate {g['one_turn_tokens_per_cpu_s']['hf']:.0f} tokens/CPU-s (x{g['one_turn_speedup']:.2f}); "
+            f"whole rollouts {g['rollout_tokens_per_cpu_s']['prefix-cache']:.0f} vs {g['rollout_tokens_per_cpu_s']['hf']:.0f} (x{g['rollout_speedup']:.2f})"
+        )
     if "trl" in results:
         r = results["trl"]
-        lines.append(f"TRL GRPOTrainer {r['trl']['completion_tokens_per_cpu_s']:.0f} vs ours (grpo) {r['ours']['completion_tokens_per_cpu_s']:.0f} completion tokens/CPU-s over whole steps (x{r['speedup']:.2f})")
+        lines.append(
+            f"TRL GRPOTrainer {r['trl']['completion_tokens_per_cpu_s']:.0f} vs ours (grpo) {r['ours']['completion_tokens_per_cpu_s']:.0f} completion tokens/CPU-s over whole steps (x{r['speedup']:.2f})"
+        )
     return "\n".join(lines)
 
 

@@ -150,7 +150,14 @@ def measure_resets(domain: str, source: str, settings: Settings) -> dict[str, An
 
     resets, seconds = run_for(round_, settings.seconds, settings.warmup)
     env.close()
-    row = {"domain": domain, "env_id": DOMAIN_ENV_IDS[domain], "source": source, "resets": resets, "seconds": seconds, **rates(resets, seconds, "reset")}
+    row = {
+        "domain": domain,
+        "env_id": DOMAIN_ENV_IDS[domain],
+        "source": source,
+        "resets": resets,
+        "seconds": seconds,
+        **rates(resets, seconds, "reset"),
+    }
     if source == "split":
         # The warm-up rounds added to ``spent`` too: count them in.
         rounds = resets + settings.warmup
@@ -187,7 +194,8 @@ class TeacherFloor:
         self.tools = {tool.name: tool for tool in tools}
         if check == "jsonschema":
             self.validators = {
-                tool.name: jsonschema.validators.validator_for(tool.parameters)(tool.parameters).is_valid for tool in tools
+                tool.name: jsonschema.validators.validator_for(tool.parameters)(tool.parameters).is_valid
+                for tool in tools
             }
         elif check == "fast":
             self.validators = {tool.name: compile_fast_check(tool.parameters) for tool in tools}
@@ -372,7 +380,10 @@ def hostile_actions(tasks: Sequence[Task], tool_specs: Sequence[dict[str, Any]])
         "wrong_argument_types": format_tool_call(wrong_tool, wrong_arguments),
         "huge_string": "All work and no play makes a dull model. " * 1_500 + f'<tool_call>{{"name": "{name}", ',
         "oversized_action": "x" * 1_000_000,
-        "deeply_nested_json": f'<tool_call>{{"name": "{name}", "arguments": ' + "[" * 2_000 + "]" * 2_000 + "}</tool_call>",
+        "deeply_nested_json": f'<tool_call>{{"name": "{name}", "arguments": '
+        + "[" * 2_000
+        + "]" * 2_000
+        + "}</tool_call>",
         "unclosed_boxed": "The answer is \\boxed{42",
         "fake_tool_response": "<tool_response>\n42\n</tool_response>\nSo the answer is \\boxed{42}.",
         "none_action": None,
@@ -491,7 +502,9 @@ def dense_last_step(item: RewardInput) -> float:
 def reward_functions() -> dict[str, Callable[[RewardInput], Any]]:
     """Name -> function of one input: every reward mode, then the helpers around them."""
     modes = [R.get_reward_mode(name) for name in R.TERMINAL_MODES]
-    functions: dict[str, Callable[[RewardInput], Any]] = {mode.name: (lambda item, f=mode: f(item.outcome)) for mode in modes}
+    functions: dict[str, Callable[[RewardInput], Any]] = {
+        mode.name: (lambda item, f=mode: f(item.outcome)) for mode in modes
+    }
     functions["dense"] = dense_last_step
     functions["outcome_from_turns"] = lambda item: R.outcome_from_turns(
         item.turns,
@@ -505,7 +518,9 @@ def reward_functions() -> dict[str, Callable[[RewardInput], Any]]:
     return functions
 
 
-def measure_reward(name: str, function: Callable[[RewardInput], Any], inputs: Sequence[RewardInput], settings: Settings) -> dict[str, Any]:
+def measure_reward(
+    name: str, function: Callable[[RewardInput], Any], inputs: Sequence[RewardInput], settings: Settings
+) -> dict[str, Any]:
     """µs per call of ``function``, timed over whole passes through ``inputs`` (loop overhead included)."""
 
     def round_() -> tuple[int, float]:
@@ -516,7 +531,14 @@ def measure_reward(name: str, function: Callable[[RewardInput], Any], inputs: Se
 
     calls, seconds = run_for(round_, settings.seconds, settings.warmup)
     kind = "mode" if name in R.REWARD_MODES else "helper"
-    return {"name": name, "kind": kind, "inputs": len(inputs), "calls": calls, "seconds": seconds, **rates(calls, seconds, "call")}
+    return {
+        "name": name,
+        "kind": kind,
+        "inputs": len(inputs),
+        "calls": calls,
+        "seconds": seconds,
+        **rates(calls, seconds, "call"),
+    }
 
 
 # --- vector envs -------------------------------------------------------------------
@@ -616,7 +638,13 @@ def measure_loop(domain: str, num_envs: int, tasks: Sequence[Task], settings: Se
     env_steps, cpu = run_for(round_, settings.seconds, settings.warmup)
     for env in envs:
         env.close()
-    return {"domain": domain, "num_envs": num_envs, "env_steps": env_steps, "cpu_seconds": cpu, "cpu_us_per_env_step": 1e6 * cpu / env_steps}
+    return {
+        "domain": domain,
+        "num_envs": num_envs,
+        "env_steps": env_steps,
+        "cpu_seconds": cpu,
+        "cpu_us_per_env_step": 1e6 * cpu / env_steps,
+    }
 
 
 def _pipe_echo(connection: Any, reply: bytes) -> None:
@@ -666,7 +694,13 @@ def measure_pipe_floor(num_envs: int, action_chars: int, info_bytes: int, settin
             pipe.send(None)
         for process in processes:
             process.join(timeout=5)
-    row = {"num_envs": num_envs, "action_chars": action_chars, "info_bytes": info_bytes, "round_trips": trips, "seconds": seconds}
+    row = {
+        "num_envs": num_envs,
+        "action_chars": action_chars,
+        "info_bytes": info_bytes,
+        "round_trips": trips,
+        "seconds": seconds,
+    }
     row["cpu_us_per_round_trip"] = 1e6 * parent_cpu[0] / trips
     if before is not None and after is not None:
         row["cpu_us_per_round_trip"] += 1e6 * (after - before) / trips
@@ -685,7 +719,9 @@ def pickled_info_bytes(domain: str, tasks: Sequence[Task], settings: Settings) -
             action = policy(info["messages"], info["tools"])
             _, reward, terminated, truncated, info = env.step(action)
             actions.append(len(action))
-            replies.append(len(pickle.dumps(((None, reward, terminated, truncated, info), True), protocol=pickle.HIGHEST_PROTOCOL)))
+            replies.append(
+                len(pickle.dumps(((None, reward, terminated, truncated, info), True), protocol=pickle.HIGHEST_PROTOCOL))
+            )
             done = terminated or truncated
     env.close()
     return round(sum(actions) / len(actions)), round(sum(replies) / len(replies))
@@ -696,8 +732,19 @@ def pickled_info_bytes(domain: str, tasks: Sequence[Task], settings: Settings) -
 
 def run(settings: Settings) -> dict[str, Any]:
     """Every section; returns the JSON-ready results."""
-    tasks = {domain: load_split(get_domain(domain), settings.split) for domain in {*settings.domains, *settings.vector_domains}}
-    results: dict[str, Any] = {"reset": [], "teacher_steps": [], "hostile_steps": [], "rewards": [], "vector": [], "loop": [], "pipe_floor": []}
+    tasks = {
+        domain: load_split(get_domain(domain), settings.split)
+        for domain in {*settings.domains, *settings.vector_domains}
+    }
+    results: dict[str, Any] = {
+        "reset": [],
+        "teacher_steps": [],
+        "hostile_steps": [],
+        "rewards": [],
+        "vector": [],
+        "loop": [],
+        "pipe_floor": [],
+    }
     for domain in settings.domains:
         for source in ("generated", "split"):
             results["reset"].append(measure_resets(domain, source, settings))
@@ -713,7 +760,9 @@ def run(settings: Settings) -> dict[str, Any]:
             results["loop"].append(measure_loop(domain, num_envs, tasks[domain], settings))
             for mode in VECTOR_MODES:
                 results["vector"].append(measure_vector(domain, mode, num_envs, tasks[domain], settings))
-            results["pipe_floor"].append({"domain": domain, **measure_pipe_floor(num_envs, action_chars, info_bytes, settings)})
+            results["pipe_floor"].append(
+                {"domain": domain, **measure_pipe_floor(num_envs, action_chars, info_bytes, settings)}
+            )
     loops = {(row["domain"], row["num_envs"]): row["cpu_us_per_env_step"] for row in results["loop"]}
     for row in results["vector"]:
         row["cpu_over_loop"] = row["cpu_us_per_env_step"] / loops[row["domain"], row["num_envs"]]
@@ -726,7 +775,12 @@ def markdown_tables(results: dict[str, Any]) -> str:
     def optional(row: dict[str, Any], key: str) -> str:
         return f"{row[key]:.1f}" if key in row else ""
 
-    lines = ["### Reset", "", "| domain | tasks | resets/s | µs/reset | µs/reset, no seed | µs of seeding |", "|---|---|---|---|---|---|"]
+    lines = [
+        "### Reset",
+        "",
+        "| domain | tasks | resets/s | µs/reset | µs/reset, no seed | µs of seeding |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += [
         f"| {r['domain']} | {r['source']} | {r['resets_per_s']:.0f} | {r['us_per_reset']:.1f} | "
         f"{optional(r, 'us_per_reset_unseeded')} | {optional(r, 'us_per_seeding')} |"
@@ -746,7 +800,13 @@ def markdown_tables(results: dict[str, Any]) -> str:
         f"{r['fast_check_floor_us_per_step']:.1f} | {r['env_over_fast_check_floor']:.2f} | {r['floor_same_rate']:.0%} |"
         for r in results["teacher_steps"]
     ]
-    lines += ["", "### Steps, hostile actions", "", "| domain | steps | raised | steps/s | µs/step | slowest action (µs) |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "### Steps, hostile actions",
+        "",
+        "| domain | steps | raised | steps/s | µs/step | slowest action (µs) |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += [
         f"| {r['domain']} | {r['steps']} | {r['raised']} | {r['steps_per_s']:.0f} | {r['us_per_step']:.1f} | "
         f"{r['slowest_action']} ({r['us_per_action'][r['slowest_action']]:.0f}) |"
@@ -764,7 +824,11 @@ def markdown_tables(results: dict[str, Any]) -> str:
     lines += [
         f"| {r['domain']} | {r['mode']} | {r['num_envs']} | {r['env_steps_per_s']:.0f} | {r['us_per_env_step']:.1f} | "
         f"{r['autoreset_steps'] / r['env_steps']:.0%} | {r['cpu_us_per_env_step']:.1f}"
-        + (f" ({r['parent_cpu_us_per_env_step']:.1f} + {r['worker_cpu_us_per_env_step']:.1f})" if "worker_cpu_us_per_env_step" in r else "")
+        + (
+            f" ({r['parent_cpu_us_per_env_step']:.1f} + {r['worker_cpu_us_per_env_step']:.1f})"
+            if "worker_cpu_us_per_env_step" in r
+            else ""
+        )
         + f" | {r['cpu_over_loop']:.2f} |"
         for r in results["vector"]
     ]
@@ -785,10 +849,19 @@ def parse_settings(argv: Sequence[str] | None) -> tuple[Settings, Path]:
     parser.add_argument("--repeats", type=int, help="passes over the hostile list per domain (default 20)")
     parser.add_argument("--warmup", type=int, help="untimed rounds before each measurement (default 3)")
     parser.add_argument("--split", choices=("train", "test", "ood"), help="frozen split the envs serve (default train)")
-    parser.add_argument("--domains", nargs="+", choices=tuple(DOMAIN_ENV_IDS), help="domains of the per-domain sections")
-    parser.add_argument("--vector-domains", nargs="+", choices=tuple(DOMAIN_ENV_IDS), help="domains of the vector section (default calc)")
+    parser.add_argument(
+        "--domains", nargs="+", choices=tuple(DOMAIN_ENV_IDS), help="domains of the per-domain sections"
+    )
+    parser.add_argument(
+        "--vector-domains",
+        nargs="+",
+        choices=tuple(DOMAIN_ENV_IDS),
+        help="domains of the vector section (default calc)",
+    )
     parser.add_argument("--vector-envs", nargs="+", type=int, help="numbers of sub-envs (default 1 2 4 8)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"write the results here (default {DEFAULT_JSON})")
+    parser.add_argument(
+        "--json", type=Path, default=DEFAULT_JSON, help=f"write the results here (default {DEFAULT_JSON})"
+    )
     args = parser.parse_args(argv)
     values: dict[str, Any] = dict(QUICK, quick=True) if args.quick else {}
     for name in ("seconds", "repeats", "warmup", "split", "domains", "vector_domains", "vector_envs"):

@@ -71,7 +71,9 @@ class GoldPolicy:
     """The teacher's turns, or the gold answer in ``\\boxed{}`` for a task without a teacher."""
 
     def __init__(self, tasks: Sequence[Task], tools_of: dict[str, list[dict[str, Any]]]) -> None:
-        self.tasks = {(task.question, tuple(spec["function"]["name"] for spec in tools_of[task.id])): task for task in tasks}
+        self.tasks = {
+            (task.question, tuple(spec["function"]["name"] for spec in tools_of[task.id])): task for task in tasks
+        }
 
     def __call__(self, messages: list[Message], tools: list[dict[str, Any]]) -> str:
         task = self.tasks[_key(messages, tools)]
@@ -90,7 +92,9 @@ class RandomPolicy:
         self.stop_probability = stop_probability
 
     def __call__(self, messages: list[Message], tools: list[dict[str, Any]]) -> str:
-        text = " ".join(str(message.get("content") or "") for message in messages if message["role"] in ("user", "tool"))
+        text = " ".join(
+            str(message.get("content") or "") for message in messages if message["role"] in ("user", "tool")
+        )
         numbers = _NUMBER.findall(text) or ["1"]
         words = _WORD.findall(text) or ["x"]
         if not tools or self.rng.random() < self.stop_probability:

@@ -103,7 +103,10 @@ class Grammar:
         if kind == 5:
             return [self.value(depth + 1) for _ in range(rng.randrange(5))]
         if kind == 6:
-            return {rng.choice(["a", "b", "x", "sql", "numbers", ""]): self.value(depth + 1) for _ in range(rng.randrange(4))}
+            return {
+                rng.choice(["a", "b", "x", "sql", "numbers", ""]): self.value(depth + 1)
+                for _ in range(rng.randrange(4))
+            }
         return [[[[[[[[[[1]]]]]]]]]] * rng.randrange(1, 3)
 
     def arguments(self, name: str) -> Any:
@@ -216,7 +219,9 @@ def fuzz_domain(env_id: str, steps: int, seed: int, max_turns: int) -> dict[str,
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=20_000, help="fuzzed steps per domain")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-turns", type=int, default=8)
@@ -235,7 +240,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             f"{result['violations']:>3} violations  step ms median {times['median']} p99 {times['p99']} max {times['max']}",
             flush=True,
         )
-    report: dict[str, Any] = {"settings": vars(args) | {"json": str(args.json)}, "machine": machine(), "domains": results}
+    report: dict[str, Any] = {
+        "settings": vars(args) | {"json": str(args.json)},
+        "machine": machine(),
+        "domains": results,
+    }
     if "table" in args.domains:
         from mentor_env.domains.table.db import database
 

@@ -41,7 +41,9 @@ MAX_NEW_TOKENS = 48  # benchmarks.sparse_vs_dense's tiny profiles
 MAX_TURNS = 6
 
 
-def play(model_path: Path, sets: Sequence[str], episodes: int, max_new_tokens: int, threads: int) -> list[dict[str, Any]]:
+def play(
+    model_path: Path, sets: Sequence[str], episodes: int, max_new_tokens: int, threads: int
+) -> list[dict[str, Any]]:
     """Every set's greedy episodes: the task, the gold, the final answer, whether it ended, the env's verdict."""
     import gymnasium as gym
     import torch
@@ -54,7 +56,9 @@ def play(model_path: Path, sets: Sequence[str], episodes: int, max_new_tokens: i
 
     torch.set_num_threads(threads)
     model, tokenizer = load_student(str(model_path))
-    policy = ChatPolicy(model, ChatLayout(tokenizer), GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0))
+    policy = ChatPolicy(
+        model, ChatLayout(tokenizer), GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0)
+    )
     records = []
     for name, env_id, split in SETS:
         if name not in sets:
@@ -90,7 +94,11 @@ def verdicts(records: Sequence[dict[str, Any]]) -> list[bool]:
     from mentor_env.domains import get_domain
 
     return [
-        bool(record["answer"] is not None and record["ended"] and get_domain(record["domain"]).judge(record["answer"], record["gold"]))
+        bool(
+            record["answer"] is not None
+            and record["ended"]
+            and get_domain(record["domain"]).judge(record["answer"], record["gold"])
+        )
         for record in records
     ]
 
@@ -121,7 +129,13 @@ def compare(records: Sequence[dict[str, Any]], ours: Sequence[bool], theirs: Seq
             "correct_here": sum(new for _, new, _ in rows),
             "correct_against": sum(old for _, _, old in rows),
             "changed": [
-                {"task_id": record["task_id"], "gold": record["gold"], "answer": record["answer"], "here": new, "against": old}
+                {
+                    "task_id": record["task_id"],
+                    "gold": record["gold"],
+                    "answer": record["answer"],
+                    "here": new,
+                    "against": old,
+                }
                 for record, new, old in rows
                 if new != old
             ],
@@ -130,7 +144,10 @@ def compare(records: Sequence[dict[str, Any]], ours: Sequence[bool], theirs: Seq
 
 
 def format_table(report: dict[str, Any]) -> str:
-    lines = ["| set | episodes | correct here | correct against | verdicts changed |", "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| set | episodes | correct here | correct against | verdicts changed |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for name, row in report["sets"].items():
         lines.append(
             f"| {name} | {row['episodes']} | {row['correct_here']} | {row['correct_against']} | {len(row['changed'])} |"
@@ -143,7 +160,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--against", type=Path, help="a checkout whose judges give the other verdicts")
     parser.add_argument("--model", type=Path, default=WARM_START)
     parser.add_argument("--episodes", type=int, default=100, help="the first n tasks of each set")
-    parser.add_argument("--sets", nargs="+", default=[name for name, _, _ in SETS], choices=[name for name, _, _ in SETS])
+    parser.add_argument(
+        "--sets", nargs="+", default=[name for name, _, _ in SETS], choices=[name for name, _, _ in SETS]
+    )
     parser.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)

@@ -131,7 +131,7 @@ class ServerLog:
             self.bytes += len(chunk)
             data = carry + chunk
             self.emfile_lines += data.count(self.MARK)
-            carry = data[-(len(self.MARK) - 1):]
+            carry = data[-(len(self.MARK) - 1) :]
             self.tail = (self.tail + chunk)[-4000:]
 
 
@@ -143,21 +143,49 @@ class Server:
     open-file limit; ``log_level=None`` keeps the CLI's (warning).
     """
 
-    def __init__(self, settings: Settings, limit_args: list[str] | None = None, open_files: int | None = None,
-                 log_level: str | None = "error") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        limit_args: list[str] | None = None,
+        open_files: int | None = None,
+        log_level: str | None = "error",
+    ) -> None:
         self.host = _loopback(settings.host)
         self.port = _free_port(self.host)
         self.url = f"http://{self.host}:{self.port}"
         limit = max(max(settings.sessions), settings.churn_sessions + settings.isolation_clients) + 8
         if limit_args is None:  # one client address opens every session here
-            limit_args = ["--max-sessions", str(limit), "--max-sessions-per-client", str(limit),
-                          "--max-connections-per-client", "256"]
+            limit_args = [
+                "--max-sessions",
+                str(limit),
+                "--max-sessions-per-client",
+                str(limit),
+                "--max-connections-per-client",
+                "256",
+            ]
         # A server that dies with this process: an orphaned one would serve its port until someone kills it.
-        command = python_command(["-m", "mentor_env.serve", "--env", settings.env_id, "--host", self.host,
-                                  "--port", str(self.port), *limit_args, *(["--log-level", log_level] if log_level else [])])
+        command = python_command(
+            [
+                "-m",
+                "mentor_env.serve",
+                "--env",
+                settings.env_id,
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                *limit_args,
+                *(["--log-level", log_level] if log_level else []),
+            ]
+        )
         environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        self.process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        preexec_fn=None if open_files is None else partial(_limit_open_files, open_files))
+        self.process = subprocess.Popen(
+            command,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=None if open_files is None else partial(_limit_open_files, open_files),
+        )
         self.log = ServerLog(self.process.stderr)
         deadline = time.monotonic() + 60
         while True:
@@ -242,7 +270,11 @@ async def throughput(server: Server, count: int, seconds: float) -> dict[str, An
         seed = index * 100_000
         while time.monotonic() < stop_at:
             try:
-                for request in (partial(client.reset, seed=seed), partial(client.step, CALL), partial(client.step, "\\boxed{5}")):
+                for request in (
+                    partial(client.reset, seed=seed),
+                    partial(client.step, CALL),
+                    partial(client.step, "\\boxed{5}"),
+                ):
                     started = time.monotonic()
                     await request()
                     latencies.append(time.monotonic() - started)
@@ -327,7 +359,10 @@ async def isolated_player(url: str, task_ids: list[str], stop: asyncio.Event) ->
 async def churn(server: Server, settings: Settings) -> dict[str, Any]:
     stop = asyncio.Event()
     task_ids = [f"calc-{seed}" for seed in range(settings.isolation_clients)]
-    players = [asyncio.create_task(isolated_player(server.url, task_ids[i:] + task_ids[:i], stop)) for i in range(settings.isolation_clients)]
+    players = [
+        asyncio.create_task(isolated_player(server.url, task_ids[i:] + task_ids[:i], stop))
+        for i in range(settings.isolation_clients)
+    ]
     rounds = []
     try:
         for round_index in range(settings.churn_rounds):
@@ -335,17 +370,21 @@ async def churn(server: Server, settings: Settings) -> dict[str, Any]:
             failures = await _die(server.url, settings.churn_sessions, round_index)
             # The isolation players keep their sessions: idle means back to their count.
             deadline = time.monotonic() + 30
-            while (await server.astatus())["active_sessions"] > settings.isolation_clients and time.monotonic() < deadline:
+            while (await server.astatus())[
+                "active_sessions"
+            ] > settings.isolation_clients and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             status = await server.astatus()
-            rounds.append({
-                "round": round_index,
-                "failures": failures,
-                "seconds": round(time.monotonic() - started, 3),
-                "sessions_left": status["active_sessions"] - settings.isolation_clients,
-                "rss_mb": round(status["rss_bytes"] / 2**20, 1),
-                "threads": status["threads"],
-            })
+            rounds.append(
+                {
+                    "round": round_index,
+                    "failures": failures,
+                    "seconds": round(time.monotonic() - started, 3),
+                    "sessions_left": status["active_sessions"] - settings.isolation_clients,
+                    "rss_mb": round(status["rss_bytes"] / 2**20, 1),
+                    "threads": status["threads"],
+                }
+            )
     finally:
         stop.set()
         isolation = await asyncio.gather(*players, return_exceptions=True)
@@ -399,7 +438,11 @@ async def malformed(server: Server, repeats: int) -> dict[str, Any]:
         for text in ("x" * 100_000, "<tool_call>{broken", '<tool_call>{"name": "rm", "arguments": {}}</tool_call>'):
             await ws.send(json.dumps({"type": "step", "data": {"text": text}}))
             answer = json.loads(await ws.recv())
-            env_errors.append(answer["data"]["observation"]["info"]["errors"][0].split(":")[0] if answer["type"] == "observation" else "no observation")
+            env_errors.append(
+                answer["data"]["observation"]["info"]["errors"][0].split(":")[0]
+                if answer["type"] == "observation"
+                else "no observation"
+            )
     left, _ = await server.await_idle()
     return {
         "messages_sent": repeats * len(MALFORMED),
@@ -424,8 +467,12 @@ def _post_many(server: Server, path: str, body: bytes, count: int) -> dict[str, 
         largest = max(largest, len(response.read()))
         statuses[response.status] += 1
     connection.close()
-    return {"requests": count, "statuses": dict(statuses), "largest_answer_bytes": largest,
-            "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "requests": count,
+        "statuses": dict(statuses),
+        "largest_answer_bytes": largest,
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 async def floods(server: Server, settings: Settings) -> dict[str, Any]:
@@ -446,7 +493,8 @@ async def _hold_slow(server: Server, index: int, addresses: int, stop: asyncio.E
     while not stop.is_set():
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(server.host, server.port, local_addr=(source, 0)), 5)
+                asyncio.open_connection(server.host, server.port, local_addr=(source, 0)), 5
+            )
         except (OSError, asyncio.TimeoutError):
             counts["connect_failed"] += 1
             await asyncio.sleep(0.1)
@@ -502,10 +550,14 @@ async def _episode_from(server: Server, source: str) -> list[str]:
 
     kinds = []
     try:
-        async with connect(server.url.replace("http://", "ws://") + "/ws", open_timeout=10,
-                           local_addr=(source, 0)) as ws:
-            for message in ({"type": "reset", "data": {"seed": 1}}, {"type": "step", "data": {"text": CALL}},
-                            {"type": "step", "data": {"text": "\\boxed{5}"}}):
+        async with connect(
+            server.url.replace("http://", "ws://") + "/ws", open_timeout=10, local_addr=(source, 0)
+        ) as ws:
+            for message in (
+                {"type": "reset", "data": {"seed": 1}},
+                {"type": "step", "data": {"text": CALL}},
+                {"type": "step", "data": {"text": "\\boxed{5}"}},
+            ):
                 await ws.send(json.dumps(message))
                 answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 kinds.append(answer["type"] + (" (done)" if answer.get("data", {}).get("done") else ""))
@@ -521,8 +573,10 @@ async def slow_connections(settings: Settings, addresses: int) -> dict[str, Any]
         limits = (await server.astatus()).get("limits")
         quiet = await asyncio.to_thread(_probing, server, 3.0)
         stop, counts, probes, probe_stop = asyncio.Event(), Counter(), [], threading.Event()
-        holders = [asyncio.create_task(_hold_slow(server, index, addresses, stop, counts))
-                   for index in range(settings.slow_connections)]
+        holders = [
+            asyncio.create_task(_hold_slow(server, index, addresses, stop, counts))
+            for index in range(settings.slow_connections)
+        ]
         prober = threading.Thread(target=_probe, args=(server, probe_stop, probes))
         prober.start()
         await asyncio.sleep(settings.abuse_seconds)
@@ -560,9 +614,12 @@ async def abuse(settings: Settings, server: Server) -> dict[str, Any]:
     for addresses in settings.slow_addresses:
         row = await slow_connections(settings, addresses)
         results["slow_connections"].append(row)
-        print(f"slow connections from {addresses} address(es): {row['probes_answered_200']}/{row['probes']} probes "
-              f"answered, p50 {row['probe_latency']['p50_ms']} ms, episode {row['episode_at_the_end']}, "
-              f"server log {row['server_log_bytes']} bytes, {row['server_emfile_lines']} EMFILE lines", flush=True)
+        print(
+            f"slow connections from {addresses} address(es): {row['probes_answered_200']}/{row['probes']} probes "
+            f"answered, p50 {row['probe_latency']['p50_ms']} ms, episode {row['episode_at_the_end']}, "
+            f"server log {row['server_log_bytes']} bytes, {row['server_emfile_lines']} EMFILE lines",
+            flush=True,
+        )
     return results
 
 
@@ -578,14 +635,20 @@ async def run(settings: Settings, abuse_only: bool = False) -> dict[str, Any]:
         for count in settings.sessions:
             row = await throughput(server, count, settings.seconds)
             results["throughput"].append(row)
-            print(f"{count:>5} sessions: {row['requests_per_s']:>8.1f} requests/s, p50 {row['p50_ms']} ms, "
-                  f"p99 {row['p99_ms']} ms, errors {row['errors']}, server {row['server_rss_mb_open']} MB open, "
-                  f"{row['server_sessions_after']} sessions left", flush=True)
+            print(
+                f"{count:>5} sessions: {row['requests_per_s']:>8.1f} requests/s, p50 {row['p50_ms']} ms, "
+                f"p99 {row['p99_ms']} ms, errors {row['errors']}, server {row['server_rss_mb_open']} MB open, "
+                f"{row['server_sessions_after']} sessions left",
+                flush=True,
+            )
         results["dying_clients"] = await churn(server, settings)
         print(f"dying clients: {json.dumps(results['dying_clients']['rounds'])}", flush=True)
         print(f"isolation: {results['dying_clients']['isolation']}", flush=True)
         results["malformed"] = await malformed(server, settings.malformed_repeats)
-        print(f"malformed: all refused {results['malformed']['all_refused']}, server alive {results['malformed']['server_alive']}", flush=True)
+        print(
+            f"malformed: all refused {results['malformed']['all_refused']}, server alive {results['malformed']['server_alive']}",
+            flush=True,
+        )
         results["abuse"] = await abuse(settings, server)
         results["server_end"] = await server.astatus()
         results["server_alive_at_end"] = server.alive()
@@ -594,11 +657,31 @@ async def run(settings: Settings, abuse_only: bool = False) -> dict[str, Any]:
         server.stop()
 
 
-QUICK = {"sessions": [1, 8], "seconds": 1.0, "churn_rounds": 2, "churn_sessions": 8, "isolation_clients": 2,
-         "malformed_repeats": 2, "session_creates": 16, "flood_requests": 50, "slow_connections": 60,
-         "slow_addresses": [1, 10], "abuse_seconds": 2.0}
-OPTIONS = ("sessions", "seconds", "churn_rounds", "churn_sessions", "session_creates", "flood_requests",
-           "slow_connections", "slow_addresses", "open_files", "abuse_seconds")
+QUICK = {
+    "sessions": [1, 8],
+    "seconds": 1.0,
+    "churn_rounds": 2,
+    "churn_sessions": 8,
+    "isolation_clients": 2,
+    "malformed_repeats": 2,
+    "session_creates": 16,
+    "flood_requests": 50,
+    "slow_connections": 60,
+    "slow_addresses": [1, 10],
+    "abuse_seconds": 2.0,
+}
+OPTIONS = (
+    "sessions",
+    "seconds",
+    "churn_rounds",
+    "churn_sessions",
+    "session_creates",
+    "flood_requests",
+    "slow_connections",
+    "slow_addresses",
+    "open_files",
+    "abuse_seconds",
+)
 
 
 def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Settings:
@@ -611,11 +694,18 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sett
         parser.error("--sessions must be positive and --seconds in (0, 60]")
     if max(settings.sessions) > 4096 or settings.churn_sessions > 4096 or settings.churn_rounds > 50:
         parser.error("at most 4096 sessions and 50 churn rounds (a bounded test)")
-    if not (0 < settings.abuse_seconds <= 60 and 1 <= settings.slow_connections <= 2000
-            and all(1 <= count <= 200 for count in settings.slow_addresses) and 256 <= settings.open_files <= 65536
-            and 1 <= settings.session_creates <= 10_000 and 1 <= settings.flood_requests <= 10_000):
-        parser.error("--abuse-seconds in (0, 60], --slow-connections in [1, 2000], --slow-addresses in [1, 200], "
-                     "--open-files in [256, 65536], --session-creates and --flood-requests in [1, 10000]")
+    if not (
+        0 < settings.abuse_seconds <= 60
+        and 1 <= settings.slow_connections <= 2000
+        and all(1 <= count <= 200 for count in settings.slow_addresses)
+        and 256 <= settings.open_files <= 65536
+        and 1 <= settings.session_creates <= 10_000
+        and 1 <= settings.flood_requests <= 10_000
+    ):
+        parser.error(
+            "--abuse-seconds in (0, 60], --slow-connections in [1, 2000], --slow-addresses in [1, 200], "
+            "--open-files in [256, 65536], --session-creates and --flood-requests in [1, 10000]"
+        )
     return settings
 
 
@@ -628,14 +718,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--session-creates", type=int, default=None, help="MCP session creates over POST /mcp (256)")
     parser.add_argument("--flood-requests", type=int, default=None, help="POST /step requests (1000)")
     parser.add_argument("--slow-connections", type=int, default=None, help="slow connections held (600)")
-    parser.add_argument("--slow-addresses", type=int, nargs="+", default=None,
-                        help="source addresses they come from, one run each (1 100)")
-    parser.add_argument("--open-files", type=int, default=None, help="the slow-connection server's open-file limit (512)")
+    parser.add_argument(
+        "--slow-addresses",
+        type=int,
+        nargs="+",
+        default=None,
+        help="source addresses they come from, one run each (1 100)",
+    )
+    parser.add_argument(
+        "--open-files", type=int, default=None, help="the slow-connection server's open-file limit (512)"
+    )
     parser.add_argument("--abuse-seconds", type=float, default=None, help="how long the slow connections hold (24)")
-    parser.add_argument("--abuse-only", action="store_true", help=f"only the abuse phase (default output {ABUSE_RESULTS})")
+    parser.add_argument(
+        "--abuse-only", action="store_true", help=f"only the abuse phase (default output {ABUSE_RESULTS})"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="loopback only")
     parser.add_argument("--quick", action="store_true", help="tiny settings: checks that it runs")
-    parser.add_argument("--json", type=Path, default=None, help=f"where to write the results (default {RESULTS}; --quick: none)")
+    parser.add_argument(
+        "--json", type=Path, default=None, help=f"where to write the results (default {RESULTS}; --quick: none)"
+    )
     args = parser.parse_args(argv)
     settings = _settings(parser, args)
     started, load_at_start = time.monotonic(), round(os.getloadavg()[0], 2)  # the machine may be shared

@@ -7,7 +7,7 @@
 From the committed SFT warm start of the tiny student (``agents.sft.WARM_START``),
 PPO with ``agents.ppo.TINY_WARM_START_SETTINGS`` for 30 updates of 64 episodes
 on Calc level-1 ``train`` tasks; greedy success on all 109 level-1 Calc
-``test`` tasks before and after. ``tests/test_learning.py`` runs seed 0 of the
+``test`` tasks before and after. ``tests/agents/test_learning.py`` runs seed 0 of the
 same configuration (:func:`learning_config`) and asserts a margin this
 benchmark measured. Prints a table and writes JSON (atomically) to ``--json``.
 One torch thread unless ``--threads`` says otherwise (recorded in the JSON).
@@ -34,8 +34,9 @@ UPDATES = 30
 DEFAULT_JSON = Path("benchmarks/results/ppo_learning-tiny.json")
 
 
-def learning_config(seed: int, out: str | Path, reward_mode: str = "dense", updates: int = UPDATES,
-                    threads: int = 1) -> PPOConfig:
+def learning_config(
+    seed: int, out: str | Path, reward_mode: str = "dense", updates: int = UPDATES, threads: int = 1
+) -> PPOConfig:
     """The learning test's PPO run: the warm start, Calc level 1, greedy evaluation on every level-1 test task."""
     return PPOConfig(
         model=str(WARM_START),
@@ -76,10 +77,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--reward-mode", default="dense")
     parser.add_argument("--updates", type=int, default=UPDATES)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: torch's default, one per "
-                        "core, ran PPO 21x slower on a busy 2-core machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: torch's default, one per "
+        "core, ran PPO 21x slower on a busy 2-core machine)",
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
-    parser.add_argument("--keep", action="store_true", help="keep the runs already in --json (same settings), run only the other seeds")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the runs already in --json (same settings), run only the other seeds"
+    )
     args = parser.parse_args(argv)
     settings = {"reward_mode": args.reward_mode, "updates": args.updates, **TINY_WARM_START_SETTINGS}
     done: dict[int, dict[str, Any]] = {}
@@ -88,7 +96,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         if previous["settings"] != settings:
             parser.error(f"--keep: {args.json} holds runs with other settings: {previous['settings']}")
         done = {run["seed"]: run for run in previous["runs"]}
-    runs = [done[seed] if seed in done else measure(seed, args.reward_mode, args.updates, args.threads) for seed in args.seeds]
+    runs = [
+        done[seed] if seed in done else measure(seed, args.reward_mode, args.updates, args.threads)
+        for seed in args.seeds
+    ]
     after = [run["after"] for run in runs]
     report = {
         "machine": machine(),
@@ -102,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print("| seed | before | after | gain |\n|---|---|---|---|")
     for run in runs:
         print(f"| {run['seed']} | {run['before']:.3f} | {run['after']:.3f} | {run['gain']:+.3f} |")
-    print(f"mean gain {report['mean_gain']:+.3f}, smallest {report['min_gain']:+.3f}, std of final success {report['after_std']:.3f}")
+    print(
+        f"mean gain {report['mean_gain']:+.3f}, smallest {report['min_gain']:+.3f}, std of final success {report['after_std']:.3f}"
+    )
     write_text_atomically(args.json, json.dumps(report, indent=1) + "\n")
     return report
 

@@ -126,7 +126,10 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     survive a fork.
     """
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent, initargs=(os.getpid(),)
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
     )
 
 
@@ -170,4 +173,3 @@ def python_command(arguments: Sequence[str], parent_pid: int | None = None) -> l
         raise ValueError(f"expected ['-m', MODULE, ...] or ['-c', CODE, ...], got {list(arguments)[:2]!r}")
     pid = os.getpid() if parent_pid is None else parent_pid
     return [sys.executable, "-c", _BOOT, os.path.abspath(__file__), str(pid), *arguments]
-

@@ -99,8 +99,16 @@ RUNGS: dict[str, Rung] = {
         "b",
         ("gae", "grpo"),
         30,
-        {"reward_mode": "sparse", "episodes_per_update": 256, "minibatch_size": 64, "update_epochs": 1,
-         "learning_rate": 1e-4, "warmup_updates": 3, "kl_coef": 0.0, "gae_lambda": 1.0},
+        {
+            "reward_mode": "sparse",
+            "episodes_per_update": 256,
+            "minibatch_size": 64,
+            "update_epochs": 1,
+            "learning_rate": 1e-4,
+            "warmup_updates": 3,
+            "kl_coef": 0.0,
+            "gae_lambda": 1.0,
+        },
     ),  # fmt: skip
 }
 # Rung c (TRL) runs on the first rung b's setting: 30 optimizer steps of 64 completions, 5e-5 (its runs were
@@ -126,7 +134,9 @@ class Job:
 
     def fingerprint(self) -> str:
         warm_start = str(WARM_START.relative_to(REPO))  # not the checkout's place: a clone elsewhere resumes too
-        text = json.dumps({"updates": self.updates, "settings": self.settings, "warm_start": warm_start}, sort_keys=True)
+        text = json.dumps(
+            {"updates": self.updates, "settings": self.settings, "warm_start": warm_start}, sort_keys=True
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -135,11 +145,18 @@ def jobs(rungs: Sequence[str], seeds: Sequence[int], out: Path) -> list[Job]:
     result = []
     for name in rungs:
         if name == TRL_RUNG:
-            result += [Job(TRL_RUNG, "trl-grpo", seed, 30, {**BASE_SETTINGS, **TRL_SETTINGS}, str(out)) for seed in seeds]
+            result += [
+                Job(TRL_RUNG, "trl-grpo", seed, 30, {**BASE_SETTINGS, **TRL_SETTINGS}, str(out)) for seed in seeds
+            ]
             continue
         rung = RUNGS[name]
         for algorithm in rung.algorithms:
-            settings = {**BASE_SETTINGS, **rung.settings, "advantage": algorithm, "group_size": 8 if algorithm == "grpo" else 1}
+            settings = {
+                **BASE_SETTINGS,
+                **rung.settings,
+                "advantage": algorithm,
+                "group_size": 8 if algorithm == "grpo" else 1,
+            }
             result += [Job(name, algorithm, seed, rung.updates, settings, str(out)) for seed in seeds]
     return result
 
@@ -181,7 +198,8 @@ def _ppo_run(job: Job) -> dict[str, Any]:
     return {
         "before": before["success_rate"],
         "after": history[-1]["eval"]["success_rate"],
-        "curve": [[0, before["success_rate"]]] + [[row["update"], row["eval"]["success_rate"]] for row in history if "eval" in row],
+        "curve": [[0, before["success_rate"]]]
+        + [[row["update"], row["eval"]["success_rate"]] for row in history if "eval" in row],
         "training_success": [row["success_rate"] for row in history],
         "episodes": job.updates * job.settings["episodes_per_update"],
         "kl_to_reference": [row["kl_to_reference"] for row in history],
@@ -285,7 +303,9 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             entry["met"] = entry["mean_fit"] >= REQUIRED_FIT - 1e-9  # float sums of exact rates
         else:
             gain = paired_difference([run["after"] for run in runs], [run["before"] for run in runs])
-            entry.update({"before": [run["before"] for run in runs], "after": [run["after"] for run in runs], "gain": gain})
+            entry.update(
+                {"before": [run["before"] for run in runs], "after": [run["after"] for run in runs], "gain": gain}
+            )
             cpu = float(np.mean([run["cpu_seconds"] for run in runs]))
             episodes = runs[0]["episodes"]
             entry.update({"cpu_seconds": cpu, "episodes": episodes,
@@ -304,12 +324,16 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             required = f">= {REQUIRED_FIT}"
         else:
             gain = entry["gain"]
-            interval = f"[{gain['low'] * 100:+.1f}, {gain['high'] * 100:+.1f}]" if gain["low"] is not None else "(no interval)"
+            interval = (
+                f"[{gain['low'] * 100:+.1f}, {gain['high'] * 100:+.1f}]" if gain["low"] is not None else "(no interval)"
+            )
             result = (f"validation {np.mean(entry['before']):.3f} -> {np.mean(entry['after']):.3f}, gain {gain['mean'] * 100:+.1f} "
                       f"points {interval}; {entry['gain_per_1000_episodes'] * 100:+.1f} points per 1,000 episodes, "
                       f"{entry['gain_per_cpu_hour'] * 100:+.1f} per CPU-hour")  # fmt: skip
             required = f">= +{REQUIRED_GAIN * 100:.0f} points, interval above 0"
-        lines.append(f"| {rung} | {algorithm} | {len(entry['seeds'])} | {result} | {required} | {'yes' if entry['met'] else 'no'} |")
+        lines.append(
+            f"| {rung} | {algorithm} | {len(entry['seeds'])} | {result} | {required} | {'yes' if entry['met'] else 'no'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -323,7 +347,9 @@ def plot(results: Sequence[dict[str, Any]], out: Path) -> Path:
     for result in results:
         job = result["job"]
         if job["rung"] == "a":
-            fit.plot(range(1, len(result["training_success"]) + 1), result["training_success"], label=f"seed {job['seed']}")
+            fit.plot(
+                range(1, len(result["training_success"]) + 1), result["training_success"], label=f"seed {job['seed']}"
+            )
         else:
             updates, success = zip(*result["curve"])
             held_out.plot(updates, success, marker="o", label=f"{job['rung']} {job['algorithm']} seed {job['seed']}")
@@ -346,7 +372,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     all_saved = [saved_run(args.out, job) for job in jobs([*RUNGS, TRL_RUNG], args.seeds, args.out)]
     results = run_all(todo, args.out, args.workers)
     names = {result["name"] for result in results}
-    results += [saved for saved in all_saved if saved is not None and saved["name"] not in names]  # other rungs done earlier
+    results += [
+        saved for saved in all_saved if saved is not None and saved["name"] not in names
+    ]  # other rungs done earlier
     summary = summarize(results)
     report = {"benchmark": "rl_sanity", "machine": machine(), "threads": 1, "base_settings": BASE_SETTINGS,
               "rungs": {name: asdict(rung) for name, rung in RUNGS.items()}, "summary": summary, "runs": results}  # fmt: skip

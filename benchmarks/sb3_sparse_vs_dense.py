@@ -140,7 +140,9 @@ def evaluate(model: Any, env: Any, tasks: list) -> dict[str, float]:
     """Deterministic policy, each task once; success, mean returns, tool-set match, error share."""
     from mentor_env.play.rollouts import run_episodes
 
-    episodes = run_episodes(PredictPolicy(model), [env], [{"seed": 0, "options": {"task": task}} for task in tasks], batch_size=1)
+    episodes = run_episodes(
+        PredictPolicy(model), [env], [{"seed": 0, "options": {"task": task}} for task in tasks], batch_size=1
+    )
     calls = sum(e.tool_calls for e in episodes)
     failed = sum(len(e.errors) for e in episodes)
     n = len(tasks)
@@ -262,7 +264,9 @@ def run_all(config: Config, out: Path) -> list[dict[str, Any]]:
         pair = (run["mode"], run["seed"])
         save_run(run_path(out, *pair), run, expected)
         done[pair] = run
-        print(f"[sb3] run {labels[pair]} done: {pair[0]} seed {pair[1]} in {run['wall_seconds'] / 60:.1f} min", flush=True)
+        print(
+            f"[sb3] run {labels[pair]} done: {pair[0]} seed {pair[1]} in {run['wall_seconds'] / 60:.1f} min", flush=True
+        )
     return [done[pair] for pair in pairs]
 
 
@@ -291,7 +295,9 @@ def paired(config: Config, runs: list[dict[str, Any]]) -> dict[str, dict[str, An
         if mode == "sparse":
             continue
         seeds = [seed for seed in config.seeds if (mode, seed) in finals and ("sparse", seed) in finals]
-        result[f"{mode} - sparse"] = paired_difference([finals[(mode, s)] for s in seeds], [finals[("sparse", s)] for s in seeds])
+        result[f"{mode} - sparse"] = paired_difference(
+            [finals[(mode, s)] for s in seeds], [finals[("sparse", s)] for s in seeds]
+        )
     return result
 
 
@@ -333,7 +339,9 @@ def summarise(config: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
                 # The tolerance absorbs the rounding between two means of the same numbers.
                 reached = steps_to_reach(zip(curves[mode]["steps"], curves[mode]["success"]["mean"]), target - 1e-12)
             curves[mode]["steps_to_sparse_final"] = reached
-            curves[mode]["fraction_of_run_to_sparse_final"] = None if reached is None else reached / config.total_timesteps
+            curves[mode]["fraction_of_run_to_sparse_final"] = (
+                None if reached is None else reached / config.total_timesteps
+            )
     curves["paired"] = paired(config, runs)
     curves["second_half"] = second_half(config, curves)
     return curves
@@ -348,13 +356,18 @@ def plot(config: Config, summary: dict[str, Any], path: Path) -> None:
 
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     colours = {"sparse": "tab:gray", "mentor": "tab:blue", "dense": "tab:red"}
-    for axis, key, label in ((axes[0], "success", "success rate"), (axes[1], "tool_set_match", "tool-set match with the teacher")):
+    for axis, key, label in (
+        (axes[0], "success", "success rate"),
+        (axes[1], "tool_set_match", "tool-set match with the teacher"),
+    ):
         for mode in config.modes:
             steps = np.array(summary[mode]["steps"])
             mean = np.array(summary[mode][key]["mean"])
             std = np.array(summary[mode][key]["std"])
             axis.plot(steps, mean, label=mode, color=colours.get(mode))
-            axis.fill_between(steps, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), alpha=0.2, color=colours.get(mode))
+            axis.fill_between(
+                steps, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), alpha=0.2, color=colours.get(mode)
+            )
         axis.set_xlabel("env steps")
         axis.set_ylabel(label)
         axis.set_ylim(-0.02, 1.02)
@@ -391,8 +404,6 @@ def table(config: Config, summary: dict[str, Any]) -> str:
             reach = f"{row['steps_to_sparse_final']} ({row['fraction_of_run_to_sparse_final']:.2f} of the run)"
         lines.append(f"| {mode} | {success} | {match} | {reach} |")
     return "\n".join(lines)
-
-
 
 
 # --- summary.md --------------------------------------------------------------------------
@@ -476,7 +487,9 @@ def summary_markdown(results: dict[str, Any]) -> str:
 # --- running it --------------------------------------------------------------------------
 
 
-def build_results(config: Config, profile: str, runs: list[dict[str, Any]], command: str, wall: float) -> dict[str, Any]:
+def build_results(
+    config: Config, profile: str, runs: list[dict[str, Any]], command: str, wall: float
+) -> dict[str, Any]:
     """What results.json holds: the set-up, the summary and every run."""
     return {
         "benchmark": "sb3_sparse_vs_dense",

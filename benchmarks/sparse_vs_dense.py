@@ -85,7 +85,14 @@ from mentor_env.core.files import lock_folder, write_text_atomically
 
 REPO = Path(__file__).resolve().parent.parent
 MULTI_WARM_START = REPO / "agents" / "checkpoints" / "tiny-multi-sft"
-METRICS = ("success_rate", "mean_tool_calls", "mean_teacher_tool_calls", "tool_set_match_rate", "invented_tool_rate", "tool_use_jsd")
+METRICS = (
+    "success_rate",
+    "mean_tool_calls",
+    "mean_teacher_tool_calls",
+    "tool_set_match_rate",
+    "invented_tool_rate",
+    "tool_use_jsd",
+)
 RL_ARMS = ("sparse", "mentor", "dense", "mentor_partial", "mentor_nomatch", "mentor_f1")
 EXTERNAL_BFCL = "bfcl"
 
@@ -154,7 +161,9 @@ PROFILES = {
         workers=2,
         ppo=_TINY_PPO,
     ),
-    "medium": Profile(seeds=(0, 1, 2, 3, 4, 5), updates=30, episodes_per_update=256, eval_every=10, workers=2, ppo=_TINY_PPO),
+    "medium": Profile(
+        seeds=(0, 1, 2, 3, 4, 5), updates=30, episodes_per_update=256, eval_every=10, workers=2, ppo=_TINY_PPO
+    ),
     "full": Profile(
         model="smollm2-135m",
         warm_start=None,
@@ -177,15 +186,40 @@ def columns(profile: Profile) -> list[Column]:
     levels = profile.train_levels
     return [
         Column("calc/test", "in-domain", "mentor/Calc-v0", "test", profile.in_domain_episodes, levels),
-        Column("calc/test sampled", "in-domain, sampled", "mentor/Calc-v0", "test", profile.in_domain_episodes, levels,
-               temperature=profile.ppo.get("temperature", 1.0)),  # fmt: skip
+        Column(
+            "calc/test sampled",
+            "in-domain, sampled",
+            "mentor/Calc-v0",
+            "test",
+            profile.in_domain_episodes,
+            levels,
+            temperature=profile.ppo.get("temperature", 1.0),
+        ),  # fmt: skip
         Column("calc/ood", "a: RL domain, ood", "mentor/Calc-v0", "ood", profile.ood_episodes, levels),
-        Column(f"calc/test {_levels(profile.harder_levels)}", "a: RL domain, harder", "mentor/Calc-v0", "test",
-               profile.ood_episodes, profile.harder_levels),  # fmt: skip
-        Column(f"units/test {_levels(profile.seen_levels)}", "b: seen in SFT", "mentor/Units-v0", "test", profile.ood_episodes,
-               profile.seen_levels),  # fmt: skip
-        Column(f"dates/test {_levels(profile.seen_levels)}", "b: seen in SFT", "mentor/Dates-v0", "test", profile.ood_episodes,
-               profile.seen_levels),  # fmt: skip
+        Column(
+            f"calc/test {_levels(profile.harder_levels)}",
+            "a: RL domain, harder",
+            "mentor/Calc-v0",
+            "test",
+            profile.ood_episodes,
+            profile.harder_levels,
+        ),  # fmt: skip
+        Column(
+            f"units/test {_levels(profile.seen_levels)}",
+            "b: seen in SFT",
+            "mentor/Units-v0",
+            "test",
+            profile.ood_episodes,
+            profile.seen_levels,
+        ),  # fmt: skip
+        Column(
+            f"dates/test {_levels(profile.seen_levels)}",
+            "b: seen in SFT",
+            "mentor/Dates-v0",
+            "test",
+            profile.ood_episodes,
+            profile.seen_levels,
+        ),  # fmt: skip
         Column("units/ood", "b: seen in SFT", "mentor/Units-v0", "ood", profile.ood_episodes),
         Column("dates/ood", "b: seen in SFT", "mentor/Dates-v0", "ood", profile.ood_episodes),
         Column("lookup/ood", "c: never trained", "mentor/Lookup-v0", "ood", profile.ood_episodes),
@@ -257,7 +291,9 @@ def ppo_config(profile: Profile, warm_start: Path, arm: str, seed: int, out: Pat
     )
 
 
-def evaluate_columns(model: Any, tokenizer: Any, profile: Profile, max_turns: int, max_new_tokens: int) -> dict[str, Any]:
+def evaluate_columns(
+    model: Any, tokenizer: Any, profile: Profile, max_turns: int, max_new_tokens: int
+) -> dict[str, Any]:
     """``model``'s episodes on every column (greedy, or sampled where the column says): the metrics and each
     task's outcome (for paired statistics)."""
     import gymnasium as gym
@@ -271,7 +307,9 @@ def evaluate_columns(model: Any, tokenizer: Any, profile: Profile, max_turns: in
     layout = ChatLayout(tokenizer)
     results = {}
     for column in columns(profile):
-        policy = ChatPolicy(model, layout, GenerationSettings(max_new_tokens=max_new_tokens, temperature=column.temperature))
+        policy = ChatPolicy(
+            model, layout, GenerationSettings(max_new_tokens=max_new_tokens, temperature=column.temperature)
+        )
         tasks = column_tasks(column)
         resets = [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(tasks)]
 
@@ -322,10 +360,20 @@ def _sft_arm(profile: Profile, config: Any) -> dict[str, Any]:
     plan = sft_plan(config)
     model = AutoModelForCausalLM.from_pretrained(config.model)
     tokenizer = AutoTokenizer.from_pretrained(config.model)
-    sft = SFTConfig(epochs=config.update_epochs, batch_size=sft_batch_size(config), learning_rate=config.learning_rate, seed=config.seed)
+    sft = SFTConfig(
+        epochs=config.update_epochs,
+        batch_size=sft_batch_size(config),
+        learning_rate=config.learning_rate,
+        seed=config.seed,
+    )
     history = train_sft(model, tokenizer, plan, sft)
     return {
-        "sft": {**asdict(sft), "examples": len(plan), "optimizer_steps": len(history), "final_loss": history[-1]["loss"]},
+        "sft": {
+            **asdict(sft),
+            "examples": len(plan),
+            "optimizer_steps": len(history),
+            "final_loss": history[-1]["loss"],
+        },
         "final": evaluate_columns(model, tokenizer, profile, profile.column_max_turns, config.max_new_tokens),
     }
 
@@ -338,7 +386,11 @@ def _rl_arm(profile: Profile, config: Any) -> dict[str, Any]:
     if latest_checkpoint(Path(config.out)) is not None:
         trainer.load_checkpoint()
     rows = trainer.train()
-    curve = [{"update": row["update"], "env_steps": row["env_steps"], "success_rate": row["eval"]["success_rate"]} for row in rows if "eval" in row]
+    curve = [
+        {"update": row["update"], "env_steps": row["env_steps"], "success_rate": row["eval"]["success_rate"]}
+        for row in rows
+        if "eval" in row
+    ]
     model = trainer.accelerator.unwrap_model(trainer.model)
     return {
         "curve": curve,
@@ -414,18 +466,42 @@ def sft_warm_start(profile: Profile, out_dir: Path) -> tuple[Path, dict[str, Any
     if profile.warm_start is not None:
         path = Path(profile.warm_start)
         if not (path / "config.json").exists():
-            raise FileNotFoundError(f"no SFT warm start at {path} (expected a model directory; `make warm-start` builds it)")
+            raise FileNotFoundError(
+                f"no SFT warm start at {path} (expected a model directory; `make warm-start` builds it)"
+            )
         history = path / "sft_history.json"
         shown = path.resolve().relative_to(REPO) if path.resolve().is_relative_to(REPO) else path
-        return path, {"source": str(shown), "trained_here": False, **(json.loads(history.read_text())["config"] if history.exists() else {})}
+        return path, {
+            "source": str(shown),
+            "trained_here": False,
+            **(json.loads(history.read_text())["config"] if history.exists() else {}),
+        }
     path = out_dir / "warm-start"
     if not (path / "sft_history.json").exists():
         from agents import sft
 
-        argv = ["--model", profile.model, "--domains", *profile.sft_domains, "--max-difficulty", str(max(profile.sft_levels))]
-        argv += ["--tasks", str(profile.sft_tasks), "--epochs", str(profile.sft_epochs), "--learning-rate", str(profile.sft_learning_rate)]
+        argv = [
+            "--model",
+            profile.model,
+            "--domains",
+            *profile.sft_domains,
+            "--max-difficulty",
+            str(max(profile.sft_levels)),
+        ]
+        argv += [
+            "--tasks",
+            str(profile.sft_tasks),
+            "--epochs",
+            str(profile.sft_epochs),
+            "--learning-rate",
+            str(profile.sft_learning_rate),
+        ]
         sft.main([*argv, "--out", str(path)])
-    return path, {"source": "trained here", "trained_here": True, **json.loads((path / "sft_history.json").read_text())["config"]}
+    return path, {
+        "source": "trained here",
+        "trained_here": True,
+        **json.loads((path / "sft_history.json").read_text())["config"],
+    }
 
 
 def stage_jobs(profile: Profile, warm_start: Path, out_dir: Path) -> list[dict[str, Any]]:
@@ -464,7 +540,10 @@ def run_stages(jobs: list[dict[str, Any]], out_dir: Path, workers: int) -> Itera
         if saved is None:
             todo.append(job)
         else:
-            print(f"[sparse_vs_dense] {job['name']}: done earlier ({out_dir / 'stages' / (job['name'] + '.json')})", flush=True)
+            print(
+                f"[sparse_vs_dense] {job['name']}: done earlier ({out_dir / 'stages' / (job['name'] + '.json')})",
+                flush=True,
+            )
             yield saved
 
     def save(result: dict[str, Any], number: int) -> dict[str, Any]:
@@ -472,7 +551,10 @@ def run_stages(jobs: list[dict[str, Any]], out_dir: Path, workers: int) -> Itera
         work = out_dir / "work" / result["stage"]
         if work.exists():
             discard(work)  # the run's checkpoints: its result is saved
-        print(f"[sparse_vs_dense] stage {number}/{len(todo)} done: {result['stage']} in {result['wall_seconds'] / 60:.1f} min", flush=True)
+        print(
+            f"[sparse_vs_dense] stage {number}/{len(todo)} done: {result['stage']} in {result['wall_seconds'] / 60:.1f} min",
+            flush=True,
+        )
         return result
 
     if workers == 1:
@@ -517,7 +599,11 @@ def run(profile: Profile, out_dir: Path) -> dict[str, Any]:
     return {
         "profile": asdict(profile),
         "fingerprint": fingerprint(profile),
-        "machine": {**machine(), "torch_threads": profile.threads, "deterministic_algorithms": torch.are_deterministic_algorithms_enabled()},
+        "machine": {
+            **machine(),
+            "torch_threads": profile.threads,
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        },
         "warm_start": sft,
         "ppo_config": {k: v for k, v in jobs[1]["config"].items() if k not in ("out", "reward_mode", "seed")},
         "columns": [asdict(column) for column in columns(profile)],
@@ -546,16 +632,20 @@ def summarize_results(results: dict[str, Any]) -> dict[str, Any]:
     def success(arm: str, column: str) -> list[float]:
         return [run["final"][column]["success_rate"] for run in runs[arm]]
 
-    table: dict[str, Any] = {"warm start": {c: {m: (results["start"]["final"][c][m], 0.0) for m in METRICS} for c in names}}
+    table: dict[str, Any] = {
+        "warm start": {c: {m: (results["start"]["final"][c][m], 0.0) for m in METRICS} for c in names}
+    }
     for arm, arm_runs in runs.items():
-        table[arm] = {
-            c: {m: _interval([run["final"][c][m] for run in arm_runs]) for m in METRICS} for c in names
-        }
+        table[arm] = {c: {m: _interval([run["final"][c][m] for run in arm_runs]) for m in METRICS} for c in names}
     differences = {
         f"{treated} - {control}": {c: paired_difference(success(treated, c), success(control, c)) for c in names}
         for treated, control in comparisons(list(runs))
     }
-    reachable = [c for c in names if any(v > 0 for arm in runs for v in success(arm, c)) or results["start"]["final"][c]["success_rate"] > 0]
+    reachable = [
+        c
+        for c in names
+        if any(v > 0 for arm in runs for v in success(arm, c)) or results["start"]["final"][c]["success_rate"] > 0
+    ]
     return {"table": table, "differences": differences, "headline": headline(runs), "nonzero_columns": reachable}
 
 
@@ -609,7 +699,9 @@ def verdict(results: dict[str, Any]) -> str:
         return [float(np.mean([run["final"][n]["success_rate"] for n in column_names])) for run in runs[arm]]
 
     gains = [
-        _verdict_phrase(arm, paired_difference(success(arm, [in_domain]), [start[in_domain]["success_rate"]] * len(runs[arm])))
+        _verdict_phrase(
+            arm, paired_difference(success(arm, [in_domain]), [start[in_domain]["success_rate"]] * len(runs[arm]))
+        )
         for arm in runs
     ]
     text = (
@@ -622,11 +714,16 @@ def verdict(results: dict[str, Any]) -> str:
     if outside:
         text += (
             f"Out of domain (mean over the {_count(len(outside), 'column')} the warm start reaches, {', '.join(outside)}): "
-            + "; ".join(_verdict_phrase(f"{a} - {b}", paired_difference(success(a, outside), success(b, outside))) for a, b in pairs)
+            + "; ".join(
+                _verdict_phrase(f"{a} - {b}", paired_difference(success(a, outside), success(b, outside)))
+                for a, b in pairs
+            )
             + ". "
         )
     else:
-        text += f"Out of domain: no column outside {in_domain} where the warm start succeeds {REACHABLE:.0%} of the time. "
+        text += (
+            f"Out of domain: no column outside {in_domain} where the warm start succeeds {REACHABLE:.0%} of the time. "
+        )
     known = [test["half_width"] for test in between.values() if test["half_width"] is not None]
     if known:
         text += (
@@ -691,7 +788,9 @@ def summary_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         "| tasks | " + " | ".join(str(results["start"]["final"][n]["episodes"]) for n in names) + " |",
     ]
     for policy, row in table.items():
-        lines.append(f"| {policy} | " + " | ".join(_cell(row[n]["success_rate"], policy != "warm start") for n in names) + " |")
+        lines.append(
+            f"| {policy} | " + " | ".join(_cell(row[n]["success_rate"], policy != "warm start") for n in names) + " |"
+        )
     lines += [
         "",
         "Paired difference in success, points (arm − control, mean over seeds [95% interval], paired t-test p):",
@@ -737,8 +836,16 @@ def _profile_name(results: dict[str, Any]) -> str:
 
 
 def _power_sentence(summary: dict[str, Any], column: str, seeds: int) -> str:
-    widths = [tests[column]["half_width"] for tests in summary["differences"].values() if tests[column]["half_width"] is not None]
-    detectable = [tests[column]["detectable"] for tests in summary["differences"].values() if tests[column]["detectable"] is not None]
+    widths = [
+        tests[column]["half_width"]
+        for tests in summary["differences"].values()
+        if tests[column]["half_width"] is not None
+    ]
+    detectable = [
+        tests[column]["detectable"]
+        for tests in summary["differences"].values()
+        if tests[column]["detectable"] is not None
+    ]
     if not widths:
         return f"Power on {column}: no comparison has a spread over seeds to build an interval from."
     return (
@@ -803,7 +910,12 @@ def plot(results: dict[str, Any], summary: dict[str, Any], out_dir: Path) -> lis
                          label=policy if column_index == 0 else None)  # fmt: skip
     axis.set_xlabel("tool-use JSD to the teacher (lower = more similar)")
     axis.set_ylabel("success")
-    axis.set_title("Similarity to the teacher vs success (markers: " + ", ".join(f"{markers[i]} {n}" for i, n in enumerate(shown)) + ")", fontsize=8)
+    axis.set_title(
+        "Similarity to the teacher vs success (markers: "
+        + ", ".join(f"{markers[i]} {n}" for i, n in enumerate(shown))
+        + ")",
+        fontsize=8,
+    )
     axis.set_ylim(bottom=-0.02)
     if shown:
         axis.legend(fontsize=8)
@@ -827,13 +939,17 @@ def write_outputs(results: dict[str, Any], out_dir: Path) -> tuple[str, list[Pat
 def parse_args(argv: Sequence[str] | None = None) -> tuple[str, Profile, Path, bool]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
-    parser.add_argument("--model", help="override the profile's student ('tiny', 'smollm2-135m' or a path); trains its own warm start")
+    parser.add_argument(
+        "--model", help="override the profile's student ('tiny', 'smollm2-135m' or a path); trains its own warm start"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", help="override the profile's seeds")
     parser.add_argument("--updates", type=int, help="override the profile's PPO updates per run")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: the profile's)")
     parser.add_argument("--workers", type=int, help="runs at once (default: the profile's)")
     parser.add_argument("--out", type=Path, help="results folder (default runs/sparse_vs_dense-<profile>-<model>)")
-    parser.add_argument("--summarize-only", action="store_true", help="rewrite summary.md and the plots from the folder's results.json")
+    parser.add_argument(
+        "--summarize-only", action="store_true", help="rewrite summary.md and the plots from the folder's results.json"
+    )
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
     if args.model:
@@ -853,7 +969,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             results = json.loads((out_dir / "results.json").read_text())
             results.pop("summary", None)
         else:
-            print(f"[sparse_vs_dense] profile {name}: writing to {out_dir} (stages in {out_dir / 'stages'})", flush=True)
+            print(
+                f"[sparse_vs_dense] profile {name}: writing to {out_dir} (stages in {out_dir / 'stages'})", flush=True
+            )
             results = {"profile_name": name, **run(profile, out_dir)}
         text, paths = write_outputs(results, out_dir)
     print(text)

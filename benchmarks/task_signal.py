@@ -60,7 +60,9 @@ def parse_candidate(text: str) -> Candidate:
     """``"calc:3"`` or ``"calc:1-2"`` (levels 1 to 2) into a :class:`Candidate`."""
     domain, _, levels = text.partition(":")
     if not domain or not levels:
-        raise argparse.ArgumentTypeError(f"a candidate is DOMAIN:LEVEL or DOMAIN:FIRST-LAST, e.g. calc:3 or calc:1-2; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"a candidate is DOMAIN:LEVEL or DOMAIN:FIRST-LAST, e.g. calc:3 or calc:1-2; got {text!r}"
+        )
     first, _, last = levels.partition("-")
     if not first.isdigit() or (last and not last.isdigit()):
         raise argparse.ArgumentTypeError(f"levels must be whole numbers, e.g. calc:3 or calc:1-2; got {text!r}")
@@ -94,7 +96,9 @@ def group_statistics(returns: Sequence[Sequence[float]], correct: Sequence[Seque
     }
 
 
-def measure(policy: Any, greedy: Any, candidate: Candidate, tasks: int, samples: int, max_turns: int, offset: int = 0) -> dict[str, Any]:
+def measure(
+    policy: Any, greedy: Any, candidate: Candidate, tasks: int, samples: int, max_turns: int, offset: int = 0
+) -> dict[str, Any]:
     """The candidate's statistics: ``samples`` sampled episodes and one greedy episode per task (the ``tasks``
     training tasks of its levels after the first ``offset``)."""
     import gymnasium as gym
@@ -105,14 +109,20 @@ def measure(policy: Any, greedy: Any, candidate: Candidate, tasks: int, samples:
     pool = [t for t in env.unwrapped.tasks if t.meta.get("difficulty") in candidate.levels][offset : offset + tasks]
     env.close()
     if len(pool) < tasks:
-        raise ValueError(f"{candidate.name} has {len(pool)} train tasks after the first {offset}; --tasks asks for {tasks}")
+        raise ValueError(
+            f"{candidate.name} has {len(pool)} train tasks after the first {offset}; --tasks asks for {tasks}"
+        )
 
     def make_env() -> gym.Env:
         return gym.make(candidate.env_id, tasks=pool, max_turns=max_turns)
 
-    resets = [{"seed": i * samples + j, "options": {"task_id": t.id}} for i, t in enumerate(pool) for j in range(samples)]
+    resets = [
+        {"seed": i * samples + j, "options": {"task_id": t.id}} for i, t in enumerate(pool) for j in range(samples)
+    ]
     episodes = run_episodes(policy, make_env, resets, 32)
-    greedy_episodes = run_episodes(greedy, make_env, [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(pool)], 32)
+    greedy_episodes = run_episodes(
+        greedy, make_env, [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(pool)], 32
+    )
     grouped = [episodes[i * samples : (i + 1) * samples] for i in range(len(pool))]
     correct = [[e.correct for e in group] for group in grouped]
     result: dict[str, Any] = {"candidate": candidate.name, "tasks": len(pool), "offset": offset, "samples": samples}
@@ -142,14 +152,20 @@ def markdown(results: Sequence[dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", required=True, help="the warm start: a local model directory")
     parser.add_argument("--candidates", nargs="+", type=parse_candidate, default=[parse_candidate(c) for c in DEFAULT_CANDIDATES],
                         help="DOMAIN:LEVEL or DOMAIN:FIRST-LAST (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--tasks", type=_count(1), default=48, help="training tasks per candidate (default: %(default)s)")
+    parser.add_argument(
+        "--tasks", type=_count(1), default=48, help="training tasks per candidate (default: %(default)s)"
+    )
     parser.add_argument("--offset", type=_count(0), default=0,
                         help="skip this many tasks of each candidate, e.g. those the warm start was fine-tuned on (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--samples", type=_count(1), default=8, help="sampled episodes per task: the k of pass@k (default: %(default)s)")
+    parser.add_argument(
+        "--samples", type=_count(1), default=8, help="sampled episodes per task: the k of pass@k (default: %(default)s)"
+    )
     parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default: %(default)s)")
     parser.add_argument("--max-new-tokens", type=_count(1), default=48, help="tokens per turn (default: %(default)s)")
     parser.add_argument("--max-turns", type=_count(1), default=6, help="turns per episode (default: %(default)s)")
@@ -169,13 +185,18 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     torch.manual_seed(args.seed)
     model, tokenizer = load_student(args.model)
     layout = ChatLayout(tokenizer)
-    sampled = ChatPolicy(model, layout, GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature))
+    sampled = ChatPolicy(
+        model, layout, GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
+    )
     greedy = ChatPolicy(model, layout, GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=0.0))
     started = time.perf_counter()
     results = []
     for candidate in args.candidates:
         results.append(measure(sampled, greedy, candidate, args.tasks, args.samples, args.max_turns, args.offset))
-        print(f"{candidate.name}: sampled {results[-1]['sampled_success']:.3f}, mixed groups {results[-1]['mixed_groups']}", flush=True)
+        print(
+            f"{candidate.name}: sampled {results[-1]['sampled_success']:.3f}, mixed groups {results[-1]['mixed_groups']}",
+            flush=True,
+        )
     print(markdown(results))
     if args.json:
         report = {

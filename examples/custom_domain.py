@@ -30,8 +30,12 @@ class StringsDomain(GeneratedDomain):
     system_prompt = "Answer with the tools, then put the answer in \\boxed{}."
     tools = (
         Tool("reverse", "Reverse a word.", object_schema({"word": WORD}), lambda word: word[::-1]),
-        Tool("count", "Count a character in a word.", object_schema({"word": WORD, "letter": LETTER}),
-             lambda word, letter: word.count(letter)),
+        Tool(
+            "count",
+            "Count a character in a word.",
+            object_schema({"word": WORD, "letter": LETTER}),
+            lambda word, letter: word.count(letter),
+        ),
     )
 
     def draw(self, rng, level, ood):  # a question and the scripted teacher's plan for it
@@ -65,7 +69,9 @@ def main() -> None:
         print(f"turn {info['turn']}: {turn!r} -> reward {reward:+.3f}")
     print(f"episode over: {terminated}, correct {info['reward_components']['correct']:.0f}, return {total:.3f}")
     completion = "\n".join(turns)
-    print(f"score_completion of the same turns: {score_completion(completion, domain='strings', answer=task.answer, teacher_tools=task.teacher.tool_names)['mentor']:.3f}")
+    print(
+        f"score_completion of the same turns: {score_completion(completion, domain='strings', answer=task.answer, teacher_tools=task.teacher.tool_names)['mentor']:.3f}"
+    )
     env.close()
 
 

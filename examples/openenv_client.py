@@ -24,8 +24,17 @@ SERVED = ["mentor/Calc-v0", "mentor/Units-v0"]
 
 def start_server() -> tuple[subprocess.Popen, int]:
     """The server in a child process, and the port it printed."""
-    command = [sys.executable, "-m", "mentor_env.serve", "--port", "0", "--env", *SERVED,
-               "--env-kwargs", '{"reward_mode": "dense"}']
+    command = [
+        sys.executable,
+        "-m",
+        "mentor_env.serve",
+        "--port",
+        "0",
+        "--env",
+        *SERVED,
+        "--env-kwargs",
+        '{"reward_mode": "dense"}',
+    ]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     line = server.stdout.readline()  # "mentor_env.serve: serving ... on http://127.0.0.1:PORT, ..."
     print(line, end="")
@@ -44,8 +53,10 @@ def play(client, env_id: str, domain: str) -> None:
         if message["role"] == "assistant":
             result = client.step(render_assistant_text(message))
             print(f"  {env_id} step: reward {result.reward:+.3f}, done {result.done}")
-    print(f"{env_id}: correct {result.observation.info['reward_components']['correct']:.0f}, "
-          f"session on {client.state().env_id}")
+    print(
+        f"{env_id}: correct {result.observation.info['reward_components']['correct']:.0f}, "
+        f"session on {client.state().env_id}"
+    )
 
 
 def main() -> None:

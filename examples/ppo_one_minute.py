@@ -30,8 +30,10 @@ def main() -> None:
             "--checkpoint-every", "0", "--no-progress-bar", "--out", output,
         ])  # fmt: skip
     last = history[-1]
-    print(f"done: {len(history)} updates, {last['env_steps']} env steps, torch threads {last['torch_threads']}, "
-          f"held-out success {last['eval']['success_rate']:.3f}")
+    print(
+        f"done: {len(history)} updates, {last['env_steps']} env steps, torch threads {last['torch_threads']}, "
+        f"held-out success {last['eval']['success_rate']:.3f}"
+    )
 
 
 if __name__ == "__main__":

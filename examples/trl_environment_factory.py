@@ -36,8 +36,9 @@ def main() -> None:
         [reward] = factory.reward([completion], environments=[env])
         print(f"factory.reward of the teacher's completion: {reward:.3f} (step rewards {env.step_rewards})")
         text = f"The answer is \\boxed{{{row['answer']}}}."
-        [score] = reward_func("mentor")([text], answer=[row["answer"]], domain=[row["domain"]],
-                                        teacher_tools=[row["teacher_tools"]])
+        [score] = reward_func("mentor")(
+            [text], answer=[row["answer"]], domain=[row["domain"]], teacher_tools=[row["teacher_tools"]]
+        )
         print(f"reward_func('mentor') of a right answer without the teacher's tools: {score:.3f}")
     print(f"warnings from our helpers: {len(caught)}")
 

@@ -40,7 +40,9 @@ async def episode(row: dict, teacher: list[dict]) -> None:
             response, reward, _ = await tool.execute(request, call["function"]["arguments"])
             print(f"{tool.name}{call['function']['arguments']} -> {response.text!r}, tool reward {reward:+.3f}")
     done, _, turn_score, info = await interaction.generate_response(request, [*teacher])
-    print(f"final answer {teacher[-1]['content']!r}: turn score {turn_score:+.3f}, done {done}, correct {info['correct']:.0f}")
+    print(
+        f"final answer {teacher[-1]['content']!r}: turn score {turn_score:+.3f}, done {done}, correct {info['correct']:.0f}"
+    )
     print(f"episode return (calculate_score): {await interaction.calculate_score(request):.3f}")
     await interaction.finalize_interaction(request)
 

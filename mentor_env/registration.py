@@ -86,12 +86,20 @@ def register_domain(domain: Domain, env_id: str | None = None, **env_kwargs: Any
     a Ray worker) need the same call there, as for any Gymnasium id registered
     at run time.
     """
-    missing = [attribute for attribute in ("name", "tools", "system_prompt", "difficulties", "generate", "judge") if not hasattr(domain, attribute)]
+    missing = [
+        attribute
+        for attribute in ("name", "tools", "system_prompt", "difficulties", "generate", "judge")
+        if not hasattr(domain, attribute)
+    ]
     if missing:
-        raise TypeError(f"a domain needs name, tools, system_prompt, difficulties, generate and judge; {type(domain).__name__} lacks {missing}")
+        raise TypeError(
+            f"a domain needs name, tools, system_prompt, difficulties, generate and judge; {type(domain).__name__} lacks {missing}"
+        )
     name = domain.name
     if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
-        raise ValueError(f"a domain name must be a lowercase identifier (it is the tasks' 'domain' field), got {name!r}")
+        raise ValueError(
+            f"a domain name must be a lowercase identifier (it is the tasks' 'domain' field), got {name!r}"
+        )
     env_id = env_id if env_id is not None else f"mentor/{name.capitalize()}-v0"
     entry = DOMAINS.get(name)
     if entry is not None:

@@ -75,7 +75,7 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, Awaitable, Callable, Optional, Union
+from typing import Any, Awaitable, Callable, Literal, Optional, Union, overload
 
 from mentor_env.integrations import require
 
@@ -185,7 +185,9 @@ def check_reset_fields(fields: Mapping[str, Any]) -> None:
     for name, value in fields.items():
         flat = isinstance(value, list) and len(value) <= 64 and all(_is_scalar(item) for item in value)
         if not (_is_scalar(value) or flat):
-            raise RequestError(f"reset field {name!r} must be a number, a string or a list of them, got {describe(value)}")
+            raise RequestError(
+                f"reset field {name!r} must be a number, a string or a list of them, got {describe(value)}"
+            )
     for name in ("episode_id", "env_id"):
         value = fields.get(name)
         if value is not None and not (isinstance(value, str) and len(value) <= 255):
@@ -235,7 +237,9 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
 
     SUPPORTS_CONCURRENT_SESSIONS = True  # every session has its own env; nothing mutable is shared
 
-    def __init__(self, env_id: str = "mentor/Calc-v0", *, env_ids: Optional[Sequence[str]] = None, **env_kwargs: Any) -> None:
+    def __init__(
+        self, env_id: str = "mentor/Calc-v0", *, env_ids: Optional[Sequence[str]] = None, **env_kwargs: Any
+    ) -> None:
         super().__init__()
         self.env_ids = tuple(env_ids) if env_ids else (env_id,)
         if env_id not in self.env_ids:
@@ -264,8 +268,14 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
                 ``env_id`` this server does not serve, or the env's refusal
                 (an unknown ``task_id``, a bad level or seed).
         """
-        given = {"seed": seed, "episode_id": episode_id, "task_id": task_id, "difficulty": difficulty, "env_id": env_id,
-                 **unknown}
+        given = {
+            "seed": seed,
+            "episode_id": episode_id,
+            "task_id": task_id,
+            "difficulty": difficulty,
+            "env_id": env_id,
+            **unknown,
+        }
         check_reset_fields({name: value for name, value in given.items() if value is not None})
         if env_id is not None and env_id != self.env_id:
             self._switch_to(env_id)
@@ -281,8 +291,9 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
     def _switch_to(self, env_id: str) -> None:
         """Make the session's env one of ``env_id`` (one of :attr:`env_ids`; the old env is closed once the new one exists)."""
         if env_id not in self.env_ids:
-            raise RequestError(f"env_id {shorten(env_id, 80)!r} is not served here: this server serves "
-                               f"{', '.join(self.env_ids)}")
+            raise RequestError(
+                f"env_id {shorten(env_id, 80)!r} is not served here: this server serves {', '.join(self.env_ids)}"
+            )
         env = self._call("reset", make_text_env, env_id, self._reward_mode, **self._env_kwargs)
         self.env.close()
         self.env, self.env_id, self._clean_tools = env, env_id, None
@@ -298,8 +309,12 @@ class MentorEnvironment(Environment[MentorAction, MentorObservation, MentorState
         self._state.turn = info["turn"]
         self._state.done = terminated or truncated
         return MentorObservation(
-            text=utf8_safe(text), info=self._encodable_info(info), reward=float(reward), done=terminated or truncated,
-            terminated=terminated, truncated=truncated,
+            text=utf8_safe(text),
+            info=self._encodable_info(info),
+            reward=float(reward),
+            done=terminated or truncated,
+            terminated=terminated,
+            truncated=truncated,
         )
 
     def _call(self, name: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -382,7 +397,9 @@ def screen_frame(message: Mapping[str, Any], max_frame_bytes: int = DEFAULT_MAX_
     text = message.get("text")
     size = len(text) if text is not None else len(message.get("bytes") or b"")
     if size > max_frame_bytes:
-        return _error("FRAME_TOO_LARGE", f"a frame of {size} bytes is over the limit of {max_frame_bytes}; none of it was read")
+        return _error(
+            "FRAME_TOO_LARGE", f"a frame of {size} bytes is over the limit of {max_frame_bytes}; none of it was read"
+        )
     if text is None:
         try:
             text = (message.get("bytes") or b"").decode("utf-8")
@@ -392,8 +409,11 @@ def screen_frame(message: Mapping[str, Any], max_frame_bytes: int = DEFAULT_MAX_
     if problem is not None:
         return _error("INVALID_JSON", problem)
     if not isinstance(value, dict):
-        return _error("UNKNOWN_TYPE", f"a JSON {_json_kind(value)} is not a message object: send "
-                      '{"type": "reset" | "step" | "state" | "close", "data": {...}}')
+        return _error(
+            "UNKNOWN_TYPE",
+            f"a JSON {_json_kind(value)} is not a message object: send "
+            '{"type": "reset" | "step" | "state" | "close", "data": {...}}',
+        )
     answer = check_message(value)
     if answer is not None:
         return answer
@@ -406,11 +426,15 @@ def check_message(message: Mapping[str, Any]) -> Optional[Answer]:
     """The error answer for a message object of an unknown type, with other fields, or with data of the wrong shape."""
     kind = message.get("type")
     if not isinstance(kind, str) or kind not in (*MESSAGE_TYPES, "mcp"):
-        return _error("UNKNOWN_TYPE", f"unknown message type {describe(kind)}: expected one of {', '.join(MESSAGE_TYPES)}")
+        return _error(
+            "UNKNOWN_TYPE", f"unknown message type {describe(kind)}: expected one of {', '.join(MESSAGE_TYPES)}"
+        )
     extra = [name for name in message if name not in ("type", "data")]
     if extra:
         names = ", ".join(describe(name).split(" ", 1)[1] for name in extra[:5])
-        return _error("VALIDATION_ERROR", f"unexpected field(s) {names} in a {kind} message: a message has a type and data")
+        return _error(
+            "VALIDATION_ERROR", f"unexpected field(s) {names} in a {kind} message: a message has a type and data"
+        )
     checks = {"reset": _reset_data_problem, "step": _step_data_problem, "mcp": _mcp_data_problem}
     problem = checks.get(kind, _no_data_problem)(kind, message)
     return None if problem is None else _error("VALIDATION_ERROR", problem)
@@ -431,7 +455,7 @@ def _step_data_problem(kind: str, message: Mapping[str, Any]) -> Optional[str]:
     data = message.get("data")
     if not isinstance(data, dict) or list(data) != ["text"]:
         shown = describe(data) if not isinstance(data, dict) else f"an object with fields {describe(list(data))}"
-        return f'a step\'s data must be {{"text": <the model\'s turn>}}, got {shown}'
+        return f"a step's data must be {{\"text\": <the model's turn>}}, got {shown}"
     if not isinstance(data["text"], str):
         return f"a step's text must be a string, got {describe(data['text'])}"
     return None
@@ -439,7 +463,11 @@ def _step_data_problem(kind: str, message: Mapping[str, Any]) -> Optional[str]:
 
 def _mcp_data_problem(kind: str, message: Mapping[str, Any]) -> Optional[str]:
     data = message.get("data")
-    return None if isinstance(data, dict) else f"an mcp message's data must be a JSON-RPC request object, got {describe(data)}"
+    return (
+        None
+        if isinstance(data, dict)
+        else f"an mcp message's data must be a JSON-RPC request object, got {describe(data)}"
+    )
 
 
 def _no_data_problem(kind: str, message: Mapping[str, Any]) -> Optional[str]:
@@ -455,20 +483,33 @@ def mcp_refusal(request: Any) -> tuple[int, dict[str, Any]]:
     connection's session is refused.
     """
     if not isinstance(request, dict):
-        return 400, _rpc_error(JsonRpcErrorCode.INVALID_REQUEST, f"a JSON-RPC request is an object, got {describe(request)}")
+        return 400, _rpc_error(
+            JsonRpcErrorCode.INVALID_REQUEST, f"a JSON-RPC request is an object, got {describe(request)}"
+        )
     request_id = request.get("id")
-    if not (isinstance(request_id, str) and len(request_id) <= 128 or type(request_id) is int and abs(request_id) < 2**63):
+    if not (
+        isinstance(request_id, str) and len(request_id) <= 128 or type(request_id) is int and abs(request_id) < 2**63
+    ):
         request_id = None
     method = request.get("method")
     if method == "openenv/session/create":
-        return 403, _rpc_error(JsonRpcErrorCode.INVALID_REQUEST, "sessions are opened only by connecting to the "
-                               "WebSocket /ws (one per connection, ended with it)", request_id)
+        return 403, _rpc_error(
+            JsonRpcErrorCode.INVALID_REQUEST,
+            "sessions are opened only by connecting to the WebSocket /ws (one per connection, ended with it)",
+            request_id,
+        )
     if method == "openenv/session/close":
-        return 403, _rpc_error(JsonRpcErrorCode.INVALID_REQUEST, "a session is closed only by its own connection: send "
-                               '{"type": "close"} on it, or close the WebSocket', request_id)
+        return 403, _rpc_error(
+            JsonRpcErrorCode.INVALID_REQUEST,
+            'a session is closed only by its own connection: send {"type": "close"} on it, or close the WebSocket',
+            request_id,
+        )
     if isinstance(method, str) and method.startswith("tools/"):
-        return 404, _rpc_error(JsonRpcErrorCode.METHOD_NOT_FOUND, "mentor envs offer no MCP tools: the model's tool "
-                               "calls are part of its turn, a step's text on /ws", request_id)
+        return 404, _rpc_error(
+            JsonRpcErrorCode.METHOD_NOT_FOUND,
+            "mentor envs offer no MCP tools: the model's tool calls are part of its turn, a step's text on /ws",
+            request_id,
+        )
     return 404, _rpc_error(JsonRpcErrorCode.METHOD_NOT_FOUND, f"unknown method {describe(method)}", request_id)
 
 
@@ -502,8 +543,13 @@ class _Connection:
     after that close.
     """
 
-    def __init__(self, receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]],
-                 idle_timeout_s: Optional[float], max_frame_bytes: int) -> None:
+    def __init__(
+        self,
+        receive: Callable[[], Awaitable[dict]],
+        send: Callable[[dict], Awaitable[None]],
+        idle_timeout_s: Optional[float],
+        max_frame_bytes: int,
+    ) -> None:
         self._receive, self._send = receive, send
         self.idle_timeout_s, self.max_frame_bytes = idle_timeout_s, max_frame_bytes
         self.accepted = False
@@ -563,7 +609,7 @@ class _Connection:
     def _check_idle(self) -> None:
         """The timer: end the wait if the app has waited the whole idle limit for this client, else look again later."""
         self._timer = None
-        if self._waiting_since is None or self._task is None:
+        if self._waiting_since is None or self._task is None or self.idle_timeout_s is None:
             return  # the app is busy with a message; its next wait arms the timer again
         loop = asyncio.get_running_loop()
         remaining = self._waiting_since + self.idle_timeout_s - loop.time()
@@ -574,8 +620,13 @@ class _Connection:
         self._task.cancel()  # the task is waiting in _next, which turns this into SESSION_EXPIRED
 
     async def _expire(self) -> dict[str, Any]:
-        await self._answer(_error("SESSION_EXPIRED", f"no message for {self.idle_timeout_s:g} s (the idle limit): the "
-                                  "session is closed; connect again for a new one"))
+        await self._answer(
+            _error(
+                "SESSION_EXPIRED",
+                f"no message for {self.idle_timeout_s:g} s (the idle limit): the "
+                "session is closed; connect again for a new one",
+            )
+        )
         try:
             await self._send({"type": "websocket.close", "code": 1001, "reason": "idle limit"})
         except OSError:  # the client went away meanwhile
@@ -601,8 +652,14 @@ class _SocketGuard:
     destroyed then), which would otherwise be logged for every dead client.
     """
 
-    def __init__(self, app: Any, max_sessions_per_client: int, idle_timeout_s: Optional[float], max_frame_bytes: int,
-                 sessions_by_client: Counter[str]) -> None:
+    def __init__(
+        self,
+        app: Any,
+        max_sessions_per_client: int,
+        idle_timeout_s: Optional[float],
+        max_frame_bytes: int,
+        sessions_by_client: Counter[str],
+    ) -> None:
         self.app = app
         self.max_sessions_per_client = max_sessions_per_client
         self.idle_timeout_s, self.max_frame_bytes = idle_timeout_s, max_frame_bytes
@@ -634,9 +691,12 @@ class _SocketGuard:
         """Accept, answer ``CAPACITY_REACHED`` as OpenEnv does at its own limit, and close (1013: try again later)."""
         if (await receive()).get("type") != "websocket.connect":
             return
-        error = _error("CAPACITY_REACHED", f"{client} has {self.max_sessions_per_client} sessions open, the limit per "
-                       "client: close one first", active_sessions=self.sessions_by_client[client],
-                       max_sessions=self.max_sessions_per_client)
+        error = _error(
+            "CAPACITY_REACHED",
+            f"{client} has {self.max_sessions_per_client} sessions open, the limit per client: close one first",
+            active_sessions=self.sessions_by_client[client],
+            max_sessions=self.max_sessions_per_client,
+        )
         try:
             await send({"type": "websocket.accept"})
             await send({"type": "websocket.send", "text": json.dumps(error)})
@@ -653,7 +713,9 @@ async def read_body(request: Request, max_bytes: int, timeout_s: float) -> bytes
     """The request's body, at most ``max_bytes`` (413) and within ``timeout_s`` (408)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and (len(declared) > 15 or int(declared) > max_bytes):
-        raise HTTPException(413, f"a request body is at most {max_bytes} bytes; this one declares {shorten(declared, 20)}")
+        raise HTTPException(
+            413, f"a request body is at most {max_bytes} bytes; this one declares {shorten(declared, 20)}"
+        )
 
     async def collect() -> bytes:
         chunks, size = [], 0
@@ -676,13 +738,19 @@ def _reset_fields(body: bytes) -> dict[str, Any]:
     if problem is not None:
         raise HTTPException(400, problem)
     if not isinstance(fields, dict):
-        raise HTTPException(400, f"a reset's body must be a JSON object of {', '.join(RESET_FIELDS)}, got a JSON "
-                            f"{_json_kind(fields)}")
+        raise HTTPException(
+            400, f"a reset's body must be a JSON object of {', '.join(RESET_FIELDS)}, got a JSON {_json_kind(fields)}"
+        )
     return fields
 
 
-def _register_http_routes(app: FastAPI, factory: Callable[[], MentorEnvironment], metadata: EnvironmentMetadata,
-                          max_bytes: int, timeout_s: float) -> None:
+def _register_http_routes(
+    app: FastAPI,
+    factory: Callable[[], MentorEnvironment],
+    metadata: EnvironmentMetadata,
+    max_bytes: int,
+    timeout_s: float,
+) -> None:
     """``POST /reset`` (a fresh env per request, strict fields), ``POST /step`` (always 409), ``POST /mcp``
     (refusals), and ``GET /state`` and ``/metadata`` answered without building an env (OpenEnv's build one per
     request on the event loop, some milliseconds in which no session is served)."""
@@ -694,8 +762,12 @@ def _register_http_routes(app: FastAPI, factory: Callable[[], MentorEnvironment]
         finally:
             env.close()
 
-    @app.post("/reset", response_model=ResetResponse, tags=["Environment Control"],
-              summary="A fresh env's first observation (each request has its own env; play episodes on /ws)")
+    @app.post(
+        "/reset",
+        response_model=ResetResponse,
+        tags=["Environment Control"],
+        summary="A fresh env's first observation (each request has its own env; play episodes on /ws)",
+    )
     async def reset(request: Request) -> ResetResponse:
         fields = _reset_fields(await read_body(request, max_bytes, timeout_s))
         try:
@@ -705,14 +777,25 @@ def _register_http_routes(app: FastAPI, factory: Callable[[], MentorEnvironment]
             raise HTTPException(422, str(exc)) from None
         return ResetResponse(**serialize_observation(observation))
 
-    @app.post("/step", status_code=409, tags=["Environment Control"],
-              summary="Refused: an HTTP request has no episode to step (play episodes on the WebSocket /ws)")
+    @app.post(
+        "/step",
+        status_code=409,
+        tags=["Environment Control"],
+        summary="Refused: an HTTP request has no episode to step (play episodes on the WebSocket /ws)",
+    )
     async def step() -> None:
-        raise HTTPException(409, "POST /step has no episode to step: each HTTP request gets a fresh env, so play "
-                            "episodes over the WebSocket /ws (a reset message, then step messages)")
+        raise HTTPException(
+            409,
+            "POST /step has no episode to step: each HTTP request gets a fresh env, so play "
+            "episodes over the WebSocket /ws (a reset message, then step messages)",
+        )
 
-    @app.get("/state", response_model=MentorState, tags=["State Management"],
-             summary="A fresh env's state (HTTP requests have no episode; a session's state is a state message on /ws)")
+    @app.get(
+        "/state",
+        response_model=MentorState,
+        tags=["State Management"],
+        summary="A fresh env's state (HTTP requests have no episode; a session's state is a state message on /ws)",
+    )
     async def state() -> MentorState:
         return MentorState(env_id=metadata.name)
 
@@ -734,6 +817,14 @@ def _count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return value
+
+
+@overload
+def _seconds(name: str, value: Any, *, never_ok: Literal[False] = False) -> float: ...
+
+
+@overload
+def _seconds(name: str, value: Any, *, never_ok: Literal[True]) -> Optional[float]: ...
 
 
 def _seconds(name: str, value: Any, *, never_ok: bool = False) -> Optional[float]:
@@ -805,7 +896,9 @@ def make_app(
     # OpenEnv's own idle reaper is left off: it destroys a session under a live socket, which then steps a closed
     # env uncounted. _SocketGuard expires idle sessions by closing their connections instead.
     server = HTTPEnvServer(
-        factory, MentorAction, MentorObservation,
+        factory,
+        MentorAction,
+        MentorObservation,
         concurrency_config=ConcurrencyConfig(max_concurrent_envs=max_sessions, session_timeout=None),
     )
     app = FastAPI(title=f"mentor-env OpenEnv server: {', '.join(env_ids)}", version="0.1.0")
@@ -815,12 +908,21 @@ def make_app(
     app.router.routes[:] = [route for route in app.router.routes if getattr(route, "path", None) not in replaced]
     _register_http_routes(app, factory, metadata, max_frame_bytes, request_timeout_s)
     app.state.sessions_by_client = Counter()  # open sessions per client address
-    app.add_middleware(_SocketGuard, max_sessions_per_client=max_sessions_per_client, idle_timeout_s=session_timeout_s,
-                       max_frame_bytes=max_frame_bytes, sessions_by_client=app.state.sessions_by_client)
+    app.add_middleware(
+        _SocketGuard,
+        max_sessions_per_client=max_sessions_per_client,
+        idle_timeout_s=session_timeout_s,
+        max_frame_bytes=max_frame_bytes,
+        sessions_by_client=app.state.sessions_by_client,
+    )
     app.state.openenv_server = server
-    limits = {"max_sessions": max_sessions, "max_sessions_per_client": max_sessions_per_client,
-              "session_timeout_s": session_timeout_s, "max_frame_bytes": max_frame_bytes,
-              "request_timeout_s": request_timeout_s}
+    limits = {
+        "max_sessions": max_sessions,
+        "max_sessions_per_client": max_sessions_per_client,
+        "session_timeout_s": session_timeout_s,
+        "max_frame_bytes": max_frame_bytes,
+        "request_timeout_s": request_timeout_s,
+    }
     app.state.limits = limits
 
     @app.get("/mentor/status")
@@ -882,7 +984,9 @@ class MentorEnvClient(EnvClient[MentorAction, MentorObservation, MentorState]):
         raise TypeError(f"a step takes a MentorAction or the turn's text (str), got {type(action).__name__}")
 
     def _parse_result(self, payload: dict[str, Any]) -> StepResult[MentorObservation]:
-        observation = MentorObservation(**payload.get("observation", {}), reward=payload.get("reward"), done=payload.get("done", False))
+        observation = MentorObservation(
+            **payload.get("observation", {}), reward=payload.get("reward"), done=payload.get("done", False)
+        )
         return StepResult(observation=observation, reward=payload.get("reward"), done=bool(payload.get("done", False)))
 
     def _parse_state(self, payload: dict[str, Any]) -> MentorState:
@@ -909,34 +1013,86 @@ def _parser(open_files: Optional[int]) -> argparse.ArgumentParser:
 
     sessions, connections = plan_capacity(None, None, open_files)
     here = f"here, with {open_files} open files allowed" if open_files else "here"
-    parser = argparse.ArgumentParser(prog="python -m mentor_env.serve", description=__doc__.split("\n\n")[0],
-                                     epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", "--env-id", "--env-ids", nargs="+", metavar="ENV_ID", default=["mentor/Calc-v0"],
-                        help="text env id(s) to serve; every session starts on the first, and a reset's env_id field "
-                        "picks any of them (default mentor/Calc-v0)")
+    parser = argparse.ArgumentParser(
+        prog="python -m mentor_env.serve",
+        description=__doc__.split("\n\n")[0],
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--env",
+        "--env-id",
+        "--env-ids",
+        nargs="+",
+        metavar="ENV_ID",
+        default=["mentor/Calc-v0"],
+        help="text env id(s) to serve; every session starts on the first, and a reset's env_id field "
+        "picks any of them (default mentor/Calc-v0)",
+    )
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
-    parser.add_argument("--max-sessions", type=int, metavar="N", default=None,
-                        help=f"WebSocket sessions at once (default {DEFAULT_MAX_SESSIONS}, fewer if the open-file limit "
-                        f"is low: {sessions} {here})")
-    parser.add_argument("--max-sessions-per-client", type=int, metavar="N", default=None,
-                        help=f"sessions of one client address at once (default {DEFAULT_MAX_SESSIONS_PER_CLIENT}, "
-                        "at most --max-sessions)")
-    parser.add_argument("--session-timeout", type=float, metavar="S", default=DEFAULT_SESSION_TIMEOUT_S,
-                        help=f"close a session whose client sent nothing this many seconds (default "
-                        f"{DEFAULT_SESSION_TIMEOUT_S:g}; inf: never)")
-    parser.add_argument("--max-frame-bytes", type=int, metavar="N", default=DEFAULT_MAX_FRAME_BYTES,
-                        help=f"largest WebSocket frame or HTTP body read (default {DEFAULT_MAX_FRAME_BYTES})")
-    parser.add_argument("--max-connections", type=int, metavar="N", default=None,
-                        help="open connections, HTTP and WebSocket (default 2 x sessions + 64, fewer if the open-file "
-                        f"limit needs: {connections} {here})")
-    parser.add_argument("--max-connections-per-client", type=int, metavar="N", default=DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
-                        help=f"connections of one client address still in HTTP (default {DEFAULT_MAX_CONNECTIONS_PER_CLIENT})")
-    parser.add_argument("--request-timeout", type=float, metavar="S", default=DEFAULT_REQUEST_TIMEOUT_S,
-                        help=f"seconds a request's headers, or an HTTP body, may take (default {DEFAULT_REQUEST_TIMEOUT_S:g})")
-    parser.add_argument("--env-kwargs", default="{}", help='gym.make arguments as JSON for every env id, e.g. '
-                        '\'{"reward_mode": "dense"}\' (default {}: the envs\' own defaults, reward_mode mentor)')
-    parser.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning; logs are rate-limited)")
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        metavar="N",
+        default=None,
+        help=f"WebSocket sessions at once (default {DEFAULT_MAX_SESSIONS}, fewer if the open-file limit "
+        f"is low: {sessions} {here})",
+    )
+    parser.add_argument(
+        "--max-sessions-per-client",
+        type=int,
+        metavar="N",
+        default=None,
+        help=f"sessions of one client address at once (default {DEFAULT_MAX_SESSIONS_PER_CLIENT}, "
+        "at most --max-sessions)",
+    )
+    parser.add_argument(
+        "--session-timeout",
+        type=float,
+        metavar="S",
+        default=DEFAULT_SESSION_TIMEOUT_S,
+        help=f"close a session whose client sent nothing this many seconds (default "
+        f"{DEFAULT_SESSION_TIMEOUT_S:g}; inf: never)",
+    )
+    parser.add_argument(
+        "--max-frame-bytes",
+        type=int,
+        metavar="N",
+        default=DEFAULT_MAX_FRAME_BYTES,
+        help=f"largest WebSocket frame or HTTP body read (default {DEFAULT_MAX_FRAME_BYTES})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        default=None,
+        help="open connections, HTTP and WebSocket (default 2 x sessions + 64, fewer if the open-file "
+        f"limit needs: {connections} {here})",
+    )
+    parser.add_argument(
+        "--max-connections-per-client",
+        type=int,
+        metavar="N",
+        default=DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+        help=f"connections of one client address still in HTTP (default {DEFAULT_MAX_CONNECTIONS_PER_CLIENT})",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="S",
+        default=DEFAULT_REQUEST_TIMEOUT_S,
+        help=f"seconds a request's headers, or an HTTP body, may take (default {DEFAULT_REQUEST_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--env-kwargs",
+        default="{}",
+        help="gym.make arguments as JSON for every env id, e.g. "
+        '\'{"reward_mode": "dense"}\' (default {}: the envs\' own defaults, reward_mode mentor)',
+    )
+    parser.add_argument(
+        "--log-level", default="warning", help="uvicorn's log level (default warning; logs are rate-limited)"
+    )
     return parser
 
 
@@ -965,18 +1121,36 @@ def main(argv: list[str] | None = None) -> None:
         sessions, connections = plan_capacity(args.max_sessions, args.max_connections, open_files)
         limits = ConnectionLimits(connections, args.max_connections_per_client, args.request_timeout)
         per_client = args.max_sessions_per_client or min(DEFAULT_MAX_SESSIONS_PER_CLIENT, sessions)
-        app = make_app(args.env, max_sessions=sessions, max_sessions_per_client=per_client,
-                       session_timeout_s=args.session_timeout, max_frame_bytes=args.max_frame_bytes,
-                       request_timeout_s=args.request_timeout, **env_kwargs)
+        app = make_app(
+            args.env,
+            max_sessions=sessions,
+            max_sessions_per_client=per_client,
+            session_timeout_s=args.session_timeout,
+            max_frame_bytes=args.max_frame_bytes,
+            request_timeout_s=args.request_timeout,
+            **env_kwargs,
+        )
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
-    config = server_config(app, host=args.host, port=args.port, guard=ConnectionGuard(limits),
-                           ws_max_size=WS_HARD_LIMIT_FACTOR * args.max_frame_bytes, log_level=args.log_level)
+    config = server_config(
+        app,
+        host=args.host,
+        port=args.port,
+        guard=ConnectionGuard(limits),
+        ws_max_size=WS_HARD_LIMIT_FACTOR * args.max_frame_bytes,
+        log_level=args.log_level,
+    )
     if args.max_sessions is None and sessions < DEFAULT_MAX_SESSIONS:
-        LOG.warning("serving at most %d sessions: the open-file limit %s leaves no room for %d", sessions, open_files,
-                    DEFAULT_MAX_SESSIONS)
+        LOG.warning(
+            "serving at most %d sessions: the open-file limit %s leaves no room for %d",
+            sessions,
+            open_files,
+            DEFAULT_MAX_SESSIONS,
+        )
     env_ids = served_ids(args.env)
-    server = StoppableServer(config, on_started=lambda host, port: print(listening_line(env_ids, host, port), flush=True))
+    server = StoppableServer(
+        config, on_started=lambda host, port: print(listening_line(env_ids, host, port), flush=True)
+    )
     server.run()
     if server.stop_signal is not None:
         print(f"mentor_env.serve: stopped by {signal.Signals(server.stop_signal).name}", flush=True)
@@ -986,8 +1160,10 @@ def listening_line(env_ids: Sequence[str], host: str, port: int) -> str:
     """The line the command line prints once it listens: the address, the WebSocket, the ids and the default."""
     shown = f"[{host}]" if ":" in host else host
     others = f" (a reset's env_id picks one of {', '.join(env_ids)})" if len(env_ids) > 1 else ""
-    return (f"mentor_env.serve: serving {env_ids[0]}{others} on http://{shown}:{port}, WebSocket ws://{shown}:{port}/ws; "
-            "Ctrl-C or SIGTERM stops it")
+    return (
+        f"mentor_env.serve: serving {env_ids[0]}{others} on http://{shown}:{port}, WebSocket ws://{shown}:{port}/ws; "
+        "Ctrl-C or SIGTERM stops it"
+    )
 
 
 if __name__ == "__main__":

@@ -108,13 +108,16 @@ def plan_capacity(
     room = None if open_files is None else open_files - FD_RESERVE - BACKLOG
     most_sessions = None if room is None else max(0, (room - 8) // (1 + ENV_FDS_PER_SESSION))
     if max_sessions is None:
-        max_sessions = DEFAULT_MAX_SESSIONS if most_sessions is None else max(1, min(DEFAULT_MAX_SESSIONS, most_sessions))
+        max_sessions = (
+            DEFAULT_MAX_SESSIONS if most_sessions is None else max(1, min(DEFAULT_MAX_SESSIONS, most_sessions))
+        )
     fit = None if room is None else room - ENV_FDS_PER_SESSION * max_sessions  # descriptors left for connections
     if fit is not None and fit < max_sessions:
         raise ValueError(
             f"{max_sessions} sessions do not fit the open-file limit {open_files}: a session takes "
             f"{1 + ENV_FDS_PER_SESSION} descriptors and {FD_RESERVE + BACKLOG} stay free for the process and new "
-            f"connections, so at most {most_sessions} sessions fit (raise ulimit -n or lower the sessions)")
+            f"connections, so at most {most_sessions} sessions fit (raise ulimit -n or lower the sessions)"
+        )
     if max_connections is None:
         max_connections = 2 * max_sessions + 64 if fit is None else min(2 * max_sessions + 64, fit)
     if max_connections < max_sessions:
@@ -123,7 +126,8 @@ def plan_capacity(
         need = max_connections + ENV_FDS_PER_SESSION * max_sessions + FD_RESERVE + BACKLOG
         raise ValueError(
             f"{max_sessions} sessions and {max_connections} connections need up to {need} descriptors, more than the "
-            f"open-file limit {open_files} (at most {fit} connections fit with these sessions)")
+            f"open-file limit {open_files} (at most {fit} connections fit with these sessions)"
+        )
     return max_sessions, max_connections
 
 
@@ -195,7 +199,11 @@ class ConnectionGuard:
         newcomer = self.by_client[client] + 1
         best = None
         for address, waiting in self.waiting.items():
-            if waiting and self.by_client[address] > newcomer and (best is None or self.by_client[address] > self.by_client[best]):
+            if (
+                waiting
+                and self.by_client[address] > newcomer
+                and (best is None or self.by_client[address] > self.by_client[best])
+            ):
                 best = address
         return None if best is None else next(iter(self.waiting[best]))
 
@@ -223,8 +231,12 @@ class ConnectionGuard:
         self._last_reason = reason
         now = time.monotonic()
         if now - self._logged_at >= REFUSAL_LOG_INTERVAL_S:
-            LOG.warning("refused %d connection(s) with 503 (latest: %s); %d closed to make room since the start",
-                        self._unlogged, self._last_reason, self.evicted)
+            LOG.warning(
+                "refused %d connection(s) with 503 (latest: %s); %d closed to make room since the start",
+                self._unlogged,
+                self._last_reason,
+                self.evicted,
+            )
             self._unlogged = 0
             self._logged_at = now
 
@@ -332,8 +344,14 @@ class RateLimitFilter(logging.Filter):
     most about ``total * 2 * max_chars`` characters whatever happens.
     """
 
-    def __init__(self, window_s: float = 60.0, per_message: int = 10, total: int = 60, max_chars: int = 2000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        window_s: float = 60.0,
+        per_message: int = 10,
+        total: int = 60,
+        max_chars: int = 2000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self.window_s, self.per_message, self.total, self.max_chars = window_s, per_message, total, max_chars
         self.clock = clock
@@ -357,7 +375,9 @@ class RateLimitFilter(logging.Filter):
                 self._held += 1
                 return False
             self._passed += 1
-            note = f" [{self._held_before} earlier log records held back by the rate limit]" if self._held_before else ""
+            note = (
+                f" [{self._held_before} earlier log records held back by the rate limit]" if self._held_before else ""
+            )
             self._held_before = 0
         self._cut(record, note)
         return True
@@ -369,7 +389,11 @@ class RateLimitFilter(logging.Filter):
         record.msg, record.args = message + note, None
         if record.exc_info and not record.exc_text:
             text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = text if len(text) <= self.max_chars else f"{text[: self.max_chars // 2]}\n...\n{text[-self.max_chars // 2 :]}"
+            record.exc_text = (
+                text
+                if len(text) <= self.max_chars
+                else f"{text[: self.max_chars // 2]}\n...\n{text[-self.max_chars // 2 :]}"
+            )
 
 
 def log_config(level: str = "warning") -> dict[str, Any]:
@@ -381,7 +405,9 @@ def log_config(level: str = "warning") -> dict[str, Any]:
     config: dict[str, Any] = {
         **LOGGING_CONFIG,
         "filters": {"rate_limit": {"()": RateLimitFilter}},
-        "handlers": {name: {**handler, "filters": ["rate_limit"]} for name, handler in LOGGING_CONFIG["handlers"].items()},
+        "handlers": {
+            name: {**handler, "filters": ["rate_limit"]} for name, handler in LOGGING_CONFIG["handlers"].items()
+        },
         "root": {"handlers": ["default"], "level": level.upper()},
     }
     return config

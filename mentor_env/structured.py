@@ -113,6 +113,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from mentor_env.core.env import ToolUseEnv
 from mentor_env.core.messages import render_conversation
 from mentor_env.core.parsing import last_boxed
 from mentor_env.core.tools import format_value
@@ -197,7 +198,11 @@ class _Layout:
                 self.numbers.append(key)
             elif kind == "integer" and self.integer_param is None:
                 self.integer_param = key
-            elif kind == "array" and schema.get("items", {}).get("type") in ("number", "integer") and self.list_param is None:
+            elif (
+                kind == "array"
+                and schema.get("items", {}).get("type") in ("number", "integer")
+                and self.list_param is None
+            ):
                 self.list_param = key
             else:
                 unsupported.append(f"{key} ({kind})")
@@ -252,6 +257,11 @@ class StructuredToolUse(gym.Env[dict, np.ndarray]):
         if question_slots < 1 or result_slots < 1 or list_args < 1 or max_integer < 0:
             raise ValueError("question_slots, result_slots and list_args must be at least 1, max_integer at least 0")
         base = env.unwrapped
+        if not isinstance(base, ToolUseEnv):
+            raise TypeError(
+                f"env must be a text tool-use env (a ToolUseEnv under its wrappers), got {type(base).__name__}"
+            )
+        self._text_base = base
         specs = {spec["function"]["name"]: spec["function"] for spec in base.runtime.specs}
         names = list(specs) if tools is None else list(tools)
         unknown = [name for name in names if name not in specs]
@@ -272,7 +282,7 @@ class StructuredToolUse(gym.Env[dict, np.ndarray]):
         self.n_slots = question_slots + result_slots
         self.answer_kind = len(names)
         self.none_pointer = self.n_slots + len(self.constants)
-        self.action_space = spaces.MultiDiscrete(
+        self.action_space: spaces.MultiDiscrete = spaces.MultiDiscrete(
             [len(names) + 1] + [self.none_pointer + 1] * self.list_args + [max_integer + 1, self.none_pointer + 1],
             dtype=np.int64,
         )
@@ -296,7 +306,9 @@ class StructuredToolUse(gym.Env[dict, np.ndarray]):
 
     # --- Gymnasium API -----------------------------------------------------
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
         _, info = self.text_env.reset(seed=seed, options=options)
         question = next((m["content"] for m in info["messages"] if m["role"] == "user"), "")
@@ -328,12 +340,12 @@ class StructuredToolUse(gym.Env[dict, np.ndarray]):
         self._turn = info["turn"]
         self._last_error = bool(info["errors"])
         info["text_action"] = text
-        return self._observation(), reward, terminated, truncated, self._lean(info)
+        return self._observation(), float(reward), terminated, truncated, self._lean(info)
 
     def render(self) -> np.ndarray | str | None:
         """The observation as an RGB image (``rgb_array``) or the conversation as text (``ansi``)."""
         if self.render_mode == "ansi":
-            base = self.text_env.unwrapped
+            base = self._text_base
             return render_conversation(base.trajectory.messages, base.runtime.specs, add_generation_prompt=False)
         if self.render_mode == "rgb_array":
             return self._picture()
@@ -345,21 +357,21 @@ class StructuredToolUse(gym.Env[dict, np.ndarray]):
     @property
     def task(self) -> Any:
         """The text env's task of this episode (``None`` before the first reset)."""
-        return self.text_env.unwrapped.task
+        return self._text_base.task
 
     @property
     def tasks(self) -> Any:
         """The text env's served tasks (``None`` when it generates them)."""
-        return self.text_env.unwrapped.tasks
+        return self._text_base.tasks
 
     def _picture(self) -> np.ndarray:
         cell = 4
         width = cell * max(len(self.vocabulary), 2 * self.n_slots)
         image = np.zeros((48, width, 3), np.uint8)
-        for index in np.flatnonzero(self._words):
-            image[1:9, index * cell : index * cell + cell - 1] = 255
-        for index, value in enumerate(self._values):
-            left, right = 2 * index * cell, 2 * index * cell + 2 * cell - 1
+        for word in np.flatnonzero(self._words):
+            image[1:9, word * cell : word * cell + cell - 1] = 255
+        for slot, value in enumerate(self._values):
+            left, right = 2 * slot * cell, 2 * slot * cell + 2 * cell - 1
             if value is None:
                 image[33:35, left:right] = 96
                 continue

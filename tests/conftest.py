@@ -92,7 +92,9 @@ def tiny_student_path(tmp_path_factory):
     from agents.students import build_tiny_student, teacher_corpus
 
     path = tmp_path_factory.mktemp("tiny-student")
-    build_tiny_student(path, seed=0, vocab_size=1024, hidden_size=64, layers=2, corpus=list(teacher_corpus(tasks_per_domain=60)))
+    build_tiny_student(
+        path, seed=0, vocab_size=1024, hidden_size=64, layers=2, corpus=list(teacher_corpus(tasks_per_domain=60))
+    )
     return path
 
 

@@ -110,7 +110,9 @@ def read_json_lines(stream: IO[bytes], count: int, timeout_s: float) -> list[dic
 
 def report_and_hold(seconds: float = 600.0) -> None:
     """A worker's task: print this worker's pid as a JSON line, then hold it busy."""
-    os.write(1, (json.dumps({"worker": os.getpid()}) + "\n").encode())  # one write: whole among the other workers' lines
+    os.write(
+        1, (json.dumps({"worker": os.getpid()}) + "\n").encode()
+    )  # one write: whole among the other workers' lines
     time.sleep(seconds)
 
 

@@ -107,8 +107,9 @@ def test_python_blocks_run(block, tmp_path):
     # Blocks refer to a user's file as my_tasks.jsonl; give them one.
     (tmp_path / "my_tasks.jsonl").write_text(get_domain("calc").generate(1).to_json() + "\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", block.code], capture_output=True, text=True, cwd=tmp_path, env=env,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", block.code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     printed = out.stdout.splitlines()
     for line in block.prints:
@@ -141,8 +142,10 @@ def test_the_quickstart_shows_the_dense_reward_tell_a_teacher_turn_from_a_wrong_
         "  wrong: first turn +0.000, per turn [0.0, 0.1], return 0.100",
     )
     # Getting started shows the same block and output.
-    assert any(block.code == quickstart.code and block.prints == quickstart.prints
-               for block in blocks("docs/getting-started.md", page("docs/getting-started.md")))
+    assert any(
+        block.code == quickstart.code and block.prints == quickstart.prints
+        for block in blocks("docs/getting-started.md", page("docs/getting-started.md"))
+    )
 
 
 # --- the README as a front door --------------------------------------------------------------------------------
@@ -164,7 +167,7 @@ def test_readme_links_into_the_docs_resolve():
 
 def _results_block() -> str:
     start = README.index("<!-- results-at-a-glance: start")
-    return README[start:README.index("<!-- results-at-a-glance: end -->")]
+    return README[start : README.index("<!-- results-at-a-glance: end -->")]
 
 
 def _markdown_table(text: str, header_start: str) -> dict[str, dict[str, str]]:
@@ -173,7 +176,7 @@ def _markdown_table(text: str, header_start: str) -> dict[str, dict[str, str]]:
     top = next(i for i, line in enumerate(lines) if line.startswith(header_start))
     header = [cell.strip() for cell in lines[top].strip("|").split("|")]
     rows = {}
-    for line in lines[top + 2:]:
+    for line in lines[top + 2 :]:
         if not line.startswith("|"):
             break
         cells = [cell.strip() for cell in line.strip("|").split("|")]
@@ -223,14 +226,16 @@ def test_readme_env_table_lists_every_registered_id_and_each_domains_tools():
             assert f"`{tool.name}" in rows[env_id], (env_id, tool.name)
 
 
-
 def test_readme_env_table_counts_are_the_served_tasks():
     generated = GENERATED
     bfcl_total = re.search(r"Evaluation only: ([\d,]+) tasks in (\d+) categories", generated["environments/bfcl-v0.md"])
     assert f"nine single-turn categories ({bfcl_total[1]} tasks" in README and bfcl_total[2] == "9"
-    sizes = [re.search(r"\| `ood-reasoning-gym` \| ([\d,]+) \|", generated[f"environments/{name}-v0.md"])[1]
-             for name in ("calc", "dates")]
+    sizes = [
+        re.search(r"\| `ood-reasoning-gym` \| ([\d,]+) \|", generated[f"environments/{name}-v0.md"])[1]
+        for name in ("calc", "dates")
+    ]
     assert f"{sizes[0]} (Calc) and {sizes[1]} (Dates) tasks of reasoning-gym's generators" in README
+
 
 # --- the generated env pages and the hooks ---------------------------------------------------------------------
 
@@ -258,7 +263,10 @@ def test_every_registered_id_gets_a_generated_page_with_its_tools_and_splits():
 def test_env_pages_fill_the_nav_section_and_refuse_a_nav_without_one():
     config = {"nav": [{"Home": "index.md"}, {"Environments": []}]}
     ENV_PAGES.on_config(config)
-    assert config["nav"][1]["Environments"][:2] == ["environments/index.md", {"mentor/Calc-v0": "environments/calc-v0.md"}]
+    assert config["nav"][1]["Environments"][:2] == [
+        "environments/index.md",
+        {"mentor/Calc-v0": "environments/calc-v0.md"},
+    ]
     with pytest.raises(ValueError, match="needs a 'Environments' section"):
         ENV_PAGES.on_config({"nav": [{"Home": "index.md"}]})
 
@@ -268,7 +276,10 @@ def test_links_to_repository_files_point_at_their_copy_in_the_site():
     page_uri = "benchmarks/throughput.md"
     text = "[json](../../benchmarks/results/env_throughput.json#x) ![p](../../benchmarks/results/rl_sanity-tiny/ladder.png)"
     assert site_links(page_uri, text) == "[json](results/env_throughput.json#x) ![p](results/rl_sanity-tiny/ladder.png)"
-    assert linked(page_uri, text) == {"benchmarks/results/env_throughput.json", "benchmarks/results/rl_sanity-tiny/ladder.png"}
+    assert linked(page_uri, text) == {
+        "benchmarks/results/env_throughput.json",
+        "benchmarks/results/rl_sanity-tiny/ladder.png",
+    }
     # Pages, URLs and anchors stay; a folder (GitHub lists it, the site cannot) becomes its text; code is left alone.
     kept = "[a](main-job.md) [b](https://example.org/x) [c](#top)\n```\n[d](../../missing.json)\n```\n"
     assert site_links(page_uri, kept) == kept
@@ -297,11 +308,14 @@ def test_reward_weights_table_is_the_rewards_modules_constants():
 
     text = page("docs/concepts/rewards.md")
     for names, values in (
-        ("`CORRECT_WEIGHT`", [R.CORRECT_WEIGHT]), ("`TOOL_WEIGHT`", [R.TOOL_WEIGHT]),
+        ("`CORRECT_WEIGHT`", [R.CORRECT_WEIGHT]),
+        ("`TOOL_WEIGHT`", [R.TOOL_WEIGHT]),
         ("`WRONG_ANSWER_TOOL_SHARE`", [R.WRONG_ANSWER_TOOL_SHARE]),
         ("`NO_INVENTED_TOOL_WEIGHT`", [R.NO_INVENTED_TOOL_WEIGHT]),
-        ("`SPARSE_CORRECT`, `SPARSE_WRONG`", [R.SPARSE_CORRECT, R.SPARSE_WRONG]), ("`NO_ANSWER`", [R.NO_ANSWER]),
-        ("`UNFINISHED`", [R.UNFINISHED]), ("`DEFAULT_SHAPING_WEIGHT`", [R.DEFAULT_SHAPING_WEIGHT]),
+        ("`SPARSE_CORRECT`, `SPARSE_WRONG`", [R.SPARSE_CORRECT, R.SPARSE_WRONG]),
+        ("`NO_ANSWER`", [R.NO_ANSWER]),
+        ("`UNFINISHED`", [R.UNFINISHED]),
+        ("`DEFAULT_SHAPING_WEIGHT`", [R.DEFAULT_SHAPING_WEIGHT]),
         ("`NAME_WEIGHT`", [R.NAME_WEIGHT]),
     ):
         assert f"| {names} | {', '.join(map(str, values))} |" in text, names
@@ -434,18 +448,24 @@ def test_throughput_tables_are_the_committed_ones():
         ) in text, row["advantage"]
     gae, grpo = ({**r["ours"]["time_per_update"]} for r in agent["updates"])
     parts = ("rollout", "env", "old_ref", "forward", "backward")
-    assert (f"rollout {gae['rollout']:.2f} s, env {gae['env']:.2f} s, old/reference pass {gae['old_ref']:.2f} s, "
-            f"training forward {gae['forward']:.2f} s, backward {gae['backward']:.2f} s "
-            f"(`grpo`: {', '.join(f'{grpo[p]:.2f}' for p in parts)})") in flat
+    assert (
+        f"rollout {gae['rollout']:.2f} s, env {gae['env']:.2f} s, old/reference pass {gae['old_ref']:.2f} s, "
+        f"training forward {gae['forward']:.2f} s, backward {gae['backward']:.2f} s "
+        f"(`grpo`: {', '.join(f'{grpo[p]:.2f}' for p in parts)})"
+    ) in flat
     longest = [u["longest_episode_tokens"] for u in agent["updates"][0]["ours"]["per_update"]]
     assert f"(the longest of each committed update has {min(longest)} to {max(longest)})" in flat
     generation, trl = agent["generation"], agent["trl"]
     one_turn, rollout = generation["one_turn_tokens_per_cpu_s"], generation["rollout_tokens_per_cpu_s"]
-    assert (f"one turn {one_turn['prefix-cache']:,.0f} tokens/CPU-s with the prefix cache against {one_turn['hf']:,.0f} "
-            f"with `generate` (x{generation['one_turn_speedup']:.2f}), whole rollouts {rollout['prefix-cache']:,.0f} "
-            f"against {rollout['hf']:.0f} (x{generation['rollout_speedup']:.2f})") in flat
-    assert (f"{trl['ours']['completion_tokens_per_cpu_s']:,.0f} completion tokens per CPU-second over whole steps "
-            f"against {trl['trl']['completion_tokens_per_cpu_s']:.0f} (x{trl['speedup']:.2f})") in flat
+    assert (
+        f"one turn {one_turn['prefix-cache']:,.0f} tokens/CPU-s with the prefix cache against {one_turn['hf']:,.0f} "
+        f"with `generate` (x{generation['one_turn_speedup']:.2f}), whole rollouts {rollout['prefix-cache']:,.0f} "
+        f"against {rollout['hf']:.0f} (x{generation['rollout_speedup']:.2f})"
+    ) in flat
+    assert (
+        f"{trl['ours']['completion_tokens_per_cpu_s']:,.0f} completion tokens per CPU-second over whole steps "
+        f"against {trl['trl']['completion_tokens_per_cpu_s']:.0f} (x{trl['speedup']:.2f})"
+    ) in flat
     env = json.loads((RESULTS / "env_throughput.json").read_text())
     reset = {row["domain"]: row for row in env["reset"] if row["source"] == "split"}
     hostile = {row["domain"]: row for row in env["hostile_steps"]}
@@ -458,12 +478,16 @@ def test_throughput_tables_are_the_committed_ones():
         )
         assert line in text, line
     vector = {(row["mode"], row["num_envs"]): row for row in env["vector"]}
-    assert (f"sync vector env runs {vector['sync', 8]['env_steps_per_s']:.0f} env steps/s at 8 envs and the async one "
-            f"{vector['async', 8]['env_steps_per_s']:.0f}") in flat
+    assert (
+        f"sync vector env runs {vector['sync', 8]['env_steps_per_s']:.0f} env steps/s at 8 envs and the async one "
+        f"{vector['async', 8]['env_steps_per_s']:.0f}"
+    ) in flat
     loop = {row["num_envs"]: row for row in env["loop"]}
     pipe = {row["num_envs"]: row for row in env["pipe_floor"]}
-    assert (f"spends {vector['async', 8]['cpu_us_per_env_step']:.0f} µs per env step at 8 envs (parent and workers) "
-            f"against {loop[8]['cpu_us_per_env_step']:.0f} µs for an in-process loop over 8 envs") in flat
+    assert (
+        f"spends {vector['async', 8]['cpu_us_per_env_step']:.0f} µs per env step at 8 envs (parent and workers) "
+        f"against {loop[8]['cpu_us_per_env_step']:.0f} µs for an in-process loop over 8 envs"
+    ) in flat
     assert f"already costs {pipe[8]['cpu_us_per_round_trip']:.0f} µs" in flat
     dense = next(row for row in env["rewards"] if row["name"] == "dense")
     assert f"the `dense` reward takes {dense['us_per_call']:.1f} µs" in flat
@@ -491,8 +515,10 @@ def test_openenv_abuse_numbers_are_the_committed_ones():
     abuse = json.loads((RESULTS / "openenv_abuse.json").read_text())
     settings, slow = abuse["settings"], abuse["abuse"]["slow_connections"]
     assert [run["slow_addresses"] for run in slow] == settings["slow_addresses"] == [1, 100]
-    assert (f"with {settings['open_files']} open files and {settings['slow_connections']} slow connections held for "
-            f"{settings['abuse_seconds']:.0f} s from 1 and from 100 addresses") in flat
+    assert (
+        f"with {settings['open_files']} open files and {settings['slow_connections']} slow connections held for "
+        f"{settings['abuse_seconds']:.0f} s from 1 and from 100 addresses"
+    ) in flat
     answered = {f"{run['probes_answered_200']}/{run['probes']}" for run in slow}
     assert answered == {"48/48"} and "got 48/48 answers and played an episode" in flat
     assert all(run["episode_at_the_end"][-1] == "observation (done)" for run in slow)
@@ -525,7 +551,9 @@ def test_judge_change_table_is_the_committed_one():
     episodes = sum(row["episodes"] for row in report["sets"].values())
     assert episodes == 1400 and f"({episodes:,} episodes)" in text
     assert all(not row["changed"] for row in report["sets"].values()) and "No verdict changed" in text
-    assert f"on {episodes:,} episodes judged by the old and the new judges" in _flat(page("docs/concepts/reliability.md"))
+    assert f"on {episodes:,} episodes judged by the old and the new judges" in _flat(
+        page("docs/concepts/reliability.md")
+    )
 
 
 def test_external_sets_table_is_the_committed_one():

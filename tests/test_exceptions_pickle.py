@@ -86,7 +86,9 @@ def sample_instance(cls: type[BaseException]) -> BaseException:
     for parameter in list(inspect.signature(owner.__init__).parameters.values())[1:]:
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
-        arguments[parameter.name] = _sample(hints.get(parameter.name, inspect.Parameter.empty), f"{cls.__qualname__}({parameter.name})")
+        arguments[parameter.name] = _sample(
+            hints.get(parameter.name, inspect.Parameter.empty), f"{cls.__qualname__}({parameter.name})"
+        )
     return cls(**arguments)
 
 
@@ -112,7 +114,12 @@ def test_every_exception_class_of_the_project_survives_a_pickle_round_trip():
         except Exception as exc:  # noqa: BLE001 - every failing class is listed below, not only the first
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
             continue
-        same = (type(copy), str(copy), copy.args, vars(copy)) == (type(original), str(original), original.args, vars(original))
+        same = (type(copy), str(copy), copy.args, vars(copy)) == (
+            type(original),
+            str(original),
+            original.args,
+            vars(original),
+        )
         if not same:
             failures.append(f"{name}: came back as {type(copy).__qualname__}({str(copy)!r}, {vars(copy)})")
     assert failures == []

@@ -24,7 +24,11 @@ def cli_help(module: str) -> str:
     """``python -m <module> --help`` from the repository root, 100 columns wide, one torch thread."""
     env = {**os.environ, "COLUMNS": "100", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", module, "--help"], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", module, "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=HELP_TIMEOUT_S,
     )
     if done.returncode != 0:

@@ -83,19 +83,21 @@ def index_row(env_id: str, env: gym.Env) -> str:
 
 
 def render_index(rows: list[str]) -> str:
-    return "\n".join([
-        "# Environments",
-        "",
-        "Every id the suite registers (`import mentor_env` registers them; `gym.make(\"mentor_env:mentor/Calc-v0\")`",
-        "imports and registers in one call). Each page is generated from the code when the site is built.",
-        "",
-        "| id | what it is | levels (`difficulty=`) | tools | env class |",
-        "|---|---|---|---|---|",
-        *rows,
-        "",
-        "Your own domain joins this list with `mentor_env.register_domain` ([Add a domain](../guides/add-a-domain.md)).",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Environments",
+            "",
+            'Every id the suite registers (`import mentor_env` registers them; `gym.make("mentor_env:mentor/Calc-v0")`',
+            "imports and registers in one call). Each page is generated from the code when the site is built.",
+            "",
+            "| id | what it is | levels (`difficulty=`) | tools | env class |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            "Your own domain joins this list with `mentor_env.register_domain` ([Add a domain](../guides/add-a-domain.md)).",
+            "",
+        ]
+    )
 
 
 def render_page(env_id: str, env: gym.Env) -> str:
@@ -175,7 +177,7 @@ def tools_section(env: gym.Env) -> str:
     if not text.domain.tools:
         return (
             "Every task brings its own functions (`Task.tools`), served with the task: "
-            "`info[\"tools\"]` holds the episode's specs."
+            '`info["tools"]` holds the episode\'s specs.'
         )
     rows = [
         f"| `{tool.name}` | {argument_list(tool.parameters)} | {tool.description} |"
@@ -198,24 +200,28 @@ def tasks_section(env: gym.Env) -> str:
         categories = served_categories(text)
         rows = [f"| `{name}` | {count:,} |" for name, count in categories.items()]
         total = sum(categories.values())
-        return "\n".join([
-            f"Evaluation only: {total:,} tasks in {len(categories)} categories (`category=`, all by default).",
-            "",
-            "| category | tasks |",
-            "|---|---|",
-            *rows,
-        ])
+        return "\n".join(
+            [
+                f"Evaluation only: {total:,} tasks in {len(categories)} categories (`category=`, all by default).",
+                "",
+                "| category | tasks |",
+                "|---|---|",
+                *rows,
+            ]
+        )
     splits = [*SPLITS, *getattr(domain, "extra_splits", {})]
     rows = [f"| `{split}` | {len(load_split(domain, split)):,} |" for split in splits]
     levels = ", ".join(map(str, domain.difficulties))
-    return "\n".join([
-        f"Levels (`difficulty=`, a level or a collection of them): {levels}. Without `split=`, `dataset=` or "
-        "`tasks=`, `reset(seed=...)` generates a task from the seed; frozen splits (`split=`):",
-        "",
-        "| split | tasks |",
-        "|---|---|",
-        *rows,
-    ])
+    return "\n".join(
+        [
+            f"Levels (`difficulty=`, a level or a collection of them): {levels}. Without `split=`, `dataset=` or "
+            "`tasks=`, `reset(seed=...)` generates a task from the seed; frozen splits (`split=`):",
+            "",
+            "| split | tasks |",
+            "|---|---|",
+            *rows,
+        ]
+    )
 
 
 def reward_modes_section() -> str:
@@ -224,14 +230,16 @@ def reward_modes_section() -> str:
         mode = get_reward_mode(name)
         pays = "every step" if mode.shaped else "last step"
         rows.append(f"| `{name}` | {pays} | {mode.description} |")
-    return "\n".join([
-        "Every registered mode is computed on every step (`info[\"rewards\"]`); `reward_mode=` picks the one `step` "
-        "returns ([Rewards](../concepts/rewards.md)).",
-        "",
-        "| mode | pays on | what it pays |",
-        "|---|---|---|",
-        *rows,
-    ])
+    return "\n".join(
+        [
+            'Every registered mode is computed on every step (`info["rewards"]`); `reward_mode=` picks the one `step` '
+            "returns ([Rewards](../concepts/rewards.md)).",
+            "",
+            "| mode | pays on | what it pays |",
+            "|---|---|---|",
+            *rows,
+        ]
+    )
 
 
 def example(env_id: str, env: gym.Env) -> str:
@@ -244,9 +252,9 @@ def example(env_id: str, env: gym.Env) -> str:
             "while not done:  # the teacher's trajectory as structured actions",
             "    action = env.unwrapped.teacher_action()",
             "    obs, reward, terminated, truncated, info = env.step(action)",
-            "    print(action, repr(info[\"text_action\"]), f\"reward {reward:+.3f}\")",
+            '    print(action, repr(info["text_action"]), f"reward {reward:+.3f}")',
             "    done = terminated or truncated",
-            "print(\"correct:\", info[\"reward_components\"][\"correct\"])",
+            'print("correct:", info["reward_components"]["correct"])',
         ]
         imports = ["import gymnasium as gym", "", "import mentor_env  # noqa: F401  (registers the ids)"]
     else:
@@ -255,12 +263,12 @@ def example(env_id: str, env: gym.Env) -> str:
             f"env = {make}",
             "obs, info = env.reset(seed=0)",
             "task = env.unwrapped.task  # the teacher's reference trajectory is here, not in info",
-            "print(info[\"task_id\"], \"|\", task.question[:200])",
+            'print(info["task_id"], "|", task.question[:200])',
             "for message in task.teacher.messages:  # play the teacher's turns",
-            "    if message[\"role\"] == \"assistant\":",
+            '    if message["role"] == "assistant":',
             "        obs, reward, terminated, truncated, info = env.step(render_assistant_text(message))",
             "        print(f\"turn {info['turn']}: dense reward {reward:+.3f}\")",
-            "print(\"correct:\", info[\"reward_components\"][\"correct\"], \"every mode:\", info[\"rewards\"])",
+            'print("correct:", info["reward_components"]["correct"], "every mode:", info["rewards"])',
         ]
         imports = [
             "import gymnasium as gym",
@@ -319,7 +327,9 @@ def on_config(config: Any) -> Any:
         if isinstance(item, dict) and SECTION in item:
             item[SECTION] = [INDEX, *({env_id: page_path(env_id)} for env_id in mentor_env.ENV_IDS)]
             return config
-    raise ValueError(f"mkdocs.yml's nav needs a {SECTION!r} section for the generated env pages; nav is {config['nav']!r}")
+    raise ValueError(
+        f"mkdocs.yml's nav needs a {SECTION!r} section for the generated env pages; nav is {config['nav']!r}"
+    )
 
 
 def on_files(files: Any, config: Any) -> Any:
@@ -331,5 +341,3 @@ def on_files(files: Any, config: Any) -> Any:
             raise ValueError(f"{path} is generated from the registry; remove docs/{path}")
         files.append(File.generated(config, path, content=markdown))
     return files
-
-

@@ -80,8 +80,10 @@ def site_links(page_uri: str, markdown: str) -> str:
             if match.group(1).startswith("!"):
                 raise RepoLinkError(f"docs/{page_uri}: the image {target!r} names a folder")
             return match.group(1)[1:-2]  # the link's text alone
-        fragment = target[len(target.split("#")[0]):]
-        return f"{match.group(1)}{posixpath.relpath(path, posixpath.dirname(page_uri) or '.')}{fragment}{match.group(3)}"
+        fragment = target[len(target.split("#")[0]) :]
+        return (
+            f"{match.group(1)}{posixpath.relpath(path, posixpath.dirname(page_uri) or '.')}{fragment}{match.group(3)}"
+        )
 
     return "".join(LINK.sub(retarget, piece) if is_prose else piece for is_prose, piece in _prose(markdown))
 

@@ -267,13 +267,18 @@ class ToolUseEnv(gym.Env[str, str]):
         else:
             parsed = self.parser.parse(text)
             results = self.execute_calls(parsed) if parsed.has_tool_markup else []
-            ok_calls = [(call.name, call.arguments) for call in parsed.calls[: self.max_calls_per_turn] if call.ok]
+            # A call that parsed (``ok``) has its name and arguments; the checks say so to the type checker too.
+            ok_calls = [
+                (call.name, call.arguments)
+                for call in parsed.calls[: self.max_calls_per_turn]
+                if call.ok and call.name is not None and call.arguments is not None
+            ]
             self.trajectory.messages.append(assistant_message(parsed.content, ok_calls))
             self.trajectory.messages.extend(tool_message(result.name, result.shown) for result in results)
             observation = render_tool_responses([result.shown for result in results]) if results else ""
             self.trajectory.ended = not parsed.has_tool_markup
 
-        errors = [result.error for result in results if not result.ok]
+        errors = [result.error for result in results if result.error is not None]
         self.trajectory.turns.append(Turn(text, parsed, tuple(results), tuple(errors)))
         if not self.trajectory.ended and len(self.trajectory.turns) >= self.max_turns:
             self.trajectory.truncated = True
@@ -306,14 +311,20 @@ class ToolUseEnv(gym.Env[str, str]):
             raise ValueError(f"unknown reset options {sorted(map(str, unknown))}; expected task, task_id or difficulty")
         if "task" in options:
             return self._given_task(options["task"])
-        difficulty = self._levels("reset option difficulty", options["difficulty"]) if "difficulty" in options else self.difficulty
+        difficulty = (
+            self._levels("reset option difficulty", options["difficulty"])
+            if "difficulty" in options
+            else self.difficulty
+        )
         task_id = options.get("task_id")
         if task_id is not None and not isinstance(task_id, str):
             raise TypeError(f"task_id must be a str, got {type(task_id).__name__}")
         if self.tasks is not None:
             if task_id is not None:
                 if task_id not in self._tasks_by_id:
-                    raise ValueError(f"no task with id {truncate(task_id, 80)!r} among the {len(self.tasks)} tasks of this env")
+                    raise ValueError(
+                        f"no task with id {truncate(task_id, 80)!r} among the {len(self.tasks)} tasks of this env"
+                    )
                 return self._tasks_by_id[task_id]
             served = self._served_tasks(difficulty)
             return served[int(self.np_random.integers(len(served)))]
@@ -324,7 +335,9 @@ class ToolUseEnv(gym.Env[str, str]):
                     f"generated task ids look like '{self.domain.name}-<seed>' or '{self.domain.name}-ood-<seed>' "
                     f"with a seed of ASCII digits up to {MAX_SEED}, got {truncate(task_id, 80)!r}"
                 )
-            return self.domain.generate(int(match.group(2)), self._draw_level(difficulty), ood=match.group(1) is not None)
+            return self.domain.generate(
+                int(match.group(2)), self._draw_level(difficulty), ood=match.group(1) is not None
+            )
         seed = int(self.np_random.integers(2**31 - 1))
         return self.domain.generate(seed, self._draw_level(difficulty))
 
@@ -363,11 +376,13 @@ class ToolUseEnv(gym.Env[str, str]):
         runtime = ToolRuntime(self.domain.task_tools(task), timeout_s=self.tool_timeout_s)
         return runtime, self.domain.task_system_prompt(task)
 
-    def _given_task(self, task: Any) -> Task:
-        if isinstance(task, Mapping):
-            task = Task.from_dict(task, default_domain=self.domain.name)
-        elif not isinstance(task, Task):
-            raise TypeError(f"the reset option task must be a Task or a task record dict, got {type(task).__name__}")
+    def _given_task(self, option: object) -> Task:
+        if isinstance(option, Mapping):
+            task = Task.from_dict(option, default_domain=self.domain.name)
+        elif isinstance(option, Task):
+            task = option
+        else:
+            raise TypeError(f"the reset option task must be a Task or a task record dict, got {type(option).__name__}")
         if task.domain != self.domain.name:
             raise ValueError(f"task {task.id!r} is of domain {task.domain!r}; this env plays {self.domain.name!r}")
         return task
@@ -389,7 +404,11 @@ class ToolUseEnv(gym.Env[str, str]):
         if difficulty is None:
             return None
         # A 0-d array is one level; strings are not collections of levels.
-        single = not isinstance(difficulty, Collection) or isinstance(difficulty, (str, bytes)) or getattr(difficulty, "ndim", 1) == 0
+        single = (
+            not isinstance(difficulty, Collection)
+            or isinstance(difficulty, (str, bytes))
+            or getattr(difficulty, "ndim", 1) == 0
+        )
         levels = [difficulty] if single else list(difficulty)
         wrong = [level for level in levels if isinstance(level, bool) or level not in self.domain.difficulties]
         if wrong or not levels:
@@ -475,7 +494,11 @@ class ToolUseEnv(gym.Env[str, str]):
         excess = len(parsed.calls) - self.max_calls_per_turn
         if excess > 0:
             results.append(
-                error_result(None, INVALID_ACTION, f"at most {self.max_calls_per_turn} tool calls per turn; {excess} more were not run")
+                error_result(
+                    None,
+                    INVALID_ACTION,
+                    f"at most {self.max_calls_per_turn} tool calls per turn; {excess} more were not run",
+                )
             )
         return results
 
@@ -520,7 +543,12 @@ class ToolUseEnv(gym.Env[str, str]):
         """``R.teacher_progress(trajectory.successful_calls(), teacher calls)``, fed only the turns new since the last call."""
         turns = self.trajectory.turns
         cached = self._progress
-        if cached is None or cached[0] is not self.trajectory or cached[1] is not self._teacher_calls or cached[2] > len(turns):
+        if (
+            cached is None
+            or cached[0] is not self.trajectory
+            or cached[1] is not self._teacher_calls
+            or cached[2] > len(turns)
+        ):
             cached = (self.trajectory, self._teacher_calls, 0, R.TeacherProgress(self._teacher_calls))
         tracker = cached[3]
         for turn in turns[cached[2] :]:
@@ -556,6 +584,21 @@ class ToolUseEnv(gym.Env[str, str]):
     @staticmethod
     def _fit_observation(text: str) -> str:
         return truncate(text, MAX_OBSERVATION_CHARS)
+
+
+def current_task(env: gym.Env[Any, Any]) -> Task:
+    """The task of ``env``'s current episode (``env.unwrapped.task``, under any wrappers).
+
+    Raises:
+        TypeError: ``env`` holds no task: it has not been reset, or it is not one of this suite's envs.
+    """
+    task = getattr(env.unwrapped, "task", None)
+    if not isinstance(task, Task):
+        raise TypeError(
+            f"expected a mentor-env env after reset (its unwrapped env holds the episode's Task), "
+            f"got {type(env.unwrapped).__name__} whose task is {task!r}"
+        )
+    return task
 
 
 def _type_name(value: Any) -> str:

@@ -144,7 +144,9 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     if fcntl is None or not path.parent.is_dir():
         return []
     removed = []
-    for name in glob.glob(os.path.join(glob.escape(str(path.parent)), f".{glob.escape(path.name)}.*{_TEMPORARY_SUFFIX}")):
+    for name in glob.glob(
+        os.path.join(glob.escape(str(path.parent)), f".{glob.escape(path.name)}.*{_TEMPORARY_SUFFIX}")
+    ):
         try:
             descriptor = os.open(name, os.O_RDONLY)
         except OSError:  # gone already (its writer finished), or not ours to open

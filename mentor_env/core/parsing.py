@@ -250,8 +250,12 @@ def literal_reading(text: str) -> LiteralReading:
     return LiteralReading(call_names=tuple(names), last_boxed=last_boxed, spaced_boxed=spaced)
 
 
-def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
-    """Render one call in the Hermes format (the inverse of parsing one block)."""
+def format_tool_call(name: str | None, arguments: Any) -> str:
+    """Render one call in the Hermes format (the inverse of parsing one block).
+
+    A missing name or arguments that are not an object (a caller's malformed
+    structured call) are written as they are, for the parser to report.
+    """
     payload = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
     return f"{TOOL_CALL_OPEN}\n{payload}\n{TOOL_CALL_CLOSE}"
 
@@ -317,7 +321,9 @@ def parse_call_block(raw: str) -> ParsedCall:
         payload = _loads_strict(body)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         fallback = _NAME_IN_BROKEN_JSON.search(body)  # the name of a broken call, when it can be read
-        return ParsedCall(fallback.group(1) if fallback else None, None, f"the tool call is not valid JSON ({exc})", body)
+        return ParsedCall(
+            fallback.group(1) if fallback else None, None, f"the tool call is not valid JSON ({exc})", body
+        )
     return call_from_payload(payload, body)
 
 
@@ -356,9 +362,7 @@ def call_from_payload(payload: Any, body: str) -> ParsedCall:
     if arguments is None:
         arguments = {}
     if not isinstance(arguments, dict):
-        return ParsedCall(
-            name, None, f'"arguments" must be a JSON object, got {type(arguments).__name__}', body
-        )
+        return ParsedCall(name, None, f'"arguments" must be a JSON object, got {type(arguments).__name__}', body)
     return ParsedCall(name, arguments, None, body)
 
 
@@ -577,7 +581,7 @@ def _xml_parameters(inner: str) -> tuple[dict[str, Any] | None, str | None]:
         if position == len(inner):
             return arguments, None
         if not inner.startswith(PARAMETER_OPEN, position):
-            return None, f"expected {PARAMETER_OPEN}NAME> or {FUNCTION_CLOSE}, got {inner[position:position + 40]!r}"
+            return None, f"expected {PARAMETER_OPEN}NAME> or {FUNCTION_CLOSE}, got {inner[position : position + 40]!r}"
         key_end = inner.find(">", position + len(PARAMETER_OPEN))
         if key_end < 0:
             return None, f"a {PARAMETER_OPEN} tag is not closed with >"
@@ -658,7 +662,9 @@ class Qwen3CoderParser:
             if kind == TEXT:
                 content_parts.append(piece)
                 if FUNCTION_OPEN in piece:
-                    calls.append(_broken(_xml_name(piece), f"{FUNCTION_OPEN}...> must be inside {TOOL_CALL_OPEN}", piece))
+                    calls.append(
+                        _broken(_xml_name(piece), f"{FUNCTION_OPEN}...> must be inside {TOOL_CALL_OPEN}", piece)
+                    )
             elif kind == BLOCK:
                 calls.append(parse_xml_call(piece))
             elif kind == UNCLOSED:
@@ -712,9 +718,21 @@ def parse_json_calls(region: str) -> tuple[list[ParsedCall], str]:
     """
     stripped = region.strip()
     if len(stripped) > MAX_CALLS_CHARS:
-        return [_broken(None, f"the tool calls are {len(stripped)} characters long; the limit is {MAX_CALLS_CHARS}", stripped[:200])], ""
+        return [
+            _broken(
+                None,
+                f"the tool calls are {len(stripped)} characters long; the limit is {MAX_CALLS_CHARS}",
+                stripped[:200],
+            )
+        ], ""
     if _json_depth_exceeds(stripped, MAX_JSON_DEPTH):
-        return [_broken(_name_in(stripped), f"the tool call is not valid JSON (JSON nested deeper than {MAX_JSON_DEPTH} levels)", stripped)], ""
+        return [
+            _broken(
+                _name_in(stripped),
+                f"the tool call is not valid JSON (JSON nested deeper than {MAX_JSON_DEPTH} levels)",
+                stripped,
+            )
+        ], ""
     calls: list[ParsedCall] = []
     position = 0
     while position < len(stripped) and stripped[position] == "{":
@@ -812,7 +830,11 @@ def _literal_problem(value: Any, depth: int = 0) -> str | None:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return None
     if isinstance(value, int):
-        return f"an integer of more than {MAX_INT_DIGITS} digits is too large" if abs(value) >= 10**MAX_INT_DIGITS else None
+        return (
+            f"an integer of more than {MAX_INT_DIGITS} digits is too large"
+            if abs(value) >= 10**MAX_INT_DIGITS
+            else None
+        )
     if isinstance(value, float):
         return None if math.isfinite(value) else f"{value} is not a JSON number"
     if isinstance(value, list):
@@ -854,7 +876,11 @@ def parse_pythonic_calls(source: str) -> list[ParsedCall]:
     """The calls of a Python list of calls, read with ``ast`` (literal arguments only, never evaluated)."""
     source = source.strip()
     if len(source) > MAX_CALLS_CHARS:
-        return [_broken(None, f"the tool calls are {len(source)} characters long; the limit is {MAX_CALLS_CHARS}", source[:200])]
+        return [
+            _broken(
+                None, f"the tool calls are {len(source)} characters long; the limit is {MAX_CALLS_CHARS}", source[:200]
+            )
+        ]
     start = _CALL_LIST_START.match(source)
     name = start.group()[1:-1].strip("[ \t\r\n") if start else None
     try:
@@ -906,7 +932,9 @@ class PythonicParser:
             end = visible.find(PYTHON_END, start)
             if end < 0:
                 error = f"{PYTHON_START} is not closed with {PYTHON_END}"
-                return _named_turn([visible[:start]], [_broken(None, error, visible[start + len(PYTHON_START) :])], malformed)
+                return _named_turn(
+                    [visible[:start]], [_broken(None, error, visible[start + len(PYTHON_START) :])], malformed
+                )
             calls = parse_pythonic_calls(visible[start + len(PYTHON_START) : end])
             return _named_turn([visible[:start], visible[end + len(PYTHON_END) :]], calls, malformed)
         region, after = _until_turn_end(visible)
@@ -922,9 +950,13 @@ class PythonicParser:
         for name, arguments in calls:
             if not isinstance(name, str) or not all(part.isidentifier() for part in name.split(".")):
                 raise ValueError(f"a pythonic call names its tool with a (dotted) Python identifier, got {name!r}")
-            if not isinstance(arguments, Mapping) or not all(isinstance(key, str) and key.isidentifier() for key in arguments):
+            if not isinstance(arguments, Mapping) or not all(
+                isinstance(key, str) and key.isidentifier() for key in arguments
+            ):
                 raise ValueError(f"the arguments of {name} must be an object whose keys are Python identifiers")
-            written.append(f"{name}({', '.join(f'{key}={_python_literal(value)}' for key, value in arguments.items())})")
+            written.append(
+                f"{name}({', '.join(f'{key}={_python_literal(value)}' for key, value in arguments.items())})"
+            )
         listed = f"[{', '.join(written)}]"
         return f"{content}\n{PYTHON_START}{listed}{PYTHON_END}" if content else listed
 
@@ -943,9 +975,15 @@ _MISTRAL_NAME_BREAKS = (MISTRAL_ARGS, TOOL_CALLS, " ", "\n")
 def _mistral_array(body: str) -> tuple[list[ParsedCall], str]:
     """``[{"name": ..., "arguments": {...}}, ...]`` (tokenizers before v11) and the text after it."""
     if len(body) > MAX_CALLS_CHARS:
-        return [_broken(None, f"the tool calls are {len(body)} characters long; the limit is {MAX_CALLS_CHARS}", body[:200])], ""
+        return [
+            _broken(None, f"the tool calls are {len(body)} characters long; the limit is {MAX_CALLS_CHARS}", body[:200])
+        ], ""
     if _json_depth_exceeds(body, MAX_JSON_DEPTH):
-        return [_broken(_name_in(body), f"the tool calls are not valid JSON (nested deeper than {MAX_JSON_DEPTH} levels)", body)], ""
+        return [
+            _broken(
+                _name_in(body), f"the tool calls are not valid JSON (nested deeper than {MAX_JSON_DEPTH} levels)", body
+            )
+        ], ""
     try:
         payload, end = _json_at(body, 0)
     except (ValueError, RecursionError) as exc:
@@ -959,7 +997,11 @@ def _mistral_named(body: str) -> tuple[list[ParsedCall], str]:
     """``name[ARGS]{...}`` (``[CALL_ID]id`` may follow the name) and the text after the object."""
     args_at = body.find(MISTRAL_ARGS)
     if args_at < 0:
-        return [_broken(None, f"expected NAME{MISTRAL_ARGS}{{...}} or a JSON list after {TOOL_CALLS}, got {body[:40]!r}", body)], ""
+        return [
+            _broken(
+                None, f"expected NAME{MISTRAL_ARGS}{{...}} or a JSON list after {TOOL_CALLS}, got {body[:40]!r}", body
+            )
+        ], ""
     name = body[:args_at].partition(MISTRAL_CALL_ID)[0].strip()
     rest = body[args_at + len(MISTRAL_ARGS) :]
     start = _SPACES.match(rest).end()  # type: ignore[union-attr]
@@ -967,7 +1009,11 @@ def _mistral_named(body: str) -> tuple[list[ParsedCall], str]:
         return [_broken(None, f"the tool name before {MISTRAL_ARGS} is empty or has spaces: {name[:40]!r}", body)], ""
     # Arguments longer than a call may be are refused after decoding; only that much needs the depth check.
     if _json_depth_exceeds(rest[start : start + MAX_CALL_CHARS + 1], MAX_JSON_DEPTH):
-        return [_broken(name, f"the arguments of {name} are not valid JSON (nested deeper than {MAX_JSON_DEPTH} levels)", body)], ""
+        return [
+            _broken(
+                name, f"the arguments of {name} are not valid JSON (nested deeper than {MAX_JSON_DEPTH} levels)", body
+            )
+        ], ""
     try:
         payload, end = _json_at(rest, start)
     except (ValueError, RecursionError) as exc:
@@ -1040,7 +1086,11 @@ def parse_deepseek_call(raw: str) -> ParsedCall:
     if kind.strip() != "function" or not name:
         return _broken(name or None, f"expected function{DEEPSEEK_SEP}NAME, got {body[:60]!r}", body)
     arguments = arguments.strip()
-    if len(arguments) < len(JSON_FENCE) + len(FENCE) or not arguments.startswith(JSON_FENCE) or not arguments.endswith(FENCE):
+    if (
+        len(arguments) < len(JSON_FENCE) + len(FENCE)
+        or not arguments.startswith(JSON_FENCE)
+        or not arguments.endswith(FENCE)
+    ):
         return _broken(name, f"the arguments of {name} are not in a {JSON_FENCE} ... {FENCE} block", body)
     return _json_arguments(name, arguments[len(JSON_FENCE) : -len(FENCE)], body)
 
@@ -1050,7 +1100,9 @@ def _deepseek_block(region: str) -> list[ParsedCall]:
     calls: list[ParsedCall] = []
     for kind, piece in tagged_pieces(region, DEEPSEEK_CALL_BEGIN, DEEPSEEK_CALL_END):
         if kind == TEXT and piece.strip():
-            calls.append(_broken(None, f"text between the calls, outside {DEEPSEEK_CALL_BEGIN}: {piece.strip()[:40]!r}", piece))
+            calls.append(
+                _broken(None, f"text between the calls, outside {DEEPSEEK_CALL_BEGIN}: {piece.strip()[:40]!r}", piece)
+            )
         elif kind == BLOCK:
             calls.append(parse_deepseek_call(piece))
         elif kind == UNCLOSED:
@@ -1210,7 +1262,9 @@ class HarmonyParser:
     """
 
     name = "openai"
-    call_hint = "Write <|start|>assistant<|channel|>commentary to=functions.NAME <|constrain|>json<|message|>{...}<|call|>"
+    call_hint = (
+        "Write <|start|>assistant<|channel|>commentary to=functions.NAME <|constrain|>json<|message|>{...}<|call|>"
+    )
 
     def parse(self, text: str) -> ParsedTurn:
         """Read one turn in time linear in its length; never raises."""
@@ -1221,7 +1275,9 @@ class HarmonyParser:
             if isinstance(item, str):
                 opened = _HARMONY_RECIPIENT.search(item)
                 if opened is not None and (HARMONY_CHANNEL in item or HARMONY_START in item):
-                    calls.append(_broken(opened.group(1), f"the call's header is not followed by {HARMONY_MESSAGE}", item))
+                    calls.append(
+                        _broken(opened.group(1), f"the call's header is not followed by {HARMONY_MESSAGE}", item)
+                    )
                 else:
                     content_parts.append(item)
             elif item.role != "assistant":
@@ -1267,7 +1323,9 @@ def register_tool_parser(name: str, factory: Callable[[], ToolCallParser]) -> Ca
         ValueError: a name that is not an identifier, ``"auto"``, or one already registered.
     """
     if not isinstance(name, str) or not name.isidentifier() or name == AUTO:
-        raise ValueError(f"a tool parser's name is a Python identifier other than 'auto', e.g. 'my_format'; got {name!r}")
+        raise ValueError(
+            f"a tool parser's name is a Python identifier other than 'auto', e.g. 'my_format'; got {name!r}"
+        )
     if name in _PARSERS:
         raise ValueError(f"tool parser {name!r} is already registered; unregister_tool_parser() it first")
     _PARSERS[name] = factory
@@ -1301,10 +1359,16 @@ def get_tool_parser(name: str) -> ToolCallParser:
     return factory()
 
 
-for _name, _factory in zip(
-    SHIPPED_PARSERS,
-    (HermesParser, Qwen3CoderParser, Llama3JsonParser, PythonicParser, MistralParser, DeepSeekV3Parser, HarmonyParser),
-):
+_SHIPPED_FACTORIES: tuple[Callable[[], ToolCallParser], ...] = (
+    HermesParser,
+    Qwen3CoderParser,
+    Llama3JsonParser,
+    PythonicParser,
+    MistralParser,
+    DeepSeekV3Parser,
+    HarmonyParser,
+)
+for _name, _factory in zip(SHIPPED_PARSERS, _SHIPPED_FACTORIES):
     register_tool_parser(_name, _factory)
 
 
@@ -1358,14 +1422,18 @@ def _detect_in_template(template: str) -> str:
         if any(all(marker in template for marker in markers) for markers in alternatives):
             LOG.warning("tool_parser='auto' chose the %r tool-call parser from the chat template's markers", name)
             return name
-    known = "; ".join(f"{name}: {' or '.join(' + '.join(m) for m in alternatives)}" for name, alternatives in TEMPLATE_MARKERS)
+    known = "; ".join(
+        f"{name}: {' or '.join(' + '.join(m) for m in alternatives)}" for name, alternatives in TEMPLATE_MARKERS
+    )
     raise ValueError(
         f"tool_parser='auto' found no tool-call markers in the chat template ({known}); "
         f"name the format instead: one of {tool_parser_names()}"
     )
 
 
-def resolve_tool_parser(tool_parser: Any = None, chat_template: Any = None, argument: str = "tool_parser") -> ToolCallParser:
+def resolve_tool_parser(
+    tool_parser: str | ToolCallParser | None = None, chat_template: Any = None, argument: str = "tool_parser"
+) -> ToolCallParser:
     """The parser that ``tool_parser`` names: ``None`` (Hermes), a registered name, ``"auto"`` or a parser object.
 
     ``"auto"`` picks the format from ``chat_template`` (a tokenizer or a
@@ -1409,7 +1477,9 @@ def writes_own_format(parser: Any) -> bool:
 
     Callers keep their Hermes path, byte for byte, for every other parser.
     """
-    return parser is not None and not isinstance(parser, HermesParser) and callable(getattr(parser, "format_turn", None))
+    return (
+        parser is not None and not isinstance(parser, HermesParser) and callable(getattr(parser, "format_turn", None))
+    )
 
 
 def render_turn(parser: ToolCallParser, content: str, calls: Sequence[tuple[str, Any]]) -> str:
@@ -1420,5 +1490,6 @@ def render_turn(parser: ToolCallParser, content: str, calls: Sequence[tuple[str,
     """
     format_turn = getattr(parser, "format_turn", None)
     if callable(format_turn):
-        return format_turn(content, calls)
+        written: str = format_turn(content, calls)
+        return written
     return HermesParser().format_turn(content, calls)

@@ -466,7 +466,9 @@ TERMINAL_MODES = ModeNames(terminal_only=True)  # the modes that pay only on the
 for _mode in (
     RewardMode("sparse", _sparse, "1.0 correct, 0.1 wrong or no answer, 0.0 never ended"),
     RewardMode("mentor", _mentor, "MENTOR: 0.7 correct + 0.3 exact tool-set match + 0.1 no invented tool"),
-    RewardMode("mentor_partial", _mentor_partial, "ablation: any tool overlap instead of equality, no invented-tool term"),
+    RewardMode(
+        "mentor_partial", _mentor_partial, "ablation: any tool overlap instead of equality, no invented-tool term"
+    ),
     RewardMode("mentor_nomatch", _mentor_nomatch, "ablation: no tool matching, correctness and invented tools only"),
     RewardMode("mentor_f1", _mentor_f1, "ablation: 0.3 x F1 of the tool multisets instead of exact matching"),
     RewardMode("dense", _mentor, "mentor plus potential-based shaping toward the teacher on every step", shaped=True),
@@ -545,7 +547,7 @@ def _values_equal(left: Any, right: Any) -> bool:
         return len(left) == len(right) and all(_values_equal(a, b) for a, b in zip(left, right))
     if isinstance(left, dict) and isinstance(right, dict):
         return left.keys() == right.keys() and all(_values_equal(left[k], right[k]) for k in left)
-    return left == right
+    return bool(left == right)
 
 
 def argument_match(student: Mapping[str, Any], teacher: Mapping[str, Any]) -> float:

@@ -117,7 +117,7 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 class ChildError(Exception):
     """An exception of a non-builtin type raised by a tool in the child; subclasses carry its type's name."""
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         # Its subclasses are made at run time, one per type name, so pickle cannot find them by reference:
         # they travel by name and are made again on the other side.
         if type(self) is ChildError:
@@ -182,9 +182,11 @@ def _cached_name(function: Callable[..., Any]) -> tuple[str, str]:
 
 
 def _resolve(module: str, qualname: str) -> Callable[..., Any]:
-    found: Any = importlib.import_module(module)
+    found: object = importlib.import_module(module)
     for part in qualname.split("."):
         found = getattr(found, part)
+    if not callable(found):
+        raise TypeError(f"{module}.{qualname} names a {type(found).__name__}; expected a function")
     return found
 
 
@@ -433,7 +435,9 @@ class Sandbox:
         finally:
             self._lock.release()
 
-    def _call(self, child: _Child, target: tuple[str, str], arguments: dict[str, Any], limit_s: float, name: str) -> Any:
+    def _call(
+        self, child: _Child, target: tuple[str, str], arguments: dict[str, Any], limit_s: float, name: str
+    ) -> Any:
         sent_at = time.monotonic()
         try:
             child.send(("call", *target, arguments, limit_s), sent_at + LOAD_ALLOWANCE * limit_s)
@@ -504,7 +508,9 @@ class Sandbox:
         """Kill an overrunning child, start its successor ahead, and record the time charged."""
         usage = process_usage(child.process.pid)
         elapsed_s = time.monotonic() - sent_at
-        self.last_charged_s = elapsed_s if usage is None else min(elapsed_s, max(limit_s, usage.cpu_s - child.cpu_at_send))
+        self.last_charged_s = (
+            elapsed_s if usage is None else min(elapsed_s, max(limit_s, usage.cpu_s - child.cpu_at_send))
+        )
         prepared = set(child.prepared)
         self._discard()
         self._start_ahead(prepared)
@@ -717,7 +723,9 @@ def _child_warm_up(module: str, qualname: str, path: list[str]) -> tuple[Any, ..
     return ("warmed",)
 
 
-def _child_call(message: tuple[Any, ...], functions: dict[tuple[str, str], Callable[..., Any]], watchdog: _Watchdog) -> bytes:
+def _child_call(
+    message: tuple[Any, ...], functions: dict[tuple[str, str], Callable[..., Any]], watchdog: _Watchdog
+) -> bytes:
     """Run one call in the child within its limit; the framed reply, which ends with the call's processor time."""
     _, module, qualname, arguments, limit_s = message
     started, cpu_started = time.monotonic(), time.process_time()
@@ -731,7 +739,9 @@ def _child_call(message: tuple[Any, ...], functions: dict[tuple[str, str], Calla
             value = function(**arguments)
         data = pickle.dumps(("ok", value, time.process_time() - cpu_started), protocol=pickle.HIGHEST_PROTOCOL)
         if len(data) > MAX_RESULT_BYTES:
-            raise ToolError(f"the result is {len(data):,} bytes (pickled); results are limited to {MAX_RESULT_BYTES:,} bytes")
+            raise ToolError(
+                f"the result is {len(data):,} bytes (pickled); results are limited to {MAX_RESULT_BYTES:,} bytes"
+            )
     except BaseException as exc:  # noqa: BLE001 - reported to the parent (SystemExit included)
         reply = ("raise", *_describe_exception(exc), time.process_time() - cpu_started)
         data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)

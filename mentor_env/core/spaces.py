@@ -63,17 +63,19 @@ def _code_points(space: UnicodeText, text: str) -> np.ndarray:
 
 def _from_code_points(points: np.ndarray) -> str:
     points = np.asarray(points, dtype=np.int32)
-    kept = points[points != _PAD]
+    kept: np.ndarray = points[points != _PAD]
     return kept.astype("<i4").tobytes().decode("utf-32-le", "surrogatepass")
 
 
+# mypy's singledispatch check cannot match a subclass against gymnasium's generic fallback (``space: Space[T]``):
+# it reports UnicodeText, a Space[str], as no subtype of it.
 @flatten.register(UnicodeText)
-def _flatten_unicode_text(space: UnicodeText, x: str) -> np.ndarray:
+def _flatten_unicode_text(space: UnicodeText, x: str) -> np.ndarray:  # type: ignore[misc]
     return _code_points(space, x)
 
 
 @unflatten.register(UnicodeText)
-def _unflatten_unicode_text(space: UnicodeText, x: np.ndarray) -> str:
+def _unflatten_unicode_text(space: UnicodeText, x: np.ndarray) -> str:  # type: ignore[misc]  # as above
     return _from_code_points(x)
 
 
@@ -107,7 +109,7 @@ def _decode_row(row: np.ndarray) -> str:
     return row[1 : 1 + int(row[0])].tobytes().decode("utf-32-le", "surrogatepass")
 
 
-class SharedTextBatch(Sequence):
+class SharedTextBatch(Sequence[str]):
     """The strings in a shared-memory buffer, decoded each time they are read.
 
     Gymnasium's ``AsyncVectorEnv`` reads its observation buffer once and then

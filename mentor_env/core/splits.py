@@ -126,7 +126,8 @@ def extra_splits(domain: Domain) -> Mapping[str, str]:
 
 def _extra_split_builder(domain: Domain, split: str) -> Callable[[], list[Task]]:
     module_name, _, function_name = extra_splits(domain)[split].partition(":")
-    return getattr(importlib.import_module(module_name), function_name)
+    builder: Callable[[], list[Task]] = getattr(importlib.import_module(module_name), function_name)
+    return builder
 
 
 def load_split(domain: Domain, split: str) -> list[Task]:

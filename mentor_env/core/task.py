@@ -85,7 +85,7 @@ class Task:
     tools: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        record = {
+        record: dict[str, Any] = {
             "id": self.id,
             "domain": self.domain,
             "question": self.question,

@@ -43,7 +43,7 @@ import pickle
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar, cast
 
 import jsonschema
 
@@ -77,6 +77,8 @@ MAX_ARGUMENT_DIGITS = 64
 # function-calling data), at most 128 characters.
 TOOL_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}"
 _TOOL_NAME = re.compile(TOOL_NAME_PATTERN)
+# What a ToolSpecs caches under one key: whatever that key's compute returns.
+_Value = TypeVar("_Value")
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,9 @@ class Tool:
                 f"got type {self.parameters.get('type')!r}"
             )
         if self.time_limit_s is not None:
-            object.__setattr__(self, "time_limit_s", check_time_limit(f"tool {self.name!r}: time_limit_s", self.time_limit_s))
+            object.__setattr__(
+                self, "time_limit_s", check_time_limit(f"tool {self.name!r}: time_limit_s", self.time_limit_s)
+            )
         if self.timeout_message is not None:
             try:
                 self.timeout_message.format(limit=1.0)
@@ -153,7 +157,9 @@ class Tool:
                 if function is not None:
                     importable_name(function)
             except ValueError as exc:
-                raise ValueError(f"tool {self.name!r} is isolated, so its {role} must be importable by name: {exc}") from None
+                raise ValueError(
+                    f"tool {self.name!r} is isolated, so its {role} must be importable by name: {exc}"
+                ) from None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # jsonschema's validator classes are made at run time and do not pickle;
@@ -296,7 +302,7 @@ def object_schema(properties: dict[str, Any], required: Sequence[str] | None = N
 # --- the specs a runtime hands out ------------------------------------------------
 
 
-class ToolSpecs(list):
+class ToolSpecs(list[dict[str, Any]]):
     """A runtime's tool specs: a plain ``list`` of OpenAI function specs, with two shortcuts.
 
     The environment hands this same list out in ``info["tools"]`` on every
@@ -325,13 +331,13 @@ class ToolSpecs(list):
         """Whether the list still equals the specs it was made with."""
         return list.__eq__(self, self._snapshot)
 
-    def cached(self, key: str, compute: Callable[[list[dict[str, Any]]], Any]) -> Any:
+    def cached(self, key: str, compute: Callable[[list[dict[str, Any]]], _Value]) -> _Value:
         """``compute(self)``, computed once while the specs are unchanged."""
         if not self.unchanged():
             return compute(self)
         if key not in self._cache:
             self._cache[key] = compute(self._snapshot)
-        return self._cache[key]
+        return cast(_Value, self._cache[key])  # each key holds what its one compute returned
 
     def __reduce__(self) -> tuple[Any, ...]:
         if not self.unchanged():
@@ -581,7 +587,9 @@ def _failure_result(tool: Tool, exc: Exception, limit_s: float, charged_s: float
     if isinstance(exc, ToolError):
         return error_result(name, EXECUTION_ERROR, f"{name} failed: {exc}", charged_s)
     # A bug or an edge the tool did not bound.
-    return error_result(name, EXECUTION_ERROR, f"{name} failed: {type(exc).__name__}: {_exception_text(exc)}", charged_s)
+    return error_result(
+        name, EXECUTION_ERROR, f"{name} failed: {type(exc).__name__}: {_exception_text(exc)}", charged_s
+    )
 
 
 def _exception_text(exc: BaseException) -> str:
@@ -613,7 +621,9 @@ class ToolRuntime:
     def names(self) -> frozenset[str]:
         return frozenset(self.tools)
 
-    def execute(self, name: str | None, arguments: Mapping[str, Any] | None, budget_s: float | None = None) -> ToolResult:
+    def execute(
+        self, name: str | None, arguments: Mapping[str, Any] | None, budget_s: float | None = None
+    ) -> ToolResult:
         """Check and run one call; never raises.
 
         Args:
@@ -631,15 +641,20 @@ class ToolRuntime:
         if not isinstance(arguments, Mapping):
             return error_result(name, INVALID_ARGS, f"arguments must be an object, got {type(arguments).__name__}")
         limit_s = self._limit_s(tool, budget_s)
-        problem = argument_problem(arguments)
-        if problem is None:
-            arguments = valid_json(dict(arguments))
-            problem = self._validation_error(tool, arguments)
+        checked, problem = self._checked_arguments(tool, arguments)
         if problem is not None:
             return error_result(name, INVALID_ARGS, problem, charged_s=time.monotonic() - started)
         if time.monotonic() - started > limit_s:
             return _timeout_result(tool, limit_s)
-        return self._run(tool, arguments, started, limit_s)
+        return self._run(tool, checked, started, limit_s)
+
+    def _checked_arguments(self, tool: Tool, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The arguments with every string made valid text, and what is wrong with them (``None``: nothing)."""
+        problem = argument_problem(arguments)
+        if problem is not None:
+            return dict(arguments), problem
+        checked: dict[str, Any] = valid_json(dict(arguments))
+        return checked, self._validation_error(tool, checked)
 
     def _limit_s(self, tool: Tool, budget_s: float | None) -> float:
         """The soonest of the runtime's, the tool's and the caller's limits."""

@@ -276,9 +276,7 @@ def same_value(predicted: Fraction, gold: Quantity) -> bool:
     return predicted == gold.value
 
 
-def numbers_match(
-    prediction: str, answer: str, units: Collection[str] = (), max_chars: int = MAX_ANSWER_CHARS
-) -> bool:
+def numbers_match(prediction: str, answer: str, units: Collection[str] = (), max_chars: int = MAX_ANSWER_CHARS) -> bool:
     """Whether ``prediction`` states the gold number ``answer`` (the module doc's rules). Never raises.
 
     ``units`` are the canonical units (:data:`DOLLARS`, :data:`DAYS`) the domain

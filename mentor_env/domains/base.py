@@ -38,7 +38,9 @@ def draw_level(rng: random.Random, difficulties: Sequence[int], difficulty: int 
     return level
 
 
-def scripted_task(domain_name: str, seed: int, ood: bool, question: str, teacher: TeacherTrajectory, meta: dict[str, Any]) -> Task:
+def scripted_task(
+    domain_name: str, seed: int, ood: bool, question: str, teacher: TeacherTrajectory, meta: dict[str, Any]
+) -> Task:
     """A generated task whose gold answer is the one the scripted teacher boxed."""
     answer = last_boxed(teacher.messages[-1]["content"])
     if answer is None:

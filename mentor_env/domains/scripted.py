@@ -167,7 +167,9 @@ def solve_calls(
         ready = [call for call in pending if all(needed in results for needed in call.inputs)]
         if not ready:  # pragma: no cover - a plan that refers to a later call
             raise ValueError(f"calls {[call.tool for call in pending]} wait on each other")
-        calls = [(call.tool, {name: _resolve(v, results, read) for name, v in call.arguments.items()}) for call in ready]
+        calls = [
+            (call.tool, {name: _resolve(v, results, read) for name, v in call.arguments.items()}) for call in ready
+        ]
         replies: list[ToolResult] = yield TeacherTurn("", calls)
         for call, reply in zip(ready, replies):
             results[call] = reply.content

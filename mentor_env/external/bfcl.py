@@ -123,7 +123,17 @@ PYTHON_TYPES: dict[str, type] = {
     "dict": dict,
     "any": str,
 }
-_KEPT_KEYWORDS = ("description", "enum", "default", "minimum", "maximum", "minItems", "maxItems", "minLength", "maxLength")
+_KEPT_KEYWORDS = (
+    "description",
+    "enum",
+    "default",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "maxLength",
+)
 _STANDARDIZE = re.compile(r"[ ,./\-_*^]")
 OPTIONAL = ""  # among a parameter's acceptable values: it may be left out
 
@@ -371,9 +381,7 @@ def check_calls(
         [
             index
             for index, (name, arguments) in enumerate(calls)
-            if name == gold_name
-            and gold_name in docs
-            and check_call(docs[gold_name], arguments, acceptable) is None
+            if name == gold_name and gold_name in docs and check_call(docs[gold_name], arguments, acceptable) is None
         ]
         for gold_name, acceptable in expected
     ]
@@ -432,7 +440,11 @@ def gold_arguments(function: Mapping[str, Any] | None, acceptable: Mapping[str, 
         declared = properties.get(name, {}).get("type")
         if declared == "dict" and isinstance(value, Mapping):
             value = _gold_dict(value)
-        elif declared in ("array", "tuple") and _item_type_name(properties.get(name, {})) == "dict" and isinstance(value, list):
+        elif (
+            declared in ("array", "tuple")
+            and _item_type_name(properties.get(name, {})) == "dict"
+            and isinstance(value, list)
+        ):
             value = [_gold_dict(item) if isinstance(item, Mapping) else item for item in value]
         arguments[name] = copy.deepcopy(value)
     return arguments
@@ -449,10 +461,16 @@ def _gold_dict(acceptable: Mapping[str, Any]) -> dict[str, Any]:
     return built
 
 
-def gold_calls(functions: Sequence[Mapping[str, Any]], ground_truth: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+def gold_calls(
+    functions: Sequence[Mapping[str, Any]], ground_truth: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, dict[str, Any]]]:
     """The teacher's calls: one per possible-answer entry (:func:`gold_arguments`)."""
     docs = {function["name"]: function for function in functions}
-    return [(name, gold_arguments(docs.get(name), acceptable)) for entry in ground_truth for name, acceptable in entry.items()]
+    return [
+        (name, gold_arguments(docs.get(name), acceptable))
+        for entry in ground_truth
+        for name, acceptable in entry.items()
+    ]
 
 
 # --- tasks -----------------------------------------------------------------------
@@ -503,7 +521,9 @@ def _category_tasks(category: str) -> tuple[Task, ...]:
     records = _read_lines(data / f"{FILE_PREFIX}{category}.json")
     if category in NO_CALL_CATEGORIES:
         return tuple(task_from_record(category, record, None) for record in records)
-    answers = {answer["id"]: answer for answer in _read_lines(data / "possible_answer" / f"{FILE_PREFIX}{category}.json")}
+    answers = {
+        answer["id"]: answer for answer in _read_lines(data / "possible_answer" / f"{FILE_PREFIX}{category}.json")
+    }
     missing = [record["id"] for record in records if record["id"] not in answers]
     if missing:
         raise ValueError(f"BFCL category {category!r}: no possible answer for {missing[:5]}")
@@ -517,7 +537,9 @@ def load_tasks(categories: str | Iterable[str] | None = None) -> list[Task]:
         ValueError: for a category we do not serve.
         ImportError: when ``bfcl-eval`` is not installed.
     """
-    names = list(CATEGORIES) if categories is None else [categories] if isinstance(categories, str) else list(categories)
+    names = (
+        list(CATEGORIES) if categories is None else [categories] if isinstance(categories, str) else list(categories)
+    )
     unknown = [name for name in names if name not in CATEGORIES]
     if unknown or not names:
         raise ValueError(f"BFCL categories must be among {list(CATEGORIES)}, got {unknown or names!r}")
@@ -546,9 +568,9 @@ class BFCLDomain:
     """BFCL's single-turn tasks: per-task functions, calls judged by :func:`check_calls`."""
 
     name = DOMAIN_NAME
-    tools: tuple[Tool, ...] = ()  # every task brings its own
+    tools: Sequence[Tool] = ()  # every task brings its own
     system_prompt = SYSTEM_PROMPT
-    difficulties: tuple[int, ...] = ()
+    difficulties: Sequence[int] = ()
 
     def generate(self, seed: int, difficulty: int | None = None, ood: bool = False) -> Task:
         raise ValueError("BFCL tasks are not generated: the env serves BFCL's own tasks (pick one with task_id)")
@@ -596,7 +618,9 @@ class BFCLEnv(ToolUseEnv):
             if category is not None:
                 raise ValueError("pass category or split, not both")
             if split != "test" and split not in CATEGORIES:
-                raise ValueError(f"mentor/BFCL-v0 split must be 'test' (all categories) or a category {list(CATEGORIES)}, got {split!r}")
+                raise ValueError(
+                    f"mentor/BFCL-v0 split must be 'test' (all categories) or a category {list(CATEGORIES)}, got {split!r}"
+                )
             category = None if split == "test" else split
         for source in ("dataset",):
             if kwargs.get(source) is not None:

@@ -43,7 +43,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from mentor_env.core.splits import tasks_dir, to_jsonl, write_text_atomically
+from mentor_env.core.files import write_text_atomically
+from mentor_env.core.splits import tasks_dir, to_jsonl
 from mentor_env.core.task import Task, TeacherTrajectory
 
 SPLIT = "ood-reasoning-gym"
@@ -96,7 +97,9 @@ def _isolated() -> Iterator[None]:
         yield
 
 
-def dataset(name: str, settings: Mapping[str, Any] | None = None, size: int = TASKS_PER_DATASET, seed: int = SEED) -> Any:
+def dataset(
+    name: str, settings: Mapping[str, Any] | None = None, size: int = TASKS_PER_DATASET, seed: int = SEED
+) -> Any:
     """The reasoning-gym dataset ``name`` with our settings (needs reasoning-gym)."""
     with _isolated():
         return _reasoning_gym().create_dataset(name, size=size, seed=seed, **dict(settings or {}))

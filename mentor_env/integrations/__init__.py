@@ -21,4 +21,3 @@ def require(module: str, extra: str = "trl") -> Any:
         raise ImportError(
             f"this needs the {module!r} package: pip install 'mentor-env[{extra}]' (or pip install {module})"
         ) from exc
-

@@ -401,7 +401,8 @@ def _model_turns(completion: Any, multi_turn: bool | None, parser: ToolCallParse
     """:func:`completion_turns`, with ``None`` for each turn that is not text."""
     if isinstance(completion, str):
         multi = bool(multi_turn)
-        return (_split_string_turns(completion, parser) if multi else [completion]), multi
+        turns: list[str | None] = list(_split_string_turns(completion, parser)) if multi else [completion]
+        return turns, multi
     if isinstance(completion, Mapping):
         completion = [completion]  # one message
     if not isinstance(completion, Sequence) or isinstance(completion, (bytes, bytearray)):

@@ -80,7 +80,9 @@ def make_text_env(env_id: str, reward_mode: str = "mentor", **env_kwargs: Any) -
         raise ValueError(f"unknown env id {env_id!r}; expected one of {known}")
     env = gym.make(env_id, reward_mode=reward_mode, **env_kwargs).unwrapped
     if not isinstance(env, ToolUseEnv):
-        raise ValueError(f"{env_id!r} is not a text tool-use env (its actions are not text); use a mentor/<Domain>-v0 id")
+        raise ValueError(
+            f"{env_id!r} is not a text tool-use env (its actions are not text); use a mentor/<Domain>-v0 id"
+        )
     return env
 
 
@@ -92,8 +94,14 @@ def describe_argument(name: str, schema: Mapping[str, Any]) -> str:
     ``maxItems`` and the like; the environment still enforces them.
     """
     units = {"minLength": " characters", "maxLength": " characters", "minItems": " items", "maxItems": " items"}
-    labels = {"minimum": "at least", "maximum": "at most", "minLength": "at least", "maxLength": "at most",
-              "minItems": "at least", "maxItems": "at most"}
+    labels = {
+        "minimum": "at least",
+        "maximum": "at most",
+        "minLength": "at least",
+        "maxLength": "at most",
+        "minItems": "at least",
+        "maxItems": "at most",
+    }
     bounds = [f"{label} {schema[key]}{units.get(key, '')}" for key, label in labels.items() if key in schema]
     text = str(schema.get("description") or name).strip().replace("\n", " ")
     return f"{text} ({', '.join(bounds)})" if bounds else text
@@ -186,10 +194,14 @@ def call_block(name: Any, arguments: Any, limit: int, parser: ToolCallParser | N
     )
     try:
         exceeds = json_text_exceeds(arguments, limit)
-        text = "" if exceeds else format_tool_call(name, dict(arguments) if isinstance(arguments, Mapping) else arguments)
+        text = (
+            "" if exceeds else format_tool_call(name, dict(arguments) if isinstance(arguments, Mapping) else arguments)
+        )
     except UNREADABLE_ERRORS as exc:  # a value json cannot write, a mapping whose methods raise
         reason = truncate(f"{type(exc).__name__}: {exc}", 300)
-        raise UnwritableCall(INVALID_ARGS, f"the arguments have no JSON form, the only form a model's call takes ({reason})") from None
+        raise UnwritableCall(
+            INVALID_ARGS, f"the arguments have no JSON form, the only form a model's call takes ({reason})"
+        ) from None
     if exceeds or len(text) > limit:
         raise UnwritableCall(INVALID_ACTION, too_long)
     return text
@@ -199,7 +211,11 @@ def _formatted_call(name: Any, arguments: Any, limit: int, parser: Any) -> str:
     """:func:`call_block` in the format of ``parser`` (a named parser's ``format_turn``)."""
     try:
         exceeds = json_text_exceeds(arguments, limit)
-        text = "" if exceeds else render_turn(parser, "", [(name, dict(arguments) if isinstance(arguments, Mapping) else arguments)])
+        text = (
+            ""
+            if exceeds
+            else render_turn(parser, "", [(name, dict(arguments) if isinstance(arguments, Mapping) else arguments)])
+        )
     except UNREADABLE_ERRORS as exc:
         reason = truncate(f"{type(exc).__name__}: {exc}", 300)
         raise UnwritableCall(INVALID_ARGS, f"the call has no form in the model's tool-call format ({reason})") from None
@@ -339,7 +355,9 @@ class _ReplayRuntime:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._runtime, name)
 
-    def execute(self, name: str | None, arguments: Mapping[str, Any] | None, budget_s: float | None = None) -> ToolResult:
+    def execute(
+        self, name: str | None, arguments: Mapping[str, Any] | None, budget_s: float | None = None
+    ) -> ToolResult:
         for index, ran in enumerate(self._ran):
             if ran.name == name and ran.arguments == arguments:
                 del self._ran[index]
@@ -421,7 +439,9 @@ class EpisodeSession:
         parsed = env.parser.parse(block)
         if len(parsed.calls) != 1:
             return error_result(
-                shown_name, PARSE_ERROR, "written out, the call does not read back as one tool call (a string in it holds tool-call tags)"
+                shown_name,
+                PARSE_ERROR,
+                "written out, the call does not read back as one tool call (a string in it holds tool-call tags)",
             )
         (result,) = env.execute_calls(parsed)  # the env's own per-block handling: parse errors, runtime, turn budget
         read = parsed.calls[0]
@@ -488,15 +508,28 @@ class EpisodeSession:
         if self.env.trajectory.done:
             return
         cancel = {mode: -value for mode, value in self.returns_by_mode().items()}
-        info = {"rewards": cancel, "reward_components": {"abandoned": 1.0}, "tool_calls": [], "errors": [],
-                "turn": len(self.env.trajectory.turns), "task_id": self.env.task.id if self.env.task else None,
-                "final_answer": self.env.trajectory.final_answer}
+        info = {
+            "rewards": cancel,
+            "reward_components": {"abandoned": 1.0},
+            "tool_calls": [],
+            "errors": [],
+            "turn": len(self.env.trajectory.turns),
+            "task_id": self.env.task.id if self.env.task else None,
+            "final_answer": self.env.trajectory.final_answer,
+        }
         self.env.trajectory.truncated = True
         self.steps.append(StepRecord(cancel[self.reward_mode], info, False, True))
 
     def summary(self) -> dict[str, float]:
         """Per-episode numbers for logging: turns, tool calls, errors, correct, return of each mode."""
-        components = next((step.info["reward_components"] for step in reversed(self.steps) if "correct" in step.info["reward_components"]), {})
+        components: Mapping[str, float] = next(
+            (
+                step.info["reward_components"]
+                for step in reversed(self.steps)
+                if "correct" in step.info["reward_components"]
+            ),
+            {},
+        )
         return {
             "turns": float(len(self.env.trajectory.turns)),
             "tool_calls": float(sum(len(step.info["tool_calls"]) for step in self.steps)),

@@ -242,7 +242,9 @@ class RewardFuncs(Mapping[str, MentorReward]):
         return len(TERMINAL_MODES)
 
 
-REWARD_FUNCS = RewardFuncs([sparse_reward, mentor_reward, mentor_partial_reward, mentor_nomatch_reward, mentor_f1_reward])
+REWARD_FUNCS = RewardFuncs(
+    [sparse_reward, mentor_reward, mentor_partial_reward, mentor_nomatch_reward, mentor_f1_reward]
+)
 
 
 # --- datasets -----------------------------------------------------------------
@@ -259,12 +261,18 @@ def system_with_tools(system: str, tools: Sequence[Mapping[str, Any]], tokenizer
     also what the environment shows a template without tool support.
     """
     block = f"{system}\n\n{render_tools_block(tools)}"
-    if tokenizer is None or not isinstance(getattr(tokenizer, "chat_template", None), str) or "tools" not in tokenizer.chat_template:
+    if (
+        tokenizer is None
+        or not isinstance(getattr(tokenizer, "chat_template", None), str)
+        or "tools" not in tokenizer.chat_template
+    ):
         return block
     user = {"role": "user", "content": "Q"}
 
     def render(content: str, specs: Any) -> str:
-        return tokenizer.apply_chat_template([{"role": "system", "content": content}, user], tools=specs, add_generation_prompt=True, tokenize=False)
+        return tokenizer.apply_chat_template(
+            [{"role": "system", "content": content}, user], tools=specs, add_generation_prompt=True, tokenize=False
+        )
 
     with_tools, plain = render(system, list(tools)), render(system, None)
     end = plain.find(system) + len(system)
@@ -604,7 +612,9 @@ class EnvReward:
     def __repr__(self) -> str:
         return f"EnvReward(name={self.__name__!r})"
 
-    def __call__(self, completions: Sequence[Any], environments: Sequence[Any] | None = None, **kwargs: Any) -> list[float | None]:
+    def __call__(
+        self, completions: Sequence[Any], environments: Sequence[Any] | None = None, **kwargs: Any
+    ) -> list[float | None]:
         if environments is None:
             raise ValueError(
                 f"the {self.__name__!r} reward needs TRL's environments: pass environment_factory=factory to "
@@ -675,7 +685,9 @@ class MentorEnvFactory:
         return f"environment_factory({self.env_id!r}, reward_mode={self.reward_mode!r})"
 
 
-def environment_factory(env_id: str = "mentor/Calc-v0", reward_mode: str = "mentor", **env_kwargs: Any) -> MentorEnvFactory:
+def environment_factory(
+    env_id: str = "mentor/Calc-v0", reward_mode: str = "mentor", **env_kwargs: Any
+) -> MentorEnvFactory:
     """An environment factory for ``GRPOTrainer(environment_factory=...)`` over a mentor-env text env.
 
     Pass the factory and its reward function to the trainer::

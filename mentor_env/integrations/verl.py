@@ -179,7 +179,12 @@ def to_verl_rows(
         chosen = chosen[:limit]
     return [
         verl_row(
-            task, resolved, index=index, split=split if tasks is None else None, tools_in_prompt=tools_in_prompt, agent=agent
+            task,
+            resolved,
+            index=index,
+            split=split if tasks is None else None,
+            tools_in_prompt=tools_in_prompt,
+            agent=agent,
         )
         for index, task in enumerate(chosen)
     ]

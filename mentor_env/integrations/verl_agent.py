@@ -319,7 +319,9 @@ class _Episode:
 class _Registry:
     """Episodes by trajectory id, shared by every tool object and interaction of the process (rules: module doc)."""
 
-    def __init__(self, capacity: int = MAX_SESSIONS, idle_release_s: float = IDLE_RELEASE_S, idle_drop_s: float = IDLE_DROP_S) -> None:
+    def __init__(
+        self, capacity: int = MAX_SESSIONS, idle_release_s: float = IDLE_RELEASE_S, idle_drop_s: float = IDLE_DROP_S
+    ) -> None:
         self.capacity = capacity
         self.idle_release_s = idle_release_s
         self.idle_drop_s = idle_drop_s
@@ -350,6 +352,7 @@ class _Registry:
         session = EpisodeSession(make_text_env(env_id, reward_mode, **env_kwargs))
         session.reset(task_id=None if task_id is None else str(task_id))
         started = _Episode(session, env_id)
+        unused: _Episode | None
         with self._lock:
             current = self._episodes.get(key)
             if current is not None and current.serves(owner):  # another thread started it meanwhile
@@ -441,7 +444,9 @@ episode_sessions = _Registry()
 def _env_config(config: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
     env_id = config.get("env_id")
     if not isinstance(env_id, str):
-        raise ValueError(f"the mentor-env tool/interaction config needs env_id (such as 'mentor/Calc-v0'); got {dict(config)}")
+        raise ValueError(
+            f"the mentor-env tool/interaction config needs env_id (such as 'mentor/Calc-v0'); got {dict(config)}"
+        )
     env_kwargs = config.get("env_kwargs") or {}
     if not isinstance(env_kwargs, Mapping):
         raise TypeError(f"env_kwargs must be a mapping of gym.make arguments, got {type(env_kwargs).__name__}")
@@ -471,7 +476,11 @@ def _verl_schema(spec: Mapping[str, Any]) -> dict[str, Any]:
         "function": {
             "name": function["name"],
             "description": function.get("description", ""),
-            "parameters": {"type": "object", "properties": properties, "required": list(parameters.get("required", []))},
+            "parameters": {
+                "type": "object",
+                "properties": properties,
+                "required": list(parameters.get("required", [])),
+            },
         },
     }
 
@@ -520,7 +529,9 @@ class MentorTool(_ToolBase):  # type: ignore[misc,valid-type]
             self._create_kwargs.popitem(last=False)
         return instance_id, _response("")
 
-    async def execute(self, instance_id: str, parameters: dict[str, Any], **kwargs: Any) -> tuple[Any, float, dict[str, Any]]:
+    async def execute(
+        self, instance_id: str, parameters: dict[str, Any], **kwargs: Any
+    ) -> tuple[Any, float, dict[str, Any]]:
         """Run the call through the trajectory's episode: ``(response, step reward, metrics)``.
 
         The env work runs in the thread pool, off the event loop. Never raises
@@ -556,7 +567,9 @@ class MentorTool(_ToolBase):  # type: ignore[misc,valid-type]
 
     # --- the turn --------------------------------------------------------
 
-    def _execute_now(self, key: str, task_id: Any, parameters: Any, agent_data: Any) -> tuple[ToolResult, float, dict[str, Any]]:
+    def _execute_now(
+        self, key: str, task_id: Any, parameters: Any, agent_data: Any
+    ) -> tuple[ToolResult, float, dict[str, Any]]:
         """:meth:`execute`'s env work (in the thread pool): the result, the reward and the episode's numbers."""
         episode = episode_sessions.start(key, self.config, task_id, owner=agent_data)
         with episode.lock:
@@ -577,13 +590,19 @@ class MentorTool(_ToolBase):  # type: ignore[misc,valid-type]
             turn_key = object()
         if episode.turn is None or turn_key != episode.turn.key:
             if session.done:
-                return error_result(self.name, INVALID_ACTION, "the episode is over (its turn budget is spent); no more tool calls are run"), 0.0
+                return error_result(
+                    self.name,
+                    INVALID_ACTION,
+                    "the episode is over (its turn budget is spent); no more tool calls are run",
+                ), 0.0
             record = session.play_turn(action)
             episode.released = False
             episode.turn = _TurnAnswers(turn_key, session.env, record.reward)
         answer = episode.turn.claim(self.name, parameters)
         if answer is None:
-            return error_result(self.name, INVALID_ACTION, "the environment read no such call in this turn (or answered it already)"), 0.0
+            return error_result(
+                self.name, INVALID_ACTION, "the environment read no such call in this turn (or answered it already)"
+            ), 0.0
         return answer
 
 
@@ -612,7 +631,9 @@ def _current_turn(agent_data: Any, parser: ToolCallParser | None = None) -> tupl
     """
     try:
         messages = getattr(agent_data, "messages", None)
-        last = messages[-1] if isinstance(messages, list) and messages else None
+        if not isinstance(messages, list) or not messages:
+            return None, None
+        last = messages[-1]
         if not isinstance(last, Mapping) or last.get("role") != "assistant":
             return None, None
         structured = bool(last.get("tool_calls"))
@@ -710,32 +731,45 @@ def verl_tool_config(env_id: str = "mentor/Calc-v0", reward_mode: str = "mentor"
     env = make_text_env(env_id, reward_mode, **env_kwargs)
     config = {"type": "native", "env_id": env_id, "reward_mode": reward_mode, "env_kwargs": dict(env_kwargs)}
     tools = [
-        {"class_name": f"{__name__}.MentorTool", "config": {**config, "name": spec["function"]["name"]}, "tool_schema": _verl_schema(spec)}
+        {
+            "class_name": f"{__name__}.MentorTool",
+            "config": {**config, "name": spec["function"]["name"]},
+            "tool_schema": _verl_schema(spec),
+        }
         for spec in env.runtime.specs
     ]
     env.close()
     return {"tools": tools}
 
 
-def write_verl_tool_config(path: str | Path, env_id: str = "mentor/Calc-v0", reward_mode: str = "mentor", **env_kwargs: Any) -> Path:
+def write_verl_tool_config(
+    path: str | Path, env_id: str = "mentor/Calc-v0", reward_mode: str = "mentor", **env_kwargs: Any
+) -> Path:
     """Write :func:`verl_tool_config` to ``path`` (JSON, which verl's YAML loader reads)."""
     path = Path(path)
     path.write_text(json.dumps(verl_tool_config(env_id, reward_mode, **env_kwargs), indent=2) + "\n")
     return path
 
 
-def verl_interaction_config(env_id: str = "mentor/Calc-v0", reward_mode: str = "mentor", name: str = "mentor", **env_kwargs: Any) -> dict[str, Any]:
+def verl_interaction_config(
+    env_id: str = "mentor/Calc-v0", reward_mode: str = "mentor", name: str = "mentor", **env_kwargs: Any
+) -> dict[str, Any]:
     """The ``interaction_config_path`` contents (verl 0.4 to 0.7): one :class:`MentorInteraction`."""
     make_text_env(env_id, reward_mode, **env_kwargs).close()
     return {
         "interaction": [
-            {"name": name, "class_name": f"{__name__}.MentorInteraction",
-             "config": {"env_id": env_id, "reward_mode": reward_mode, "env_kwargs": dict(env_kwargs)}}
+            {
+                "name": name,
+                "class_name": f"{__name__}.MentorInteraction",
+                "config": {"env_id": env_id, "reward_mode": reward_mode, "env_kwargs": dict(env_kwargs)},
+            }
         ]
     }
 
 
-def write_verl_interaction_config(path: str | Path, env_id: str = "mentor/Calc-v0", reward_mode: str = "mentor", **env_kwargs: Any) -> Path:
+def write_verl_interaction_config(
+    path: str | Path, env_id: str = "mentor/Calc-v0", reward_mode: str = "mentor", **env_kwargs: Any
+) -> Path:
     """Write :func:`verl_interaction_config` to ``path`` (JSON, which verl's YAML loader reads)."""
     path = Path(path)
     path.write_text(json.dumps(verl_interaction_config(env_id, reward_mode, **env_kwargs), indent=2) + "\n")

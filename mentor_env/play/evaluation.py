@@ -177,7 +177,11 @@ def evaluate(
         bar = _progress_bar(len(resets), env_id) if progress else None
         try:
             episodes = run_episodes(
-                policy, functools.partial(gym.make, env_id, **kwargs), resets, batch_size, on_episode=None if bar is None else _counter(bar)
+                policy,
+                functools.partial(gym.make, env_id, **kwargs),
+                resets,
+                batch_size,
+                on_episode=None if bar is None else _counter(bar),
             )
         finally:
             if bar is not None:
@@ -197,7 +201,19 @@ def _metric(value: float | None, digits: int = 3) -> str:
 
 def format_results(results: dict[str, dict[str, Any]]) -> str:
     """A Markdown table of :func:`evaluate`'s results (``n/a``: not applicable, no teacher)."""
-    header = ["env", "n", "success", "calls (teacher)", "tool-set match", "invented", "format err", "JSD", "mentor", "dense", "sparse"]
+    header = [
+        "env",
+        "n",
+        "success",
+        "calls (teacher)",
+        "tool-set match",
+        "invented",
+        "format err",
+        "JSD",
+        "mentor",
+        "dense",
+        "sparse",
+    ]
     rows = [header, ["---"] * len(header)]
     for env_id, r in results.items():
         rows.append(

@@ -63,7 +63,7 @@ import functools
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Hashable, Protocol, Sequence
+from typing import Any, Hashable, Mapping, Protocol, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -339,6 +339,14 @@ def _action_positions(masks: Sequence[Sequence[bool]]) -> list[list[int]]:
     return [[index for index, flag in enumerate(mask) if flag] for mask in masks]
 
 
+_Item = TypeVar("_Item")
+
+
+def _swap(values: list[_Item], a: int, b: int) -> None:
+    """Exchange items ``a`` and ``b`` of ``values`` in place."""
+    values[a], values[b] = values[b], values[a]
+
+
 def _compact(flat: torch.Tensor, counts: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """``flat`` values (rows one after another) as ``[B, max count]`` plus the validity mask."""
     width = max(counts) if counts else 0
@@ -364,7 +372,9 @@ def _read_out(
     return logp, values, _entropy(logits, log_norm, entropy_grad) if entropy else None
 
 
-def _token_logprobs(logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _token_logprobs(
+    logits: torch.Tensor, targets: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``logits / temperature``, their logsumexp and log π of ``targets`` per row (the distribution sampled from)."""
     logits = logits.float() / max(temperature, 1e-6)
     log_norm = torch.logsumexp(logits, dim=-1)
@@ -450,16 +460,22 @@ def action_logprobs(
         raise ValueError("every sequence needs at least one sampled token after a non-empty prompt")
     if isinstance(model, torch.nn.parallel.DistributedDataParallel) or not DecoderStack.supports(model):
         warn_fallback(model, PLAIN_LOGPROBS)
-        return plain_action_logprobs(model, sequences, action_masks, temperature, pad_token_id, value_head, entropy, entropy_grad)
+        return plain_action_logprobs(
+            model, sequences, action_masks, temperature, pad_token_id, value_head, entropy, entropy_grad
+        )
     stack = DecoderStack(model)
     shared, shared_kv = _shared_prefix_context(stack, sequences, positions)
-    starts, group_kv, group_valid, row_group = _group_prefix_context(stack, sequences, positions, groups, shared, shared_kv)
+    starts, group_kv, group_valid, row_group = _group_prefix_context(
+        stack, sequences, positions, groups, shared, shared_kv
+    )
     # Every row attends to the shared prefix and to all the groups' contexts (padded to the longest).
     context_keys = shared + (group_kv[0][0].shape[2] if group_kv else 0)
     widths = [len(sequences[row]) - starts[row] for row in range(len(sequences))]
     per_row: list[list[torch.Tensor | None]] = [[] for _ in sequences]  # logp, values, entropy of each row
     overhead = chunk_overhead(CHUNK_OVERHEAD_POSITIONS, stack.device)
-    for rows in length_chunks(widths, context_keys, chunk_size or len(sequences), stack.attention_keys_per_token, overhead):
+    for rows in length_chunks(
+        widths, context_keys, chunk_size or len(sequences), stack.attention_keys_per_token, overhead
+    ):
         outputs = _run_rows(
             stack, sequences, positions, rows, starts, shared_kv, group_kv, group_valid, row_group,
             temperature, value_head, entropy, entropy_grad,
@@ -469,13 +485,22 @@ def action_logprobs(
         for index, row in enumerate(rows):
             per_row[row] = [piece[index] for piece in pieces]
     counts = [len(p) for p in positions]
-    compact, valid = _compact(torch.cat([parts[0] for parts in per_row]), counts)
+    compact, valid = _compact(_every_row(per_row, 0), counts)
     result = ActionOutputs(compact, valid)
     if value_head is not None:
-        result.values = _compact(torch.cat([parts[1] for parts in per_row]), counts)[0]
+        result.values = _compact(_every_row(per_row, 1), counts)[0]
     if entropy:
-        result.entropy = _compact(torch.cat([parts[2] for parts in per_row]), counts)[0]
+        result.entropy = _compact(_every_row(per_row, 2), counts)[0]
     return result
+
+
+def _every_row(per_row: list[list[torch.Tensor | None]], column: int) -> torch.Tensor:
+    """Output ``column`` (0 logp, 1 values, 2 entropy) of every row, concatenated; each row computed it."""
+    pieces = [parts[column] for parts in per_row]
+    present = [piece for piece in pieces if piece is not None]
+    if len(present) != len(pieces):
+        raise ValueError(f"output {column} is missing from {len(pieces) - len(present)} of {len(pieces)} rows")
+    return torch.cat(present)
 
 
 # What one more chunk of a pass costs (kernel launches, Python), in padded positions, by device type.
@@ -487,7 +512,7 @@ CHUNK_OVERHEAD_POSITIONS = {"cpu": 96, "gpu": 4096}
 ATTENTION_CALL_OVERHEAD_POSITIONS = {"cpu": 4, "gpu": 256}
 
 
-def chunk_overhead(table: dict[str, float], device: torch.device) -> float:
+def chunk_overhead(table: Mapping[str, float], device: torch.device) -> float:
     """The entry of ``table`` (:data:`CHUNK_OVERHEAD_POSITIONS` or :data:`ATTENTION_CALL_OVERHEAD_POSITIONS`) for ``device``."""
     return table["cpu" if device.type == "cpu" else "gpu"]
 
@@ -523,7 +548,9 @@ def contiguous_cuts(
     return ranges[::-1]
 
 
-def length_chunks(widths: Sequence[int], context_keys: int, max_rows: int, keys_per_token: float, overhead: float) -> list[list[int]]:
+def length_chunks(
+    widths: Sequence[int], context_keys: int, max_rows: int, keys_per_token: float, overhead: float
+) -> list[list[int]]:
     """Rows grouped into chunks of similar length (at most ``max_rows`` each) that minimise the padded work.
 
     Row ``i`` has ``widths[i]`` tokens of its own and attends to
@@ -713,7 +740,9 @@ def _run_rows(
             values.append(group_kv[index][1][which])
         keys.append(k)
         values.append(v)
-        return stack.attention(q, torch.cat(keys, dim=2) if len(keys) > 1 else k, torch.cat(values, dim=2) if len(values) > 1 else v, mask)
+        return stack.attention(
+            q, torch.cat(keys, dim=2) if len(keys) > 1 else k, torch.cat(values, dim=2) if len(values) > 1 else v, mask
+        )
 
     hidden = stack.forward(ids, pos, attend)
     local_rows, local_cols, targets = [], [], []
@@ -723,7 +752,9 @@ def _run_rows(
             local_cols.append(position - 1 - starts[row])
             targets.append(sequences[row][position])
     selected = hidden[torch.tensor(local_rows, device=device), torch.tensor(local_cols, device=device)]
-    return _read_out(stack.logits, selected, torch.tensor(targets, device=device), temperature, value_head, entropy, entropy_grad)
+    return _read_out(
+        stack.logits, selected, torch.tensor(targets, device=device), temperature, value_head, entropy, entropy_grad
+    )
 
 
 # --- generation backends ----------------------------------------------------------------------
@@ -865,8 +896,10 @@ class PrefixCacheBackend:
             first = self.cache[:, :, a, :, :used].clone()
             self.cache[:, :, a, :, :used] = self.cache[:, :, b, :, :used]
             self.cache[:, :, b, :, :used] = first
-        for values in (self.slot_at, self.length, self.pending, self.prompt):
-            values[a], values[b] = values[b], values[a]
+        _swap(self.slot_at, a, b)
+        _swap(self.length, a, b)
+        _swap(self.pending, a, b)
+        _swap(self.prompt, a, b)
         for row in (a, b):
             if self.slot_at[row] is not None:
                 self.row_of[self.slot_at[row]] = row
@@ -888,7 +921,7 @@ class PrefixCacheBackend:
 
     def _share_prefix(self, rows: list[int]) -> None:
         """Give fresh ``rows`` the shared prefix's keys and values (computing what is not cached)."""
-        prompts = [self.prompt[row] for row in rows]
+        prompts = [self._fresh_prompt(row) for row in rows]
         distinct = {tuple(p) for p in prompts}
         target_length = common_prefix_length(prompts) if len(distinct) > 1 else len(prompts[0])
         target_length = min(target_length, min(len(p) for p in prompts) - 1)
@@ -899,7 +932,10 @@ class PrefixCacheBackend:
             positions = torch.arange(known, target_length, device=self.stack.device).unsqueeze(0)
             context = None
             if known and self.prefix_kv is not None:
-                context = [(self.prefix_kv[i, 0, :, :known].unsqueeze(0), self.prefix_kv[i, 1, :, :known].unsqueeze(0)) for i in range(self.prefix_kv.shape[0])]
+                context = [
+                    (self.prefix_kv[i, 0, :, :known].unsqueeze(0), self.prefix_kv[i, 1, :, :known].unsqueeze(0))
+                    for i in range(self.prefix_kv.shape[0])
+                ]
             with torch.no_grad():
                 fresh = _run_context(self.stack, ids, positions, context, None)
             new = torch.stack([torch.stack([k[0], v[0]]) for k, v in fresh])  # [layers, 2, kv, T, d]
@@ -909,7 +945,7 @@ class PrefixCacheBackend:
             self.prefix_ids, self.prefix_kv = list(target), new
         assert self.cache is not None
         for row in rows:
-            prompt = self.prompt[row]
+            prompt = self._fresh_prompt(row)
             base = min(common_prefix_length([self.prefix_ids, prompt]), len(prompt) - 1)
             if base:
                 assert self.prefix_kv is not None
@@ -920,6 +956,13 @@ class PrefixCacheBackend:
             self.prompt[row] = None
 
     # --- one turn ---
+
+    def _fresh_prompt(self, row: int) -> list[int]:
+        """The prompt of fresh ``row``, which has not run yet."""
+        prompt = self.prompt[row]
+        if prompt is None:
+            raise ValueError(f"row {row} has run: it has no fresh prompt")
+        return prompt
 
     def _length_after_prefill(self, slot: Hashable) -> int:
         row = self.row_of[slot]
@@ -993,8 +1036,8 @@ class PrefixCacheBackend:
         lengths = [len(self.pending[row]) for row in range(begin, end)]
         width = max(lengths)
         ids = torch.full((rows, width), self.pad_token_id, dtype=torch.long)
-        for index, row in enumerate(range(begin, end)):
-            ids[index, : lengths[index]] = torch.tensor(self.pending[row])
+        for offset, row in enumerate(range(begin, end)):
+            ids[offset, : lengths[offset]] = torch.tensor(self.pending[row])
         ids = ids.to(device)
         start = torch.tensor(self.length[begin:end], device=device)
         positions = start.unsqueeze(1) + torch.arange(width, device=device).unsqueeze(0)
@@ -1085,7 +1128,9 @@ def _attend_through_cache(
     keys.scatter_(2, index, k)
     values.scatter_(2, index, v)
     outputs = [
-        stack.attention(q[begin:end], keys[begin:end, :, :span], values[begin:end, :, :span], mask[begin:end, :, :, :span])
+        stack.attention(
+            q[begin:end], keys[begin:end, :, :span], values[begin:end, :, :span], mask[begin:end, :, :, :span]
+        )
         for begin, end, span in ranges
     ]
     return outputs[0] if len(outputs) == 1 else torch.cat(outputs)

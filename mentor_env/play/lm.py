@@ -98,7 +98,9 @@ class ChatLayout:
         if not getattr(tokenizer, "chat_template", None):
             raise ValueError("the tokenizer has no chat template; set tokenizer.chat_template first")
         self.tokenizer = tokenizer
-        with_reply = render_prompt(tokenizer, _PROBE + [{"role": "assistant", "content": _PROBE_REPLY}], [], add_generation_prompt=False)
+        with_reply = render_prompt(
+            tokenizer, _PROBE + [{"role": "assistant", "content": _PROBE_REPLY}], [], add_generation_prompt=False
+        )
         # The text after the assistant's words up to the end of its turn, e.g. "<|im_end|>\n".
         self.end_of_turn = with_reply[with_reply.index(_PROBE_REPLY) + len(_PROBE_REPLY) :]
         self.eos_token_id: int = tokenizer.eos_token_id
@@ -137,7 +139,9 @@ class ChatLayout:
         if stop_at_tool_call:
             closing = self.encode(TOOL_CALL_CLOSE)
             if len(closing) != 1:
-                raise ValueError(f"stop_at_tool_call needs {TOOL_CALL_CLOSE} to be one token; this tokenizer splits it into {len(closing)}")
+                raise ValueError(
+                    f"stop_at_tool_call needs {TOOL_CALL_CLOSE} to be one token; this tokenizer splits it into {len(closing)}"
+                )
             stops.append(closing[0])
         return stops
 
@@ -276,7 +280,12 @@ class HFChatPolicy(ChatPolicy):
 
         from mentor_env.play.generation import GenerationSettings
 
-        given = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "stop_at_tool_call": stop_at_tool_call}
+        given: dict[str, Any] = {  # each a field of GenerationSettings, of its own type
+            "max_new_tokens": max_new_tokens,
+            "temperature": temperature,
+            "top_p": top_p,
+            "stop_at_tool_call": stop_at_tool_call,
+        }
         settings = replace(GenerationSettings(), **{k: v for k, v in given.items() if v is not None})
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token

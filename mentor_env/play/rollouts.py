@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence, SupportsFloat, TypeGuard, cast
 
 import gymnasium as gym
 
+from mentor_env.core.env import current_task
 from mentor_env.core.messages import Message
 from mentor_env.core.rewards import REWARD_MODES
 from mentor_env.core.task import Task
@@ -88,14 +89,25 @@ class Episode:
 
 def batched(policy: BatchedPolicy | SinglePolicy) -> BatchedPolicy:
     """``policy`` as a batched policy (a plain callable is called once per conversation)."""
-    if getattr(policy, "batched", False):
-        return policy  # type: ignore[return-value]
+    if _is_batched(policy):
+        return policy
+    # Not marked batched: a plain callable of one conversation (the type system cannot narrow the union by a flag).
+    return _EachConversation(cast(SinglePolicy, policy))
 
-    def call_each(conversations: Sequence[list[Message]], tools: Sequence[list[ToolSpec]]) -> list[str]:
-        return [policy(messages, specs) for messages, specs in zip(conversations, tools)]  # type: ignore[call-arg]
 
-    call_each.batched = True  # type: ignore[attr-defined]
-    return call_each  # type: ignore[return-value]
+def _is_batched(policy: BatchedPolicy | SinglePolicy) -> TypeGuard[BatchedPolicy]:
+    return bool(getattr(policy, "batched", False))
+
+
+@dataclass
+class _EachConversation:
+    """A plain policy, called once per conversation: a batched policy."""
+
+    policy: SinglePolicy
+    batched: bool = True
+
+    def __call__(self, conversations: Sequence[list[Message]], tools: Sequence[list[ToolSpec]]) -> list[str]:
+        return [self.policy(messages, specs) for messages, specs in zip(conversations, tools)]
 
 
 class _ConversationPolicy:
@@ -138,7 +150,7 @@ class _Slot:
     tool_calls: int = 0
     rewards: list[float] = field(default_factory=list)
 
-    def record(self, observation: Any, reward: float, info: dict[str, Any]) -> None:
+    def record(self, observation: Any, reward: SupportsFloat, info: dict[str, Any]) -> None:
         """Add one env step's rewards, errors and tool calls to the episode, and keep its observation and info."""
         for mode in REWARD_MODES:
             self.returns[mode] += info["rewards"][mode]
@@ -223,7 +235,7 @@ class _Scheduler:
         slot = self.slots[number]
         assert slot.index is not None
         episode = Episode(
-            task=slot.env.unwrapped.task,
+            task=current_task(slot.env),
             messages=info.get("messages", []),
             returns=slot.returns,
             components=info["reward_components"],

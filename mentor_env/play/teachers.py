@@ -26,6 +26,7 @@ from typing import Any, Iterable, Protocol, Sequence
 import gymnasium as gym
 
 from mentor_env.core.domain import Domain
+from mentor_env.core.env import current_task
 from mentor_env.core.files import write_text_atomically
 from mentor_env.core.messages import Message, render_assistant_text
 from mentor_env.core.splits import read_jsonl, to_jsonl
@@ -144,7 +145,9 @@ def annotate(tasks: Iterable[Task], teacher: Teacher) -> list[Task]:
     else:
         tasks = list(tasks)
         trajectories = [teacher.teach(task) for task in tasks]
-    return [replace(task, teacher=trajectory) for task, trajectory in zip(tasks, trajectories) if trajectory is not None]
+    return [
+        replace(task, teacher=trajectory) for task, trajectory in zip(tasks, trajectories) if trajectory is not None
+    ]
 
 
 def write_jsonl(tasks: Iterable[Task], path: str | Path) -> Path:
@@ -188,7 +191,7 @@ class ReplayPolicy:
 
     def reset(self, env: gym.Env, observation: str, info: dict[str, Any]) -> None:
         """Replay the teacher of ``env``'s current task from its first turn."""
-        self._queue = teacher_turns(env.unwrapped.task)
+        self._queue = teacher_turns(current_task(env))
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         """The next teacher turn of the task taken at :meth:`reset`."""

@@ -23,12 +23,21 @@ class Node:
     def is_leaf(self) -> bool:
         return self.op is None
 
+    @property
+    def operation(self) -> str:
+        """The tool operation of an inner node."""
+        if self.op is None:
+            raise ValueError(f"a leaf ({self.value}) has no operation")
+        return self.op
+
     def count_ops(self) -> int:
         return 0 if self.is_leaf else 1 + sum(child.count_ops() for child in self.children)
 
     def call(self) -> Call:
         """The tool call of this operation; its operands are numbers or the calls that compute them."""
-        return Call(self.op, self.arguments([child.value if child.is_leaf else child.call() for child in self.children]))
+        return Call(
+            self.operation, self.arguments([child.value if child.is_leaf else child.call() for child in self.children])
+        )
 
     def arguments(self, values: list[Any]) -> dict[str, Any]:
         if self.op == "sum_numbers":

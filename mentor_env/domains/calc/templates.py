@@ -19,7 +19,7 @@ def render_symbolic(node: Node, top: bool = True) -> str:
     if node.op in _FUNCTION_SYMBOLS:
         inner = render_symbolic(node.children[0])
         return f"|{inner}|" if node.op == "abs_value" else f"{_FUNCTION_SYMBOLS[node.op]}({inner})"
-    text = f" {INFIX[node.op]} ".join(render_symbolic(child, top=False) for child in node.children)
+    text = f" {INFIX[node.operation]} ".join(render_symbolic(child, top=False) for child in node.children)
     return text if top else f"({text})"
 
 
@@ -28,24 +28,24 @@ def render_verbal(node: Node, top: bool = True, ood: bool = False) -> str:
         return format_value(node.value)
     parts = [render_verbal(child, top=False, ood=ood) for child in node.children]
     templates = _OOD_VERBAL if ood else _VERBAL
-    text = templates[node.op](parts, node.decimals)
+    text = templates[node.operation](parts, node.decimals)
     return text if top else f"({text})"
 
 
 _Words = Callable[[list[str], int], str]
 _VERBAL: dict[str, _Words] = {
-        "add": lambda p, d: f"the sum of {p[0]} and {p[1]}",
-        "sum_numbers": lambda p, d: f"the sum of {', '.join(p[:-1])} and {p[-1]}",
-        "subtract": lambda p, d: f"{p[0]} minus {p[1]}",
-        "multiply": lambda p, d: f"the product of {p[0]} and {p[1]}",
-        "divide": lambda p, d: f"{p[0]} divided by {p[1]}",
-        "power": lambda p, d: f"{p[0]} raised to the power of {p[1]}",
-        "sqrt": lambda p, d: f"the square root of {p[0]}",
-        "floor": lambda p, d: f"{p[0]} rounded down to a whole number",
-        "ceil": lambda p, d: f"{p[0]} rounded up to a whole number",
-        "round_number": lambda p, d: f"{p[0]} rounded to {d} decimal places",
-        "abs_value": lambda p, d: f"the absolute value of {p[0]}",
-        "modulo": lambda p, d: f"the remainder when {p[0]} is divided by {p[1]}",
+    "add": lambda p, d: f"the sum of {p[0]} and {p[1]}",
+    "sum_numbers": lambda p, d: f"the sum of {', '.join(p[:-1])} and {p[-1]}",
+    "subtract": lambda p, d: f"{p[0]} minus {p[1]}",
+    "multiply": lambda p, d: f"the product of {p[0]} and {p[1]}",
+    "divide": lambda p, d: f"{p[0]} divided by {p[1]}",
+    "power": lambda p, d: f"{p[0]} raised to the power of {p[1]}",
+    "sqrt": lambda p, d: f"the square root of {p[0]}",
+    "floor": lambda p, d: f"{p[0]} rounded down to a whole number",
+    "ceil": lambda p, d: f"{p[0]} rounded up to a whole number",
+    "round_number": lambda p, d: f"{p[0]} rounded to {d} decimal places",
+    "abs_value": lambda p, d: f"the absolute value of {p[0]}",
+    "modulo": lambda p, d: f"the remainder when {p[0]} is divided by {p[1]}",
 }
 # Wording that in-distribution tasks never use.
 _OOD_VERBAL: dict[str, _Words] = {
@@ -137,9 +137,7 @@ def _shopping(rng: random.Random, decimals: bool) -> tuple[str, str, Node]:
     first, second = rng.sample(_ITEMS, 2)
     a, b = rng.randint(2, 12), rng.randint(2, 12)
     p, q = _amount(rng, 1, 30, decimals), _amount(rng, 1, 30, decimals)
-    text = (
-        f"{name} buys {a} {first} at ${format_value(p)} each and {b} {second} at ${format_value(q)} each."
-    )
+    text = f"{name} buys {a} {first} at ${format_value(p)} each and {b} {second} at ${format_value(q)} each."
     return name, text, op("add", op("multiply", leaf(a), leaf(p)), op("multiply", leaf(b), leaf(q)))
 
 
@@ -216,7 +214,6 @@ TEMPLATES: dict[int, tuple[Callable[[random.Random, bool], tuple[str, Node]], ..
 }
 
 
-
 def _story_tiles(rng: random.Random, decimals: bool) -> tuple[str, Node]:
     width, length = _amount(rng, 3, 40, True), _amount(rng, 3, 60, True)
     tile = rng.choice((0.25, 0.3, 0.4, 0.5, 0.6))
@@ -258,7 +255,14 @@ def _story_unit_price(rng: random.Random, decimals: bool) -> tuple[str, Node]:
         "to the cent?",
         op(
             "round_number",
-            op("abs_value", op("subtract", op("divide", leaf(small_price), leaf(small)), op("divide", leaf(large_price), leaf(large)))),
+            op(
+                "abs_value",
+                op(
+                    "subtract",
+                    op("divide", leaf(small_price), leaf(small)),
+                    op("divide", leaf(large_price), leaf(large)),
+                ),
+            ),
             decimals=2,
         ),
     )
@@ -271,7 +275,11 @@ def _story_loan(rng: random.Random, decimals: bool) -> tuple[str, Node]:
         f"What is owed after {years} years, to the cent?",
         op(
             "round_number",
-            op("multiply", leaf(principal), op("power", op("add", leaf(1), op("divide", leaf(rate), leaf(100))), leaf(years))),
+            op(
+                "multiply",
+                leaf(principal),
+                op("power", op("add", leaf(1), op("divide", leaf(rate), leaf(100))), leaf(years)),
+            ),
             decimals=2,
         ),
     )
@@ -282,7 +290,11 @@ def _story_pace(rng: random.Random, decimals: bool) -> tuple[str, Node]:
     return (
         f"A runner covers {format_value(distance)} km in {hours} hours and {minutes} minutes. What is the average "
         "pace in minutes per km, to two decimals?",
-        op("round_number", op("divide", op("add", op("multiply", leaf(hours), leaf(60)), leaf(minutes)), leaf(distance)), decimals=2),
+        op(
+            "round_number",
+            op("divide", op("add", op("multiply", leaf(hours), leaf(60)), leaf(minutes)), leaf(distance)),
+            decimals=2,
+        ),
     )
 
 

@@ -12,7 +12,6 @@ MAX_EXPONENT = 64
 MAX_LIST = 100
 
 
-
 def _checked(value: float | int) -> float | int:
     if isinstance(value, float) and not math.isfinite(value):
         raise ToolError("the result is not a finite number")

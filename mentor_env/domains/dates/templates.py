@@ -76,8 +76,6 @@ def near(rng: random.Random, anchor: datetime.date, within_days: int, month_end:
     return date
 
 
-
-
 def weekday_of(rng: random.Random) -> tuple[str, Plan]:
     d = _date(rng).isoformat()
     question = rng.choice(("What day of the week is {d}?", "On which weekday does {d} fall?")).format(d=d)
@@ -285,7 +283,12 @@ def tenure_weekday(rng: random.Random) -> tuple[str, Plan]:
 TEMPLATES: dict[int, tuple[Template, ...]] = {
     1: (weekday_of, days_from_to, days_offset, weeks_offset, months_offset, years_offset, month_length, leap_year),
     2: (
-        delivery_weekday, course_end, lease_weekday, renewal_month_length, loan_days, birthday_weekday,
+        delivery_weekday,
+        course_end,
+        lease_weekday,
+        renewal_month_length,
+        loan_days,
+        birthday_weekday,
         leap_year_after,
     ),
     3: (project_end_weekday, deadline_gap, contract_month_length, warranty_days),

@@ -138,9 +138,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "add_weeks",
         "The date a number of weeks after a date (a negative number goes back).",
-        object_schema(
-            {"date": _date_param("The starting date."), "weeks": _integer_param("Weeks to add.", MAX_WEEKS)}
-        ),
+        object_schema({"date": _date_param("The starting date."), "weeks": _integer_param("Weeks to add.", MAX_WEEKS)}),
         add_weeks,
     ),
     Tool(
@@ -156,9 +154,7 @@ TOOLS: tuple[Tool, ...] = (
         "add_years",
         "The date a number of years after a date (negative goes back); 29 February becomes 28 February in a "
         "common year.",
-        object_schema(
-            {"date": _date_param("The starting date."), "years": _integer_param("Years to add.", MAX_YEARS)}
-        ),
+        object_schema({"date": _date_param("The starting date."), "years": _integer_param("Years to add.", MAX_YEARS)}),
         add_years,
     ),
     Tool(

@@ -124,7 +124,11 @@ class LookupDomain(GeneratedDomain):
                 f"teacher answered {answer!r} but the world says {question.expected!r} ({task.meta['style']}); "
                 "regenerate the corpus with python -m mentor_env.domains.lookup"
             )
-        documents = [call.arguments["doc_id"] for call in task.teacher.calls if call.name == "get_document"]
+        documents = [
+            call.arguments["doc_id"]
+            for call in task.teacher.calls
+            if call.name == "get_document" and call.arguments is not None
+        ]
         return replace(
             task,
             meta={

@@ -307,10 +307,16 @@ def build_world(seed: int = WORLD_SEED) -> World:
         company = founded_by.get(index)
         people.append(
             Person(
-                name, last, rng.choice(_OCCUPATIONS), birth_years[index], birth_city,
+                name,
+                last,
+                rng.choice(_OCCUPATIONS),
+                birth_years[index],
+                birth_city,
                 home_city if home_city != birth_city else None,
-                company.name if company else None, company.founded if company else None,
-                leads.get(index), rector_of.get(index),
+                company.name if company else None,
+                company.founded if company else None,
+                leads.get(index),
+                rector_of.get(index),
             )  # fmt: skip
         )
 
@@ -477,4 +483,4 @@ def corpus_jsonl(seed: int = WORLD_SEED) -> str:
 
 
 def corpus_path() -> Path:
-    return Path(str(importlib.resources.files("mentor_env.domains").joinpath("data", CORPUS_FILE)))
+    return Path(str(importlib.resources.files("mentor_env.domains").joinpath("data").joinpath(CORPUS_FILE)))

@@ -20,7 +20,6 @@ BM25_B = 0.75
 TITLE_WEIGHT = 2  # title words count this many times (on top of the text)
 
 
-
 # Words are runs of letters, or numbers with an optional decimal part ("24.90").
 # This fixed pattern reads the query; the query itself is never compiled.
 _WORD = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+")

@@ -13,7 +13,6 @@ from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, TeacherTurn,
 TEACHER_K = 3
 
 
-
 @dataclass(frozen=True)
 class Hop:
     """Reading one entity's document: facts to keep, and the fact naming the next entity."""

@@ -250,9 +250,9 @@ def _ood_rector_birth_city(rng: random.Random, w: World) -> Question:
 
 
 def _ood_city_river_length(rng: random.Random, w: World) -> Question:
-    c = rng.choice([city for city in w.cities if city.river])
+    c, river = rng.choice([(city, city.river) for city in w.cities if city.river])
     plan = _chain(c.name, Hop("city", follow="river"), Hop("river", keep=("length",)))
-    length = w.by_name[c.river].length_km
+    length = w.by_name[river].length_km
     return Question(f"Some river flows through {c.name}. Tell me its length in kilometres.", plan, str(length))
 
 
@@ -262,9 +262,7 @@ def _ood_university_age_gap(rng: random.Random, w: World) -> Question:
         a, b = rng.sample(w.universities, 2)
     old, young = (a, b) if a.founded < b.founded else (b, a)
     plan = _each("university", (old.name, young.name), "founded", combine="difference")
-    return Question(
-        f"By how many years does {old.name} predate {young.name}?", plan, str(young.founded - old.founded)
-    )
+    return Question(f"By how many years does {old.name} predate {young.name}?", plan, str(young.founded - old.founded))
 
 
 def _ood_students_total(rng: random.Random, w: World) -> Question:

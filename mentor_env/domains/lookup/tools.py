@@ -11,8 +11,6 @@ MAX_K = 10
 DEFAULT_K = 5
 
 
-
-
 def search(query: str, k: int = DEFAULT_K) -> str:
     index = search_index()
     words, hits, matching = index.search(query, int(k))  # JSON Schema counts 5.0 as an integer

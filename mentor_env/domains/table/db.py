@@ -46,7 +46,6 @@ MAX_VDBE_OPS = 100_000
 DB_SEED = 20_240_601
 
 
-
 @contextlib.contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cycle collector while a statement runs.

@@ -81,9 +81,7 @@ def _two_years(rng: random.Random) -> tuple[int, int]:
     return first, second
 
 
-SALES = (
-    "order_items i JOIN products p ON p.product_id = i.product_id JOIN orders o ON o.order_id = i.order_id"
-)
+SALES = "order_items i JOIN products p ON p.product_id = i.product_id JOIN orders o ON o.order_id = i.order_id"
 PAYROLL = (
     "salaries s JOIN employees e ON e.employee_id = s.employee_id "
     "JOIN departments d ON d.department_id = e.department_id"
@@ -162,8 +160,7 @@ def average_price_below(rng: random.Random) -> Draft:
     category, limit = _category(rng), rng.randint(15, 200)
     question = f"What is the average price of {category} products that cost less than ${limit}, rounded to 2 decimals?"
     sql = (
-        f"SELECT ROUND(AVG(price), 2) AS average_price FROM products "
-        f"WHERE category = '{category}' AND price < {limit}"
+        f"SELECT ROUND(AVG(price), 2) AS average_price FROM products WHERE category = '{category}' AND price < {limit}"
     )
     return Draft(question, sql, ("products",))
 
@@ -379,8 +376,6 @@ def ood_bulk_order_lines(rng: random.Random) -> Draft:
     question = f"Count the order lines where more than {units} units were bought at a unit price above ${price}."
     sql = f"SELECT COUNT(*) AS order_lines FROM order_items WHERE quantity > {units} AND unit_price > {price}"
     return Draft(question, sql, ("order_items",))
-
-
 
 
 def ood_supplier_rating(rng: random.Random) -> Draft:

@@ -90,7 +90,11 @@ class UnitsDomain(GeneratedDomain):
         # A plan whose values push a call out of range is drawn again.
         template = rng.choice(OOD_TEMPLATES[level] if ood else TEMPLATES[level])
         question, root = template(rng)
-        meta = {"difficulty": level, "style": template.__name__.removeprefix("family_"), "operations": len(root.graph())}
+        meta = {
+            "difficulty": level,
+            "style": template.__name__.removeprefix("family_"),
+            "operations": len(root.graph()),
+        }
         return Draw(question, solve(root), meta)
 
     def judge(self, prediction: str, answer: str) -> bool:

@@ -103,7 +103,6 @@ _NAMES = ("Maya", "Tom", "Aisha", "Lukas", "Sofia", "Kenji", "Nadia", "Omar", "P
 Template = Callable[[random.Random], tuple[str, Call]]
 
 
-
 def _draw_value(rng: random.Random, unit: str, scale: float = 1.0) -> Number:
     low, high = TYPICAL_RANGE[unit]
     return nice_number(rng, low * scale if low > 0 else low, high * scale, rng.choice((0, 0, 1, 2)))
@@ -371,7 +370,6 @@ TEMPLATES: dict[int, tuple[Template, ...]] = {
     3: (family_combined, family_recipe_scale, family_unit_price, family_walk_hours, family_transfer_rounded),
     4: (family_trip_minutes, family_fuel_cost, family_video_storage, family_legs_total, family_recipe_mass),
 }
-
 
 
 def ood_spec_sheet(rng: random.Random) -> tuple[str, Call]:

@@ -15,7 +15,6 @@ VALUE_LIMIT = 1e12
 RESULT_LIMIT = 1e15
 
 
-
 def _lookup_unit(symbol: Any) -> Unit:
     # The schema enum already refuses unknown units; this guards direct calls.
     unit = UNITS.get(symbol) if isinstance(symbol, str) else None

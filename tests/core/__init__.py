@@ -1,0 +1,1 @@
+"""Tests of ``mentor_env.core``: the env, tools, parsing, rewards, splits, sandbox, files."""

@@ -1,0 +1,1 @@
+"""Tests of ``mentor_env.play``: teachers, generation, evaluation."""
