@@ -276,7 +276,7 @@ def test_the_class_docstring_documents_the_spaces_the_episode_and_every_construc
     assert documented == [
         "domain", "reward_mode", "max_turns", "difficulty", "split", "dataset", "tasks", "parser", "shaping_weight",
         "shaping_gamma", "max_calls_per_turn", "max_action_chars", "tool_timeout_s", "turn_timeout_s", "render_mode",
-        "reward_compat",
+        "reward_compat", "tool_parser", "chat_template",
     ]  # fmt: skip
     assert documented == list(inspect.signature(ToolUseEnv).parameters)  # a new argument needs its line here
 
