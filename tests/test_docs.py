@@ -193,7 +193,7 @@ def test_readme_results_at_a_glance_are_the_committed_main_job():
     block = _results_block()
     committed = _markdown_table(summary, "| policy | calc/test |")
     shown = _markdown_table(block, "| policy |")
-    assert list(shown) == ["warm start", "sft", "sparse", "mentor"]
+    assert list(shown) == ["warm start", "sft", "sparse", "mentor", "dense"]
     for policy, cells in shown.items():
         assert cells and all(cells[column] == committed[policy][column] for column in cells), policy
     assert committed["tasks"]["calc/test"] == "188" and "188 tasks" in _flat(block)
