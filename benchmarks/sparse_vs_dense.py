@@ -871,7 +871,10 @@ def plot(results: dict[str, Any], summary: dict[str, Any], out_dir: Path) -> lis
         success = np.array([[p["success_rate"] for p in run["curve"]] for run in runs])
         bands = np.array([confidence_interval(column) for column in success.T])
         axis.plot(steps, bands[:, 0], marker="o", label=arm)
-        axis.fill_between(steps, bands[:, 0] - bands[:, 1], bands[:, 0] + bands[:, 1], alpha=0.2)
+        # A success rate lies in [0, 1]: the band is clipped there, not drawn below zero.
+        low, high = np.clip(bands[:, 0] - bands[:, 1], 0, 1), np.clip(bands[:, 0] + bands[:, 1], 0, 1)
+        axis.fill_between(steps, low, high, alpha=0.2)
+    axis.set_ylim(bottom=0)
     axis.set_xlabel("env steps")
     axis.set_ylabel(f"validation success (Calc levels {results['profile']['train_levels']}, greedy)")
     axis.set_title("Learning curves (mean over seeds, band = 95% interval)")
@@ -890,11 +893,13 @@ def plot(results: dict[str, Any], summary: dict[str, Any], out_dir: Path) -> lis
         halves = np.array([100 * (tests[n]["half_width"] or 0.0) for n in names])
         axis.errorbar(means, y, xerr=halves, fmt="o", capsize=3, label=label)
     axis.axvline(0, color="grey", linewidth=0.8)
-    axis.set_yticks(np.arange(len(names)), names)
+    # A column where no comparison varies over seeds (every policy at 0, say) has dots and no bars: say so.
+    flat = [all(summary["differences"][label][n]["half_width"] is None for label in labels) for n in names]
+    axis.set_yticks(np.arange(len(names)), [f"{n} (no spread)" if f else n for n, f in zip(names, flat)])
     axis.invert_yaxis()
     axis.set_xlabel("paired difference in success (points, 95% interval over seeds)")
     axis.set_title("Each arm against its control, per column")
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes, over no data
     figure.tight_layout()
     written.append(save_figure(figure, out_dir / "paired_differences.png"))
 
@@ -910,15 +915,17 @@ def plot(results: dict[str, Any], summary: dict[str, Any], out_dir: Path) -> lis
                          label=policy if column_index == 0 else None)  # fmt: skip
     axis.set_xlabel("tool-use JSD to the teacher (lower = more similar)")
     axis.set_ylabel("success")
-    axis.set_title(
-        "Similarity to the teacher vs success (markers: "
-        + ", ".join(f"{markers[i]} {n}" for i, n in enumerate(shown))
-        + ")",
-        fontsize=8,
-    )
-    axis.set_ylim(bottom=-0.02)
+    axis.set_title("Similarity to the teacher vs success, per policy and column")
+    axis.set_ylim(bottom=0)
     if shown:
-        axis.legend(fontsize=8)
+        # Two keys: colour = policy, marker shape = column.
+        policies = axis.legend(fontsize=8, title="policy", loc="upper right")
+        axis.add_artist(policies)
+        shapes = [
+            axis.scatter([], [], color="grey", marker=markers[i % len(markers)], s=40, label=n)
+            for i, n in enumerate(shown)
+        ]
+        axis.legend(handles=shapes, fontsize=8, title="column", loc="upper center")
     figure.tight_layout()
     written.append(save_figure(figure, out_dir / "similarity_vs_success.png"))
     return written
