@@ -283,8 +283,10 @@ def ppo_config(profile: Profile, warm_start: Path, arm: str, seed: int, out: Pat
         eval_every=profile.eval_every,
         checkpoint_every=profile.eval_every,
         out=str(out),
-        progress_bar=True,
-        verbose=False,  # runs in parallel workers: their bars only; the start point is a stage of its own
+        # Bars only when stages run one at a time: two workers' bars on one terminal overwrite each other's lines
+        # (the console then shows one "stage k/n done" line per stage).
+        progress_bar=profile.workers == 1,
+        verbose=False,  # the start point is a stage of its own
         eval_at_start=False,
         threads=profile.threads,  # the trainer sets torch's threads to its config's
         **profile.ppo,
@@ -316,7 +318,7 @@ def evaluate_columns(
         def make_env(column: Column = column, tasks: list[Any] = tasks) -> gym.Env:
             return gym.make(column.env_id, tasks=tasks, max_turns=max_turns)
 
-        with tqdm(total=len(tasks), desc=f"eval {column.name}", leave=False) as bar:
+        with tqdm(total=len(tasks), desc=f"eval {column.name}", leave=False, disable=profile.workers > 1) as bar:
             episodes = run_episodes(policy, make_env, resets, 32, on_episode=lambda _: bar.update(1))
         metrics = summarize(episodes)
         results[column.name] = {

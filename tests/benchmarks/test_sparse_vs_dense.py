@@ -477,3 +477,10 @@ def test_no_worker_outlives_a_killed_run_and_the_rerun_resumes(tmp_path):
     finally:
         for started in runs:
             started.clean_up()
+
+
+def test_parallel_stages_draw_no_bars_that_would_overwrite_each_other(tmp_path):
+    # Two workers' tqdm bars on one terminal interleave; with workers > 1 only the "stage k/n done" lines print.
+    parallel = ppo_config(replace(PROFILES["medium"], workers=2), MULTI_WARM_START, "sparse", 0, tmp_path)
+    alone = ppo_config(replace(PROFILES["medium"], workers=1), MULTI_WARM_START, "sparse", 0, tmp_path)
+    assert parallel.progress_bar is False and alone.progress_bar is True
