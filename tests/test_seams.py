@@ -439,3 +439,17 @@ def test_strings_naming_skips_docstrings_and_finds_parts_and_paths(tmp_path):
         'NOTE = "reference agents"\n'
     )
     assert strings_naming(path, ("agents", "benchmarks")) == [(2, "agents"), (5, "see benchmarks/results/x.json")]
+
+
+def test_console_scripts_name_the_library_command_lines():
+    import configparser
+    import importlib
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    lines = [line for line in parser["options.entry_points"]["console_scripts"].splitlines() if line.strip()]
+    scripts = dict(tuple(part.strip() for part in line.split("=")) for line in lines)
+    assert scripts == {"mentor-env-serve": "mentor_env.serve:main", "mentor-env-tasks": "mentor_env.tasks:main"}
+    for target in scripts.values():  # installed packages only: nothing from agents/ or benchmarks/
+        module, function = target.split(":")
+        assert module.startswith("mentor_env.") and callable(getattr(importlib.import_module(module), function))
