@@ -567,3 +567,39 @@ def test_external_sets_table_is_the_committed_one():
     tiny_seconds = sum(seconds for key, seconds in report["seconds"].items() if key.startswith("tiny/"))
     tiny_episodes = sum(entry["n"] for entry in report["sets"])
     assert f"{tiny_seconds / 60:.1f} minutes for the tiny student's {tiny_episodes} episodes" in _flat(text)
+
+
+def _main_job_derived_numbers(results: dict) -> set[str]:
+    """Numbers the main-job page's prose derives from results.json: the means over the out-of-domain columns the
+    warm start reaches, each RL arm's training rise (last 10 updates against the first 10) and the run's minutes."""
+    import statistics
+
+    reached = ("calc/test L3", "units/test L1-2", "dates/test L1-2")
+    numbers = {f"{statistics.mean(results['start']['final'][c]['success_rate'] for c in reached):.3f}"}
+    for runs in results["runs"].values():
+        means = [statistics.mean(run["final"][c]["success_rate"] for run in runs) for c in reached]
+        numbers.add(f"{statistics.mean(means):.3f}")
+        if "updates" in runs[0]:
+            rises = [
+                statistics.mean(u["success_rate"] for u in run["updates"][-10:])
+                - statistics.mean(u["success_rate"] for u in run["updates"][:10])
+                for run in runs
+            ]
+            numbers.add(f"+{100 * statistics.mean(rises):.1f}")
+    return numbers | {f"{results['minutes']:.0f}", f"{results['stage_minutes']:.0f}"}
+
+
+def test_main_job_prose_numbers_come_from_the_committed_result():
+    # Every number in "What it shows" and in the run's description is in the committed summary (a table cell, an
+    # interval, or its mirror image: "sft - mentor" is "mentor - sft" negated) or derived from results.json.
+    text = page("docs/benchmarks/main-job.md")
+    prose = text[text.index("was run with the protocol above") : text.index("Machine: cpu")]
+    summary = (MAIN_JOB / "summary.md").read_text()
+    results = json.loads((MAIN_JOB / "results.json").read_text())
+    known = set(re.findall(r"[+-]?\d+\.\d+", summary)) | _main_job_derived_numbers(results)
+    known |= {n.lstrip("+-") for n in known} | {
+        ("-" if n.startswith("+") else "+") + n[1:] for n in known if n[0] in "+-"
+    }
+    numbers = re.findall(r"[+-]?\d+\.\d+|\b\d+ (?:minutes|seeds|of 6)", prose)
+    unknown = [n for n in numbers if n.split()[0] not in known and not n.endswith(("seeds", "of 6"))]
+    assert len(numbers) > 40 and not unknown, unknown
