@@ -55,7 +55,7 @@ import multiprocessing as mp
 import pickle
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -85,15 +85,21 @@ VECTOR_MODES = ("sync", "async")
 
 @dataclass(frozen=True)
 class Settings:
-    seconds: float = 2.0  # time budget of each measurement
-    repeats: int = 20  # passes over the hostile list per domain
-    warmup: int = 3  # untimed rounds before each measurement
-    split: str = "train"  # frozen split served to the teacher, hostile and vector envs
-    domains: tuple[str, ...] = tuple(DOMAIN_ENV_IDS)
-    vector_domains: tuple[str, ...] = ("calc",)
-    vector_envs: tuple[int, ...] = (1, 2, 4, 8)
-    reward_episodes: int = 20  # episodes per domain and kind behind the reward inputs
-    quick: bool = False
+    """What one run measures and for how long; each field's help is its metadata."""
+
+    seconds: float = field(default=2.0, metadata={"help": "time budget of each measurement"})
+    repeats: int = field(default=20, metadata={"help": "passes over the hostile list per domain"})
+    warmup: int = field(default=3, metadata={"help": "untimed rounds before each measurement"})
+    split: str = field(
+        default="train", metadata={"help": "frozen split served to the teacher, hostile and vector envs"}
+    )
+    domains: tuple[str, ...] = field(
+        default=tuple(DOMAIN_ENV_IDS), metadata={"help": "domains of the per-domain sections"}
+    )
+    vector_domains: tuple[str, ...] = field(default=("calc",), metadata={"help": "domains of the vector section"})
+    vector_envs: tuple[int, ...] = field(default=(1, 2, 4, 8), metadata={"help": "numbers of sub-envs"})
+    reward_episodes: int = field(default=20, metadata={"help": "episodes per domain and kind behind the reward inputs"})
+    quick: bool = field(default=False, metadata={"help": "tiny settings: checks that it runs"})
 
 
 QUICK = dict(seconds=0.02, repeats=1, warmup=1, reward_episodes=2, split="test")

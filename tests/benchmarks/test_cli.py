@@ -1,9 +1,10 @@
-"""One output flag across the command lines: the benchmarks and the baselines write to ``--out``."""
+"""The benchmarks' command lines: one output flag (``--out``, as the agents), and configs that declare their help."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+from dataclasses import fields
 
 import pytest
 
@@ -36,3 +37,11 @@ def test_json_is_refused_with_the_flag_that_replaced_it(capsys, tmp_path, module
 def test_only_a_flag_of_the_table_can_be_retired():
     with pytest.raises(ValueError, match=r"expected a retired flag \(--init-from, --output-dir, --json\), got '--jsn'"):
         retire_flags(argparse.ArgumentParser(), ["--jsn"])
+
+
+@pytest.mark.parametrize(
+    ("module", "config"), [("benchmarks.env_throughput", "Settings"), ("benchmarks.sb3_sparse_vs_dense", "Config")]
+)
+def test_every_field_of_a_benchmark_config_declares_its_help(module, config):
+    config_type = getattr(importlib.import_module(module), config)
+    assert [item.name for item in fields(config_type) if not item.metadata.get("help", "").strip()] == []
