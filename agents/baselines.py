@@ -21,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 
 import mentor_env
+from agents.config import retire_flags
 from mentor_env.core.files import write_json_atomically
 from mentor_env.core.parsing import format_tool_call
 from mentor_env.core.rewards import REWARD_MODES
@@ -110,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--env-id", default="mentor/Calc-v0", choices=sorted(mentor_env.ENV_IDS))
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", help="also write the results to this JSON file (atomically)")
+    parser.add_argument("--out", help="also write the results to this JSON file (atomically)")
+    retire_flags(parser, ["--json"])
     args = parser.parse_args(argv)
 
     env = gym.make(args.env_id)
@@ -120,10 +122,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     print(f"{args.env_id}, {args.episodes} episodes per agent, seeds {args.seed}..{args.seed + args.episodes - 1}")
     print(format_table(results))
-    if args.json:
+    if args.out:
         machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
         write_json_atomically(
-            args.json, {"env_id": args.env_id, "seed": args.seed, "machine": machine, "results": results}
+            args.out, {"env_id": args.env_id, "seed": args.seed, "machine": machine, "results": results}
         )
     return results
 

@@ -7,13 +7,14 @@ choices; ``list[str]`` takes one or more values. Adding a setting is adding a fi
 names a field. ``tuple`` fields are not supported by the parser (declare ``list`` with a ``default_factory``).
 
 A flag of an earlier version fails with what replaced it (:data:`RETIRED_FLAGS`), any other unknown flag with
-argparse's ``unrecognized arguments``.
+argparse's ``unrecognized arguments``. Command lines built with plain ``argparse`` (the benchmarks,
+:mod:`agents.baselines`) add the retired flags that concern them with :func:`retire_flags`.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 # Flags earlier versions took and what replaced them: one name per concept across the command lines.
 RETIRED_FLAGS: dict[str, str] = {
@@ -22,6 +23,7 @@ RETIRED_FLAGS: dict[str, str] = {
         "such as an SFT output or a PPO run's final/)"
     ),
     "--output-dir": "the output folder is --out",
+    "--json": "the output file is --out",
 }
 
 
@@ -49,14 +51,25 @@ class RetiredFlag(argparse.Action):
         parser.error(f"{option_string} was removed: {self.replacement}")
 
 
+def retire_flags(parser: argparse.ArgumentParser, flags: Iterable[str] = tuple(RETIRED_FLAGS)) -> None:
+    """Adds each of ``flags`` (keys of :data:`RETIRED_FLAGS`) to ``parser``, in both spellings of its name.
+
+    Both spellings because ``HfArgumentParser`` takes ``--output_dir`` as well as ``--output-dir``: the retired
+    flag must stop either.
+    """
+    for flag in flags:
+        if flag not in RETIRED_FLAGS:
+            raise ValueError(f"expected a retired flag ({', '.join(RETIRED_FLAGS)}), got {flag!r}")
+        names = dict.fromkeys([flag, "--" + flag[2:].replace("-", "_")])  # one name when it has no dash
+        parser.add_argument(*names, action=RetiredFlag, replacement=RETIRED_FLAGS[flag])
+
+
 def declared_parser(config_types: Sequence[type], description: str) -> argparse.ArgumentParser:
     """An ``HfArgumentParser`` with one flag per field of ``config_types`` (dataclasses), and the retired flags."""
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser(list(config_types), description=description, formatter_class=HelpFormatter)
-    for flag, replacement in RETIRED_FLAGS.items():
-        underscored = "--" + flag[2:].replace("-", "_")  # HfArgumentParser takes both spellings of a field's flag
-        parser.add_argument(flag, underscored, action=RetiredFlag, replacement=replacement)
+    retire_flags(parser)
     return parser
 
 

@@ -1,6 +1,6 @@
 """Throughput of the reference PPO agent, against its previous version, HF ``generate`` and TRL, in one run.
 
-    python -m benchmarks.agent_throughput --json benchmarks/results/agent_throughput-tiny.json
+    python -m benchmarks.agent_throughput --out benchmarks/results/agent_throughput-tiny.json
     python -m benchmarks.agent_throughput --skip-trl --skip-baseline --updates 2     # quicker
 
 Everything is measured in this one run, with ``torch.set_num_threads(--threads)``
@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.config import retire_flags
 from agents.ppo import PPOConfig, PPOTrainer
 from agents.sft import WARM_START
 from benchmarks.processes import python_command
@@ -403,7 +404,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-trl", action="store_true")
     parser.add_argument("--generation-repeats", type=int, default=2)
     parser.add_argument("--trl-steps", type=int, default=3, help="training steps per side (the first is left out)")
-    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--out", type=Path, help="write the results here")
+    retire_flags(parser, ["--json"])
     args = parser.parse_args(argv)
     THREADS = args.threads
     torch.set_num_threads(args.threads)
@@ -419,13 +421,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     info = machine()
     print(f"{info['device']}, torch {info['torch']}, {info['cpus']} CPUs, {args.threads} torch thread(s) per process")
     print(format_results(results))
-    if args.json:
+    if args.out:
         payload = {
             "machine": info,
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "results": results,
         }
-        write_text_atomically(args.json, json.dumps(payload, indent=2) + "\n")
+        write_text_atomically(args.out, json.dumps(payload, indent=2) + "\n")
     return results
 
 

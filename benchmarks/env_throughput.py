@@ -2,7 +2,7 @@ r"""Throughput of the environments themselves, without a model: resets, steps, r
 
     python -m benchmarks.env_throughput                      # about three minutes on 2 CPUs
     python -m benchmarks.env_throughput --quick              # a few seconds: checks that it runs
-    python -m benchmarks.env_throughput --seconds 5 --vector-domains calc table --json /tmp/env.json
+    python -m benchmarks.env_throughput --seconds 5 --vector-domains calc table --out /tmp/env.json
 
 Per domain (``mentor/Calc-v0``, ``Units``, ``Dates``, ``Lookup``, ``Table``):
 
@@ -43,7 +43,7 @@ and autoresets) and a bare pipe round trip per env with the async layout
 
 Each measurement warms up first, then runs for ``--seconds`` (the hostile list
 runs ``--repeats`` times). Prints one markdown table per section and writes
-JSON with the machine and the settings to ``--json``, atomically. Numbers only:
+JSON with the machine and the settings to ``--out``, atomically. Numbers only:
 nothing here asserts a speed.
 """
 
@@ -55,7 +55,7 @@ import multiprocessing as mp
 import pickle
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -65,6 +65,7 @@ import numpy as np
 from gymnasium.utils import seeding
 
 import mentor_env  # noqa: F401  (registers the ids)
+from agents.config import retire_flags
 from benchmarks.processes import die_with_parent
 from benchmarks.reporting import machine
 from mentor_env.core import rewards as R
@@ -84,15 +85,21 @@ VECTOR_MODES = ("sync", "async")
 
 @dataclass(frozen=True)
 class Settings:
-    seconds: float = 2.0  # time budget of each measurement
-    repeats: int = 20  # passes over the hostile list per domain
-    warmup: int = 3  # untimed rounds before each measurement
-    split: str = "train"  # frozen split served to the teacher, hostile and vector envs
-    domains: tuple[str, ...] = tuple(DOMAIN_ENV_IDS)
-    vector_domains: tuple[str, ...] = ("calc",)
-    vector_envs: tuple[int, ...] = (1, 2, 4, 8)
-    reward_episodes: int = 20  # episodes per domain and kind behind the reward inputs
-    quick: bool = False
+    """What one run measures and for how long; each field's help is its metadata."""
+
+    seconds: float = field(default=2.0, metadata={"help": "time budget of each measurement"})
+    repeats: int = field(default=20, metadata={"help": "passes over the hostile list per domain"})
+    warmup: int = field(default=3, metadata={"help": "untimed rounds before each measurement"})
+    split: str = field(
+        default="train", metadata={"help": "frozen split served to the teacher, hostile and vector envs"}
+    )
+    domains: tuple[str, ...] = field(
+        default=tuple(DOMAIN_ENV_IDS), metadata={"help": "domains of the per-domain sections"}
+    )
+    vector_domains: tuple[str, ...] = field(default=("calc",), metadata={"help": "domains of the vector section"})
+    vector_envs: tuple[int, ...] = field(default=(1, 2, 4, 8), metadata={"help": "numbers of sub-envs"})
+    reward_episodes: int = field(default=20, metadata={"help": "episodes per domain and kind behind the reward inputs"})
+    quick: bool = field(default=False, metadata={"help": "tiny settings: checks that it runs"})
 
 
 QUICK = dict(seconds=0.02, repeats=1, warmup=1, reward_episodes=2, split="test")
@@ -860,8 +867,9 @@ def parse_settings(argv: Sequence[str] | None) -> tuple[Settings, Path]:
     )
     parser.add_argument("--vector-envs", nargs="+", type=int, help="numbers of sub-envs (default 1 2 4 8)")
     parser.add_argument(
-        "--json", type=Path, default=DEFAULT_JSON, help=f"write the results here (default {DEFAULT_JSON})"
+        "--out", type=Path, default=DEFAULT_JSON, help=f"write the results here (default {DEFAULT_JSON})"
     )
+    retire_flags(parser, ["--json"])
     args = parser.parse_args(argv)
     values: dict[str, Any] = dict(QUICK, quick=True) if args.quick else {}
     for name in ("seconds", "repeats", "warmup", "split", "domains", "vector_domains", "vector_envs"):
@@ -871,7 +879,7 @@ def parse_settings(argv: Sequence[str] | None) -> tuple[Settings, Path]:
     settings = Settings(**values)
     if settings.seconds <= 0 or settings.repeats < 1 or settings.warmup < 0 or min(settings.vector_envs) < 1:
         parser.error("--seconds must be positive, --repeats and --vector-envs at least 1, --warmup at least 0")
-    return settings, args.json
+    return settings, args.out
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

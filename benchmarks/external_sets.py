@@ -18,7 +18,7 @@ each, in BFCL's order) and the ``ood-reasoning-gym`` split of Calc and Dates
 Every episode has at most ``--max-turns`` turns (6, as the warm start was
 trained). Metrics are :func:`mentor_env.play.evaluation.summarize`'s; tool-matching
 metrics are ``None`` for the teacher-less reasoning-gym sets. Writes JSON
-atomically to ``--json`` and prints a Markdown table.
+atomically to ``--out`` and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import Any, Sequence
 import gymnasium as gym
 
 import mentor_env  # noqa: F401  (registers the ids)
+from agents.config import retire_flags
 from benchmarks.reporting import machine
 from mentor_env.core.messages import Message, render_assistant_text
 from mentor_env.core.parsing import format_tool_call
@@ -235,10 +236,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rg-n", type=int, default=60, help="tasks per reasoning-gym split (the first n)")
     parser.add_argument("--max-turns", type=int, default=6)
     parser.add_argument("--policies", nargs="+", default=["gold", "random", "tiny"], choices=["gold", "random", "tiny"])
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument("--out", type=Path, default=DEFAULT_JSON, help="write the results here")
+    retire_flags(parser, ["--json"])
     args = parser.parse_args(argv)
     report = run(args.bfcl_n, args.rg_n, args.max_turns, args.policies)
-    write_text_atomically(args.json, json.dumps(report, indent=1, sort_keys=False) + "\n")
+    write_text_atomically(args.out, json.dumps(report, indent=1, sort_keys=False) + "\n")
     print(format_table(report))
     return report
 

@@ -1,7 +1,7 @@
 r"""A grammar fuzzer over every text env: what a hostile or broken model can write, step after step.
 
     python -m benchmarks.fuzz_envs                           # 20,000 steps per domain, a few minutes
-    python -m benchmarks.fuzz_envs --steps 200 --json /tmp/fuzz.json   # a smoke run
+    python -m benchmarks.fuzz_envs --steps 200 --out /tmp/fuzz.json   # a smoke run
 
 Each action is drawn from a small grammar of what models write and break:
 well-formed ``<tool_call>`` blocks naming real and invented tools with
@@ -22,7 +22,7 @@ step time's median, 99th percentile and maximum (wall time on a shared
 machine: a guide, not a bound). The Table domain's database is checked to be
 unchanged at the end.
 
-Writes JSON with the machine and the settings to ``--json``
+Writes JSON with the machine and the settings to ``--out``
 (default ``benchmarks/results/fuzz_envs.json``).
 """
 
@@ -41,6 +41,7 @@ import gymnasium as gym
 import numpy as np
 
 import mentor_env  # noqa: F401  (registers the ids)
+from agents.config import retire_flags
 from benchmarks.reporting import machine, write_bytes_atomically
 from mentor_env.core.tools import ERROR_CATEGORIES
 from mentor_env.registration import DOMAIN_ENV_IDS
@@ -226,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-turns", type=int, default=8)
     parser.add_argument("--domains", nargs="+", default=list(DOMAIN_ENV_IDS), choices=list(DOMAIN_ENV_IDS))
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument("--out", type=Path, default=DEFAULT_JSON, help="write the results here")
+    retire_flags(parser, ["--json"])
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error(f"--steps must be at least 1, got {args.steps}")
@@ -241,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             flush=True,
         )
     report: dict[str, Any] = {
-        "settings": vars(args) | {"json": str(args.json)},
+        "settings": vars(args) | {"out": str(args.out)},
         "machine": machine(),
         "domains": results,
     }
@@ -249,8 +251,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         from mentor_env.domains.table.db import database
 
         report["table_database_unchanged"] = database().unchanged
-    write_bytes_atomically(args.json, (json.dumps(report, indent=2) + "\n").encode())
-    print(f"wrote {args.json}")
+    write_bytes_atomically(args.out, (json.dumps(report, indent=2) + "\n").encode())
+    print(f"wrote {args.out}")
     return report
 
 

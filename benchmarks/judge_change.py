@@ -1,7 +1,7 @@
 r"""How a change of judge moves success: one policy's greedy answers, judged by this checkout and another.
 
     python -m benchmarks.judge_change --against DIR                  # DIR: a checkout with the other judges
-    python -m benchmarks.judge_change --against DIR --episodes 100 --json benchmarks/results/judge_change-tiny.json
+    python -m benchmarks.judge_change --against DIR --episodes 100 --out benchmarks/results/judge_change-tiny.json
 
 Plays the committed warm start (``agents/checkpoints/tiny-multi-sft``, the starting point of every arm of
 ``benchmarks.sparse_vs_dense``; ``--model`` another) greedily, as that benchmark evaluates (48 new tokens
@@ -11,7 +11,7 @@ is judged by this checkout's judges (the env's verdict) and then, in a child pro
 on the Python path, by the judges of the checkout at ``DIR`` (for example a ``git worktree`` of the commit
 before a judge change). Greedy episodes do not depend on the judge, so the two verdicts are about the same
 answers; the report counts, per set, the verdicts each judge gives and every answer whose verdict
-changed. Writes JSON atomically to ``--json`` and prints a Markdown table.
+changed. Writes JSON atomically to ``--out`` and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ SETS = (
 )
 MAX_NEW_TOKENS = 48  # benchmarks.sparse_vs_dense's tiny profiles
 MAX_TURNS = 6
+CHILD_FLAG = "--verdicts"  # the command line of the child process that judges with another checkout
 
 
 def play(
@@ -113,7 +114,7 @@ def verdicts_of(checkout: Path, records: Sequence[dict[str, Any]]) -> list[bool]
         environment = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
         # Run as a file (not -m) from the other checkout, so that its mentor_env is the one imported.
         done = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--verdicts", str(path)],
+            [sys.executable, str(Path(__file__).resolve()), CHILD_FLAG, str(path)],
             cwd=checkout, env=environment, capture_output=True, text=True, check=True,
         )  # fmt: skip
     return json.loads(done.stdout)
@@ -155,7 +156,22 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def print_verdicts(argv: Sequence[str]) -> None:
+    """The child process's mode (``--verdicts RECORDS``): this checkout's verdicts on the records file, as JSON."""
+    if len(argv) != 2:
+        raise SystemExit(f"expected {CHILD_FLAG} RECORDS, got {' '.join(argv)}")
+    print(json.dumps(verdicts(json.loads(Path(argv[1]).read_text(encoding="utf-8")))))
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Before the parser: the child runs with another checkout's packages first on the path, and the parser's
+    # agents.config may be missing there or older.
+    if argv[:1] == [CHILD_FLAG]:
+        print_verdicts(argv)
+        return {}
+    from agents.config import retire_flags
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--against", type=Path, help="a checkout whose judges give the other verdicts")
     parser.add_argument("--model", type=Path, default=WARM_START)
@@ -165,12 +181,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--verdicts", type=Path, help=argparse.SUPPRESS)  # the child process's mode
+    parser.add_argument("--out", type=Path, default=None, help="write the results here")
+    retire_flags(parser, ["--json"])
     args = parser.parse_args(argv)
-    if args.verdicts is not None:
-        print(json.dumps(verdicts(json.loads(args.verdicts.read_text(encoding="utf-8")))))
-        return {}
     if args.against is None:
         parser.error("--against DIR is required: the checkout whose judges to compare with")
     from benchmarks.reporting import machine
@@ -189,8 +202,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "machine": machine(),
         "sets": compare(records, ours, verdicts_of(args.against, records)),
     }
-    if args.json is not None:
-        write_text_atomically(args.json, json.dumps(report, indent=1) + "\n")
+    if args.out is not None:
+        write_text_atomically(args.out, json.dumps(report, indent=1) + "\n")
     print(format_table(report))
     return report
 

@@ -2,7 +2,7 @@ r"""Load test of the OpenEnv server (``python -m mentor_env.serve``) on loopback
 
     python -m benchmarks.openenv_load                       # about 2 minutes on 2 CPUs
     python -m benchmarks.openenv_load --quick               # a few seconds: checks that it runs
-    python -m benchmarks.openenv_load --sessions 1 64 512 --seconds 5 --json /tmp/load.json
+    python -m benchmarks.openenv_load --sessions 1 64 512 --seconds 5 --out /tmp/load.json
 
 Starts the server in a child process bound to 127.0.0.1 (nothing else is ever
 contacted; ``--host`` accepts loopback addresses only), then, from this
@@ -42,7 +42,7 @@ process, with OpenEnv's own async client (:class:`mentor_env.serve.MentorEnvClie
    log level) and "Too many open files" lines are counted.
 
 Every phase is bounded in count and time, and the server is stopped at the
-end (also on failure). Writes JSON (machine, settings, results) to ``--json``,
+end (also on failure). Writes JSON (machine, settings, results) to ``--out``,
 atomically. On the same 2 CPUs the client and the server compete, so the
 numbers are a floor for a server with its own cores.
 """
@@ -66,6 +66,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from agents.config import retire_flags
 from benchmarks.processes import python_command
 from benchmarks.reporting import machine
 from mentor_env.core.splits import write_text_atomically
@@ -735,8 +736,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="loopback only")
     parser.add_argument("--quick", action="store_true", help="tiny settings: checks that it runs")
     parser.add_argument(
-        "--json", type=Path, default=None, help=f"where to write the results (default {RESULTS}; --quick: none)"
+        "--out", type=Path, default=None, help=f"where to write the results (default {RESULTS}; --quick: none)"
     )
+    retire_flags(parser, ["--json"])
     args = parser.parse_args(argv)
     settings = _settings(parser, args)
     started, load_at_start = time.monotonic(), round(os.getloadavg()[0], 2)  # the machine may be shared
@@ -751,7 +753,7 @@ def main(argv: list[str] | None = None) -> None:
         **results,
     }
     default = ABUSE_RESULTS if args.abuse_only else RESULTS
-    path = args.json if args.json is not None else (None if args.quick else default)
+    path = args.out if args.out is not None else (None if args.quick else default)
     if path is not None:
         write_text_atomically(path, json.dumps(report, indent=2, allow_nan=False) + "\n")
         print(f"wrote {path}")

@@ -1,7 +1,7 @@
 """Does PPO learn? The learning test's run over several seeds, to measure its gain and its noise.
 
     python -m benchmarks.ppo_learning --seeds 0 1 2          # about 5 minutes per seed on 2 CPUs
-    python -m benchmarks.ppo_learning --seeds 0 1 2 3 --keep # run seed 3 only, keep 0-2 from --json
+    python -m benchmarks.ppo_learning --seeds 0 1 2 3 --keep # run seed 3 only, keep 0-2 from --out
     python -m benchmarks.ppo_learning --reward-mode sparse   # the same budget with another reward
 
 From the committed SFT warm start of the tiny student (``agents.sft.WARM_START``),
@@ -9,7 +9,7 @@ PPO with ``agents.ppo.TINY_WARM_START_SETTINGS`` for 30 updates of 64 episodes
 on Calc level-1 ``train`` tasks; greedy success on all 109 level-1 Calc
 ``test`` tasks before and after. ``tests/agents/test_learning.py`` runs seed 0 of the
 same configuration (:func:`learning_config`) and asserts a margin this
-benchmark measured. Prints a table and writes JSON (atomically) to ``--json``.
+benchmark measured. Prints a table and writes JSON (atomically) to ``--out``.
 One torch thread unless ``--threads`` says otherwise (recorded in the JSON).
 """
 
@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from agents.config import retire_flags
 from agents.ppo import TINY_WARM_START_SETTINGS, PPOConfig, PPOTrainer
 from agents.sft import WARM_START
 from benchmarks.reporting import machine
@@ -84,17 +85,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="torch CPU threads (default 1: torch's default, one per "
         "core, ran PPO 21x slower on a busy 2-core machine)",
     )
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument("--out", type=Path, default=DEFAULT_JSON, help="write the results here")
     parser.add_argument(
-        "--keep", action="store_true", help="keep the runs already in --json (same settings), run only the other seeds"
+        "--keep", action="store_true", help="keep the runs already in --out (same settings), run only the other seeds"
     )
+    retire_flags(parser, ["--json"])
     args = parser.parse_args(argv)
     settings = {"reward_mode": args.reward_mode, "updates": args.updates, **TINY_WARM_START_SETTINGS}
     done: dict[int, dict[str, Any]] = {}
-    if args.keep and args.json.exists():
-        previous = json.loads(args.json.read_text())
+    if args.keep and args.out.exists():
+        previous = json.loads(args.out.read_text())
         if previous["settings"] != settings:
-            parser.error(f"--keep: {args.json} holds runs with other settings: {previous['settings']}")
+            parser.error(f"--keep: {args.out} holds runs with other settings: {previous['settings']}")
         done = {run["seed"]: run for run in previous["runs"]}
     runs = [
         done[seed] if seed in done else measure(seed, args.reward_mode, args.updates, args.threads)
@@ -116,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(
         f"mean gain {report['mean_gain']:+.3f}, smallest {report['min_gain']:+.3f}, std of final success {report['after_std']:.3f}"
     )
-    write_text_atomically(args.json, json.dumps(report, indent=1) + "\n")
+    write_text_atomically(args.out, json.dumps(report, indent=1) + "\n")
     return report
 
 

@@ -67,21 +67,32 @@ PLATEAU_POINTS = 2.0  # a mean curve whose success moves less than this over the
 
 @dataclass
 class Config:
-    modes: tuple[str, ...] = MODES  # training rewards, one run per mode and seed
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # paired across modes: seed s of every mode against seed s of sparse
-    difficulties: tuple[int, ...] = (1,)  # Calc levels trained on and evaluated on
-    total_timesteps: int = 61_440  # env steps per run
-    eval_every: int = 6_144  # env steps between evaluation points (plus one at step 0)
-    eval_tasks: int = 109  # test-split tasks of the chosen difficulties (level 1 has 109)
-    workers: int = 2  # runs at once, in separate processes (not in the fingerprint: it does not change a run)
-    n_envs: int = 16  # parallel training envs per run (SB3 DummyVecEnv)
+    """The protocol of a run; each field's help is its metadata."""
+
+    modes: tuple[str, ...] = field(default=MODES, metadata={"help": "training rewards, one run per mode and seed"})
+    seeds: tuple[int, ...] = field(
+        default=(0, 1, 2, 3, 4),
+        metadata={"help": "paired across modes: seed s of every mode against seed s of sparse"},
+    )
+    difficulties: tuple[int, ...] = field(default=(1,), metadata={"help": "Calc levels trained on and evaluated on"})
+    total_timesteps: int = field(default=61_440, metadata={"help": "env steps per run"})
+    eval_every: int = field(
+        default=6_144, metadata={"help": "env steps between evaluation points (plus one at step 0)"}
+    )
+    eval_tasks: int = field(
+        default=109, metadata={"help": "test-split tasks of the chosen difficulties (level 1 has 109)"}
+    )
+    workers: int = field(
+        default=2,
+        metadata={"help": "runs at once, in separate processes (not in the fingerprint: it does not change a run)"},
+    )
+    n_envs: int = field(default=16, metadata={"help": "parallel training envs per run (SB3 DummyVecEnv)"})
     # PPO (Stable-Baselines3 defaults elsewhere)
-    n_steps: int = 64  # env steps per env per rollout
-    batch_size: int = 256  # minibatch size
-    n_epochs: int = 10  # passes over each rollout
-    learning_rate: float = 1e-3
-    gamma: float = 0.99
-    # the structured env: slots sized for level 1-2 tasks (at most 7 numbers, 2 calls; a square's 4 sides)
+    n_steps: int = field(default=64, metadata={"help": "env steps per env per rollout"})
+    batch_size: int = field(default=256, metadata={"help": "minibatch size"})
+    n_epochs: int = field(default=10, metadata={"help": "passes over each rollout"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "PPO's learning rate"})
+    gamma: float = field(default=0.99, metadata={"help": "PPO's discount factor"})
     env_kwargs: dict[str, Any] = field(
         default_factory=lambda: {
             "max_turns": 8,
@@ -89,7 +100,10 @@ class Config:
             "result_slots": 2,
             "constants": [4],
             "lean_info": True,
-        }
+        },
+        metadata={
+            "help": "the structured env: slots sized for level 1-2 tasks (at most 7 numbers, 2 calls; a square's 4 sides)"
+        },
     )
 
 

@@ -99,42 +99,78 @@ EXTERNAL_BFCL = "bfcl"
 
 @dataclass(frozen=True)
 class Column:
-    """One evaluation column: a set of tasks every policy plays greedily."""
+    """One evaluation column: a set of tasks every policy plays greedily. Each field's help is its metadata."""
 
-    name: str  # shown in the tables, e.g. "calc/test"
-    group: str  # "in-domain", "a: RL domain, ood", "b: seen in SFT", "c: never trained", "d: external"
-    env_id: str
-    split: str  # a frozen split of the env ("bfcl": BFCL's categories interleaved)
-    episodes: int  # the first n tasks (after the level filter)
-    levels: tuple[int, ...] | None = None  # keep only tasks of these difficulty levels
-    temperature: float = 0.0  # 0: greedy; else one episode per task sampled at this temperature
+    name: str = field(metadata={"help": 'shown in the tables, e.g. "calc/test"'})
+    group: str = field(
+        metadata={"help": '"in-domain", "a: RL domain, ood", "b: seen in SFT", "c: never trained", "d: external"'}
+    )
+    env_id: str = field(metadata={"help": "the registered env whose tasks the column plays"})
+    split: str = field(metadata={"help": 'a frozen split of the env ("bfcl": BFCL\'s categories interleaved)'})
+    episodes: int = field(metadata={"help": "the first n tasks (after the level filter)"})
+    levels: tuple[int, ...] | None = field(
+        default=None, metadata={"help": "keep only tasks of these difficulty levels"}
+    )
+    temperature: float = field(
+        default=0.0, metadata={"help": "0: greedy; else one episode per task sampled at this temperature"}
+    )
 
 
 @dataclass(frozen=True)
 class Profile:
-    model: str = "tiny"  # student: 'tiny', 'smollm2-135m' or a local model directory
-    warm_start: str | None = str(MULTI_WARM_START)  # SFT checkpoint every arm starts from; None: train it here
-    sft_domains: tuple[str, ...] = ("calc", "units", "dates")  # warm start trained here: these domains' train tasks
-    sft_levels: tuple[int, ...] = (1, 2, 3, 4)  # ... of these levels
-    sft_tasks: int = 700  # ... this many per domain
-    sft_epochs: int = 3
-    sft_learning_rate: float = 5e-4
-    arms: tuple[str, ...] = ("sft", "sparse", "mentor", "dense")  # 'sft' and any reward mode
-    seeds: tuple[int, ...] = (0, 1, 2)  # one run per arm and seed, paired by seed
-    train_levels: tuple[int, ...] = (1, 2)  # Calc levels RL trains on (and in-domain columns evaluate)
-    validation_tasks: int = 96  # carved from the end of the training tasks: the learning curves
-    updates: int = 8  # PPO updates per run
-    episodes_per_update: int = 64
-    eval_every: int = 4  # updates between learning-curve points
-    in_domain_episodes: int = 188  # Calc test tasks at train_levels (188: all of levels 1-2)
-    ood_episodes: int = 64  # per ood column
-    column_max_turns: int = 6  # turns per evaluation episode on every column (other domains need more than Calc 1-2)
-    harder_levels: tuple[int, ...] = (3,)  # Calc test levels beyond train_levels: a column of the RL domain, harder
-    seen_levels: tuple[int, ...] = (1, 2)  # Units and Dates test levels the warm start reaches (their test columns)
-    external_episodes: int = 64  # per external column
-    threads: int = 1  # torch threads per process (recorded with every figure)
-    workers: int = 1  # runs at once, in separate processes
-    ppo: dict[str, Any] = field(default_factory=dict)  # other PPOConfig fields
+    """A run of the protocol: the student, its warm start, the arms and seeds, the PPO budget and the columns.
+
+    Each field's help is its metadata; :func:`fingerprint` reads the values only.
+    """
+
+    model: str = field(default="tiny", metadata={"help": "student: 'tiny', 'smollm2-135m' or a local model directory"})
+    warm_start: str | None = field(
+        default=str(MULTI_WARM_START),
+        metadata={"help": "SFT checkpoint every arm starts from; None: train it here"},
+    )
+    sft_domains: tuple[str, ...] = field(
+        default=("calc", "units", "dates"),
+        metadata={"help": "warm start trained here: these domains' train tasks"},
+    )
+    sft_levels: tuple[int, ...] = field(
+        default=(1, 2, 3, 4), metadata={"help": "warm start trained here: train tasks of these levels"}
+    )
+    sft_tasks: int = field(default=700, metadata={"help": "warm start trained here: this many train tasks per domain"})
+    sft_epochs: int = field(default=3, metadata={"help": "warm start trained here: passes over its tasks"})
+    sft_learning_rate: float = field(default=5e-4, metadata={"help": "warm start trained here: its learning rate"})
+    arms: tuple[str, ...] = field(
+        default=("sft", "sparse", "mentor", "dense"), metadata={"help": "'sft' and any reward mode"}
+    )
+    seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata={"help": "one run per arm and seed, paired by seed"})
+    train_levels: tuple[int, ...] = field(
+        default=(1, 2), metadata={"help": "Calc levels RL trains on (and in-domain columns evaluate)"}
+    )
+    validation_tasks: int = field(
+        default=96, metadata={"help": "carved from the end of the training tasks: the learning curves"}
+    )
+    updates: int = field(default=8, metadata={"help": "PPO updates per run"})
+    episodes_per_update: int = field(default=64, metadata={"help": "episodes played for each PPO update"})
+    eval_every: int = field(default=4, metadata={"help": "updates between learning-curve points"})
+    in_domain_episodes: int = field(
+        default=188, metadata={"help": "Calc test tasks at train_levels (188: all of levels 1-2)"}
+    )
+    ood_episodes: int = field(default=64, metadata={"help": "per ood column"})
+    column_max_turns: int = field(
+        default=6,
+        metadata={"help": "turns per evaluation episode on every column (other domains need more than Calc 1-2)"},
+    )
+    harder_levels: tuple[int, ...] = field(
+        default=(3,),
+        metadata={"help": "Calc test levels beyond train_levels: a column of the RL domain, harder"},
+    )
+    seen_levels: tuple[int, ...] = field(
+        default=(1, 2),
+        metadata={"help": "Units and Dates test levels the warm start reaches (their test columns)"},
+    )
+    external_episodes: int = field(default=64, metadata={"help": "per external column"})
+    threads: int = field(default=1, metadata={"help": "torch threads per process (recorded with every figure)"})
+    workers: int = field(default=1, metadata={"help": "runs at once, in separate processes"})
+    ppo: dict[str, Any] = field(default_factory=dict, metadata={"help": "other PPOConfig fields"})
 
 
 # The reference agent's recipe for the tiny student (benchmarks.rl_sanity, rung b; chosen on the validation

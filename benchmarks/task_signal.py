@@ -1,7 +1,7 @@
 r"""How much learning signal each candidate RL setting gives a warm start, measured before any run.
 
     python -m benchmarks.task_signal --model DIR --candidates calc:1 calc:2 calc:3 calc:1-2
-    python -m benchmarks.task_signal --model DIR --json benchmarks/results/task_signal-tiny.json
+    python -m benchmarks.task_signal --model DIR --out benchmarks/results/task_signal-tiny.json
 
 RL learns from the differences between rollouts of the same task. For each candidate (a domain and its
 difficulty levels) the warm start plays ``--samples`` episodes of each of the first ``--tasks`` training
@@ -20,7 +20,7 @@ gives, per candidate:
 Tasks come from the ``train`` split, the first ones after ``--offset`` (the committed warm start
 ``tiny-multi-sft`` was fine-tuned on the first 700 of each Calc level: ``--offset 700`` measures tasks it
 has not seen). The validation carve of ``agents.ppo`` is taken from the end of the training tasks, and
-``test`` and ``ood`` are never read. Writes JSON atomically to ``--json``
+``test`` and ``ood`` are never read. Writes JSON atomically to ``--out``
 and prints a Markdown table. One torch thread unless ``--threads`` says otherwise.
 """
 
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from agents.config import retire_flags
 from benchmarks.reporting import machine
 from mentor_env.core.files import write_text_atomically
 
@@ -171,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--max-turns", type=_count(1), default=6, help="turns per episode (default: %(default)s)")
     parser.add_argument("--threads", type=_count(1), default=1, help="torch threads (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="torch seed of the sampling (default: %(default)s)")
-    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--out", type=Path, help="write the results here")
+    retire_flags(parser, ["--json"])
     args = parser.parse_args(argv)
 
     import torch
@@ -198,17 +200,17 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
             flush=True,
         )
     print(markdown(results))
-    if args.json:
+    if args.out:
         report = {
             "benchmark": "task_signal",
             "model": args.model,
-            "settings": {key: value for key, value in vars(args).items() if key not in ("json", "candidates", "model")},
+            "settings": {key: value for key, value in vars(args).items() if key not in ("out", "candidates", "model")},
             "machine": machine(),
             "threads": torch.get_num_threads(),
             "seconds": time.perf_counter() - started,
             "results": results,
         }
-        write_text_atomically(args.json, json.dumps(report, indent=1) + "\n")
+        write_text_atomically(args.out, json.dumps(report, indent=1) + "\n")
     return results
 
 

@@ -271,6 +271,7 @@ def test_the_retired_flags_name_what_replaced_them(capsys, main):
     assert _error(capsys, main, ["--output-dir=runs/x"]).endswith(
         "error: --output-dir was removed: the output folder is --out"
     )
+    assert _error(capsys, main, ["--json", "r.json"]).endswith("error: --json was removed: the output file is --out")
 
 
 def test_a_value_a_config_refuses_is_a_command_line_error(capsys, tmp_path):

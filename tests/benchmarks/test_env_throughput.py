@@ -25,7 +25,7 @@ def numbers(value: Any) -> Iterator[float]:
 
 def test_quick_run_writes_every_section(tmp_path, capsys):
     path = tmp_path / "results" / "env_throughput.json"
-    env_throughput.main(["--quick", "--json", str(path)])
+    env_throughput.main(["--quick", "--out", str(path)])
     report = json.loads(path.read_text())
     settings = report["settings"]
     assert settings["quick"] is True

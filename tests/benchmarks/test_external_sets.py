@@ -14,7 +14,7 @@ from benchmarks import external_sets  # noqa: E402
 
 def test_gold_scores_one_and_random_little_on_a_small_sample(tmp_path):
     report = external_sets.main(
-        ["--bfcl-n", "2", "--rg-n", "4", "--policies", "gold", "random", "--json", str(tmp_path / "r.json")]
+        ["--bfcl-n", "2", "--rg-n", "4", "--policies", "gold", "random", "--out", str(tmp_path / "r.json")]
     )
     assert json.loads((tmp_path / "r.json").read_text())["settings"]["bfcl_n"] == 2
     gold, random = report["results"]["gold"], report["results"]["random"]

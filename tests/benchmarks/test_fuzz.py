@@ -9,7 +9,7 @@ from benchmarks import fuzz_envs
 
 def test_a_short_fuzz_run_finds_no_violation_and_writes_its_report(tmp_path):
     out = tmp_path / "fuzz.json"
-    report = fuzz_envs.main(["--steps", "300", "--seed", "1", "--json", str(out)])
+    report = fuzz_envs.main(["--steps", "300", "--seed", "1", "--out", str(out)])
     assert json.loads(out.read_text()) == report
     assert [domain["env_id"] for domain in report["domains"]] == [
         "mentor/Calc-v0", "mentor/Units-v0", "mentor/Dates-v0", "mentor/Lookup-v0", "mentor/Table-v0",

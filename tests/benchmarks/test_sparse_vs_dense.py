@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from benchmarks.reporting import (  # noqa: E402
 from benchmarks.sparse_vs_dense import (  # noqa: E402
     MULTI_WARM_START,
     PROFILES,
+    Column,
     Profile,
     column_tasks,
     columns,
@@ -171,6 +172,14 @@ def test_profiles_run_the_protocol_paired_from_the_multi_domain_warm_start(tmp_p
     _, full, _, _ = parse_args(["--profile", "full", "--model", "some/model", "--threads", "4", "--out", str(tmp_path)])
     assert full.warm_start is None and full.model == "some/model" and full.threads == 4
     assert {"mentor_partial", "mentor_nomatch", "mentor_f1"} <= set(full.arms)
+
+
+def test_every_field_of_a_profile_and_a_column_declares_its_help():
+    for config in (Profile, Column):
+        assert [item.name for item in fields(config) if not item.metadata.get("help", "").strip()] == [], config
+    helps = {item.name: item.metadata["help"] for item in fields(Profile)}
+    assert helps["model"] == "student: 'tiny', 'smollm2-135m' or a local model directory"
+    assert helps["ppo"] == "other PPOConfig fields"
 
 
 def test_columns_cover_in_domain_and_the_four_kinds_of_ood():

@@ -44,7 +44,7 @@ def test_a_small_measurement_reports_every_statistic(tiny_student_path, tmp_path
     import json
 
     results = main(["--model", str(tiny_student_path), "--candidates", "calc:1", "--tasks", "2", "--samples", "2",
-                    "--max-new-tokens", "4", "--max-turns", "1", "--json", str(tmp_path / "signal.json")])  # fmt: skip
+                    "--max-new-tokens", "4", "--max-turns", "1", "--out", str(tmp_path / "signal.json")])  # fmt: skip
     (result,) = results
     assert result["candidate"] == "calc:1" and result["tasks"] == 2 and result["samples"] == 2
     assert set(result["mixed_groups"]) == {"sparse", "mentor", "dense"}

@@ -295,7 +295,7 @@ def test_baselines_json_is_written_atomically(tmp_path, monkeypatch, capsys):
     from agents import baselines
 
     path = tmp_path / "baselines.json"
-    results = baselines.main(["--episodes", "2", "--json", str(path)])
+    results = baselines.main(["--episodes", "2", "--out", str(path)])
     assert json.loads(path.read_text())["results"] == json.loads(json.dumps(results))
     before = path.read_text()
 
@@ -304,7 +304,7 @@ def test_baselines_json_is_written_atomically(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(files.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        baselines.main(["--episodes", "2", "--seed", "5", "--json", str(path)])
+        baselines.main(["--episodes", "2", "--seed", "5", "--out", str(path)])
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["baselines.json"]
 
