@@ -120,10 +120,11 @@ def served_tasks(env_id: str, **env_kwargs: Any) -> list[Task] | None:
     """The tasks that ``gym.make(env_id, **env_kwargs)`` serves, in its order (a new list each call).
 
     With ``split=``, ``dataset=`` or ``tasks=`` an env holds a fixed list of
-    tasks: a reset draws one from it, and ``options={"task_id": ...}`` picks
-    one by id. Without them it generates a task from each reset's seed, and
-    this returns None. It is the public way to read a split's tasks (a
-    trainer's pool, an evaluation's list) without reaching into ``env.unwrapped``.
+    tasks: a reset draws one from it (at the env's ``difficulty`` filter, which
+    this applies too), and ``options={"task_id": ...}`` picks one by id.
+    Without them it generates a task from each reset's seed, and this returns
+    None. It is the public way to read a split's tasks (a trainer's pool, an
+    evaluation's list) without reaching into ``env.unwrapped``.
 
     Raises:
         TypeError: the env is not one of this suite's tool-use envs (it holds no ``tasks``).
@@ -131,9 +132,10 @@ def served_tasks(env_id: str, **env_kwargs: Any) -> list[Task] | None:
     """
     env = gym.make(env_id, **env_kwargs)
     try:
-        tasks = env.get_wrapper_attr("tasks")
+        served = env.get_wrapper_attr("served_tasks")
     except AttributeError:
-        raise TypeError(f"{env_id} is not a mentor-env tool-use env: it has no tasks attribute") from None
+        raise TypeError(f"{env_id} is not a mentor-env tool-use env: it has no served_tasks method") from None
     finally:
         env.close()
-    return None if tasks is None else list(tasks)
+    tasks: list[Task] | None = served()
+    return tasks

@@ -364,6 +364,10 @@ class StructuredToolUse(gym.Env[dict, np.ndarray]):
         """The text env's served tasks (``None`` when it generates them)."""
         return self._text_base.tasks
 
+    def served_tasks(self) -> Any:
+        """The tasks a reset draws from (the text env's, at its difficulty filter; ``None`` when it generates them)."""
+        return self._text_base.served_tasks()
+
     def _picture(self) -> np.ndarray:
         cell = 4
         width = cell * max(len(self.vocabulary), 2 * self.n_slots)

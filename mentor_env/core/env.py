@@ -418,6 +418,11 @@ class ToolUseEnv(gym.Env[str, str]):
             )
         return int(levels[0]) if single else tuple(sorted({int(level) for level in levels}))
 
+    def served_tasks(self) -> list[Task] | None:
+        """The tasks a reset draws from, in order: the fixed tasks (``split``, ``dataset`` or ``tasks``) at this
+        env's ``difficulty`` filter, as a new list; None when each reset generates its task from the seed."""
+        return None if self.tasks is None else list(self._served_tasks(self.difficulty))
+
     def _served_tasks(self, difficulty: int | tuple[int, ...] | None) -> list[Task]:
         assert self.tasks is not None
         if difficulty is None:

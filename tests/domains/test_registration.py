@@ -106,8 +106,16 @@ def test_served_tasks_is_none_for_generated_tasks_and_a_fresh_list_each_call():
     assert len(mentor_env.served_tasks("mentor/Units-v0", split="ood")) == 500
 
 
+def test_served_tasks_are_the_ones_a_reset_draws_at_the_difficulty_filter():
+    # Calc's test split holds levels 1-5; a difficulty filter narrows what a reset draws, and so what this returns.
+    level_one = mentor_env.served_tasks("mentor/Calc-v0", split="test", difficulty=1)
+    assert len(level_one) == 109 and {t.meta["difficulty"] for t in level_one} == {1}
+    assert [t.id for t in level_one[:2]] == ["calc-1000000", "calc-1000029"]  # the split's order
+    assert len(mentor_env.served_tasks("mentor/Calc-v0", split="test", difficulty=(1, 2))) == 188
+
+
 def test_served_tasks_refuses_an_unknown_split_and_a_foreign_env():
     with pytest.raises(ValueError, match="split must be one of"):
         mentor_env.served_tasks("mentor/Calc-v0", split="validation")
-    with pytest.raises(TypeError, match="CartPole-v1 is not a mentor-env tool-use env: it has no tasks attribute"):
+    with pytest.raises(TypeError, match="CartPole-v1 is not a mentor-env tool-use env: it has no served_tasks method"):
         mentor_env.served_tasks("CartPole-v1")
