@@ -10,7 +10,7 @@ TORCH_PIN := torch==2.13.0
 # `verl` extras of setup.cfg list what their server, client and tool modules import.
 NO_DEPS_PINS := bfcl-eval==2026.3.23 openenv-core==0.3.0 verl==0.9.1
 
-.PHONY: demo medium test lint docs warm-start smollm2 bench-sb3 env-throughput external-sets openenv-load rl-sanity clean
+.PHONY: demo medium test lint docs warm-start teacher smollm2 bench-sb3 env-throughput external-sets openenv-load rl-sanity clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ warm-start: $(STAMP)
 	$(BIN)/python -m agents.sft --model agents/checkpoints/tiny-calc-sft --domains calc units dates \
 		--max-difficulty 4 --tasks 700 --epochs 3 --batch-size 8 --learning-rate 5e-4 --seed 0 \
 		--out agents/checkpoints/tiny-multi-sft
+
+# Rebuild the committed teacher of the main job's token-level arms (opd, mentor+opd): the warm start fine-tuned on
+# every Calc level 1-2 training task outside the validation carve (about 4 minutes on one CPU thread).
+teacher: $(STAMP)
+	$(BIN)/python -m agents.sft --model agents/checkpoints/tiny-multi-sft --domains calc --max-difficulty 2 \
+		--tasks 1746 --epochs 3 --batch-size 8 --learning-rate 5e-4 --seed 0 --out agents/checkpoints/tiny-calc-teacher
 
 # Reset, step, reward and vector-env throughput of every domain, next to a floor (about three minutes).
 env-throughput: $(STAMP)

@@ -172,8 +172,21 @@ class PPOConfig:
     reward_mode: str = field(
         default="sparse",
         metadata={
-            "help": "what the policy is trained on ('mentor', 'dense' add the teacher's guidance); every mode is logged"
+            "help": "what the policy is trained on: an env reward mode ('mentor', 'dense' add the teacher trajectory's "
+            "guidance; every env mode is logged) or a token-level teacher mode ('opd': the teacher model's per-token "
+            "reward alone, 'mentor+opd': MENTOR's reward plus opd_coef times it; both need teacher_model)"
         },
+    )
+    teacher_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "a local model with the student's tokenizer whose log-probability of each sampled token scores it "
+            "(reward modes 'opd' and 'mentor+opd'; with another mode its reward is logged, not trained on)"
+        },
+    )
+    opd_coef: float = field(
+        default=1.0,
+        metadata={"help": "weight of the per-token teacher reward in the advantage ('opd' and 'mentor+opd')"},
     )
     model: str = field(
         default=str(TINY_WARM_START),
@@ -433,6 +446,96 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp(min=1)
 
 
+# --- teacher guidance at the token level (on-policy distillation) -------------------------------
+
+# Reward modes of the trainer, beside the env's (mentor_env.core.rewards). The env sees text and scores turns; a
+# reward that scores each sampled *token* with a teacher model's log-probability needs the tokens, which only the
+# trainer has. Each mode names the env mode whose reward it keeps (None: none, the teacher's term alone).
+TEACHER_REWARD_MODES: dict[str, str | None] = {"opd": None, "mentor+opd": "mentor"}
+
+
+def env_reward_mode(reward_mode: str) -> str:
+    """The env reward mode behind a trainer reward mode: itself, or what a teacher mode keeps ('sparse' when it
+    keeps none: the env is then asked for sparse rewards, which are logged and not trained on)."""
+    if reward_mode in TEACHER_REWARD_MODES:
+        return TEACHER_REWARD_MODES[reward_mode] or "sparse"
+    return reward_mode
+
+
+def env_reward_weight(reward_mode: str) -> float:
+    """1 when the mode trains on the env's reward, 0 for a teacher mode that keeps none ('opd')."""
+    return 0.0 if reward_mode in TEACHER_REWARD_MODES and TEACHER_REWARD_MODES[reward_mode] is None else 1.0
+
+
+def teacher_token_rewards(
+    teacher: Any,
+    episodes: Sequence[Episode],
+    student_logp: torch.Tensor,
+    temperature: float,
+    pad_token_id: int,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """On-policy distillation's per-token reward of each sampled token, in the compact ``[episodes, sampled]`` layout.
+
+    ``r_t = log p_teacher(y_t | s_t) - log p_student(y_t | s_t)``: the reverse-KL reward of GKD and of
+    on-policy distillation, whose expectation under the student is ``-KL(student || teacher)`` at that token.
+    Both log-probabilities are at the sampling temperature (the distribution the student sampled from, and the
+    teacher's at the same temperature). The teacher pass is the reference pass's (shared prefixes once, chunks
+    of similar length); ``student_logp`` is the old pass's. Zero past each episode's sampled tokens.
+    """
+    scored = action_logprobs(
+        teacher,
+        [e.trace.token_ids for e in episodes],
+        [e.trace.action_mask for e in episodes],
+        temperature,
+        pad_token_id,
+        groups=[e.group for e in episodes],
+        chunk_size=chunk_size,
+    )
+    return (scored.logp - student_logp) * scored.valid
+
+
+def teacher_metrics(
+    teacher_reward: torch.Tensor, valid: torch.Tensor, token_term: torch.Tensor, env_returns: Sequence[float]
+) -> dict[str, float]:
+    """What an update logs of the teacher: its mean per-token reward, the per-episode sum the advantages got
+    (``opd_coef`` times it in a teacher mode, 0 otherwise) and that sum's share of the return, |teacher| /
+    (|teacher| + |env reward trained on|), averaged over episodes as magnitudes."""
+    teacher_returns = (token_term * valid).sum(dim=1)
+    teacher_size = float(teacher_returns.abs().mean())
+    env_size = float(np.mean(np.abs(env_returns))) if len(env_returns) else 0.0
+    return {
+        "token_reward": masked_mean(teacher_reward, valid).item(),
+        "episode_return": float(teacher_returns.mean()),
+        "share_of_return": teacher_size / (teacher_size + env_size) if teacher_size + env_size > 0 else 0.0,
+    }
+
+
+def check_same_tokenizer(student: Any, teacher: Any, student_name: str, teacher_name: str) -> None:
+    """Raise ValueError, naming both models, unless the two tokenizers map the same text to the same ids.
+
+    The teacher scores the student's token ids: under another vocabulary an id means another piece of text.
+    """
+    problems = []
+    student_vocab, teacher_vocab = student.get_vocab(), teacher.get_vocab()
+    if student_vocab != teacher_vocab:
+        differ = sum(1 for piece, index in student_vocab.items() if teacher_vocab.get(piece) != index)
+        problems.append(
+            f"vocabularies of {len(student_vocab)} and {len(teacher_vocab)} tokens, {differ} of the student's "
+            "with another id or none"
+        )
+    for name in ("eos_token_id", "pad_token_id"):
+        if getattr(student, name) != getattr(teacher, name):
+            problems.append(f"{name} {getattr(student, name)} against {getattr(teacher, name)}")
+    if problems:
+        raise ValueError(
+            f"the teacher {teacher_name!r} has another tokenizer than the student {student_name!r} ("
+            + "; ".join(problems)
+            + "): on-policy distillation scores the student's token ids with the teacher, so both need the same "
+            "tokenizer (a teacher of the student's family, or one fine-tuned from the same base)"
+        )
+
+
 # --- the trainer -----------------------------------------------------------------
 
 
@@ -480,6 +583,8 @@ def check_model_sources(config: PPOConfig) -> None:
     from agents.students import require_student
 
     require_student(config.model, "--model")
+    if config.teacher_model:
+        require_student(config.teacher_model, "--teacher-model")
 
 
 def rollout_plan(
@@ -509,8 +614,15 @@ class PPOTrainer:
 
         if config.advantage not in ("gae", "grpo"):
             raise ValueError(f"advantage must be 'gae' or 'grpo', got {config.advantage!r}")
-        if config.reward_mode not in REWARD_MODES:
-            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {config.reward_mode!r}")
+        if config.reward_mode not in (*REWARD_MODES, *TEACHER_REWARD_MODES):
+            raise ValueError(
+                f"reward_mode must be one of {(*REWARD_MODES, *TEACHER_REWARD_MODES)}, got {config.reward_mode!r}"
+            )
+        if config.reward_mode in TEACHER_REWARD_MODES and not config.teacher_model:
+            raise ValueError(
+                f"reward_mode {config.reward_mode!r} scores each sampled token with a teacher model: "
+                "give --teacher-model (a local model with the student's tokenizer)"
+            )
         if config.group_scale not in ("group", "batch"):
             raise ValueError(f"group_scale must be 'group' or 'batch', got {config.group_scale!r}")
         if config.advantage == "grpo" and config.group_size < 2:
@@ -556,6 +668,7 @@ class PPOTrainer:
         if self.value_head is not None:
             self.value_head = prepared[3]
         self.reference.to(self.accelerator.device)
+        self.teacher = self._load_teacher(tokenizer)
         self.update = 0
         self._env_steps = 0
         self.tasks, self.eval_tasks = task_pools(config)
@@ -574,6 +687,16 @@ class PPOTrainer:
 
         return load_student(self.config.model, seed=self.config.seed)
 
+    def _load_teacher(self, student_tokenizer: Any) -> Any:
+        """The frozen teacher of the token-level reward modes (None without ``teacher_model``)."""
+        from agents.students import load_student
+
+        if not self.config.teacher_model:
+            return None
+        teacher, tokenizer = load_student(self.config.teacher_model, seed=self.config.seed)
+        check_same_tokenizer(student_tokenizer, tokenizer, self.config.model, self.config.teacher_model)
+        return teacher.eval().requires_grad_(False).to(self.accelerator.device)
+
     @staticmethod
     def _with_lora(model: Any) -> Any:
         try:
@@ -586,7 +709,10 @@ class PPOTrainer:
 
     def _make_env(self, tasks: list[Any]) -> Any:
         return lambda: gym.make(
-            self.config.env_id, tasks=tasks, reward_mode=self.config.reward_mode, max_turns=self.config.max_turns
+            self.config.env_id,
+            tasks=tasks,
+            reward_mode=env_reward_mode(self.config.reward_mode),
+            max_turns=self.config.max_turns,
         )
 
     def policy(self, temperature: float) -> ChatPolicy:
@@ -633,6 +759,50 @@ class PPOTrainer:
             chunk_size=self.config.minibatch_size,
         )
 
+    def teacher_pass(
+        self, episodes: Sequence[Episode], old_logp: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The teacher's per-token reward of ``episodes`` (None without a teacher) and the term it adds to each
+        token's advantage: ``opd_coef`` times it in a teacher mode, zero otherwise."""
+        c = self.config
+        if self.teacher is None:
+            return None, torch.zeros_like(old_logp)
+        with torch.no_grad(), self.accelerator.autocast():
+            reward = teacher_token_rewards(
+                self.teacher, episodes, old_logp, c.temperature, self.pad_token_id, c.minibatch_size
+            )
+        return reward, (c.opd_coef * reward if c.reward_mode in TEACHER_REWARD_MODES else torch.zeros_like(reward))
+
+    def advantages(
+        self,
+        episodes: Sequence[Episode],
+        valid: torch.Tensor,
+        kl: torch.Tensor,
+        old_values: torch.Tensor | None,
+        token_term: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each sampled token's advantage and (GAE) return target.
+
+        The env's reward, when the mode keeps one, goes through GAE or the groups. A teacher mode's per-token
+        term then joins each token's advantage as it is, undiscounted and unwhitened: on-policy distillation's
+        discount of zero, each token credited with the teacher's verdict on that token alone.
+        """
+        c = self.config
+        env_weight = env_reward_weight(c.reward_mode)
+        if c.advantage == "gae":
+            assert old_values is not None
+            rewards = env_weight * turn_rewards(episodes, valid) - c.kl_coef * kl
+            advantages, returns = gae(rewards, old_values, valid, c.gamma, c.gae_lambda)
+            if c.norm_advantages and env_weight:  # whitening a reward of zero would blow up its values' noise
+                selected = advantages[valid]
+                advantages = (advantages - selected.mean()) / (selected.std() + 1e-8) * valid
+        else:
+            episode_returns = torch.tensor([env_weight * sum(e.turn_rewards) for e in episodes], device=valid.device)
+            groups = torch.tensor([e.group for e in episodes], device=valid.device)
+            advantages = group_advantages(episode_returns, groups, scale=c.group_scale).unsqueeze(1) * valid
+            returns = torch.zeros_like(advantages)
+        return advantages + token_term * valid, returns
+
     # --- one update, top to bottom ---
 
     def run_update(self) -> dict[str, Any]:
@@ -654,20 +824,13 @@ class PPOTrainer:
         valid, old_logp, ref_logp, old_values = old.valid, old.logp, ref.logp, old.values
         clock["old_ref"] = time.perf_counter()
 
+        # 2b. The teacher's per-token reward (reward modes opd and mentor+opd; logged only under the others).
+        teacher_reward, token_term = self.teacher_pass(episodes, old_logp)
+        clock["teacher"] = time.perf_counter()
+
         # 3. Advantages (reasons 2-6), in the compact [episodes, sampled tokens] layout (reason 1).
         kl = (old_logp - ref_logp) * valid
-        if c.advantage == "gae":
-            assert old_values is not None
-            rewards = turn_rewards(episodes, valid) - c.kl_coef * kl
-            advantages, returns = gae(rewards, old_values, valid, c.gamma, c.gae_lambda)
-            if c.norm_advantages:
-                selected = advantages[valid]
-                advantages = (advantages - selected.mean()) / (selected.std() + 1e-8) * valid
-        else:
-            episode_returns = torch.tensor([sum(e.turn_rewards) for e in episodes], device=device)
-            groups = torch.tensor([e.group for e in episodes], device=device)
-            advantages = group_advantages(episode_returns, groups, scale=c.group_scale).unsqueeze(1) * valid
-            returns = torch.zeros_like(advantages)
+        advantages, returns = self.advantages(episodes, valid, kl, old_values, token_term)
 
         # 4. Minibatch epochs (reasons 7, 10): clipped policy loss, clipped value loss or k3 KL, entropy bonus.
         self.model.train()
@@ -747,10 +910,13 @@ class PPOTrainer:
         row["learning_rate"] = learning_rate
         group_ids = [e.group for e in episodes]
         row["mixed_groups"] = {
-            "return": mixed_share([e.returns[c.reward_mode] for e in episodes], group_ids),
+            "return": mixed_share([e.returns[env_reward_mode(c.reward_mode)] for e in episodes], group_ids),
             "success": mixed_share([float(e.correct) for e in episodes], group_ids),
         }
         row["advantage_by_turn"] = advantage_by_turn(episodes, advantages, valid)
+        if teacher_reward is not None:
+            env_returns = [env_reward_weight(c.reward_mode) * sum(e.turn_rewards) for e in episodes]
+            row["teacher"] = teacher_metrics(teacher_reward, valid, token_term, env_returns)
         row.update(
             {
                 "success_rate": float(np.mean([e.correct for e in episodes])),
@@ -767,9 +933,10 @@ class PPOTrainer:
                     "rollout": rollout_seconds - rollout_clock.get("env", 0.0),
                     "env": rollout_clock.get("env", 0.0),
                     "old_ref": clock["old_ref"] - clock["rollout"],
+                    "teacher": clock["teacher"] - clock["old_ref"],
                     "forward": timing["forward"],
                     "backward": timing["backward"],
-                    "other": clock["train"] - clock["old_ref"] - timing["forward"] - timing["backward"],
+                    "other": clock["train"] - clock["teacher"] - timing["forward"] - timing["backward"],
                 },
             }
         )
@@ -797,7 +964,10 @@ class PPOTrainer:
 
         def make_env() -> gym.Env:
             return gym.make(
-                env_id, tasks=list(tasks), reward_mode=self.config.reward_mode, max_turns=self.config.max_turns
+                env_id,
+                tasks=list(tasks),
+                reward_mode=env_reward_mode(self.config.reward_mode),
+                max_turns=self.config.max_turns,
             )
 
         return summarize(run_episodes(policy, make_env, resets, self.config.batch_envs))
@@ -850,7 +1020,7 @@ class PPOTrainer:
             bar.update(1)
             bar.set_postfix(
                 success=f"{row['success_rate']:.2f}",
-                reward=f"{row['mean_return'][c.reward_mode]:.3f}",
+                reward=f"{row['mean_return'][env_reward_mode(c.reward_mode)]:.3f}",
                 kl=f"{row['kl_to_reference']:.3f}",
                 tok_s=f"{row['generated_tokens_per_s']:.0f}",
             )
@@ -1007,15 +1177,23 @@ def evaluation_line(update: int, evaluation: dict[str, Any], start: dict[str, An
 
 
 def update_line(row: dict[str, Any], reward_mode: str) -> str:
-    """One printed line of an update's diagnostics: success, mixed groups, credit by turn, KL, entropy, tool calls."""
+    """One printed line of an update's diagnostics: success, the teacher's per-token reward (with a teacher), mixed
+    groups, credit by turn, KL, entropy, tool calls."""
 
     def turns(values: list[float]) -> str:
         return "/".join(f"{value:+.2f}" for value in values) or "-"
 
     credit = row["advantage_by_turn"]
+    teacher = row.get("teacher")
+    teacher_text = (
+        f", teacher reward per token {teacher['token_reward']:+.3f} ({teacher['share_of_return']:.0%} of the return)"
+        if teacher
+        else ""
+    )
+    mode = env_reward_mode(reward_mode)
     return (
-        f"update {row['update']}: train success {row['success_rate']:.3f}, {reward_mode} return "
-        f"{row['mean_return'][reward_mode]:.3f}, mixed groups {row['mixed_groups']['return']:.2f} "
+        f"update {row['update']}: train success {row['success_rate']:.3f}, {mode} return "
+        f"{row['mean_return'][mode]:.3f}{teacher_text}, mixed groups {row['mixed_groups']['return']:.2f} "
         f"(by success {row['mixed_groups']['success']:.2f}), advantage by turn success {turns(credit['success'])} "
         f"failure {turns(credit['failure'])}, KL {row['kl_to_reference']:.4f}, approx_kl {row.get('approx_kl', 0.0):.4f}"
         f"{' (stopped early)' if row['stopped_early'] else ''}, entropy {row.get('entropy', float('nan')):.3f}, "

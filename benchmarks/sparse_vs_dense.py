@@ -93,7 +93,12 @@ METRICS = (
     "invented_tool_rate",
     "tool_use_jsd",
 )
-RL_ARMS = ("sparse", "mentor", "dense", "mentor_partial", "mentor_nomatch", "mentor_f1")
+RL_ARMS = ("sparse", "mentor", "dense", "mentor_partial", "mentor_nomatch", "mentor_f1", "opd", "mentor+opd")
+# Arms scored token by token by a teacher model (agents.ppo.TEACHER_REWARD_MODES): they need the profile's teacher.
+TEACHER_ARMS = ("opd", "mentor+opd")
+# The teacher of the tiny student's token-level arms: the warm start fine-tuned on every Calc level 1-2 training
+# task outside the validation carve (agents/checkpoints/tiny-calc-teacher/README.md says how, and how well it does).
+TINY_TEACHER = REPO / "agents" / "checkpoints" / "tiny-calc-teacher"
 EXTERNAL_BFCL = "bfcl"
 
 
@@ -139,7 +144,14 @@ class Profile:
     sft_epochs: int = field(default=3, metadata={"help": "warm start trained here: passes over its tasks"})
     sft_learning_rate: float = field(default=5e-4, metadata={"help": "warm start trained here: its learning rate"})
     arms: tuple[str, ...] = field(
-        default=("sft", "sparse", "mentor", "dense"), metadata={"help": "'sft' and any reward mode"}
+        default=("sft", "sparse", "mentor", "dense"),
+        metadata={"help": "'sft' and any reward mode of agents.ppo (the env's, and the teacher's 'opd', 'mentor+opd')"},
+    )
+    teacher: str | None = field(
+        default=None,
+        metadata={
+            "help": "the teacher model of the 'opd' and 'mentor+opd' arms (the student's tokenizer; None: no such arm)"
+        },
     )
     seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata={"help": "one run per arm and seed, paired by seed"})
     train_levels: tuple[int, ...] = field(
@@ -198,7 +210,14 @@ PROFILES = {
         ppo=_TINY_PPO,
     ),
     "medium": Profile(
-        seeds=(0, 1, 2, 3, 4, 5), updates=30, episodes_per_update=256, eval_every=10, workers=2, ppo=_TINY_PPO
+        arms=("sft", "sparse", "mentor", "dense", *TEACHER_ARMS),
+        teacher=str(TINY_TEACHER),
+        seeds=(0, 1, 2, 3, 4, 5),
+        updates=30,
+        episodes_per_update=256,
+        eval_every=10,
+        workers=2,
+        ppo=_TINY_PPO,
     ),
     "full": Profile(
         model="smollm2-135m",
@@ -313,6 +332,7 @@ def ppo_config(profile: Profile, warm_start: Path, arm: str, seed: int, out: Pat
         eval_episodes=profile.validation_tasks,
         eval_temperature=0.0,
         reward_mode=arm if arm in RL_ARMS else "sparse",
+        teacher_model=profile.teacher if arm in TEACHER_ARMS else None,  # the other arms skip the teacher's pass
         seed=seed,
         total_updates=profile.updates,
         episodes_per_update=profile.episodes_per_update,
@@ -488,15 +508,27 @@ def profile_from_dict(data: dict[str, Any]) -> Profile:
     return Profile(**{**data, **tuples})
 
 
-def fingerprint(profile: Profile) -> str:
-    """What makes two runs' stages interchangeable: the profile less its list of seeds and how many run at once.
+def fingerprint(profile: Profile, arm: str | None = None) -> str:
+    """What makes two runs' stages of ``arm`` interchangeable: the profile less its lists of seeds and arms, how many
+    run at once and, for an arm that uses none, its teacher.
 
-    A stage's numbers depend on its own seed only (a test checks it), so a run
-    with more seeds reuses the stages of a run with fewer, and a report can be
-    written over the seeds finished so far (``--seeds``).
+    A stage's numbers depend on its own arm and seed only (a test checks it), so
+    a run with more seeds or arms reuses the stages of a run with fewer, and a
+    report can be written over the seeds finished so far (``--seeds``).
     """
-    data = {key: value for key, value in asdict(profile).items() if key not in ("workers", "seeds")}
+    data = {key: value for key, value in asdict(profile).items() if key not in ("workers", "seeds", "arms", "teacher")}
+    data["warm_start"] = repo_path(profile.warm_start)  # the same in every checkout
+    if arm in TEACHER_ARMS:
+        data["teacher"] = repo_path(profile.teacher)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def repo_path(path: str | None) -> str | None:
+    """``path`` relative to the repository when it lies inside it (as results show it), else as given."""
+    if path is None:
+        return None
+    resolved = Path(path).resolve()
+    return resolved.relative_to(REPO).as_posix() if resolved.is_relative_to(REPO) else path
 
 
 def sft_warm_start(profile: Profile, out_dir: Path) -> tuple[Path, dict[str, Any]]:
@@ -508,9 +540,8 @@ def sft_warm_start(profile: Profile, out_dir: Path) -> tuple[Path, dict[str, Any
                 f"no SFT warm start at {path} (expected a model directory; `make warm-start` builds it)"
             )
         history = path / "sft_history.json"
-        shown = path.resolve().relative_to(REPO) if path.resolve().is_relative_to(REPO) else path
         return path, {
-            "source": str(shown),
+            "source": repo_path(profile.warm_start),
             "trained_here": False,
             **(json.loads(history.read_text())["config"] if history.exists() else {}),
         }
@@ -544,13 +575,18 @@ def sft_warm_start(profile: Profile, out_dir: Path) -> tuple[Path, dict[str, Any
 
 def stage_jobs(profile: Profile, warm_start: Path, out_dir: Path) -> list[dict[str, Any]]:
     """Every stage of the protocol: the warm start's evaluation, then each arm and seed."""
+    unknown = [arm for arm in profile.arms if arm != "sft" and arm not in RL_ARMS]
+    if unknown:
+        raise ValueError(f"unknown arms {unknown}: an arm is 'sft' or one of {RL_ARMS}")
+    if profile.teacher is None and any(arm in TEACHER_ARMS for arm in profile.arms):
+        raise ValueError(f"the arms {TEACHER_ARMS} score tokens with a teacher model: the profile needs a teacher")
     pairs = [("start", 0)] + [(arm, seed) for seed in profile.seeds for arm in profile.arms]
     jobs = []
     for arm, seed in pairs:
         name = "start" if arm == "start" else f"{arm}-seed{seed}"
         config = ppo_config(profile, warm_start, arm, seed, out_dir / "work" / name)
         jobs.append({"name": name, "arm": arm, "config": asdict(config), "profile": asdict(profile), "threads": profile.threads,
-                     "fingerprint": fingerprint(profile)})  # fmt: skip
+                     "fingerprint": fingerprint(profile, arm)})  # fmt: skip
     return jobs
 
 
@@ -656,9 +692,11 @@ def run(profile: Profile, out_dir: Path) -> dict[str, Any]:
 
 
 def comparisons(arms: Sequence[str]) -> list[tuple[str, str]]:
-    """(treated, control) pairs: every arm against sparse, and the teacher-guided rewards against SFT."""
+    """(treated, control) pairs: every arm against sparse, the teacher-guided rewards against SFT, and the two
+    kinds of teacher guidance against each other (the token-level ones against MENTOR's trajectory reward)."""
     pairs = [(arm, "sparse") for arm in arms if arm != "sparse" and "sparse" in arms]
-    pairs += [(arm, "sft") for arm in ("mentor", "dense") if arm in arms and "sft" in arms]
+    pairs += [(arm, "sft") for arm in ("mentor", "dense", *TEACHER_ARMS) if arm in arms and "sft" in arms]
+    pairs += [(arm, "mentor") for arm in TEACHER_ARMS if arm in arms and "mentor" in arms]
     return pairs
 
 
@@ -684,7 +722,27 @@ def summarize_results(results: dict[str, Any]) -> dict[str, Any]:
         for c in names
         if any(v > 0 for arm in runs for v in success(arm, c)) or results["start"]["final"][c]["success_rate"] > 0
     ]
-    return {"table": table, "differences": differences, "headline": headline(runs), "nonzero_columns": reachable}
+    return {
+        "table": table,
+        "differences": differences,
+        "headline": headline(runs),
+        "nonzero_columns": reachable,
+        "update_seconds": update_seconds(runs),
+    }
+
+
+def update_seconds(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    """Per RL arm, the mean wall seconds of an update and of its teacher pass (0 for an arm without a teacher),
+    over every update of every seed: the teacher pass's cost, measured beside the arms that do not pay it."""
+    costs = {}
+    for arm, arm_runs in runs.items():
+        rows = [row for run in arm_runs for row in run.get("updates", [])]
+        if rows:
+            costs[arm] = {
+                "update": float(np.mean([row["seconds"] for row in rows])),
+                "teacher": float(np.mean([row["time"].get("teacher", 0.0) for row in rows])),
+            }
+    return costs
 
 
 def _interval(values: Sequence[float | None]) -> tuple[float | None, float]:
@@ -693,9 +751,9 @@ def _interval(values: Sequence[float | None]) -> tuple[float | None, float]:
 
 
 def headline(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Env steps that each seed of dense/mentor needs to reach its sparse seed's final validation success."""
+    """Env steps that each seed of a teacher-guided arm needs to reach its sparse seed's final validation success."""
     result: dict[str, Any] = {}
-    for arm in ("dense", "mentor"):
+    for arm in ("dense", "mentor", *TEACHER_ARMS):
         if "sparse" not in runs or arm not in runs:
             continue
         ratios: list[float | None] = []
@@ -856,6 +914,14 @@ def summary_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
     zero = [n for n in names if n not in summary["nonzero_columns"]]
     if zero:
         lines.append(f"- Columns where every policy scored 0 (no signal, reported as such): {', '.join(zero)}.")
+    costs = summary.get("update_seconds", {})
+    if costs:
+        lines.append(
+            f"- Wall seconds per PPO update ({machine_info['torch_threads']} thread(s) per run, {profile['workers']} "
+            "run(s) at once), of which the teacher's pass: "
+            + "; ".join(f"{arm} {cost['update']:.1f} ({cost['teacher']:.1f})" for arm, cost in costs.items())
+            + "."
+        )
     for arm, head in summary["headline"].items():
         shown = ", ".join(head["per_seed"])
         if head["mean"] is None:
