@@ -24,7 +24,7 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m benchmarks.sparse_vs_dense --profile quick
 
-# The same protocol, medium profile (88 minutes measured on 2 CPUs; the committed result in docs/benchmarks/main-job.md
+# The same protocol, medium profile (127 minutes measured on 2 CPUs, its six arms; the committed result in docs/benchmarks/main-job.md
 # and the README was made with --out benchmarks/results/sparse_vs_dense-medium-tiny).
 medium: $(STAMP)
 	$(BIN)/python -m benchmarks.sparse_vs_dense --profile medium

@@ -103,6 +103,13 @@ each with why, in the spirit of "The 37 Implementation Details of PPO":
     groups (or, with one rollout per task, whether the batch) has mixed
     outcomes, the mean advantage per token of each turn in successful and
     failed episodes, KL, entropy and tool calls per episode.
+16. Teacher guidance at the token level (``--reward-mode opd`` or
+    ``mentor+opd`` with ``--teacher-model``): a teacher model's pass, the
+    reference pass's twin, scores every sampled token with
+    ``log p_teacher - log p_student`` (on-policy distillation's reverse-KL
+    reward), and ``opd_coef`` times it joins that token's advantage with a
+    discount of zero. It lives here, not in the env's reward table, because
+    the env sees text and only the trainer has the tokens.
 """
 
 from __future__ import annotations
@@ -140,6 +147,9 @@ from mentor_env.play.rollouts import Episode, run_episodes
 
 # The committed SFT warm start of the tiny student (agents/checkpoints/tiny-multi-sft/README.md): the default model.
 TINY_WARM_START = Path(__file__).resolve().parent / "checkpoints" / "tiny-multi-sft"
+# The teacher of the token-level reward modes for the tiny student (agents/checkpoints/tiny-calc-teacher/README.md):
+# the warm start after a longer SFT on Calc levels 1-2, with the student's tokenizer.
+TINY_TEACHER = Path(__file__).resolve().parent / "checkpoints" / "tiny-calc-teacher"
 
 
 @dataclass

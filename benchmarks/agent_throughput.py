@@ -38,6 +38,17 @@ are reported next to them. Three comparisons:
    episodes through the env, runs the old and reference passes and one
    forward/backward. The measure is completion tokens per CPU-second over
    whole steps (the first step left out).
+4. **The teacher's pass** (reward modes ``opd`` and ``mentor+opd``): updates
+   on ``mentor+opd`` with the committed teacher
+   (``agents/checkpoints/tiny-calc-teacher``, the student's size). Before
+   each, the update's plan is played once more and, on those episodes, the
+   teacher's pass and the reference pass are timed in CPU-seconds (the same
+   shared-prefix, length-chunked forward; a teacher larger than the student
+   costs in proportion). Reported: both, their ratio, and the teacher's
+   share of an update's CPU-seconds.
+
+    python -m benchmarks.agent_throughput --skip-updates --skip-generation --skip-trl \
+        --out benchmarks/results/agent_throughput-teacher-tiny.json     # section 4 alone
 
 Numbers only: nothing here asserts a speed.
 """
@@ -64,6 +75,7 @@ from agents.ppo import PPOConfig, PPOTrainer
 from agents.sft import WARM_START
 from benchmarks.processes import python_command
 from benchmarks.reporting import machine
+from benchmarks.sparse_vs_dense import TINY_TEACHER
 from mentor_env.core.files import write_text_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -392,6 +404,48 @@ def compare_trl(steps: int, folder: Path) -> dict[str, Any]:
 THREADS = 1
 
 
+def _cpu_seconds(work: Any, *args: Any) -> float:
+    """This process's CPU-seconds for ``work(*args)``, without gradients."""
+    began = time.process_time()
+    with torch.no_grad():
+        work(*args)
+    return time.process_time() - began
+
+
+def compare_teacher(updates: int, folder: Path) -> dict[str, Any]:
+    """Section 4: ``updates`` updates on ``mentor+opd`` with the committed teacher; before each, the teacher's pass
+    and the reference pass timed on the same episodes (that update's plan, played by the current weights)."""
+    trainer = PPOTrainer(default_config(folder / "teacher", reward_mode="mentor+opd", teacher_model=str(TINY_TEACHER)))
+    rows = []
+    try:
+        for _ in range(updates):
+            episodes = trainer.rollout(trainer.update)
+            old = trainer.logprobs(trainer.model, episodes).logp.detach()
+            row = {
+                "teacher_cpu_seconds": _cpu_seconds(trainer.teacher_pass, episodes, old),
+                "reference_cpu_seconds": _cpu_seconds(trainer.logprobs, trainer.reference, episodes),
+                "episode_tokens": sum(len(e.trace.token_ids) for e in episodes),
+            }
+            update = ours_update(trainer)
+            row.update(cpu_seconds=update["cpu_seconds"], time=update["time"], wall_seconds=update["wall_seconds"])
+            rows.append(row)
+    finally:
+        trainer.close()
+    measured = rows[1:] or rows
+    teacher, reference = _mean(measured, "teacher_cpu_seconds"), _mean(measured, "reference_cpu_seconds")
+    return {
+        "teacher": str(TINY_TEACHER.relative_to(ROOT)),
+        "updates_measured": len(measured),
+        "teacher_cpu_seconds": teacher,
+        "reference_cpu_seconds": reference,
+        "teacher_per_reference": teacher / reference,
+        "cpu_seconds_per_update": _mean(measured, "cpu_seconds"),
+        "teacher_share_of_update": teacher / _mean(measured, "cpu_seconds"),
+        "time_per_update": {key: float(np.mean([r["time"][key] for r in measured])) for key in measured[0]["time"]},
+        "per_update": rows,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     global THREADS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -402,6 +456,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-generation", action="store_true")
     parser.add_argument("--skip-trl", action="store_true")
+    parser.add_argument("--skip-updates", action="store_true", help="skip section 1 (ours against the baseline)")
+    parser.add_argument("--skip-teacher", action="store_true", help="skip section 4 (the teacher's pass)")
     parser.add_argument("--generation-repeats", type=int, default=2)
     parser.add_argument("--trl-steps", type=int, default=3, help="training steps per side (the first is left out)")
     parser.add_argument("--out", type=Path, help="write the results here")
@@ -413,11 +469,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         commit = None if args.skip_baseline else args.baseline_commit
-        results["updates"] = [compare_updates(a, args.updates, args.threads, commit, folder) for a in args.advantage]
+        if not args.skip_updates:
+            results["updates"] = [
+                compare_updates(a, args.updates, args.threads, commit, folder) for a in args.advantage
+            ]
         if not args.skip_generation:
             results["generation"] = compare_generation(args.generation_repeats, folder)
         if not args.skip_trl:
             results["trl"] = compare_trl(args.trl_steps, folder)
+        if not args.skip_teacher:
+            results["teacher"] = compare_teacher(args.updates, folder)
     info = machine()
     print(f"{info['device']}, torch {info['torch']}, {info['cpus']} CPUs, {args.threads} torch thread(s) per process")
     print(format_results(results))
@@ -432,11 +493,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def format_results(results: dict[str, Any]) -> str:
-    lines = [
-        "| PPO update | tokens/CPU-s | CPU-s/update | wall s/update | rollout | env | old/ref | forward | backward | other |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for row in results["updates"]:
+    lines = []
+    if results.get("updates"):
+        lines += [
+            "| PPO update | tokens/CPU-s | CPU-s/update | wall s/update | rollout | env | old/ref | forward | backward | other |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+    for row in results.get("updates", []):
         t = row["ours"]["time_per_update"]
         lines.append(
             f"| {row['advantage']} (ours) | {row['ours']['generated_tokens_per_cpu_s']:.0f} | {row['ours']['cpu_seconds_per_update']:.2f} | "
@@ -462,6 +525,13 @@ def format_results(results: dict[str, Any]) -> str:
         r = results["trl"]
         lines.append(
             f"TRL GRPOTrainer {r['trl']['completion_tokens_per_cpu_s']:.0f} vs ours (grpo) {r['ours']['completion_tokens_per_cpu_s']:.0f} completion tokens/CPU-s over whole steps (x{r['speedup']:.2f})"
+        )
+    if "teacher" in results:
+        t = results["teacher"]
+        lines.append(
+            f"Teacher's pass ({t['teacher']}, mentor+opd): {t['teacher_cpu_seconds']:.2f} CPU-s against the reference "
+            f"pass's {t['reference_cpu_seconds']:.2f} on the same episodes (x{t['teacher_per_reference']:.2f}), "
+            f"{t['teacher_share_of_update']:.0%} of an update's {t['cpu_seconds_per_update']:.2f} CPU-s"
         )
     return "\n".join(lines)
 

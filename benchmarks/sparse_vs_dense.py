@@ -1,7 +1,7 @@
 """The main job: does the teacher-guided reward beat sparse RL and SFT, in domain and out of it?
 
     python -m benchmarks.sparse_vs_dense --profile quick     # `make demo`: tiny student, 2 CPUs, about 5-7 min
-    python -m benchmarks.sparse_vs_dense --profile medium    # <= 90 min on 2 CPUs; the README's headline table
+    python -m benchmarks.sparse_vs_dense --profile medium    # about 2 hours on 2 CPUs; the README's headline table
     python -m benchmarks.sparse_vs_dense --profile full --model PATH   # SmolLM2-135M or a local model, for a GPU
 
 Protocol (every profile; the budgets differ):
@@ -26,7 +26,10 @@ Protocol (every profile; the budgets differ):
    rate), ``sparse`` (PPO on the sparse outcome reward), ``mentor`` (PPO on
    MENTOR's reward) and ``dense`` (PPO on MENTOR plus per-step
    potential-based shaping), all with the reference agent's recipe
-   (``agents.ppo``'s defaults: GAE with lambda 1, one rollout per task).
+   (``agents.ppo``'s defaults: GAE with lambda 1, one rollout per task);
+   in the medium profile also ``opd`` (a teacher model's per-token
+   reward alone) and ``mentor+opd`` (MENTOR's reward plus it), with the
+   profile's ``teacher``.
 4. **Columns** (the same tasks for every policy, greedy unless sampled):
    ``in-domain`` (Calc ``test`` at the trained levels, greedy and sampled at
    the rollouts' temperature), (a) Calc ``ood`` at the trained
@@ -35,13 +38,14 @@ Protocol (every profile; the budgets differ):
    sets: BFCL (``mentor/BFCL-v0``, categories interleaved) and reasoning-gym's
    arithmetic and date sets.
 5. **Statistics.** Per column, each arm's paired difference against
-   ``sparse`` (and ``mentor``/``dense`` against ``sft``): the mean over seeds
+   ``sparse`` (and the teacher-guided arms against ``sft``, the token-level
+   ones against ``mentor``, :func:`comparisons`): the mean over seeds
    of (arm − sparse) success, its 95% Student-t interval, the two-sided
    paired t-test p-value and the difference the test can detect with 80%
    power. The verdict (first in ``summary.md``, last on the console): each
    arm against the warm start in domain, the comparisons in domain and over
    the out-of-domain columns the warm start reaches (5% or more), and the
-   power. The headline: env steps each seed of ``dense``/``mentor`` takes to
+   power. The headline: env steps each seed of a teacher-guided arm takes to
    reach the validation success its own seed of ``sparse`` ends with.
 
 Running it: results go to ``runs/sparse_vs_dense-<profile>-<model>/``
@@ -990,12 +994,18 @@ def plot(results: dict[str, Any], summary: dict[str, Any], out_dir: Path) -> lis
     labels = list(summary["differences"])
     figure, axis = plt.subplots(figsize=(7.2, 0.5 + 0.45 * len(names) * max(1, len(labels)) ** 0.5))
     offsets = np.linspace(-0.3, 0.3, len(labels)) if len(labels) > 1 else np.zeros(1)
-    for offset, label in zip(offsets, labels):
+    # Matplotlib's default cycle has 10 colours: past 10 comparisons two would share one. tab20 has 20, and the
+    # marker changes with the control arm, so each comparison has its own look.
+    colours = plt.get_cmap("tab20").colors
+    for index, (offset, label) in enumerate(zip(offsets, labels)):
         tests = summary["differences"][label]
         y = np.arange(len(names)) + offset
         means = np.array([100 * tests[n]["mean"] for n in names])
         halves = np.array([100 * (tests[n]["half_width"] or 0.0) for n in names])
-        axis.errorbar(means, y, xerr=halves, fmt="o", capsize=3, label=label)
+        marker = {"sparse": "o", "sft": "s", "mentor": "D"}.get(label.split(" - ")[-1], "^")
+        axis.errorbar(
+            means, y, xerr=halves, fmt=marker, color=colours[2 * index % 20 + index // 10], capsize=3, label=label
+        )
     axis.axvline(0, color="grey", linewidth=0.8)
     # A column where no comparison varies over seeds (every policy at 0, say) has dots and no bars: say so.
     flat = [all(summary["differences"][label][n]["half_width"] is None for label in labels) for n in names]

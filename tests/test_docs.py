@@ -193,7 +193,7 @@ def test_readme_results_at_a_glance_are_the_committed_main_job():
     block = _results_block()
     committed = _markdown_table(summary, "| policy | calc/test |")
     shown = _markdown_table(block, "| policy |")
-    assert list(shown) == ["warm start", "sft", "sparse", "mentor", "dense"]
+    assert list(shown) == ["warm start", "sft", "sparse", "mentor", "dense", "opd", "mentor+opd"]
     for policy, cells in shown.items():
         assert cells and all(cells[column] == committed[policy][column] for column in cells), policy
     assert committed["tasks"]["calc/test"] == "188" and "188 tasks" in _flat(block)
@@ -203,8 +203,8 @@ def test_readme_results_at_a_glance_are_the_committed_main_job():
     verdict_in, verdict_out = verdict.split("Out of domain")
     flat = _flat(block)
     said_in, said_out = flat.split("**Out of domain**")
-    claims = re.compile(r"\((\w+ - \w+ [+-]\d+\.\d points \[[+-]\d+\.\d, [+-]\d+\.\d\])\)")
-    assert len(claims.findall(said_in)) == 2 and len(claims.findall(said_out)) == 2
+    claims = re.compile(r"\(([\w+]+ - [\w+]+ [+-]\d+\.\d points \[[+-]\d+\.\d, [+-]\d+\.\d\])\)")
+    assert len(claims.findall(said_in)) == 3 and len(claims.findall(said_out)) == 2
     for claim in claims.findall(said_in):
         assert claim in verdict_in, claim
     for claim in claims.findall(said_out):
@@ -369,14 +369,14 @@ def test_main_job_tables_are_the_committed_summary():
     assert summary == summary_markdown(results, results["summary"])
     assert results["profile_name"] == "medium"
     rows = [line for line in summary.splitlines() if line.startswith("| ")]
-    # success: header, column groups, task counts, 5 policies; paired differences: header, 5 comparisons;
-    # tool use: header, 5 policies
-    assert len(rows) == 8 + 6 + 6
+    # success: header, column groups, task counts, 7 policies; paired differences: header, 11 comparisons;
+    # tool use: header, 7 policies
+    assert len(rows) == 10 + 12 + 8
     for row in rows:
         assert row in text, row
     # The power reached and the headline, word for word.
     for line in summary.splitlines():
-        if line.startswith(("**Verdict.**", "Power on", "- Headline", "- Columns where")):
+        if line.startswith(("**Verdict.**", "Power on", "- Headline", "- Columns where", "- Wall seconds")):
             assert _flat(line) in _flat(text), line
     for name in ("learning_curves.png", "paired_differences.png", "similarity_vs_success.png"):
         assert (MAIN_JOB / name).stat().st_size > 10_000, name
@@ -493,6 +493,18 @@ def test_throughput_tables_are_the_committed_ones():
     assert f"the `dense` reward takes {dense['us_per_call']:.1f} µs" in flat
 
 
+def test_teacher_pass_table_is_the_committed_one():
+    text = page("docs/benchmarks/throughput.md")
+    teacher = json.loads((RESULTS / "agent_throughput-teacher-tiny.json").read_text())["results"]["teacher"]
+    assert (
+        f"| {teacher['teacher_cpu_seconds']:.2f} CPU-s | {teacher['reference_cpu_seconds']:.2f} CPU-s | "
+        f"x{teacher['teacher_per_reference']:.2f} | {teacher['cpu_seconds_per_update']:.2f} CPU-s | "
+        f"{teacher['teacher_share_of_update']:.0%} |"
+    ) in text
+    assert f"{teacher['updates_measured']} updates measured" in text
+    assert teacher["teacher"] == "agents/checkpoints/tiny-calc-teacher"
+
+
 def test_openenv_load_table_is_the_committed_one():
     text = page("docs/benchmarks/load-test.md")
     results = json.loads((RESULTS / "openenv_load.json").read_text())
@@ -571,7 +583,8 @@ def test_external_sets_table_is_the_committed_one():
 
 def _main_job_derived_numbers(results: dict) -> set[str]:
     """Numbers the main-job page's prose derives from results.json: the means over the out-of-domain columns the
-    warm start reaches, each RL arm's training rise (last 10 updates against the first 10) and the run's minutes."""
+    warm start reaches, each RL arm's training rise (last 10 updates against the first 10), each teacher arm's
+    per-token teacher reward at its first and last update, and the run's minutes."""
     import statistics
 
     reached = ("calc/test L3", "units/test L1-2", "dates/test L1-2")
@@ -586,6 +599,9 @@ def _main_job_derived_numbers(results: dict) -> set[str]:
                 for run in runs
             ]
             numbers.add(f"+{100 * statistics.mean(rises):.1f}")
+        if "updates" in runs[0] and "teacher" in runs[0]["updates"][0]:
+            for update in (0, -1):
+                numbers.add(f"{statistics.mean(run['updates'][update]['teacher']['token_reward'] for run in runs):.3f}")
     return numbers | {f"{results['minutes']:.0f}", f"{results['stage_minutes']:.0f}"}
 
 

@@ -27,18 +27,22 @@ from benchmarks.reporting import (  # noqa: E402
 from benchmarks.sparse_vs_dense import (  # noqa: E402
     MULTI_WARM_START,
     PROFILES,
+    TINY_TEACHER,
     Column,
     Profile,
     column_tasks,
     columns,
     comparisons,
+    fingerprint,
     headline,
     parse_args,
     ppo_config,
     run,
     sft_batch_size,
     sft_plan,
+    stage_jobs,
     summary_markdown,
+    update_seconds,
     verdict,
     write_outputs,
 )
@@ -123,6 +127,11 @@ def test_every_arm_is_compared_with_sparse_and_the_teacher_guided_ones_with_sft(
         ("sft", "sparse"), ("mentor", "sparse"), ("dense", "sparse"), ("mentor", "sft"), ("dense", "sft"),
     ]  # fmt: skip
     assert comparisons(["sparse", "dense"]) == [("dense", "sparse")]
+    # The token-level teacher arms: against sparse, SFT, and MENTOR's trajectory reward.
+    assert comparisons(["sft", "sparse", "mentor", "opd", "mentor+opd"]) == [
+        ("sft", "sparse"), ("mentor", "sparse"), ("opd", "sparse"), ("mentor+opd", "sparse"),
+        ("mentor", "sft"), ("opd", "sft"), ("mentor+opd", "sft"), ("opd", "mentor"), ("mentor+opd", "mentor"),
+    ]  # fmt: skip
 
 
 def _final(**success: float) -> dict:
@@ -164,14 +173,65 @@ def test_profiles_run_the_protocol_paired_from_the_multi_domain_warm_start(tmp_p
     assert out_dir == Path("runs/sparse_vs_dense-quick-tiny")  # never the committed results by default
     for profile in (PROFILES["quick"], PROFILES["medium"]):
         assert Path(profile.warm_start) == MULTI_WARM_START
-        assert profile.arms == ("sft", "sparse", "mentor", "dense")
+        assert profile.arms[:4] == ("sft", "sparse", "mentor", "dense")
         assert profile.train_levels == (1, 2) and profile.threads == 1 and profile.column_max_turns == 6
         assert profile.ppo["advantage"] == "gae" and profile.ppo["group_size"] == 1 and profile.ppo["gae_lambda"] == 1.0
     assert (MULTI_WARM_START / "config.json").exists() and (MULTI_WARM_START / "model.safetensors").exists()
     assert len(PROFILES["quick"].seeds) == 3 and len(PROFILES["medium"].seeds) >= 5
+    # The medium profile adds the token-level teacher arms, with the committed teacher; quick keeps its 4 arms.
+    assert PROFILES["quick"].arms == ("sft", "sparse", "mentor", "dense") and PROFILES["quick"].teacher is None
+    assert PROFILES["medium"].arms[4:] == ("opd", "mentor+opd")
+    assert Path(PROFILES["medium"].teacher) == TINY_TEACHER and (TINY_TEACHER / "model.safetensors").exists()
     _, full, _, _ = parse_args(["--profile", "full", "--model", "some/model", "--threads", "4", "--out", str(tmp_path)])
     assert full.warm_start is None and full.model == "some/model" and full.threads == 4
     assert {"mentor_partial", "mentor_nomatch", "mentor_f1"} <= set(full.arms)
+
+
+def test_update_seconds_count_the_teacher_pass_of_the_arms_that_run_one():
+    def rows(*pairs):
+        return [
+            {"seconds": seconds, "time": {"teacher": teacher} if teacher is not None else {}}
+            for seconds, teacher in pairs
+        ]
+
+    runs = {
+        "sft": [{"final": {}}],  # no PPO updates: no entry
+        "sparse": [
+            {"updates": rows((10.0, None), (12.0, None))},
+            {"updates": rows((14.0, None))},
+        ],  # older rows: no teacher
+        "opd": [{"updates": rows((11.0, 1.0), (13.0, 1.5))}],
+    }
+    assert update_seconds(runs) == {
+        "sparse": {"update": 12.0, "teacher": 0.0},
+        "opd": {"update": 12.0, "teacher": 1.25},
+    }
+
+
+def test_only_the_teacher_arms_get_the_teacher_and_it_is_part_of_their_fingerprint_alone(tmp_path):
+    medium = PROFILES["medium"]
+    jobs = {job["name"]: job for job in stage_jobs(medium, MULTI_WARM_START, tmp_path)}
+    assert jobs["opd-seed0"]["config"]["teacher_model"] == medium.teacher
+    assert jobs["mentor+opd-seed3"]["config"]["reward_mode"] == "mentor+opd"
+    assert (
+        jobs["sparse-seed0"]["config"]["teacher_model"] is None and jobs["sft-seed0"]["config"]["teacher_model"] is None
+    )
+    # Adding arms, or another teacher, leaves the other arms' stages reusable; another teacher redoes the teacher arms.
+    fewer = replace(medium, arms=("sft", "sparse"), teacher=None)
+    other_teacher = replace(medium, teacher=str(tmp_path / "another-teacher"))
+    assert fingerprint(fewer, "sparse") == fingerprint(medium, "sparse") == fingerprint(other_teacher, "sparse")
+    assert fingerprint(other_teacher, "opd") != fingerprint(medium, "opd") != fingerprint(medium, "sparse")
+    # Checkout-independent: the same folders under another clone give the same fingerprint.
+    assert fingerprint(medium, "opd") == fingerprint(
+        replace(medium, teacher="agents/checkpoints/tiny-calc-teacher"), "opd"
+    )
+
+
+def test_teacher_arms_need_a_teacher_and_unknown_arms_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="score tokens with a teacher model: the profile needs a teacher"):
+        stage_jobs(replace(PROFILES["quick"], arms=("sparse", "opd")), MULTI_WARM_START, tmp_path)
+    with pytest.raises(ValueError, match=r"unknown arms \['best'\]"):
+        stage_jobs(replace(PROFILES["quick"], arms=("sparse", "best")), MULTI_WARM_START, tmp_path)
 
 
 def test_every_field_of_a_profile_and_a_column_declares_its_help():
