@@ -539,9 +539,10 @@ def check_same_tokenizer(student: Any, teacher: Any, student_name: str, teacher_
             problems.append(f"{name} {getattr(student, name)} against {getattr(teacher, name)}")
     if problems:
         raise ValueError(
-            f"the teacher {teacher_name!r} has another tokenizer than the student {student_name!r} ("
+            f"the teacher {teacher_name!r} has another tokenizer ({type(teacher).__name__}) than the student "
+            f"{student_name!r} ({type(student).__name__}): "
             + "; ".join(problems)
-            + "): on-policy distillation scores the student's token ids with the teacher, so both need the same "
+            + ". On-policy distillation scores the student's token ids with the teacher, so both need the same "
             "tokenizer (a teacher of the student's family, or one fine-tuned from the same base)"
         )
 
