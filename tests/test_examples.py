@@ -59,6 +59,10 @@ CASES = {
         ],
     ),
     "ppo_one_minute": (("transformers", "accelerate"), ["update 0: validation success", "torch threads 1"]),
+    "token_level_teacher": (
+        ("transformers", "accelerate"),
+        ["update 0: validation success", "update 2: teacher reward per token -", "torch threads 1"],
+    ),
 }
 
 
