@@ -675,7 +675,12 @@ def run(profile: Profile, out_dir: Path) -> dict[str, Any]:
             result["curve"].insert(0, {"update": 0, "env_steps": 0, "success_rate": start["validation_success"]})
         runs[job["arm"]].append(result)
     return {
-        "profile": asdict(profile),
+        # The checkpoints as the repository names them, not as this checkout's place on disk does.
+        "profile": {
+            **asdict(profile),
+            "warm_start": repo_path(profile.warm_start),
+            "teacher": repo_path(profile.teacher),
+        },
         "fingerprint": fingerprint(profile),
         "machine": {
             **machine(),
@@ -683,7 +688,10 @@ def run(profile: Profile, out_dir: Path) -> dict[str, Any]:
             "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         },
         "warm_start": sft,
-        "ppo_config": {k: v for k, v in jobs[1]["config"].items() if k not in ("out", "reward_mode", "seed")},
+        "ppo_config": {
+            **{k: v for k, v in jobs[1]["config"].items() if k not in ("out", "reward_mode", "seed", "teacher_model")},
+            "model": repo_path(jobs[1]["config"]["model"]),
+        },
         "columns": [asdict(column) for column in columns(profile)],
         "start": start,
         "runs": runs,
