@@ -3,7 +3,7 @@
 :func:`render_prompt` turns ``info["messages"]`` and ``info["tools"]`` into
 the prompt text of a Hugging Face tokenizer: with the model's own chat
 template when it renders tools, otherwise (SmolLM2 and other templates without
-tool support) with the tool specs written into the system message and tool
+tool support) with one compact line per tool written into the system message and tool
 calls and responses written as Hermes text, and with our ChatML rendering when
 the tokenizer has no template at all. It is the one prompt renderer:
 :class:`ChatLayout` builds the token layout of an episode with it.
@@ -32,7 +32,7 @@ from mentor_env.core.messages import (
     render_assistant_text,
     render_conversation,
     render_tool_responses,
-    render_tools_block,
+    render_tools_compact,
 )
 from mentor_env.core.parsing import TOOL_CALL_CLOSE
 
@@ -44,13 +44,17 @@ def template_renders_tools(tokenizer: Any) -> bool:
 
 
 def hermes_messages(messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> list[Message]:
-    """Messages for a template without tool support: tools in the system turn, calls as text."""
+    """Messages for a template without tool support: tools in the system turn, calls as text.
+
+    The tools are the compact lines of :func:`~mentor_env.core.messages.render_tools_compact`, not the
+    full JSON specs: those cost a small model about 2,000 prompt tokens on Calc.
+    """
     plain: list[Message] = []
     index = 0
     while index < len(messages):
         message = messages[index]
         if message["role"] == "system":
-            plain.append({"role": "system", "content": f"{message['content']}\n\n{render_tools_block(tools)}"})
+            plain.append({"role": "system", "content": _with_tools(message["content"], tools)})
         elif message["role"] == "assistant":
             plain.append({"role": "assistant", "content": render_assistant_text(message)})
         elif message["role"] == "tool":
@@ -64,6 +68,11 @@ def hermes_messages(messages: Sequence[Message], tools: Sequence[dict[str, Any]]
             plain.append({"role": message["role"], "content": message["content"]})
         index += 1
     return plain
+
+
+def _with_tools(system: str, tools: Sequence[dict[str, Any]]) -> str:
+    """The system turn's text with the compact tool lines after it (none without tools)."""
+    return f"{system}\n\n{render_tools_compact(tools)}" if tools else system
 
 
 def render_prompt(
