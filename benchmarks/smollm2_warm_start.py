@@ -91,7 +91,7 @@ def evaluate_model(model: Any, tokenizer: Any, settings: Settings, columns: Sequ
         resets = [{"seed": i, "options": {"task_id": task.id}} for i, task in enumerate(tasks)]
 
         def make_env(column: Column = column, tasks: list[Any] = tasks) -> gym.Env:
-            return gym.make(column.env_id, tasks=tasks, max_turns=settings.max_turns)
+            return gym.make(column.env_id, tasks=tasks, max_turns=settings.max_turns, tool_parser=layout.tool_parser)
 
         started = time.perf_counter()
         episodes = run_episodes(policy, make_env, resets, settings.batch_size)
