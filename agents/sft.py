@@ -70,7 +70,7 @@ def smollm2_warm_start_path() -> str:
     if not (SMOLLM2_WARM_START / "config.json").is_file():
         raise FileNotFoundError(
             f"SmolLM2's SFT warm start is not at {SMOLLM2_WARM_START} (no config.json there): "
-            "`make warm-start-smollm2` builds it (about 40 minutes on one CPU thread, in the background)"
+            "`make warm-start-smollm2` builds it (about 15 minutes on one CPU thread, in the background)"
         )
     return str(SMOLLM2_WARM_START)
 

@@ -1,6 +1,6 @@
 r"""SmolLM2-135M zero-shot against its SFT warm start: greedy success on every domain's test split and on BFCL.
 
-    make smollm2 && make warm-start-smollm2                  # the weights, then the warm start (about 40 minutes)
+    make smollm2 && make warm-start-smollm2                  # the weights, then the warm start (about 15 minutes)
     python -m benchmarks.smollm2_warm_start                  # both models (see docs/benchmarks/smollm2.md)
     python -m benchmarks.smollm2_warm_start --models smollm2-135m --episodes 8 --out runs/smollm2
 
