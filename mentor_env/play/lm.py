@@ -3,7 +3,7 @@
 :func:`render_prompt` turns ``info["messages"]`` and ``info["tools"]`` into
 the prompt text of a Hugging Face tokenizer: with the model's own chat
 template when it renders tools, otherwise (SmolLM2 and other templates without
-tool support) with the tool specs written into the system message and tool
+tool support) with one compact line per tool written into the system message and tool
 calls and responses written as Hermes text, and with our ChatML rendering when
 the tokenizer has no template at all. It is the one prompt renderer:
 :class:`ChatLayout` builds the token layout of an episode with it.
@@ -24,17 +24,42 @@ is the same policy built from a model and its tokenizer.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from mentor_env.core.messages import (
     Message,
+    message_calls,
     render_assistant_text,
     render_conversation,
     render_tool_responses,
-    render_tools_block,
+    render_tools_compact,
 )
-from mentor_env.core.parsing import TOOL_CALL_CLOSE
+from mentor_env.core.parsing import (
+    AUTO,
+    DEEPSEEK_CALLS_END,
+    HARMONY_CALL,
+    PYTHON_END,
+    TOOL_CALL_CLOSE,
+    ToolCallParser,
+    detect_tool_parser,
+    render_turn,
+    resolve_tool_parser,
+    writes_own_format,
+)
+
+LOG = logging.getLogger("mentor_env.parsing")
+
+# The text that ends a tool-calling turn of each format, where ``stop_at_tool_call`` stops it. The formats
+# whose calls run to the end of the turn (llama3_json, mistral) have none: EOS ends those turns.
+CALL_END_MARKERS = {
+    "hermes": TOOL_CALL_CLOSE,
+    "qwen3_coder": TOOL_CALL_CLOSE,
+    "pythonic": PYTHON_END,
+    "deepseek_v3": DEEPSEEK_CALLS_END,
+    "openai": HARMONY_CALL,
+}
 
 
 def template_renders_tools(tokenizer: Any) -> bool:
@@ -44,13 +69,17 @@ def template_renders_tools(tokenizer: Any) -> bool:
 
 
 def hermes_messages(messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> list[Message]:
-    """Messages for a template without tool support: tools in the system turn, calls as text."""
+    """Messages for a template without tool support: tools in the system turn, calls as text.
+
+    The tools are the compact lines of :func:`~mentor_env.core.messages.render_tools_compact`, not the
+    full JSON specs: those cost a small model about 2,000 prompt tokens on Calc.
+    """
     plain: list[Message] = []
     index = 0
     while index < len(messages):
         message = messages[index]
         if message["role"] == "system":
-            plain.append({"role": "system", "content": f"{message['content']}\n\n{render_tools_block(tools)}"})
+            plain.append({"role": "system", "content": _with_tools(message["content"], tools)})
         elif message["role"] == "assistant":
             plain.append({"role": "assistant", "content": render_assistant_text(message)})
         elif message["role"] == "tool":
@@ -64,6 +93,11 @@ def hermes_messages(messages: Sequence[Message], tools: Sequence[dict[str, Any]]
             plain.append({"role": message["role"], "content": message["content"]})
         index += 1
     return plain
+
+
+def _with_tools(system: str, tools: Sequence[dict[str, Any]]) -> str:
+    """The system turn's text with the compact tool lines after it (none without tools)."""
+    return f"{system}\n\n{render_tools_compact(tools)}" if tools else system
 
 
 def render_prompt(
@@ -91,13 +125,46 @@ _PROBE = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
 _PROBE_REPLY = "REPLY_7f3a"
 
 
-class ChatLayout:
-    """How the tokenizer's chat template frames turns, learnt once from probe messages."""
+def layout_tool_parser(tokenizer: Any, tool_parser: str | ToolCallParser | None = AUTO) -> tuple[Any, str]:
+    """The tool-call format a :class:`ChatLayout` writes and the env should read, and why that one.
 
-    def __init__(self, tokenizer: Any) -> None:
+    ``"auto"`` reads it from the tokenizer's chat template (:func:`~mentor_env.core.parsing.detect_tool_parser`);
+    a template without tool-call markers (SmolLM2's, which has no tool support) falls back to ``"hermes"``, the
+    format the compact tool lines ask for. A name or a parser object is taken as it is (``None``: Hermes).
+
+    Raises:
+        ValueError, TypeError: what :func:`~mentor_env.core.parsing.resolve_tool_parser` raises for ``tool_parser``.
+    """
+    if not (isinstance(tool_parser, str) and tool_parser == AUTO):
+        resolve_tool_parser(tool_parser)
+        return ("hermes" if tool_parser is None else tool_parser), "given"
+    try:
+        return detect_tool_parser(tokenizer), "read from the chat template's tool-call markers"
+    except ValueError:
+        reason = "the chat template has no tool-call markers, so the prompt asks for Hermes calls"
+        LOG.warning("tool_parser='auto': hermes, as %s", reason)
+        return "hermes", reason
+
+
+class ChatLayout:
+    """How the tokenizer's chat template frames turns, learnt once from probe messages, and its tool-call format.
+
+    Args:
+        tokenizer: a Hugging Face tokenizer with a chat template.
+        tool_parser: the format the model writes calls in (:func:`layout_tool_parser`): ``"auto"`` (the
+            default: from the chat template, Hermes when it shows none), a parser name or a parser object.
+            :attr:`tool_parser` is what to pass as the env's ``tool_parser``; :attr:`tool_parser_reason`
+            says why this format; :attr:`parser` reads and writes it.
+    """
+
+    def __init__(self, tokenizer: Any, tool_parser: str | ToolCallParser | None = AUTO) -> None:
         if not getattr(tokenizer, "chat_template", None):
             raise ValueError("the tokenizer has no chat template; set tokenizer.chat_template first")
         self.tokenizer = tokenizer
+        self.tool_parser, self.tool_parser_reason = layout_tool_parser(tokenizer, tool_parser)
+        self.parser: ToolCallParser = resolve_tool_parser(self.tool_parser)
+        # A format other than Hermes writes teacher turns with its own format_turn and keeps special tokens.
+        self.own_format = writes_own_format(self.parser)
         with_reply = render_prompt(
             tokenizer, _PROBE + [{"role": "assistant", "content": _PROBE_REPLY}], [], add_generation_prompt=False
         )
@@ -130,17 +197,35 @@ class ChatLayout:
         return self.encode(self.closing_text(completion_ids) + after[len(self._probe_before) :])
 
     def assistant_turn_ids(self, message: Message) -> list[int]:
-        """Token ids of a teacher's assistant turn as the model should write it (for SFT)."""
-        return self.encode(render_assistant_text(message)) + [self.eos_token_id]
+        """Token ids of a teacher's assistant turn as the model should write it, in its format (for SFT)."""
+        if self.own_format:
+            text = render_turn(self.parser, message.get("content") or "", message_calls(message))
+        else:
+            text = render_assistant_text(message)
+        return self.encode(text) + [self.eos_token_id]
+
+    def decode(self, completion: Sequence[int]) -> str:
+        """A sampled turn's text for the env: special tokens dropped, except a format's own markers and the EOS."""
+        if not self.own_format:
+            return str(self.tokenizer.decode(completion, skip_special_tokens=True))
+        ids = list(completion)
+        while ids and ids[-1] in (self.eos_token_id, self.pad_token_id):
+            ids.pop()
+        return str(self.tokenizer.decode(ids, skip_special_tokens=False))
 
     def stop_ids(self, stop_at_tool_call: bool) -> list[int]:
-        """The ids that end a turn: EOS, and ``</tool_call>`` with ``stop_at_tool_call``."""
+        """The ids that end a turn: EOS and, with ``stop_at_tool_call``, the format's end of calls.
+
+        The end of calls is :data:`CALL_END_MARKERS`' entry of the format (``</tool_call>`` for Hermes), which
+        must be one token; a format without one ends its turns at EOS only.
+        """
         stops = [self.eos_token_id]
-        if stop_at_tool_call:
-            closing = self.encode(TOOL_CALL_CLOSE)
+        marker = CALL_END_MARKERS.get(getattr(self.parser, "name", ""))
+        if stop_at_tool_call and marker is not None:
+            closing = self.encode(marker)
             if len(closing) != 1:
                 raise ValueError(
-                    f"stop_at_tool_call needs {TOOL_CALL_CLOSE} to be one token; this tokenizer splits it into {len(closing)}"
+                    f"stop_at_tool_call needs {marker} to be one token; this tokenizer splits it into {len(closing)}"
                 )
             stops.append(closing[0])
         return stops
@@ -240,7 +325,7 @@ class ChatPolicy:
         return self.traces.pop(slot)
 
     def decode(self, completion: Sequence[int]) -> str:
-        return self.layout.tokenizer.decode(completion, skip_special_tokens=True)
+        return self.layout.decode(completion)
 
     def __call__(self, conversations: Sequence[list[Message]], tools: Sequence[list[dict[str, Any]]]) -> list[str]:
         """One turn for each conversation from scratch (no state kept): the batched-policy form."""

@@ -533,7 +533,10 @@ def test_smollm2_student_renders_tools_into_its_system_turn(tmp_path):
     task = calc.generate(2)
     tools = [tool.spec for tool in calc.tools]
     prompt = render_prompt(tokenizer, list(task.teacher.messages[:2]), tools)
-    assert prompt.startswith("<|im_start|>system\n") and '"name": "sum_numbers"' in prompt
+    assert prompt.startswith("<|im_start|>system\n")
+    assert "\n- sum_numbers(numbers: array[number]): Add up a list of numbers.\n" in prompt
+    assert '"description"' not in prompt  # the compact lines, not the JSON specs
+    assert len(tokenizer(prompt)["input_ids"]) < 450
     assert prompt.endswith("<|im_start|>assistant\n")
     (text,) = HFChatPolicy(model, tokenizer, max_new_tokens=24, temperature=0.0)(
         [list(task.teacher.messages[:2])], [tools]
