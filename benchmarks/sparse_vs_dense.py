@@ -380,7 +380,8 @@ def evaluate_columns(
         resets = [{"seed": i, "options": {"task_id": t.id}} for i, t in enumerate(tasks)]
 
         def make_env(column: Column = column, tasks: list[Any] = tasks) -> gym.Env:
-            return gym.make(column.env_id, tasks=tasks, max_turns=max_turns)
+            # The env reads the calls in the format the policy writes them (layout.tool_parser).
+            return gym.make(column.env_id, tasks=tasks, max_turns=max_turns, tool_parser=layout.tool_parser)
 
         with tqdm(total=len(tasks), desc=f"eval {column.name}", leave=False, disable=profile.workers > 1) as bar:
             episodes = run_episodes(policy, make_env, resets, 32, on_episode=lambda _: bar.update(1))

@@ -1415,13 +1415,26 @@ def detect_tool_parser(source: Any) -> str:
     return _detect_in_template(chat_template_text(source))
 
 
+def match_tool_parser(source: Any) -> str | None:
+    """:func:`detect_tool_parser` without a word: the parser's name, or None when the template shows no markers."""
+    return _match_template(chat_template_text(source))
+
+
+@functools.lru_cache(maxsize=64)
+def _match_template(template: str) -> str | None:
+    for name, alternatives in TEMPLATE_MARKERS:
+        if any(all(marker in template for marker in markers) for markers in alternatives):
+            return name
+    return None
+
+
 @functools.lru_cache(maxsize=64)
 def _detect_in_template(template: str) -> str:
     """:func:`detect_tool_parser` of one template, logged once (trainers resolve ``"auto"`` per completion)."""
-    for name, alternatives in TEMPLATE_MARKERS:
-        if any(all(marker in template for marker in markers) for markers in alternatives):
-            LOG.warning("tool_parser='auto' chose the %r tool-call parser from the chat template's markers", name)
-            return name
+    name = _match_template(template)
+    if name is not None:
+        LOG.warning("tool_parser='auto' chose the %r tool-call parser from the chat template's markers", name)
+        return name
     known = "; ".join(
         f"{name}: {' or '.join(' + '.join(m) for m in alternatives)}" for name, alternatives in TEMPLATE_MARKERS
     )

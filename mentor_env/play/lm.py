@@ -43,7 +43,7 @@ from mentor_env.core.parsing import (
     PYTHON_END,
     TOOL_CALL_CLOSE,
     ToolCallParser,
-    detect_tool_parser,
+    match_tool_parser,
     render_turn,
     resolve_tool_parser,
     writes_own_format,
@@ -128,7 +128,7 @@ _PROBE_REPLY = "REPLY_7f3a"
 def layout_tool_parser(tokenizer: Any, tool_parser: str | ToolCallParser | None = AUTO) -> tuple[Any, str]:
     """The tool-call format a :class:`ChatLayout` writes and the env should read, and why that one.
 
-    ``"auto"`` reads it from the tokenizer's chat template (:func:`~mentor_env.core.parsing.detect_tool_parser`);
+    ``"auto"`` reads it from the tokenizer's chat template (:func:`~mentor_env.core.parsing.match_tool_parser`);
     a template without tool-call markers (SmolLM2's, which has no tool support) falls back to ``"hermes"``, the
     format the compact tool lines ask for. A name or a parser object is taken as it is (``None``: Hermes).
 
@@ -138,12 +138,15 @@ def layout_tool_parser(tokenizer: Any, tool_parser: str | ToolCallParser | None 
     if not (isinstance(tool_parser, str) and tool_parser == AUTO):
         resolve_tool_parser(tool_parser)
         return ("hermes" if tool_parser is None else tool_parser), "given"
-    try:
-        return detect_tool_parser(tokenizer), "read from the chat template's tool-call markers"
-    except ValueError:
+    name = match_tool_parser(tokenizer)
+    if name is None:
         reason = "the chat template has no tool-call markers, so the prompt asks for Hermes calls"
         LOG.warning("tool_parser='auto': hermes, as %s", reason)
         return "hermes", reason
+    reason = "read from the chat template's tool-call markers"
+    # Hermes is every default of the suite: said only at INFO. Another format changes what the env reads: a warning.
+    LOG.log(logging.INFO if name == "hermes" else logging.WARNING, "tool_parser='auto': %r, %s", name, reason)
+    return name, reason
 
 
 class ChatLayout:

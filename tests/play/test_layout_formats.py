@@ -51,6 +51,17 @@ def test_a_template_without_markers_falls_back_to_hermes_and_says_why(tiny_stude
     assert "tool_parser='auto': hermes, as the chat template has no tool-call markers" in caplog.text
 
 
+def test_the_default_hermes_is_said_quietly_and_another_format_with_a_warning(tiny_student_path, caplog):
+    with caplog.at_level(logging.INFO, logger="mentor_env.parsing"):
+        ChatLayout(_tokenizer(tiny_student_path))  # the tiny student's own template: Hermes markers
+        ChatLayout(_tokenizer(tiny_student_path, (FIXTURES / "qwen3_coder.jinja").read_text()))
+    said = [(record.levelname, record.getMessage()) for record in caplog.records]
+    assert said == [
+        ("INFO", "tool_parser='auto': 'hermes', read from the chat template's tool-call markers"),
+        ("WARNING", "tool_parser='auto': 'qwen3_coder', read from the chat template's tool-call markers"),
+    ]
+
+
 def test_a_named_format_or_parser_is_taken_as_given(tiny_student_path):
     tokenizer = _tokenizer(tiny_student_path)
     assert layout_tool_parser(tokenizer, "mistral") == ("mistral", "given")
