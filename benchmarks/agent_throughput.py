@@ -71,11 +71,10 @@ import numpy as np
 import torch
 
 from agents.config import retire_flags
-from agents.ppo import PPOConfig, PPOTrainer
+from agents.ppo import TINY_TEACHER, PPOConfig, PPOTrainer
 from agents.sft import WARM_START
 from benchmarks.processes import python_command
 from benchmarks.reporting import machine
-from benchmarks.sparse_vs_dense import TINY_TEACHER
 from mentor_env.core.files import write_text_atomically
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -104,8 +104,8 @@ METRICS = (
 RL_ARMS = ("sparse", "mentor", "dense", "mentor_partial", "mentor_nomatch", "mentor_f1", "opd", "mentor+opd")
 # Arms scored token by token by a teacher model (agents.ppo.TEACHER_REWARD_MODES): they need the profile's teacher.
 TEACHER_ARMS = ("opd", "mentor+opd")
-# The teacher of the tiny student's token-level arms: the warm start fine-tuned on every Calc level 1-2 training
-# task outside the validation carve (agents/checkpoints/tiny-calc-teacher/README.md says how, and how well it does).
+# The teacher of the tiny student's token-level arms: agents.ppo.TINY_TEACHER (a test checks they agree), named
+# here so that this module imports no torch until a stage runs.
 TINY_TEACHER = REPO / "agents" / "checkpoints" / "tiny-calc-teacher"
 EXTERNAL_BFCL = "bfcl"
 

@@ -182,6 +182,9 @@ def test_profiles_run_the_protocol_paired_from_the_multi_domain_warm_start(tmp_p
     assert PROFILES["quick"].arms == ("sft", "sparse", "mentor", "dense") and PROFILES["quick"].teacher is None
     assert PROFILES["medium"].arms[4:] == ("opd", "mentor+opd")
     assert Path(PROFILES["medium"].teacher) == TINY_TEACHER and (TINY_TEACHER / "model.safetensors").exists()
+    from agents import ppo
+
+    assert TINY_TEACHER == ppo.TINY_TEACHER and MULTI_WARM_START == ppo.TINY_WARM_START
     _, full, _, _ = parse_args(["--profile", "full", "--model", "some/model", "--threads", "4", "--out", str(tmp_path)])
     assert full.warm_start is None and full.model == "some/model" and full.threads == 4
     assert {"mentor_partial", "mentor_nomatch", "mentor_f1"} <= set(full.arms)
