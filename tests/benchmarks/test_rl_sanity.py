@@ -16,14 +16,21 @@ def test_jobs_of_each_rung() -> None:
         "b-gae-seed0", "b-gae-seed1", "b-grpo-seed0", "b-grpo-seed1",
         "c-trl-grpo-seed0", "c-trl-grpo-seed1",
     ]  # fmt: skip
-    fit, gae = made[0], made[2]
+    fit, gae, grpo, trl = made[0], made[2], made[4], made[-1]
     assert (fit.settings["train_tasks"], fit.settings["group_size"], fit.updates) == (8, 8, 120)
+    assert (grpo.settings["advantage"], grpo.settings["group_size"], grpo.settings["episodes_per_update"]) == (
+        "grpo",
+        2,
+        256,
+    )
     assert (gae.settings["group_size"], gae.settings["eval_split"], gae.settings["validation_tasks"]) == (
         1,
         "validation",
         96,
     )
-    assert made[-1].settings["episodes_per_update"] == 64 and made[-1].updates == 30  # TRL: rung b's budget
+    # TRL: rung b's budget and rate, 30 batches of 256 completions in 4 optimizer steps of 64
+    assert (trl.updates, trl.settings["episodes_per_update"], trl.settings["minibatch_size"]) == (30, 256, 64)
+    assert (trl.settings["learning_rate"], trl.settings["warmup_updates"]) == (1e-4, 3)
     assert fit.fingerprint() == jobs(["a"], [0], Path("elsewhere"))[0].fingerprint()  # the folder is not a setting
 
 
