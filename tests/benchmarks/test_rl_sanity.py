@@ -17,7 +17,8 @@ def test_jobs_of_each_rung() -> None:
         "c-trl-grpo-seed0", "c-trl-grpo-seed1",
     ]  # fmt: skip
     fit, gae, grpo, trl = made[0], made[2], made[4], made[-1]
-    assert (fit.settings["train_tasks"], fit.settings["group_size"], fit.updates) == (8, 8, 120)
+    assert (fit.settings["train_tasks"], fit.settings["group_size"], fit.updates) == (8, 8, 200)
+    assert fit.settings["anneal_lr"] is False
     assert (grpo.settings["advantage"], grpo.settings["group_size"], grpo.settings["episodes_per_update"]) == (
         "grpo",
         2,
