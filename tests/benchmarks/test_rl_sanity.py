@@ -18,7 +18,7 @@ def test_jobs_of_each_rung() -> None:
     ]  # fmt: skip
     fit, gae, grpo, trl = made[0], made[2], made[4], made[-1]
     assert (fit.settings["train_tasks"], fit.settings["group_size"], fit.updates) == (8, 8, 200)
-    assert fit.settings["anneal_lr"] is False
+    assert "anneal_lr" not in fit.settings  # decays, as agents.ppo does by default
     assert (grpo.settings["advantage"], grpo.settings["group_size"], grpo.settings["episodes_per_update"]) == (
         "grpo",
         2,
