@@ -11,7 +11,7 @@ nothing here reads ``test`` or ``ood``):
 a. **fit**: a fixed pool of 8 training tasks, the sparse reward, GRPO groups of 8 (each update
    plays all 8 tasks 8 times), 200 updates at 2e-4 decaying to a tenth, with two passes of minibatches of 16. Met when the
    sampled training success, the mean of the last 5 updates, reaches 0.9 on average over the seeds.
-b. **held-out gain**: all other level 1-2 training tasks, with ``gae`` and with ``grpo``, at the
+b. **held-out gain**: all other level 1-2 training tasks, with ``gae`` and with ``grpo`` in pairs, at the
    recipe that became ``agents.ppo``'s defaults (30 updates of 256 episodes, one pass in minibatches
    of 64, 1e-4 warmed up over 3 updates, no KL term, lambda 1 for ``gae``). Met for an algorithm
    when greedy validation success after the run exceeds the warm start's by at least 8 points on
@@ -354,6 +354,7 @@ def plot(results: Sequence[dict[str, Any]], out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     figure, (fit, held_out) = plt.subplots(1, 2, figsize=(11, 4))
+    colours: dict[str, str] = {}  # one colour per rung and algorithm, one line per seed
     for result in results:
         job = result["job"]
         if job["rung"] == "a":
@@ -361,8 +362,11 @@ def plot(results: Sequence[dict[str, Any]], out: Path) -> Path:
                 range(1, len(result["training_success"]) + 1), result["training_success"], label=f"seed {job['seed']}"
             )
         else:
+            group = f"{job['rung']} {job['algorithm']}"
+            first = group not in colours
+            colours.setdefault(group, f"C{len(colours)}")
             updates, success = zip(*result["curve"])
-            held_out.plot(updates, success, marker="o", label=f"{job['rung']} {job['algorithm']} seed {job['seed']}")
+            held_out.plot(updates, success, marker="o", color=colours[group], alpha=0.7, label=group if first else None)
     fit.axhline(REQUIRED_FIT, color="grey", linestyle="--", label=f"required {REQUIRED_FIT}")
     fit.set(
         title="a: fit 8 tasks (sparse, GRPO groups of 8)",

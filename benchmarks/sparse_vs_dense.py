@@ -197,8 +197,9 @@ class Profile:
 # carve of Calc levels 1-2): GAE with lambda 1 (every turn gets the outcome's credit) and one rollout per task,
 # 256 episodes an update, one pass in minibatches of 64, the rate warmed up over 3 updates and decayed to a
 # tenth, no KL term, rollouts at temperature 0.7, 4 turns of 48 tokens. GRPO groups of 8 gained less and less
-# reliably on the same carve (+3.5 points [-9.3, +16.2] against +9.0 [+7.5, +10.5]), and under GRPO the dense
-# reward's per-step shaping sums to the same group advantage as mentor's, so the two arms could not differ.
+# reliably on the same carve (+3.5 points [-9.3, +16.2] against +9.0 [+7.5, +10.5]; GRPO in pairs was found
+# later), and under GRPO the dense reward's per-step shaping sums to the same group advantage as mentor's, so
+# the two arms could not differ.
 _TINY_PPO = {
     "advantage": "gae", "group_size": 1, "gae_lambda": 1.0, "minibatch_size": 64, "update_epochs": 1, "learning_rate": 1e-4,
     "warmup_updates": 3, "final_lr_fraction": 0.1, "kl_coef": 0.0, "temperature": 0.7, "max_new_tokens": 48, "max_turns": 4,
