@@ -125,6 +125,7 @@ RUNGS: dict[str, Rung] = {
 # its loss is its default (``loss_type="dapo"``, rewards scaled by each group's std).
 TRL_SETTINGS: dict[str, Any] = {**RUNGS["b"].settings}
 TRL_RUNG = "c"
+TRL_GROUP_SIZE = 8  # completions of each prompt that TRL compares (its num_generations)
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,7 @@ def _trl_run(job: Job) -> dict[str, Any]:
     from mentor_env.integrations.trl import add_hermes_response_template, environment_factory, to_hf_dataset
 
     work = Path(job.out) / "work" / job.name
-    config = _ppo_config(job, work / "eval", advantage="grpo", group_size=8)  # for its task pools and evaluation
+    config = _ppo_config(job, work / "eval", advantage="grpo", group_size=TRL_GROUP_SIZE)  # task pools, evaluation
     train_tasks, _ = task_pools(config)
     evaluator = PPOTrainer(config)
     before = evaluator.evaluate(0)["success_rate"]
@@ -237,7 +238,7 @@ def _trl_run(job: Job) -> dict[str, Any]:
         model=AutoModelForCausalLM.from_pretrained(WARM_START),
         reward_funcs=[factory.reward],
         args=GRPOConfig(
-            output_dir=str(work / "trl"), max_steps=job.updates * steps_per_batch, num_generations=8,
+            output_dir=str(work / "trl"), max_steps=job.updates * steps_per_batch, num_generations=TRL_GROUP_SIZE,
             per_device_train_batch_size=job.settings["minibatch_size"], steps_per_generation=steps_per_batch,
             learning_rate=job.settings["learning_rate"], warmup_steps=job.settings["warmup_updates"] * steps_per_batch,
             temperature=job.settings["temperature"], max_completion_length=job.settings["max_new_tokens"] * job.settings["max_turns"],
