@@ -20,10 +20,16 @@ from typing import Any, Mapping, Sequence
 from mentor_env.core.parsing import last_boxed
 from mentor_env.core.task import Task, TeacherTrajectory
 from mentor_env.core.tools import Tool, ToolRuntime
-from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, record_trajectory
+from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, TeacherTimedOut, record_trajectory
 
 # How many draws generate tries before giving up on a seed.
 MAX_DRAWS = 100
+# Limit of one teacher call while generating. The teacher's calls take milliseconds; the limit is far
+# above that because a call that times out says nothing about the task, only about a busy machine
+# (a loaded test run once stalled a 1 ms query past the Table query's 0.7 s model-facing limit).
+GENERATION_TIMEOUT_S = 60.0
+# How many times generate starts a seed over after a teacher call timed out.
+GENERATION_ATTEMPTS = 3
 
 
 def draw_level(rng: random.Random, difficulties: Sequence[int], difficulty: int | None) -> int:
@@ -78,10 +84,15 @@ class GeneratedDomain:
     difficulties: Sequence[int]
 
     def __init__(self) -> None:
-        self._runtime = ToolRuntime(self.generation_tools())
+        self._runtime = ToolRuntime(self.generation_tools(), timeout_s=GENERATION_TIMEOUT_S)
 
     def generation_tools(self) -> Sequence[Tool]:
-        """The tools the teacher's plans run against while generating (by default :attr:`tools`)."""
+        """The tools the teacher's plans run against while generating (by default :attr:`tools`).
+
+        They run with a limit of :data:`GENERATION_TIMEOUT_S` per call, or the tool's own
+        ``time_limit_s`` when that is less: a domain whose model-facing tools have tight
+        limits gives copies without them here.
+        """
         return self.tools
 
     def random_stream(self, seed: int, ood: bool) -> random.Random:
@@ -105,9 +116,25 @@ class GeneratedDomain:
 
         ``ood=True`` draws from the out-of-distribution variant of the domain.
 
+        The task depends on the seed only, never on the machine's speed: a
+        teacher call that times out starts the seed over from its first draw.
+
         Raises:
             ValueError: ``difficulty`` is not one of :attr:`difficulties`.
+            RuntimeError: the teacher's calls timed out :data:`GENERATION_ATTEMPTS` times.
         """
+        for _ in range(GENERATION_ATTEMPTS):
+            try:
+                return self._generate_from_seed(seed, difficulty, ood)
+            except TeacherTimedOut as exc:
+                timed_out = exc
+        raise RuntimeError(
+            f"{self.name} seed {seed}: the teacher's calls timed out {GENERATION_ATTEMPTS} times ({timed_out}); "
+            "the machine is too busy to generate tasks"
+        )
+
+    def _generate_from_seed(self, seed: int, difficulty: int | None, ood: bool) -> Task:
+        """One try at :meth:`generate`, from a fresh random stream of ``seed``."""
         rng = self.random_stream(seed, ood)
         level = draw_level(rng, self.levels(ood), difficulty)
         for _ in range(MAX_DRAWS):

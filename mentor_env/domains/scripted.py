@@ -24,7 +24,7 @@ from typing import Any, Callable, Generator, Iterator, Mapping, Sequence
 
 from mentor_env.core.messages import Message, assistant_message, system_message, tool_message, user_message
 from mentor_env.core.task import TeacherTrajectory
-from mentor_env.core.tools import ToolResult, ToolRuntime
+from mentor_env.core.tools import TIMEOUT, ToolResult, ToolRuntime
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,14 @@ class TeacherFailed(RuntimeError):
     """A scripted teacher's call failed: the task generator must resample."""
 
 
+class TeacherTimedOut(RuntimeError):
+    """A scripted teacher's call ran out of time: the machine's speed, not the plan, decided.
+
+    Not a :class:`TeacherFailed`: drawing again would make the generated task
+    depend on how busy the machine was, so the generator starts the seed over.
+    """
+
+
 def record_trajectory(
     runtime: ToolRuntime,
     system_prompt: str,
@@ -55,6 +63,7 @@ def record_trajectory(
     Raises:
         TeacherFailed: a call returned an error (the plan is wrong for this task)
             or the plan did not end within ``max_turns``.
+        TeacherTimedOut: a call timed out (a time limit says nothing about the plan).
     """
     messages: list[Message] = [system_message(system_prompt), user_message(question)]
     turn = next(plan)
@@ -64,6 +73,8 @@ def record_trajectory(
             return TeacherTrajectory.from_messages(messages, source)
         results = [runtime.execute(name, arguments) for name, arguments in turn.calls]
         failed = [result.error for result in results if not result.ok]
+        if any(result.error_category == TIMEOUT for result in results):
+            raise TeacherTimedOut(f"teacher call timed out: {failed}")
         if failed:
             raise TeacherFailed(f"teacher call failed: {failed}")
         messages.extend(tool_message(result.name, result.shown) for result in results)
