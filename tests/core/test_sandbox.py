@@ -133,10 +133,12 @@ def test_the_limit_holds_from_threads_and_other_sandboxes_are_not_delayed() -> N
         call_started = time.perf_counter()
         assert quick.execute("slow", {"seconds": 0}).ok
         quick_times.append(time.perf_counter() - call_started)
-    worker.join(5.0)
-    assert time.perf_counter() - started < 2.0
+    worker.join(10.0)
+    assert time.perf_counter() - started < 10.0  # measured: under 1 s; the runaway call sleeps 30 s
     assert outcome[0].error == "timeout: slow did not finish within 0.4 s"
-    assert sum(quick_times) < 0.35  # all 20 answered while the other call was still running
+    # None waited for the other call (stopped at 0.4 s): the slowest, not the sum, so that one
+    # stall of a loaded machine does not add up with 19 round trips.
+    assert max(quick_times) < 0.35
     runaway.close()
     quick.close()
 
@@ -214,7 +216,8 @@ def test_the_program_exits_promptly_while_a_call_runs() -> None:
     elapsed = time.perf_counter() - started
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout == "exiting\n"
-    assert elapsed < 5.0  # measured: about 1.5 s, mostly two child start-ups
+    # Measured: about 1.5 s, mostly two child start-ups. Waiting for the call would take 30 s (its limit).
+    assert elapsed < 20.0
 
 
 def test_an_exception_of_the_callers_mid_call_leaves_no_stale_answer() -> None:
@@ -241,14 +244,15 @@ def test_an_exception_of_the_callers_mid_call_leaves_no_stale_answer() -> None:
 
 def test_the_start_of_a_calls_process_is_not_charged_to_the_call() -> None:
     runtime = ToolRuntime([SLOW, PID], timeout_s=5.0)
-    # A budget of 0.05 s: far less than a cold start (a new interpreter, about 0.4 s), more than the call.
-    result = runtime.execute("slow", {"seconds": 0.01}, 0.05)
+    # A budget of 0.2 s: less than a cold start (a new interpreter, about 0.4 s), more than the call
+    # with room for a loaded machine's scheduling.
+    result = runtime.execute("slow", {"seconds": 0.01}, 0.2)
     assert result.ok and result.content == "slept 0.01 s"
-    assert 0.01 <= result.charged_s < 0.05
+    assert 0.01 <= result.charged_s < 0.2
     # Past its budget, the same call is the call's doing.
-    result = runtime.execute("slow", {"seconds": 0.3}, 0.05)
-    assert result.error == "timeout: slow did not finish within 0.05 s"
-    assert 0.05 <= result.charged_s < 0.3
+    result = runtime.execute("slow", {"seconds": 0.6}, 0.2)
+    assert result.error == "timeout: slow did not finish within 0.2 s"
+    assert 0.2 <= result.charged_s < 0.6
     runtime.close()
 
 

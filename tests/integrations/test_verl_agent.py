@@ -303,7 +303,8 @@ def test_tool_calls_run_off_the_event_loop(tmp_path):
     asyncio.run(all_turns(STOCK_COUNT))  # each trajectory's child is up
     assert len(sandbox_children() - before) == 8
     texts, gaps = asyncio.run(all_turns(ENDLESS_CTE_COUNT))
-    assert all(text.startswith("Error (timeout): query timed out") for (text,) in texts), texts
+    # Each is stopped at its limit, or as the machine's doing when 8 runaways on a loaded machine make it too slow.
+    assert all(text.startswith("Error (timeout): ") for (text,) in texts), texts
     # Each query runs 0.5 s before its limit stops it; run on the loop, the 8 stalled it for 4 s or more.
     assert max(gaps) < 1.0 and len(gaps) > 20  # measured: 0.04 s at most, ~285 ticks in 3.5 s
     datas.clear()  # the rollouts end: verl drops their agent_data
