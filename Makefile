@@ -77,11 +77,11 @@ external-sets: $(STAMP)
 	$(BIN)/python -m benchmarks.external_sets
 
 # The reference agent's sanity ladder: rungs a (fit 8 tasks) and c (TRL's GRPOTrainer on rung b's setting) with
-# 3 seeds, b (held-out gain, gae and grpo) with 5; 2 runs at once, 164 CPU-minutes (under 1.5 hours on 2 CPUs); writes
+# 3 seeds, b (held-out gain, gae and grpo) with 10; 2 runs at once, 212 CPU-minutes (under 2 hours on 2 CPUs); writes
 # benchmarks/results/rl_sanity-tiny/ (the second command's summary covers every rung).
 rl-sanity: $(STAMP)
 	$(BIN)/python -m benchmarks.rl_sanity --rungs a c --seeds 0 1 2 --out benchmarks/results/rl_sanity-tiny
-	$(BIN)/python -m benchmarks.rl_sanity --rungs b --seeds 0 1 2 3 4 --out benchmarks/results/rl_sanity-tiny
+	$(BIN)/python -m benchmarks.rl_sanity --rungs b --seeds 0 1 2 3 4 5 6 7 8 9 --out benchmarks/results/rl_sanity-tiny
 
 # Load test of the OpenEnv server on 127.0.0.1 (about 2 minutes; writes benchmarks/results/openenv_load.json).
 openenv-load: $(STAMP)
