@@ -32,14 +32,14 @@ from mentor_env.core.messages import Message, render_assistant_text
 from mentor_env.core.splits import read_jsonl, to_jsonl
 from mentor_env.core.task import Task, TeacherTrajectory
 from mentor_env.domains.base import draw_level, scripted_task
-from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, TeacherTurn, record_trajectory
+from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, TeacherTimedOut, TeacherTurn, record_trajectory
 from mentor_env.play.rollouts import run_episodes
 
 __all__ = [
     # Where reference trajectories come from.
     "Teacher", "ScriptedTeacher", "DatasetTeacher", "LMTeacher", "annotate", "write_jsonl", "ReplayPolicy",
     # The scripted-teacher protocol, defined in mentor_env.domains.scripted and .base (importable here too).
-    "TeacherTurn", "TeacherPlan", "TeacherFailed", "record_trajectory", "draw_level", "scripted_task",
+    "TeacherTurn", "TeacherPlan", "TeacherFailed", "TeacherTimedOut", "record_trajectory", "draw_level", "scripted_task",
 ]  # fmt: skip
 
 
