@@ -13,6 +13,7 @@ construction.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -24,9 +25,10 @@ from mentor_env.domains.scripted import TeacherFailed, TeacherPlan, TeacherTimed
 
 # How many draws generate tries before giving up on a seed.
 MAX_DRAWS = 100
-# Limit of one teacher call while generating. The teacher's calls take milliseconds; the limit is far
-# above that because a call that times out says nothing about the task, only about a busy machine
-# (a loaded test run once stalled a 1 ms query past the Table query's 0.7 s model-facing limit).
+# Limit of one teacher call while generating, in place of the tools' own (model-facing) limits. The
+# teacher's calls take milliseconds; the limit is far above that because a call that times out says
+# nothing about the task, only about a busy machine (a loaded test run once stalled a 1 ms query past
+# the Table query's 0.7 s model-facing limit).
 GENERATION_TIMEOUT_S = 60.0
 # How many times generate starts a seed over after a teacher call timed out.
 GENERATION_ATTEMPTS = 3
@@ -84,14 +86,15 @@ class GeneratedDomain:
     difficulties: Sequence[int]
 
     def __init__(self) -> None:
-        self._runtime = ToolRuntime(self.generation_tools(), timeout_s=GENERATION_TIMEOUT_S)
+        # The tools' own limits are for the model's calls; the teacher's get GENERATION_TIMEOUT_S.
+        tools = [dataclasses.replace(tool, time_limit_s=None) for tool in self.generation_tools()]
+        self._runtime = ToolRuntime(tools, timeout_s=GENERATION_TIMEOUT_S)
 
     def generation_tools(self) -> Sequence[Tool]:
         """The tools the teacher's plans run against while generating (by default :attr:`tools`).
 
-        They run with a limit of :data:`GENERATION_TIMEOUT_S` per call, or the tool's own
-        ``time_limit_s`` when that is less: a domain whose model-facing tools have tight
-        limits gives copies without them here.
+        They run with a limit of :data:`GENERATION_TIMEOUT_S` per call in place of each
+        tool's own ``time_limit_s``, which is the model's.
         """
         return self.tools
 

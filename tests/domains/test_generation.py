@@ -11,11 +11,10 @@ import pytest
 
 from mentor_env.core.errors import ToolError, ToolTimeout
 from mentor_env.core.splits import tasks_dir
-from mentor_env.core.tools import Tool
+from mentor_env.core.tools import Tool, object_schema
 from mentor_env.domains.base import GENERATION_ATTEMPTS, GENERATION_TIMEOUT_S, Draw, GeneratedDomain
 from mentor_env.domains.scripted import TeacherPlan, TeacherTurn
 from mentor_env.domains.table import TableDomain
-from mentor_env.domains.table.tools import GENERATION_TOOLS
 
 
 class Hiccups:
@@ -41,8 +40,8 @@ class DoublingDomain(GeneratedDomain):
 
     def __init__(self, failures: list[Exception] | None = None) -> None:
         self.double = Hiccups(failures or [])
-        schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
-        self.tools = (Tool("double", "Double an integer.", schema, self.double),)
+        schema = object_schema({"n": {"type": "integer"}})
+        self.tools = (Tool("double", "Double an integer.", schema, self.double, time_limit_s=0.5),)
         super().__init__()
 
     def draw(self, rng: random.Random, level: int, ood: bool) -> Draw:
@@ -58,7 +57,7 @@ class DoublingDomain(GeneratedDomain):
         return prediction == answer
 
 
-def test_a_seed_gives_the_same_task_whatever_the_calls_meet():
+def test_a_seed_gives_its_task():
     assert DoublingDomain().generate(3).question == "What is 607 doubled?"
     assert DoublingDomain().generate(3).answer == "1214"
 
@@ -86,8 +85,11 @@ def test_calls_that_keep_timing_out_fail_loudly_rather_than_change_the_task():
 
 def test_the_teachers_calls_are_not_held_to_the_models_time_limits():
     assert GENERATION_TIMEOUT_S == 60.0
-    assert DoublingDomain()._runtime.timeout_s == GENERATION_TIMEOUT_S
-    assert [(tool.name, tool.isolated, tool.time_limit_s) for tool in GENERATION_TOOLS] == [
+    doubling = DoublingDomain()
+    assert doubling.tools[0].time_limit_s == 0.5  # the model's limit
+    assert doubling._runtime.timeout_s == GENERATION_TIMEOUT_S
+    assert doubling._runtime.tools["double"].time_limit_s is None
+    assert [(tool.name, tool.isolated, tool.time_limit_s) for tool in TableDomain()._runtime.tools.values()] == [
         ("list_tables", False, None),
         ("describe_table", False, None),
         ("query", False, None),

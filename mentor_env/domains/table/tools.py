@@ -127,9 +127,5 @@ TOOLS: tuple[Tool, ...] = (
     ),
 )
 TOOL_NAMES = tuple(tool.name for tool in TOOLS)
-# Task generation runs only the teacher's own SQL (fast, trusted): in this process, no child, and
-# without the query's wall-clock limit, which a busy machine could reach (the generated tasks must
-# not depend on load; the query's own limit counts this thread's processor time).
-GENERATION_TOOLS: tuple[Tool, ...] = tuple(
-    dataclasses.replace(tool, isolated=False, time_limit_s=None) for tool in TOOLS
-)
+# Task generation runs only the teacher's own SQL (fast, trusted): in this process, no child.
+GENERATION_TOOLS: tuple[Tool, ...] = tuple(dataclasses.replace(tool, isolated=False) for tool in TOOLS)
