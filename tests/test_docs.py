@@ -430,6 +430,23 @@ def test_sanity_ladder_table_and_seeds_are_the_committed_summary():
     assert (folder / "ladder.png").stat().st_size > 10_000
 
 
+def test_sanity_ladder_keeps_rung_b_at_30_updates_beside_trl():
+    """Rung c ran at 30 batches; the page compares it with rung b's committed 30-update run, row for row."""
+    from benchmarks.rl_sanity import summary_markdown
+
+    text = page("docs/benchmarks/sanity-ladder.md")
+    folder = RESULTS / "rl_sanity-tiny-30-updates"
+    results = json.loads((folder / "results.json").read_text())
+    assert {run["job"]["updates"] for run in results["runs"] if run["job"]["rung"] in ("b", "c")} == {30}
+    summary = (folder / "summary.md").read_text()
+    assert summary == summary_markdown(results["summary"])
+    rows = [row for row in summary.splitlines() if row.startswith("| b |")]
+    assert len(rows) == 2
+    for row in rows:
+        assert row in text, row
+    assert "](../../benchmarks/results/rl_sanity-tiny-30-updates/)" in text
+
+
 def test_throughput_tables_are_the_committed_ones():
     text = page("docs/benchmarks/throughput.md")
     flat = _flat(text)
