@@ -3,7 +3,7 @@ budget (2 PPO updates of 32 episodes, held-out success on 32 validation tasks be
 diagnostics every run prints: held-out success with its standard error, and per update whether the batch had
 mixed outcomes, the credit each turn gets in successful and failed episodes, KL, entropy and tool calls.
 
-Two updates are far too few to learn (the defaults, 30 updates of 256 episodes, take ~5 CPU-minutes); this
+Two updates are far too few to learn (the defaults, 40 updates of 256 episodes, take ~7 CPU-minutes); this
 shows the loop and what it reports. The same run from a shell:
 
     python -m agents.ppo --total-updates 2 --episodes-per-update 32 --eval-episodes 32 --out runs/ppo-minute

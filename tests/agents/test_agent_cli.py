@@ -237,7 +237,7 @@ def test_a_field_added_to_a_config_is_a_flag_with_its_help_and_default_and_nothi
     argv = ["--warmup-temperature", "1.5", "--no-shuffle-groups", "--schedule", "cosine"]
     (config,) = parse_declared([Extended], argv, "")
     assert (config.warmup_temperature, config.shuffle_groups, config.schedule) == (1.5, False, "cosine")
-    assert config.reward_mode == "sparse" and config.total_updates == 30  # the inherited fields keep their defaults
+    assert config.reward_mode == "sparse" and config.total_updates == 40  # the inherited fields keep their defaults
     monkeypatch.setenv("COLUMNS", "1000")
     text = " ".join(declared_parser([Extended], "").format_help().split())
     assert (

@@ -40,9 +40,9 @@ def test_lr_factor_warms_up_then_holds_or_anneals_to_its_floor() -> None:
     assert [lr_factor(config, update) for update in (0, 1, 2, 3, 9)] == [0.25, 0.5, 0.75, 1.0, 1.0]
     config = PPOConfig(total_updates=10, warmup_updates=0, anneal_lr=True, final_lr_fraction=0.1)
     assert [lr_factor(config, update) for update in (0, 5, 9)] == pytest.approx([1.0, 0.55, 0.19])
-    # The defaults (30 updates): warm up over 3, then decay linearly towards a tenth of the rate.
-    assert [lr_factor(PPOConfig(), update) for update in (0, 1, 2, 3, 29)] == pytest.approx(
-        [0.25, 0.5, 0.75, 0.91, 0.13]
+    # The defaults (40 updates): warm up over 3, then decay linearly towards a tenth of the rate.
+    assert [lr_factor(PPOConfig(), update) for update in (0, 1, 2, 3, 39)] == pytest.approx(
+        [0.25, 0.5, 0.75, 0.9325, 0.1225]
     )
     config = PPOConfig(total_updates=4, warmup_updates=0, final_lr_fraction=0.0)
     assert [lr_factor(config, update) for update in range(4)] == [1.0, 0.75, 0.5, 0.25]
