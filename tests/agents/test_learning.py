@@ -11,8 +11,8 @@ training tasks (never trained on). Seed 0. Two assertions:
   2,560 episodes against 2,560 (a standard error of about 1.4 points); measured 0.414 -> 0.459.
 
 One seed is one draw: ``benchmarks.rl_sanity`` (rung b) measures the recipe over 10 seeds with its interval
-(+10.1 points [+8.9, +11.3]; seed 0 is the lowest, +7.3); seed 0 is asserted because it is the run a new user gets. Greedy
-decoding is exact on a given machine, thread count and package versions; another CPU rounds floats
+(+10.1 points [+8.9, +11.3]; seed 0 is the lowest, +7.3); seed 0 is asserted because it is the run a new user
+gets. Greedy decoding is exact on a given machine, thread count and package versions; another CPU rounds floats
 differently, which moves a few tasks. About seven CPU-minutes; deselect with ``-m "not slow"``.
 """
 
