@@ -77,7 +77,7 @@ external-sets: $(STAMP)
 	$(BIN)/python -m benchmarks.external_sets
 
 # The reference agent's sanity ladder: rungs a (fit 8 tasks) and c (TRL's GRPOTrainer on rung b's setting) with
-# 3 seeds, b (held-out gain, gae and grpo) with 10; 2 runs at once, 212 CPU-minutes (under 2 hours on 2 CPUs); writes
+# 3 seeds, b (held-out gain, gae and grpo) with 10; 2 runs at once, 277 CPU-minutes (about 2.5 hours on 2 CPUs); writes
 # benchmarks/results/rl_sanity-tiny/ (the second command's summary covers every rung).
 rl-sanity: $(STAMP)
 	$(BIN)/python -m benchmarks.rl_sanity --rungs a c --seeds 0 1 2 --out benchmarks/results/rl_sanity-tiny

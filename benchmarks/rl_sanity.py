@@ -18,11 +18,10 @@ b. **held-out gain**: all other level 1-2 training tasks, with ``gae`` and with 
    when greedy validation success after the run exceeds the warm start's by at least 8 points on
    average, with the paired 95% interval over seeds above zero.
 c. **outside reference**: TRL's ``GRPOTrainer`` driving the same env through
-   :func:`mentor_env.integrations.trl.environment_factory`, on rung b's tasks and rate (30
+   :func:`mentor_env.integrations.trl.environment_factory`, on rung b's tasks and budget (40
    generation batches of 256 completions in groups of 8, each split into 4 optimizer steps of 64,
-   1e-4 warmed up over the first 3 batches: ``TRL_UPDATES``, the budget rung b had when it was
-   run), then the same greedy validation; its gain per episode and per CPU-second beside ours
-   (``TRL_SETTINGS``).
+   1e-4 warmed up over the first 3 batches), then the same greedy validation; its gain per episode
+   and per CPU-second beside ours (``TRL_SETTINGS``).
 
 Each run is saved to ``<out>/runs/<name>.json`` as it finishes (a rerun skips the finished ones of
 the same settings); then ``results.json``, ``summary.md`` and ``ladder.png``. One torch thread per
@@ -131,9 +130,7 @@ RUNGS: dict[str, Rung] = {
 TRL_SETTINGS: dict[str, Any] = {**RUNGS["b"].settings}
 TRL_RUNG = "c"
 TRL_GROUP_SIZE = 8  # completions of each prompt that TRL compares (its num_generations)
-# Generation batches of 256 completions: rung b's budget when rung c was measured (a TRL run costs about 26
-# CPU-minutes at 30, five times ours); its gain is compared per episode and per CPU-second.
-TRL_UPDATES = 30
+TRL_UPDATES = RUNGS["b"].updates  # generation batches of 256 completions: rung b's budget
 
 
 @dataclass(frozen=True)

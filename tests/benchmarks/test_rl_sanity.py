@@ -30,9 +30,8 @@ def test_jobs_of_each_rung() -> None:
         96,
     )
     assert (gae.updates, grpo.updates) == (40, 40)
-    # TRL: rung b's rate at the budget rung b had when TRL was run, 30 batches of 256 completions in 4 optimizer
-    # steps of 64
-    assert (trl.updates, trl.settings["episodes_per_update"], trl.settings["minibatch_size"]) == (30, 256, 64)
+    # TRL: rung b's budget and rate, 40 batches of 256 completions in 4 optimizer steps of 64
+    assert (trl.updates, trl.settings["episodes_per_update"], trl.settings["minibatch_size"]) == (40, 256, 64)
     assert (trl.settings["learning_rate"], trl.settings["warmup_updates"]) == (1e-4, 3)
     assert fit.fingerprint() == jobs(["a"], [0], Path("elsewhere"))[0].fingerprint()  # the folder is not a setting
 
